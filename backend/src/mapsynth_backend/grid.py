@@ -1,0 +1,165 @@
+"""The patch grid, the spine of the pipeline, read from its GeoPackage (see docs/GRID_FORMAT.md).
+
+The QGIS plugin writes the grid; every backend step reads it through this module with the standard library's
+sqlite3 only, so reading a grid needs neither QGIS nor GDAL. Patch bounds are computed from the definition
+(row 0 = north, col 0 = west), never from the stored polygons, so they are exact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .jobs import Command, Param
+from .protocol import Reporter, UserError
+
+GRID_FORMAT = "mapsynth-patch-grid"
+FORMAT_VERSION = 1
+GRID_TABLE = "mapsynth_grid"
+PATCH_LAYER = "patches"
+GEOMETRY_KEYS = (
+    "format_version", "crs_wkt", "origin_x", "origin_y", "pixel_size", "patch_size", "overlap", "rows", "cols",
+)
+
+
+def fingerprint(definition: dict[str, Any]) -> str:
+    """Hash of everything that fixes patch geometry; a step refuses outputs made on another grid."""
+    canonical = json.dumps({key: definition[key] for key in GEOMETRY_KEYS}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+
+
+def patch_id(row: int, col: int, width: int = 4) -> str:
+    return f"r{row:0{width}d}_c{col:0{width}d}"
+
+
+@dataclass(frozen=True)
+class Patch:
+    patch_id: str
+    row: int
+    col: int
+    split: str
+
+
+@dataclass(frozen=True)
+class PatchGrid:
+    path: Path
+    definition: dict[str, Any]
+    patches: tuple[Patch, ...]
+
+    @property
+    def pixel_size(self) -> float:
+        return float(self.definition["pixel_size"])
+
+    @property
+    def patch_size(self) -> int:
+        return int(self.definition["patch_size"])
+
+    @property
+    def overlap(self) -> int:
+        return int(self.definition["overlap"])
+
+    @property
+    def stride(self) -> int:
+        """Pixels between the west edges of neighbouring patches."""
+        return self.patch_size - self.overlap
+
+    @property
+    def crs_wkt(self) -> str:
+        return str(self.definition["crs_wkt"])
+
+    @property
+    def fingerprint(self) -> str:
+        return str(self.definition["fingerprint"])
+
+    def bounds(self, row: int, col: int) -> tuple[float, float, float, float]:
+        """(x_min, y_min, x_max, y_max) of a patch in the grid CRS."""
+        size_m = self.patch_size * self.pixel_size
+        x_min = self.definition["origin_x"] + col * self.stride * self.pixel_size
+        y_max = self.definition["origin_y"] - row * self.stride * self.pixel_size
+        return (x_min, y_max - size_m, x_min + size_m, y_max)
+
+    def transform(self, row: int, col: int) -> tuple[float, float, float, float, float, float]:
+        """GDAL geotransform of a patch: (x_min, pixel, 0, y_max, 0, -pixel)."""
+        x_min, _, _, y_max = self.bounds(row, col)
+        return (x_min, self.pixel_size, 0.0, y_max, 0.0, -self.pixel_size)
+
+    def patch(self, pid: str) -> Patch:
+        for candidate in self.patches:
+            if candidate.patch_id == pid:
+                return candidate
+        raise UserError(f"PATCH_GRID: no patch {pid!r} in {self.path}")
+
+
+def load_grid(path: str | Path) -> PatchGrid:
+    """Open a grid GeoPackage read-only, check its format and fingerprint, and list its patches."""
+    path = Path(path)
+    hint = "create it with mapsynth:create_patch_grid"
+    if not path.is_file():
+        raise UserError(f"PATCH_GRID: file not found: {path}")
+    try:
+        with sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True) as conn:
+            row = conn.execute(f"SELECT definition, fingerprint FROM {GRID_TABLE}").fetchone()
+            records = conn.execute(f"SELECT patch_id, row, col, split FROM {PATCH_LAYER} ORDER BY row, col").fetchall()
+    except sqlite3.DatabaseError as exc:
+        raise UserError(f"PATCH_GRID: {path} is not a MapSynth patch grid ({exc}); {hint}") from exc
+    if row is None:
+        raise UserError(f"PATCH_GRID: {path} has an empty {GRID_TABLE} table; {hint}")
+    try:
+        definition = json.loads(row[0])
+    except ValueError as exc:
+        raise UserError(f"PATCH_GRID: {path}: the grid definition is not valid JSON") from exc
+    if definition.get("format") != GRID_FORMAT:
+        raise UserError(f"PATCH_GRID: {path} is not a MapSynth patch grid; {hint}")
+    if definition.get("format_version", 0) > FORMAT_VERSION:
+        raise UserError(
+            f"PATCH_GRID: {path} has grid format {definition['format_version']}; this backend reads up to"
+            f" {FORMAT_VERSION}: update the backend"
+        )
+    missing = [key for key in GEOMETRY_KEYS if key not in definition]
+    if missing:
+        raise UserError(f"PATCH_GRID: {path}: grid definition lacks {', '.join(missing)}; {hint}")
+    if fingerprint(definition) != definition.get("fingerprint") or row[1] != definition.get("fingerprint"):
+        raise UserError(f"PATCH_GRID: {path}: the grid definition was changed after creation (fingerprint mismatch)")
+    patches = tuple(Patch(str(pid), int(r), int(c), str(split)) for pid, r, c, split in records)
+    rows, cols = definition["rows"], definition["cols"]
+    if any(not (0 <= p.row < rows and 0 <= p.col < cols) for p in patches):
+        raise UserError(f"PATCH_GRID: {path}: a patch lies outside the {rows} x {cols} grid")
+    return PatchGrid(path, definition, patches)
+
+
+def grid_info(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
+    grid = load_grid(params["patch_grid"])
+    info: dict[str, Any] = {key: grid.definition[key] for key in ("rows", "cols", "pixel_size", "patch_size", "overlap")}
+    info["fingerprint"] = grid.fingerprint
+    info["crs_authid"] = grid.definition.get("crs_authid")
+    info["patch_count"] = len(grid.patches)
+    info["splits"] = dict(Counter(p.split for p in grid.patches))
+    if grid.patches:
+        boxes = [grid.bounds(p.row, p.col) for p in grid.patches]
+        info["bounds"] = [min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes),
+                          max(b[3] for b in boxes)]
+    if params["patch_id"]:
+        patch = grid.patch(params["patch_id"])
+        info["patch"] = {"patch_id": patch.patch_id, "row": patch.row, "col": patch.col, "split": patch.split,
+                         "bounds": list(grid.bounds(patch.row, patch.col)),
+                         "transform": list(grid.transform(patch.row, patch.col))}
+    reporter.progress(1.0, "grid read", "grid-info")
+    return info
+
+
+COMMANDS = (
+    Command(
+        "grid-info",
+        "Read a patch grid GeoPackage, verify its fingerprint and summarise it (optionally one patch).",
+        grid_info,
+        (
+            Param("patch_grid", "path", help="the grid GeoPackage made by mapsynth:create_patch_grid"),
+            Param("patch_id", "str", "", "also report this patch's bounds and geotransform"),
+        ),
+    ),
+)
