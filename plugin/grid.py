@@ -1,0 +1,137 @@
+"""The patch-grid GeoPackage on the QGIS side: write it atomically, read its definition back.
+
+Format (docs/GRID_FORMAT.md): layer ``patches`` (one polygon per patch) plus a one-row attribute table
+``mapsynth_grid`` holding the grid definition as JSON and its fingerprint. The backend reads the same file
+through ``mapsynth_backend.grid``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import uuid
+from pathlib import Path
+from typing import Any
+
+from osgeo import ogr, osr
+from qgis.core import QgsCoordinateReferenceSystem, QgsProcessingException
+
+from .i18n import tr
+
+GRID_FORMAT = "mapsynth-patch-grid"
+FORMAT_VERSION = 1
+GRID_TABLE = "mapsynth_grid"
+PATCH_LAYER = "patches"
+GEOMETRY_KEYS = (
+    "format_version", "crs_wkt", "origin_x", "origin_y", "pixel_size", "patch_size", "overlap", "rows", "cols",
+)
+PATCH_FIELDS = (
+    ("patch_id", ogr.OFTString), ("row", ogr.OFTInteger), ("col", ogr.OFTInteger), ("x_min", ogr.OFTReal),
+    ("y_max", ogr.OFTReal), ("pixel_size", ogr.OFTReal), ("size_px", ogr.OFTInteger),
+    ("overlap_px", ogr.OFTInteger), ("split", ogr.OFTString),
+)
+
+
+def fingerprint(definition: dict[str, Any]) -> str:
+    """Hash of what fixes patch geometry (same recipe as the backend's grid module)."""
+    canonical = json.dumps({key: definition[key] for key in GEOMETRY_KEYS}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+
+
+def patch_id(row: int, col: int, width: int = 4) -> str:
+    return f"r{row:0{width}d}_c{col:0{width}d}"
+
+
+def _spatial_ref(crs: QgsCoordinateReferenceSystem) -> osr.SpatialReference:
+    srs = osr.SpatialReference()
+    authid = crs.authid()
+    if authid.upper().startswith("EPSG:") and srs.ImportFromEPSG(int(authid.split(":")[1])) == 0:
+        return srs
+    srs.ImportFromWkt(crs.toWkt(QgsCoordinateReferenceSystem.WKT_PREFERRED))
+    return srs
+
+
+def _ring(x_min: float, y_min: float, x_max: float, y_max: float) -> ogr.Geometry:
+    ring = ogr.Geometry(ogr.wkbLinearRing)
+    for x, y in ((x_min, y_max), (x_max, y_max), (x_max, y_min), (x_min, y_min), (x_min, y_max)):
+        ring.AddPoint_2D(x, y)
+    polygon = ogr.Geometry(ogr.wkbPolygon)
+    polygon.AddGeometry(ring)
+    return polygon
+
+
+def write_grid(path: Path, definition: dict[str, Any], cells: list[tuple[int, int, str]],
+               crs: QgsCoordinateReferenceSystem, feedback=None) -> None:
+    """Write the grid to a temporary GeoPackage beside ``path`` and rename it when complete."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.partial.gpkg")
+    size_m = definition["patch_size"] * definition["pixel_size"]
+    stride_m = (definition["patch_size"] - definition["overlap"]) * definition["pixel_size"]
+    width = max(4, len(str(max(definition["rows"], definition["cols"]) - 1)))
+    ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(tmp))
+    if ds is None:
+        raise QgsProcessingException(tr("OUTPUT: cannot create {path} (is the folder writable?)").format(path=path))
+    try:
+        layer = ds.CreateLayer(PATCH_LAYER, _spatial_ref(crs), ogr.wkbPolygon,
+                               ["GEOMETRY_NAME=geom", "FID=fid", "DESCRIPTION=MapSynth patch grid"])
+        for name, kind in PATCH_FIELDS:
+            layer.CreateField(ogr.FieldDefn(name, kind))
+        defn = layer.GetLayerDefn()
+        layer.StartTransaction()
+        for index, (row, col, split) in enumerate(cells):
+            if feedback is not None and index % 1000 == 0:
+                if feedback.isCanceled():
+                    raise QgsProcessingException(tr("Cancelled: no grid written"))
+                feedback.setProgress(80.0 + 20.0 * index / len(cells))
+            x_min = definition["origin_x"] + col * stride_m
+            y_max = definition["origin_y"] - row * stride_m
+            feature = ogr.Feature(defn)
+            for name, value in (("patch_id", patch_id(row, col, width)), ("row", row), ("col", col),
+                                ("x_min", x_min), ("y_max", y_max), ("pixel_size", definition["pixel_size"]),
+                                ("size_px", definition["patch_size"]), ("overlap_px", definition["overlap"]),
+                                ("split", split)):
+                feature.SetField(name, value)
+            feature.SetGeometryDirectly(_ring(x_min, y_max - size_m, x_min + size_m, y_max))
+            layer.CreateFeature(feature)
+        layer.CommitTransaction()
+        ds.ExecuteSQL(f"CREATE UNIQUE INDEX idx_{PATCH_LAYER}_patch_id ON {PATCH_LAYER}(patch_id)")
+        table = ds.CreateLayer(GRID_TABLE, None, ogr.wkbNone, ["DESCRIPTION=MapSynth grid definition (JSON)"])
+        table.CreateField(ogr.FieldDefn("definition", ogr.OFTString))
+        table.CreateField(ogr.FieldDefn("fingerprint", ogr.OFTString))
+        record = ogr.Feature(table.GetLayerDefn())
+        record.SetField("definition", json.dumps(definition, indent=1))
+        record.SetField("fingerprint", definition["fingerprint"])
+        table.CreateFeature(record)
+        ds.FlushCache()
+        ds = None  # closes the file
+        for suffix in ("-wal", "-shm"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
+        os.replace(tmp, path)
+    finally:
+        ds = None
+        for leftover in (tmp, Path(str(tmp) + "-wal"), Path(str(tmp) + "-shm")):
+            leftover.unlink(missing_ok=True)
+
+
+def read_definition(path: str | Path) -> dict[str, Any]:
+    """The grid definition of a grid GeoPackage, its fingerprint verified."""
+    path = Path(str(path).split("|", 1)[0])
+    hint = tr("create it with mapsynth:create_patch_grid")
+    if not path.is_file():
+        raise QgsProcessingException(tr("PATCH_GRID: file not found: {path}").format(path=path))
+    try:
+        with sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True) as conn:
+            row = conn.execute(f"SELECT definition, fingerprint FROM {GRID_TABLE}").fetchone()
+        definition = json.loads(row[0])
+    except (sqlite3.DatabaseError, TypeError, ValueError) as exc:
+        raise QgsProcessingException(tr("PATCH_GRID: {path} is not a MapSynth patch grid; {hint}").format(
+            path=path, hint=hint)) from exc
+    if definition.get("format") != GRID_FORMAT or definition.get("format_version", 0) > FORMAT_VERSION:
+        raise QgsProcessingException(tr("PATCH_GRID: {path} is not a MapSynth patch grid of format {v}; {hint}")
+                                     .format(path=path, v=FORMAT_VERSION, hint=hint))
+    if fingerprint(definition) != definition.get("fingerprint") or row[1] != definition.get("fingerprint"):
+        raise QgsProcessingException(tr("PATCH_GRID: {path}: the grid definition was changed after creation"
+                                        " (fingerprint mismatch)").format(path=path))
+    return definition

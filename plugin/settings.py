@@ -1,0 +1,54 @@
+"""Plugin settings (QgsSettings under "mapsynth/") with environment overrides for headless use."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from qgis.core import QgsSettings
+
+from .about import PLUGIN_DIR
+
+PREFIX = "mapsynth/"
+ENV_BACKEND_PYTHON = "MAPSYNTH_BACKEND_PYTHON"
+ENV_CACHE_DIR = "MAPSYNTH_CACHE_DIR"
+KEY_BACKEND_PYTHON = "backend_python"
+KEY_DEVICE = "device"
+KEY_CACHE_DIR = "cache_dir"
+
+
+def value(key: str, default: str = "") -> str:
+    return str(QgsSettings().value(PREFIX + key, default) or "")
+
+
+def set_value(key: str, new_value: str) -> None:
+    QgsSettings().setValue(PREFIX + key, new_value)
+
+
+def cache_dir() -> Path:
+    """Per-user cache (backend venv, jobs, logs): outside the plugin folder, so plugin updates keep it."""
+    configured = os.environ.get(ENV_CACHE_DIR) or value(KEY_CACHE_DIR)
+    if configured:
+        return Path(configured)
+    if sys.platform == "win32":
+        return Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local")) / "mapsynth"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / "mapsynth"
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "mapsynth"
+
+
+def venv_python(venv: Path) -> Path:
+    return venv / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
+
+
+def backend_python() -> tuple[Path, str]:
+    """The backend interpreter and where the choice came from (env var, setting, repo venv or cache venv)."""
+    if os.environ.get(ENV_BACKEND_PYTHON):
+        return Path(os.environ[ENV_BACKEND_PYTHON]), f"environment variable {ENV_BACKEND_PYTHON}"
+    if value(KEY_BACKEND_PYTHON):
+        return Path(value(KEY_BACKEND_PYTHON)), "plugin setting mapsynth/backend_python"
+    repo_venv = venv_python(PLUGIN_DIR / ".venv-backend")
+    if repo_venv.exists():
+        return repo_venv, "the plugin folder's .venv-backend"
+    return venv_python(cache_dir() / "venv"), "the default per-user environment"

@@ -1,0 +1,1 @@
+"""The MapSynth Processing provider and its algorithms, one per file."""

@@ -1,0 +1,197 @@
+"""mapsynth:create_patch_grid — the patch grid every later step reads and writes."""
+
+import datetime
+from pathlib import Path
+
+from qgis.core import (
+    QgsCoordinateReferenceSystem,
+    QgsCoordinateTransform,
+    QgsCsException,
+    QgsGeometry,
+    QgsProcessing,
+    QgsProcessingException,
+    QgsProcessingOutputNumber,
+    QgsProcessingOutputString,
+    QgsProcessingParameterCrs,
+    QgsProcessingParameterDefinition,
+    QgsProcessingParameterExtent,
+    QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterVectorDestination,
+    QgsUnitTypes,
+)
+
+from ..plugin.about import __version__
+from ..plugin.grid import FORMAT_VERSION, GRID_FORMAT, fingerprint, write_grid
+from ..plugin.grid_layout import TooManyPatches, assign_splits, auto_block_size, plan_grid, select_cells, utm_crs
+from .base import MapSynthAlgorithm
+
+WGS84 = QgsCoordinateReferenceSystem("EPSG:4326")
+
+
+class CreatePatchGrid(MapSynthAlgorithm):
+    EXTENT, AOI, CRS, OUTPUT = "EXTENT", "AOI", "CRS", "OUTPUT"
+    PIXEL_SIZE, PATCH_SIZE, OVERLAP = "PIXEL_SIZE", "PATCH_SIZE", "OVERLAP"
+    VAL_FRACTION, TEST_FRACTION, SPLIT_BLOCK, SEED = "VAL_FRACTION", "TEST_FRACTION", "SPLIT_BLOCK", "SEED"
+    ALIGN, MAX_PATCHES = "ALIGN", "MAX_PATCHES"
+    PATCH_COUNT, ROWS, COLS, FINGERPRINT = "PATCH_COUNT", "ROWS", "COLS", "FINGERPRINT"
+    group_id = "data"
+
+    def name(self) -> str:
+        return "create_patch_grid"
+
+    def displayName(self) -> str:  # noqa: N802 - QGIS API name
+        return self.tr("Create patch grid")
+
+    def shortHelpString(self) -> str:  # noqa: N802 - QGIS API name
+        return self.tr(
+            "Creates the patch grid, the spine of the MapSynth pipeline: a GeoPackage with one polygon per patch "
+            "(patch_id, row with 0 = north, col with 0 = west, x_min, y_max, pixel_size, size_px, overlap_px, split) "
+            "and the grid definition stored in its <i>mapsynth_grid</i> table.<br><br>"
+            "The area is an EXTENT (with its CRS) or AOI polygons (patches not touching them are dropped); with "
+            "both, the AOI is clipped to the extent. The grid CRS defaults to the UTM zone of the area's centre "
+            "(EPSG:326xx / 327xx, as Sentinel-2 tiles use). The north-west corner is snapped to multiples of "
+            "PIXEL_SIZE (or of ALIGN), so a 10 m grid coincides with the Sentinel-2 pixel grid of its UTM zone. "
+            "Every point of the area lies in at least one patch, with the fewest rows and columns at the stride "
+            "PATCH_SIZE − OVERLAP. OVERLAP defaults to round(0.1875 × PATCH_SIZE).<br><br>"
+            "The train / val / test split is spatial: whole blocks of SPLIT_BLOCK × SPLIT_BLOCK patches (0 = "
+            "automatic) go to one split, in a seeded random order, to approach VAL_FRACTION and TEST_FRACTION."
+        )
+
+    def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API name
+        self.addParameter(QgsProcessingParameterExtent(self.EXTENT, self.tr("Extent (with its CRS)"), optional=True))
+        self.addParameter(QgsProcessingParameterFeatureSource(
+            self.AOI, self.tr("Area of interest polygons"), [QgsProcessing.TypeVectorPolygon], optional=True))
+        self.addParameter(QgsProcessingParameterCrs(
+            self.CRS, self.tr("Grid CRS (default: UTM zone of the area's centre)"), optional=True))
+        self.addParameter(QgsProcessingParameterNumber(
+            self.PIXEL_SIZE, self.tr("Pixel size (metres)"), QgsProcessingParameterNumber.Double, 10.0, False,
+            0.01, 10000.0))
+        self.addParameter(QgsProcessingParameterNumber(
+            self.PATCH_SIZE, self.tr("Patch size (pixels)"), QgsProcessingParameterNumber.Integer, 64, False, 8, 8192))
+        self.addParameter(QgsProcessingParameterNumber(
+            self.OVERLAP, self.tr("Overlap (pixels; default round(0.1875 × patch size))"),
+            QgsProcessingParameterNumber.Integer, None, True, 0, 8191))
+        for name, label in ((self.VAL_FRACTION, "Validation fraction"), (self.TEST_FRACTION, "Test fraction")):
+            self.addParameter(QgsProcessingParameterNumber(
+                name, self.tr(label), QgsProcessingParameterNumber.Double, 0.1, False, 0.0, 0.9))
+        advanced = (
+            QgsProcessingParameterNumber(self.SPLIT_BLOCK, self.tr("Split block size (patches, 0 = automatic)"),
+                                         QgsProcessingParameterNumber.Integer, 0, False, 0, 1000),
+            QgsProcessingParameterNumber(self.SEED, self.tr("Split seed"), QgsProcessingParameterNumber.Integer,
+                                         0, False, 0),
+            QgsProcessingParameterNumber(self.ALIGN, self.tr("Snap origin to multiples of (metres, 0 = pixel size)"),
+                                         QgsProcessingParameterNumber.Double, 0.0, False, 0.0, 100000.0),
+            QgsProcessingParameterNumber(self.MAX_PATCHES, self.tr("Maximum number of patches"),
+                                         QgsProcessingParameterNumber.Integer, 1_000_000, False, 1),
+        )
+        for param in advanced:
+            param.setFlags(param.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+            self.addParameter(param)
+        self.addParameter(QgsProcessingParameterVectorDestination(
+            self.OUTPUT, self.tr("Patch grid"), QgsProcessing.TypeVectorPolygon))
+        for name, label in ((self.PATCH_COUNT, "Number of patches"), (self.ROWS, "Rows"), (self.COLS, "Columns")):
+            self.addOutput(QgsProcessingOutputNumber(name, self.tr(label)))
+        self.addOutput(QgsProcessingOutputString(self.CRS, self.tr("Grid CRS")))
+        self.addOutput(QgsProcessingOutputString(self.FINGERPRINT, self.tr("Grid fingerprint")))
+
+    def _area(self, parameters, context) -> tuple[QgsGeometry, QgsCoordinateReferenceSystem]:
+        """The area to cover and its CRS, from AOI and/or EXTENT."""
+        extent = None
+        if parameters.get(self.EXTENT) not in (None, ""):
+            rect = self.parameterAsExtent(parameters, self.EXTENT, context)
+            extent_crs = self.parameterAsExtentCrs(parameters, self.EXTENT, context)
+            if not extent_crs.isValid():
+                raise QgsProcessingException(self.tr(
+                    "EXTENT has no CRS: write it as 'xmin,xmax,ymin,ymax [EPSG:code]' or set a project CRS."))
+            if rect.isEmpty():
+                raise QgsProcessingException(self.tr("EXTENT is empty (zero width or height)."))
+            extent = (QgsGeometry.fromRect(rect).densifyByCount(32), extent_crs)
+        source = self.parameterAsSource(parameters, self.AOI, context)
+        if source is None:
+            if extent is None:
+                raise QgsProcessingException(self.tr("Give the area as EXTENT (with its CRS) or AOI polygons."))
+            return extent
+        parts = [f.geometry() for f in source.getFeatures() if f.hasGeometry() and not f.geometry().isEmpty()]
+        aoi = QgsGeometry.unaryUnion([g.makeValid() for g in parts]) if parts else QgsGeometry()
+        if aoi.isEmpty() or aoi.area() <= 0:
+            raise QgsProcessingException(self.tr("AOI is empty: the layer has no polygon with an area."))
+        if extent is not None:
+            aoi = aoi.intersection(self._transformed(extent[0], extent[1], source.sourceCrs(), context))
+            if aoi.isEmpty() or aoi.area() <= 0:
+                raise QgsProcessingException(self.tr("AOI and EXTENT do not overlap."))
+        return aoi, source.sourceCrs()
+
+    def _transformed(self, geometry, source_crs, target_crs, context) -> QgsGeometry:
+        result = QgsGeometry(geometry)
+        try:
+            result.transform(QgsCoordinateTransform(source_crs, target_crs, context.transformContext()))
+        except QgsCsException as exc:
+            raise QgsProcessingException(self.tr("Cannot transform the area from {src} to {dst}: {error}").format(
+                src=source_crs.authid(), dst=target_crs.authid(), error=exc)) from exc
+        return result
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API name
+        pixel = self.parameterAsDouble(parameters, self.PIXEL_SIZE, context)
+        patch = self.parameterAsInt(parameters, self.PATCH_SIZE, context)
+        overlap = (round(0.1875 * patch) if parameters.get(self.OVERLAP) in (None, "")
+                   else self.parameterAsInt(parameters, self.OVERLAP, context))
+        if not 0 <= overlap < patch:
+            raise QgsProcessingException(self.tr("OVERLAP ({o} px) must be at least 0 and smaller than PATCH_SIZE "
+                                                 "({p} px).").format(o=overlap, p=patch))
+        val = self.parameterAsDouble(parameters, self.VAL_FRACTION, context)
+        test = self.parameterAsDouble(parameters, self.TEST_FRACTION, context)
+        if val + test >= 1.0:
+            raise QgsProcessingException(self.tr("VAL_FRACTION + TEST_FRACTION must leave patches for training "
+                                                 "(sum below 1)."))
+        align = self.parameterAsDouble(parameters, self.ALIGN, context)
+        if align and abs(align / pixel - round(align / pixel)) > 1e-6:
+            raise QgsProcessingException(self.tr("ALIGN ({a} m) must be a multiple of PIXEL_SIZE ({p} m).").format(
+                a=align, p=pixel))
+        max_patches = self.parameterAsInt(parameters, self.MAX_PATCHES, context)
+
+        area, area_crs = self._area(parameters, context)
+        crs = self.parameterAsCrs(parameters, self.CRS, context)
+        if not crs.isValid():
+            centre = self._transformed(QgsGeometry.fromPointXY(area.centroid().asPoint()), area_crs, WGS84, context)
+            crs = utm_crs(centre.asPoint().x(), centre.asPoint().y())
+        if crs.isGeographic() or crs.mapUnits() != QgsUnitTypes.DistanceMeters:
+            raise QgsProcessingException(self.tr(
+                "CRS {crs} is not in metres, but PIXEL_SIZE is: choose a projected metric CRS such as the UTM zone "
+                "(the default when CRS is left empty).").format(crs=crs.authid() or crs.description()))
+        area = self._transformed(area, area_crs, crs, context)
+        plan = plan_grid(area.boundingBox(), pixel, patch, overlap, align)
+        feedback.pushInfo(self.tr("Grid {crs}: {rows} rows x {cols} columns, stride {s} m, origin ({x}, {y})").format(
+            crs=crs.authid(), rows=plan.rows, cols=plan.cols, s=plan.stride_m, x=plan.origin_x, y=plan.origin_y))
+        try:
+            cells = select_cells(plan, area, max_patches, feedback)
+        except TooManyPatches as exc:
+            raise QgsProcessingException(self.tr(
+                "The area needs at least {n} patches, more than MAX_PATCHES={m}: use a larger PATCH_SIZE or "
+                "PIXEL_SIZE, a smaller area, or raise MAX_PATCHES.").format(n=exc.args[0], m=max_patches)) from exc
+        if feedback.isCanceled():
+            raise QgsProcessingException(self.tr("Cancelled: no grid written."))
+        block = self.parameterAsInt(parameters, self.SPLIT_BLOCK, context) or auto_block_size(cells)
+        seed = self.parameterAsInt(parameters, self.SEED, context)
+        splits = assign_splits(cells, val, test, block, seed)
+
+        output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
+        if not output.lower().endswith(".gpkg"):
+            raise QgsProcessingException(self.tr("OUTPUT must be a GeoPackage (.gpkg): {path}").format(path=output))
+        bounds = area.boundingBox()
+        definition = {
+            "format": GRID_FORMAT, "format_version": FORMAT_VERSION,
+            "crs_wkt": crs.toWkt(QgsCoordinateReferenceSystem.WKT_PREFERRED), "crs_authid": crs.authid(),
+            "origin_x": plan.origin_x, "origin_y": plan.origin_y, "pixel_size": pixel, "patch_size": patch,
+            "overlap": overlap, "rows": plan.rows, "cols": plan.cols, "patch_count": len(cells),
+            "area_bounds": [bounds.xMinimum(), bounds.yMinimum(), bounds.xMaximum(), bounds.yMaximum()],
+            "split": {"val_fraction": val, "test_fraction": test, "block_size": block, "seed": seed},
+            "created_by": f"mapsynth {__version__}",
+            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        }
+        definition["fingerprint"] = fingerprint(definition)
+        Path(output).parent.mkdir(parents=True, exist_ok=True)
+        write_grid(Path(output), definition, [(r, c, splits[(r, c)]) for r, c in cells], crs, feedback)
+        feedback.setProgress(100.0)
+        return {self.OUTPUT: output, self.PATCH_COUNT: len(cells), self.ROWS: plan.rows, self.COLS: plan.cols,
+                self.CRS: crs.authid(), self.FINGERPRINT: definition["fingerprint"]}

@@ -1,0 +1,32 @@
+"""Processing provider "mapsynth". Algorithms are always listed, even when the backend is missing: they fail
+at run time with a message that says how to install it (they never silently disappear)."""
+
+from qgis.core import QgsProcessingProvider
+from qgis.PyQt.QtGui import QIcon
+
+from ..plugin.about import ICON_PATH, __version__
+from .backend_doctor import BackendDoctor
+from .create_patch_grid import CreatePatchGrid
+
+ALGORITHMS = (BackendDoctor, CreatePatchGrid)
+
+
+class MapSynthProvider(QgsProcessingProvider):
+    def id(self) -> str:
+        return "mapsynth"
+
+    def name(self) -> str:
+        return "MapSynth"
+
+    def longName(self) -> str:  # noqa: N802 - QGIS API name
+        return f"MapSynth {__version__}"
+
+    def versionInfo(self) -> str:  # noqa: N802 - QGIS API name
+        return __version__
+
+    def icon(self) -> QIcon:
+        return QIcon(str(ICON_PATH))
+
+    def loadAlgorithms(self) -> None:  # noqa: N802 - QGIS API name
+        for algorithm in ALGORITHMS:
+            self.addAlgorithm(algorithm())
