@@ -19,7 +19,11 @@ def run_job(tmp_path):
         with open(job_dir / "backend.log", "wb") as log:
             proc = subprocess.run(
                 [sys.executable, "-I", "-m", "mapsynth_backend", command, "--job", "job.json"],
-                cwd=job_dir, stdout=subprocess.PIPE, stderr=log, timeout=timeout, check=False,
+                cwd=job_dir,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                timeout=timeout,
+                check=False,
             )
         events = [json.loads(line) for line in proc.stdout.decode("ascii").splitlines()]
         return proc.returncode, events, (job_dir / "backend.log").read_text()

@@ -4,12 +4,21 @@ import json
 import sqlite3
 
 import pytest
+
 from mapsynth_backend.grid import GRID_FORMAT, PatchGrid, fingerprint, load_grid, patch_id
 from mapsynth_backend.protocol import UserError
 
 DEFINITION = {
-    "format": GRID_FORMAT, "format_version": 1, "crs_wkt": "PROJCRS[...]", "origin_x": 385000.0,
-    "origin_y": 6673000.0, "pixel_size": 10.0, "patch_size": 64, "overlap": 12, "rows": 3, "cols": 4,
+    "format": GRID_FORMAT,
+    "format_version": 1,
+    "crs_wkt": "PROJCRS[...]",
+    "origin_x": 385000.0,
+    "origin_y": 6673000.0,
+    "pixel_size": 10.0,
+    "patch_size": 64,
+    "overlap": 12,
+    "rows": 3,
+    "cols": 4,
 }
 
 
@@ -17,9 +26,13 @@ def write_grid(path, definition, cells):
     """Only the two tables the reader uses (the real writer is the plugin: see tests/qgis)."""
     with sqlite3.connect(path) as conn:
         conn.execute("CREATE TABLE mapsynth_grid (fid INTEGER PRIMARY KEY, definition TEXT, fingerprint TEXT)")
-        conn.execute("INSERT INTO mapsynth_grid (definition, fingerprint) VALUES (?, ?)",
-                     (json.dumps(definition), definition.get("fingerprint")))
-        conn.execute("CREATE TABLE patches (fid INTEGER PRIMARY KEY, patch_id TEXT, row INTEGER, col INTEGER, split TEXT)")
+        conn.execute(
+            "INSERT INTO mapsynth_grid (definition, fingerprint) VALUES (?, ?)",
+            (json.dumps(definition), definition.get("fingerprint")),
+        )
+        conn.execute(
+            "CREATE TABLE patches (fid INTEGER PRIMARY KEY, patch_id TEXT, row INTEGER, col INTEGER, split TEXT)"
+        )
         conn.executemany("INSERT INTO patches (patch_id, row, col, split) VALUES (?, ?, ?, ?)", cells)
 
 

@@ -50,8 +50,9 @@ def test_job_file_is_validated(run_job):
 def test_cancel_file_stops_the_job_with_exit_130(tmp_path, backend_cmd):
     (tmp_path / "job.json").write_text(json.dumps({"v": 1, "command": "protocol-check", "params": {"seconds": 60}}))
     with open(tmp_path / "backend.log", "wb") as log:
-        proc = subprocess.Popen([*backend_cmd, "protocol-check", "--job", "job.json"], cwd=tmp_path,
-                                stdout=subprocess.PIPE, stderr=log)
+        proc = subprocess.Popen(
+            [*backend_cmd, "protocol-check", "--job", "job.json"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=log
+        )
         first = json.loads(proc.stdout.readline())
         assert first["type"] in ("log", "progress")
         (tmp_path / "cancel").touch()
@@ -64,8 +65,13 @@ def test_cancel_file_stops_the_job_with_exit_130(tmp_path, backend_cmd):
 
 
 def test_doctor_json_reports_versions_and_torch_build(backend_cmd, tmp_path):
-    out = subprocess.run([*backend_cmd, "doctor", "--json", "--log-file", str(tmp_path / "l.log")],
-                         capture_output=True, check=True, text=True, timeout=120)
+    out = subprocess.run(
+        [*backend_cmd, "doctor", "--json", "--log-file", str(tmp_path / "l.log")],
+        capture_output=True,
+        check=True,
+        text=True,
+        timeout=120,
+    )
     report = json.loads(out.stdout)
     assert report["protocol_version"] == PROTOCOL_VERSION
     torch = report["torch"]
@@ -78,8 +84,12 @@ def test_doctor_json_reports_versions_and_torch_build(backend_cmd, tmp_path):
 
 
 def test_console_mode_error_is_one_line_on_stderr(backend_cmd, tmp_path):
-    proc = subprocess.run([*backend_cmd, "grid-info", "--patch-grid", str(tmp_path / "none.gpkg"),
-                           "--log-file", str(tmp_path / "l.log")], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [*backend_cmd, "grid-info", "--patch-grid", str(tmp_path / "none.gpkg"), "--log-file", str(tmp_path / "l.log")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines() == [f"error: PATCH_GRID: file not found: {tmp_path / 'none.gpkg'}"]
     assert "Traceback" in (tmp_path / "l.log").read_text()

@@ -18,8 +18,18 @@ from .jobs import Command, Param
 from .protocol import PROTOCOL_VERSION, Reporter, UserError
 
 PACKAGES = (
-    "numpy", "diffusers", "transformers", "accelerate", "safetensors", "rasterio", "xarray", "rioxarray",
-    "netCDF4", "scikit-fuzzy", "opencv-python-headless", "tqdm",
+    "numpy",
+    "diffusers",
+    "transformers",
+    "accelerate",
+    "safetensors",
+    "rasterio",
+    "xarray",
+    "rioxarray",
+    "netCDF4",
+    "scikit-fuzzy",
+    "opencv-python-headless",
+    "tqdm",
 )
 
 
@@ -50,12 +60,14 @@ def torch_report() -> dict[str, Any]:
     if cuda:
         for index in range(torch.cuda.device_count()):
             props = torch.cuda.get_device_properties(index)
-            devices.append({
-                "index": index,
-                "name": props.name,
-                "total_memory_gib": round(props.total_memory / 2**30, 2),
-                "capability": f"{props.major}.{props.minor}",
-            })
+            devices.append(
+                {
+                    "index": index,
+                    "name": props.name,
+                    "total_memory_gib": round(props.total_memory / 2**30, 2),
+                    "capability": f"{props.major}.{props.minor}",
+                }
+            )
     mps = bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
     return {
         "installed": True,

@@ -23,7 +23,15 @@ FORMAT_VERSION = 1
 GRID_TABLE = "mapsynth_grid"
 PATCH_LAYER = "patches"
 GEOMETRY_KEYS = (
-    "format_version", "crs_wkt", "origin_x", "origin_y", "pixel_size", "patch_size", "overlap", "rows", "cols",
+    "format_version",
+    "crs_wkt",
+    "origin_x",
+    "origin_y",
+    "pixel_size",
+    "patch_size",
+    "overlap",
+    "rows",
+    "cols",
 )
 
 
@@ -134,20 +142,31 @@ def load_grid(path: str | Path) -> PatchGrid:
 
 def grid_info(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
     grid = load_grid(params["patch_grid"])
-    info: dict[str, Any] = {key: grid.definition[key] for key in ("rows", "cols", "pixel_size", "patch_size", "overlap")}
+    info: dict[str, Any] = {
+        key: grid.definition[key] for key in ("rows", "cols", "pixel_size", "patch_size", "overlap")
+    }
     info["fingerprint"] = grid.fingerprint
     info["crs_authid"] = grid.definition.get("crs_authid")
     info["patch_count"] = len(grid.patches)
     info["splits"] = dict(Counter(p.split for p in grid.patches))
     if grid.patches:
         boxes = [grid.bounds(p.row, p.col) for p in grid.patches]
-        info["bounds"] = [min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes),
-                          max(b[3] for b in boxes)]
+        info["bounds"] = [
+            min(b[0] for b in boxes),
+            min(b[1] for b in boxes),
+            max(b[2] for b in boxes),
+            max(b[3] for b in boxes),
+        ]
     if params["patch_id"]:
         patch = grid.patch(params["patch_id"])
-        info["patch"] = {"patch_id": patch.patch_id, "row": patch.row, "col": patch.col, "split": patch.split,
-                         "bounds": list(grid.bounds(patch.row, patch.col)),
-                         "transform": list(grid.transform(patch.row, patch.col))}
+        info["patch"] = {
+            "patch_id": patch.patch_id,
+            "row": patch.row,
+            "col": patch.col,
+            "split": patch.split,
+            "bounds": list(grid.bounds(patch.row, patch.col)),
+            "transform": list(grid.transform(patch.row, patch.col)),
+        }
     reporter.progress(1.0, "grid read", "grid-info")
     return info
 

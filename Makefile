@@ -1,0 +1,71 @@
+# MapSynth: `make demo` runs the main job on the embedded default, `make test` runs every test tier.
+# Both set everything up first (idempotent): QGIS from Debian when missing, the QGIS-side test venv and the
+# backend venv.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+QGIS_PYTHON ?= /usr/bin/python3
+BASE_PYTHON ?= python3
+TORCH_SPEC ?= torch==2.13.0
+QGIS_PROCESS ?= /usr/bin/qgis_process.bin
+BACKEND_VENV := .venv-backend
+QGIS_VENV := .venv-qgis
+VERSION := $(shell sed -n 's/^version=//p' metadata.txt)
+export QT_QPA_PLATFORM ?= offscreen
+
+.PHONY: help setup qgis test test-backend test-qgis test-cli lint zip doctor demo clean
+
+help:
+	@echo "make demo    run the main job on the embedded default (sets up first)"
+	@echo "make test    set up, then lint and run the backend, QGIS headless and qgis_process tiers"
+	@echo "make setup   install QGIS (Debian, as root) and create $(QGIS_VENV) and $(BACKEND_VENV)"
+	@echo "make lint | make zip | make doctor | make clean"
+
+setup: qgis $(QGIS_VENV)/.installed $(BACKEND_VENV)/.installed
+
+qgis:
+	@QGIS_PYTHON=$(QGIS_PYTHON) QGIS_PROCESS=$(QGIS_PROCESS) scripts/ensure_qgis.sh
+
+# QGIS-side test venv: QGIS's own Python and numpy (never numpy 2), plus pytest.
+$(QGIS_VENV)/.installed:
+	$(QGIS_PYTHON) -m venv --system-site-packages $(QGIS_VENV)
+	$(QGIS_VENV)/bin/python -m pip install -q --disable-pip-version-check "pytest>=7"
+	@touch $@
+
+# Backend venv: a plain venv with torch (TORCH_SPEC, default the CPU wheel) and the backend, editable.
+$(BACKEND_VENV)/.installed: backend/pyproject.toml
+	test -x $(BACKEND_VENV)/bin/python || $(BASE_PYTHON) -m venv $(BACKEND_VENV)
+	$(BACKEND_VENV)/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
+	$(BACKEND_VENV)/bin/python -m pip install -q --disable-pip-version-check "$(TORCH_SPEC)"
+	$(BACKEND_VENV)/bin/python -m pip install -q --disable-pip-version-check -e "backend[test]"
+	@touch $@
+
+test: setup lint test-backend test-qgis test-cli
+
+test-backend: setup
+	cd backend && ../$(BACKEND_VENV)/bin/python -m pytest
+
+test-qgis: setup
+	$(QGIS_VENV)/bin/python -m pytest tests/unit tests/qgis
+
+test-cli: setup
+	$(QGIS_VENV)/bin/python -m pytest tests/cli
+
+lint: $(BACKEND_VENV)/.installed
+	$(BACKEND_VENV)/bin/ruff check .
+	$(BACKEND_VENV)/bin/ruff format --check --diff backend/src
+
+zip:
+	@mkdir -p dist
+	git archive --format=zip --prefix=mapsynth/ -o dist/mapsynth-$(VERSION).zip HEAD
+	$(QGIS_PYTHON) scripts/validate_zip.py dist/mapsynth-$(VERSION).zip
+
+doctor: $(BACKEND_VENV)/.installed
+	$(BACKEND_VENV)/bin/mapsynth doctor
+
+demo: setup
+	@QGIS_PROCESS=$(QGIS_PROCESS) scripts/demo.sh
+
+clean:
+	rm -rf dist .mapsynth-demo $(QGIS_VENV)
+	find . -name __pycache__ -type d -prune -not -path "./$(BACKEND_VENV)/*" -exec rm -rf {} +
