@@ -1,6 +1,7 @@
 """mapsynth:create_patch_grid — the patch grid every later step reads and writes."""
 
 import datetime
+import math
 from pathlib import Path
 
 from qgis.core import (
@@ -112,6 +113,8 @@ class CreatePatchGrid(MapSynthAlgorithm):
             if extent is None:
                 raise QgsProcessingException(self.tr("Give the area as EXTENT (with its CRS) or AOI polygons."))
             return extent
+        if not source.sourceCrs().isValid():
+            raise QgsProcessingException(self.tr("AOI layer has no CRS: assign one (Layer Properties ▸ Source)."))
         parts = [f.geometry() for f in source.getFeatures() if f.hasGeometry() and not f.geometry().isEmpty()]
         aoi = QgsGeometry.unaryUnion([g.makeValid() for g in parts]) if parts else QgsGeometry()
         if aoi.isEmpty() or aoi.area() <= 0:
@@ -129,6 +132,12 @@ class CreatePatchGrid(MapSynthAlgorithm):
         except QgsCsException as exc:
             raise QgsProcessingException(self.tr("Cannot transform the area from {src} to {dst}: {error}").format(
                 src=source_crs.authid(), dst=target_crs.authid(), error=exc)) from exc
+        box = result.boundingBox()
+        if result.isEmpty() or not all(map(math.isfinite, (box.xMinimum(), box.yMinimum(), box.xMaximum(),
+                                                           box.yMaximum()))):
+            raise QgsProcessingException(self.tr(
+                "The area does not fit {dst} once transformed from {src}: are its coordinates really in {src}"
+                " (EPSG:4326 expects degrees)?").format(src=source_crs.authid(), dst=target_crs.authid()))
         return result
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API name

@@ -93,6 +93,20 @@ def aoi_layer(polygons_wkt, crs="EPSG:4326"):
     return layer
 
 
+def shapefile_without_crs(folder):
+    """A shapefile without .prj: QGIS gives it no CRS (memory layers would default to EPSG:4326)."""
+    from osgeo import ogr
+
+    folder.mkdir()
+    ds = ogr.GetDriverByName("ESRI Shapefile").CreateDataSource(str(folder / "aoi.shp"))
+    layer = ds.CreateLayer("aoi", None, ogr.wkbPolygon)
+    feature = ogr.Feature(layer.GetLayerDefn())
+    feature.SetGeometry(ogr.CreateGeometryFromWkt("POLYGON((0 0, 1000 0, 1000 1000, 0 0))"))
+    layer.CreateFeature(feature)
+    ds = None
+    return str(folder / "aoi.shp")
+
+
 def test_aoi_defaults_to_utm_drops_untouched_patches_and_covers_everything(run_alg, tmp_path):
     triangle = "POLYGON((24.93 60.160, 24.99 60.160, 24.93 60.185, 24.93 60.160))"
     layer = aoi_layer([triangle])
@@ -157,11 +171,20 @@ def test_align_snaps_a_3m_grid_to_the_10m_sentinel2_grid(run_alg, tmp_path):
     ({"EXTENT": EXTENT, "PIXEL_SIZE": 3, "ALIGN": 10}, "multiple of PIXEL_SIZE"),
     ({}, "Give the area as EXTENT"),
     ({"AOI": "empty"}, "AOI is empty"),
+    ({"AOI": "no-crs"}, "AOI layer has no CRS"),
+    ({"AOI": "metres-as-degrees"}, "are its coordinates really in EPSG:4326"),
+    ({"AOI": "far", "EXTENT": EXTENT}, "AOI and EXTENT do not overlap"),
 ])
 def test_bad_input_fails_clearly_without_output(run_alg, tmp_path, params, message):
     QgsProject.instance().setCrs(QgsCoordinateReferenceSystem())
     if params.get("AOI") == "empty":
         params = {"AOI": aoi_layer([])}
+    elif params.get("AOI") == "no-crs":
+        params = {"AOI": shapefile_without_crs(tmp_path.parent / f"{tmp_path.name}-shp")}
+    elif params.get("AOI") == "metres-as-degrees":
+        params = {"AOI": aoi_layer(["POLYGON((385000 6671000, 386000 6671000, 386000 6672000, 385000 6671000))"])}
+    elif params.get("AOI") == "far":
+        params = {**params, "AOI": aoi_layer(["POLYGON((2 48, 3 48, 3 49, 2 48))"])}
     out = tmp_path / "grid.gpkg"
     with pytest.raises(QgsProcessingException, match=message.replace("(", r"\(").replace(")", r"\)")):
         run_alg("create_patch_grid", {**params, "OUTPUT": str(out)})
