@@ -7,8 +7,9 @@ from qgis.PyQt.QtGui import QIcon
 from ..plugin.about import ICON_PATH, __version__
 from .backend_doctor import BackendDoctor
 from .create_patch_grid import CreatePatchGrid
+from .render_map_patches import RenderMapPatches
 
-ALGORITHMS = (BackendDoctor, CreatePatchGrid)
+ALGORITHMS = (BackendDoctor, CreatePatchGrid, RenderMapPatches)
 
 
 class MapSynthProvider(QgsProcessingProvider):

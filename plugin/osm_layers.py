@@ -1,0 +1,156 @@
+"""Read an OpenStreetMap extract (.osm.pbf, .osm, or a GeoPackage of OGR OSM layers), classify it with the
+semantic style and return styled in-memory layers in the grid CRS. Runs on the main thread (layers must be
+created there, see the QGIS threading rules)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from osgeo import gdal, ogr
+from qgis.core import (
+    QgsCoordinateReferenceSystem,
+    QgsCoordinateTransform,
+    QgsFeature,
+    QgsField,
+    QgsGeometry,
+    QgsProcessingException,
+    QgsProject,
+    QgsRectangle,
+    QgsVectorLayer,
+    QgsWkbTypes,
+)
+from qgis.PyQt.QtCore import QVariant
+
+from .about import PLUGIN_DIR
+from .coastline import sea_polygons
+from .i18n import tr
+from .osm_semantic import PARCEL_CLASSES, classify_area, classify_line, load_palette, parse_other_tags
+
+STYLES = PLUGIN_DIR / "resources" / "styles"
+WGS84 = QgsCoordinateReferenceSystem("EPSG:4326")
+OSM_SUFFIXES = (".pbf", ".osm", ".gpkg")
+
+
+def _tags(feature: ogr.Feature) -> dict[str, str]:
+    tags = parse_other_tags(feature.GetField("other_tags") if feature.GetFieldIndex("other_tags") >= 0 else None)
+    for index in range(feature.GetFieldCount()):
+        name = feature.GetFieldDefnRef(index).GetName()
+        if name not in ("other_tags", "osm_id", "osm_way_id", "z_order") and feature.IsFieldSetAndNotNull(index):
+            tags[name] = str(feature.GetField(index))
+    return tags
+
+
+def open_osm(path: str) -> gdal.Dataset:
+    if not Path(path).is_file():
+        raise QgsProcessingException(tr("OSM_FILE: file not found: {path}").format(path=path))
+    if not path.lower().endswith(OSM_SUFFIXES):
+        raise QgsProcessingException(tr("OSM_FILE: expected .osm.pbf, .osm or .gpkg, got {path}").format(path=path))
+    gdal.SetConfigOption("OGR_INTERLEAVED_READING", "NO")
+    ds = ogr.Open(path)
+    if ds is None or ds.GetLayerByName("multipolygons") is None or ds.GetLayerByName("lines") is None:
+        raise QgsProcessingException(tr(
+            "OSM_FILE: {path} is not an OpenStreetMap extract OGR can read (it needs 'multipolygons' and 'lines' "
+            "layers, as in .osm.pbf files or GeoPackages converted from them with ogr2ogr)").format(path=path))
+    return ds
+
+
+def read_osm(path: str, bounds_wgs84: QgsRectangle, crs: QgsCoordinateReferenceSystem, feedback=None):
+    """Classified geometries in ``crs``: (areas [(geom, class)], lines [(geom, class, width)], coast, extent)."""
+    ds = open_osm(path)
+    to_grid = QgsCoordinateTransform(WGS84, crs, QgsProject.instance().transformContext())
+    areas, lines, coast = [], [], []
+    extent = QgsRectangle()
+    for layer_name in ("multipolygons", "lines"):
+        layer = ds.GetLayerByName(layer_name)
+        layer_extent = layer.GetExtent(force=1)
+        extent.combineExtentWith(QgsRectangle(layer_extent[0], layer_extent[2], layer_extent[1], layer_extent[3]))
+        layer.SetSpatialFilterRect(bounds_wgs84.xMinimum(), bounds_wgs84.yMinimum(), bounds_wgs84.xMaximum(),
+                                   bounds_wgs84.yMaximum())
+        for feature in layer:
+            if feedback is not None and feedback.isCanceled():
+                raise QgsProcessingException(tr("Cancelled"))
+            ogr_geometry = feature.GetGeometryRef()
+            if ogr_geometry is None or ogr_geometry.IsEmpty():
+                continue
+            tags = _tags(feature)
+            if layer_name == "lines" and tags.get("natural") == "coastline":
+                cls = "coastline"
+            else:
+                cls = classify_area(tags) if layer_name == "multipolygons" else classify_line(tags)
+            if cls is None:
+                continue
+            geometry = QgsGeometry()
+            geometry.fromWkb(ogr_geometry.ExportToIsoWkb())
+            geometry.transform(to_grid)
+            if cls == "coastline":
+                coast.append(geometry)
+            elif layer_name == "multipolygons":
+                areas.append((geometry.makeValid(), cls))
+            else:
+                lines.append((geometry, cls[0], cls[1]))
+    return areas, lines, coast, extent
+
+
+def _memory_layer(kind: str, crs: QgsCoordinateReferenceSystem, name: str) -> QgsVectorLayer:
+    layer = QgsVectorLayer(f"{kind}?crs={crs.authid() or 'wkt:' + crs.toWkt()}", name, "memory")
+    layer.dataProvider().addAttributes([QgsField("class", QVariant.String), QgsField("width_m", QVariant.Double)])
+    layer.updateFields()
+    return layer
+
+
+def _as_multi(geometry: QgsGeometry, kind) -> QgsGeometry:
+    """Multi-part geometry of one kind (makeValid and boundaries may return collections or single parts)."""
+    geometry = QgsGeometry(geometry)
+    if QgsWkbTypes.flatType(geometry.wkbType()) == QgsWkbTypes.GeometryCollection:
+        geometry.convertGeometryCollectionToSubclass(kind)
+    if geometry.type() != kind or geometry.isEmpty():
+        return QgsGeometry()
+    geometry.convertToMultiType()
+    return geometry
+
+
+def _fill(layer: QgsVectorLayer, records) -> None:
+    features = []
+    for geometry, cls, width in records:
+        geometry = _as_multi(geometry, layer.geometryType())
+        if geometry.isEmpty():
+            continue
+        feature = QgsFeature(layer.fields())
+        feature.setGeometry(geometry)
+        feature.setAttributes([cls, width])
+        features.append(feature)
+    ok, _ = layer.dataProvider().addFeatures(features)
+    if not ok:
+        raise QgsProcessingException(tr("Internal error: could not store the classified OSM features"))
+    layer.updateExtents()
+
+
+def semantic_layers(path: str, area: QgsRectangle, crs: QgsCoordinateReferenceSystem, feedback=None):
+    """Styled layers (areas, lines) covering ``area`` (grid CRS) and the OSM data extent in WGS84."""
+    to_wgs84 = QgsCoordinateTransform(crs, WGS84, QgsProject.instance().transformContext())
+    bounds_wgs84 = to_wgs84.transformBoundingBox(area)
+    areas, lines, coast, extent = read_osm(path, bounds_wgs84, crs, feedback)
+    sea = sea_polygons(coast, area)
+    if feedback is not None:
+        feedback.pushInfo(tr("OSM: {a} areas, {l} lines, {c} coastline ways -> {s} sea polygons").format(
+            a=len(areas), l=len(lines), c=len(coast), s=len(sea)))
+    boundaries = []
+    for geometry, cls in areas:
+        if cls in PARCEL_CLASSES:
+            boundary = QgsGeometry(geometry.constGet().boundary())
+            if not boundary.isEmpty():
+                boundaries.append((boundary, "parcel_boundary", None))
+    area_layer = _memory_layer("MultiPolygon", crs, "semantic_areas")
+    _fill(area_layer, [(g, "water", None) for g in sea] + [(g, c, None) for g, c in areas])
+    line_layer = _memory_layer("MultiLineString", crs, "semantic_lines")
+    _fill(line_layer, boundaries + lines)
+    for layer, style in ((area_layer, "semantic_areas.qml"), (line_layer, "semantic_lines.qml")):
+        message, ok = layer.loadNamedStyle(str(STYLES / style))
+        if not ok:
+            raise QgsProcessingException(tr("Cannot load the semantic style {style}: {msg}").format(
+                style=style, msg=message))
+    return [line_layer, area_layer], extent
+
+
+def background_rgb() -> tuple[int, int, int]:
+    return tuple(next(c["rgb"] for c in load_palette()["classes"] if c["key"] == "background"))

@@ -1,0 +1,88 @@
+"""Render layers to one patch exactly on its grid cell and write it as a georeferenced GeoTIFF."""
+
+from __future__ import annotations
+
+import math
+import os
+import uuid
+from pathlib import Path
+
+import numpy as np
+from osgeo import gdal
+from qgis.core import QgsMapRendererSequentialJob, QgsMapSettings, QgsProcessingException, QgsRectangle
+from qgis.PyQt.QtCore import QSize
+from qgis.PyQt.QtGui import QColor, QImage
+
+from .i18n import tr
+
+DPI = 96
+OSM_TILE_HOSTS = ("tile.openstreetmap.org",)
+MAX_OSM_TILES = 5000  # QGIS core's MAXIMUM_OPENSTREETMAP_TILES_FETCH
+WEB_MERCATOR_Z0 = 156543.03392804097  # metres per pixel at zoom 0
+
+
+def map_settings(layers, crs, rect: QgsRectangle, size: int, background: QColor, transform_context) -> QgsMapSettings:
+    """Fixed DPI, no antialiasing, no labels; the visible extent is asserted to be the grid cell."""
+    settings = QgsMapSettings()
+    settings.setLayers(layers)
+    settings.setDestinationCrs(crs)
+    settings.setTransformContext(transform_context)
+    settings.setOutputSize(QSize(size, size))
+    settings.setOutputDpi(DPI)
+    settings.setExtent(rect)
+    settings.setBackgroundColor(background)
+    settings.setFlag(QgsMapSettings.Antialiasing, False)
+    settings.setFlag(QgsMapSettings.DrawLabeling, False)
+    settings.setFlag(QgsMapSettings.UseAdvancedEffects, False)
+    visible = settings.visibleExtent()
+    tolerance = 1e-6 * rect.width()
+    if (abs(visible.xMinimum() - rect.xMinimum()) > tolerance or abs(visible.yMaximum() - rect.yMaximum()) > tolerance
+            or abs(visible.width() - rect.width()) > tolerance or abs(visible.height() - rect.height()) > tolerance):
+        raise QgsProcessingException(tr("Internal error: the rendered extent {v} differs from the grid cell {r}")
+                                     .format(v=visible.toString(), r=rect.toString()))
+    return settings
+
+
+def render_rgba(settings: QgsMapSettings) -> np.ndarray:
+    """A blocking (non-preview) render: remote tiles are waited for, never skipped by a preview."""
+    job = QgsMapRendererSequentialJob(settings)
+    job.start()
+    job.waitForFinished()
+    image = job.renderedImage().convertToFormat(QImage.Format_RGBA8888)
+    height, width = image.height(), image.width()
+    bits = image.constBits()
+    bits.setsize(image.sizeInBytes())
+    rows = np.frombuffer(bits, np.uint8).reshape(height, image.bytesPerLine())
+    return rows[:, : width * 4].reshape(height, width, 4).copy()
+
+
+def write_rgb_geotiff(path: Path, rgba: np.ndarray, geotransform, crs_wkt: str) -> None:
+    """RGB uint8 GeoTIFF with an explicit geotransform and CRS, written to a temporary name and renamed."""
+    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.partial.tif")
+    height, width = rgba.shape[:2]
+    ds = gdal.GetDriverByName("GTiff").Create(str(tmp), width, height, 3, gdal.GDT_Byte,
+                                              ["COMPRESS=DEFLATE", "ZLEVEL=1", "PHOTOMETRIC=RGB"])
+    try:
+        ds.SetGeoTransform(geotransform)
+        ds.SetProjection(crs_wkt)
+        for band in range(3):
+            ds.GetRasterBand(band + 1).WriteArray(rgba[:, :, band])
+        ds.FlushCache()
+        ds = None
+        os.replace(tmp, path)
+    finally:
+        ds = None
+        if tmp.exists():
+            tmp.unlink()
+
+
+def osm_tile_estimate(area_m2: float, pixel_size: float, latitude: float) -> int:
+    """Tiles a render of ``area_m2`` at ``pixel_size`` would fetch from an XYZ source at the matching zoom."""
+    ground_z0 = WEB_MERCATOR_Z0 * math.cos(math.radians(latitude))
+    zoom = max(0, math.ceil(math.log2(ground_z0 / pixel_size)))
+    tile_m = 256 * ground_z0 / 2**zoom
+    return math.ceil(area_m2 / tile_m**2)
+
+
+def is_osm_tile_layer(layer) -> bool:
+    return layer.providerType() == "wms" and any(host in layer.source() for host in OSM_TILE_HOSTS)

@@ -1,0 +1,177 @@
+"""mapsynth:render_map_patches — one georeferenced RGB GeoTIFF per grid patch, rendered inside QGIS."""
+
+from pathlib import Path
+
+from qgis.core import (
+    QgsCoordinateReferenceSystem,
+    QgsCoordinateTransform,
+    QgsProcessing,
+    QgsProcessingException,
+    QgsProcessingOutputNumber,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterFolderDestination,
+    QgsProcessingParameterMultipleLayers,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterVectorLayer,
+    QgsRectangle,
+)
+from qgis.PyQt.QtGui import QColor
+
+from ..plugin.grid import list_patches, read_definition, record_status
+from ..plugin.osm_layers import background_rgb, semantic_layers
+from ..plugin.osm_semantic import load_palette
+from ..plugin.output_dir import prepare_output_dir
+from ..plugin.rendering import (
+    MAX_OSM_TILES,
+    is_osm_tile_layer,
+    map_settings,
+    osm_tile_estimate,
+    render_rgba,
+    write_rgb_geotiff,
+)
+from .base import MapSynthAlgorithm
+
+WGS84 = QgsCoordinateReferenceSystem("EPSG:4326")
+
+
+def grid_source(layer) -> str:
+    return layer.source().split("|", 1)[0]
+
+
+class RenderMapPatches(MapSynthAlgorithm):
+    PATCH_GRID, OSM_FILE, LAYERS, RETRIES, OUTPUT_DIR = "PATCH_GRID", "OSM_FILE", "LAYERS", "RETRIES", "OUTPUT_DIR"
+    PATCH_COUNT, INCOMPLETE = "PATCH_COUNT", "INCOMPLETE"
+    group_id = "data"
+
+    def name(self) -> str:
+        return "render_map_patches"
+
+    def displayName(self) -> str:  # noqa: N802 - QGIS API name
+        return self.tr("Render map patches")
+
+    def shortHelpString(self) -> str:  # noqa: N802 - QGIS API name
+        return self.tr(
+            "Renders one RGB GeoTIFF per patch of the grid (named by patch_id), exactly on the grid cell, at a "
+            "fixed DPI without antialiasing or labels, so training and inference renders are identical.<br><br>"
+            "Either OSM_FILE, an OpenStreetMap extract (.osm.pbf, .osm or a GeoPackage of OGR OSM layers) drawn "
+            "with the bundled semantic style (a fixed palette of land-use, building, road, rail, water and "
+            "boundary classes; seas are built from natural=coastline ways), or LAYERS, any layers as styled "
+            "(XYZ tiles, MBTiles, WMS). LAYERS are rendered over a transparent background; a patch with missing "
+            "pixels is retried RETRIES times, then recorded as incomplete and not written. Bulk rendering from "
+            "tile.openstreetmap.org beyond 5,000 tiles is refused, as QGIS core does.<br><br>"
+            "A rerun into the same OUTPUT_DIR skips finished patches. Per-patch status goes to the grid's "
+            "mapsynth_status table (step 'map')."
+        )
+
+    def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API name
+        self.addParameter(QgsProcessingParameterVectorLayer(
+            self.PATCH_GRID, self.tr("Patch grid"), [QgsProcessing.TypeVectorPolygon]))
+        self.addParameter(QgsProcessingParameterFile(
+            self.OSM_FILE, self.tr("OpenStreetMap extract (semantic style)"), optional=True,
+            fileFilter=self.tr("OpenStreetMap (*.osm.pbf *.pbf *.osm *.gpkg)")))
+        self.addParameter(QgsProcessingParameterMultipleLayers(
+            self.LAYERS, self.tr("Or: layers to render as styled"), QgsProcessing.TypeMapLayer, optional=True))
+        self.addParameter(QgsProcessingParameterNumber(
+            self.RETRIES, self.tr("Retries for incomplete patches"), QgsProcessingParameterNumber.Integer, 3, False,
+            0, 20))
+        self.addParameter(QgsProcessingParameterFolderDestination(self.OUTPUT_DIR, self.tr("Map patches folder")))
+        self.addOutput(QgsProcessingOutputNumber(self.PATCH_COUNT, self.tr("Patches written")))
+        self.addOutput(QgsProcessingOutputNumber(self.INCOMPLETE, self.tr("Incomplete patches")))
+
+    def prepareAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API name
+        """Main thread: read the grid, build or clone the layers to render."""
+        grid_layer = self.parameterAsVectorLayer(parameters, self.PATCH_GRID, context)
+        if grid_layer is None:
+            raise QgsProcessingException(self.tr("PATCH_GRID: no grid layer given"))
+        self.grid_path = grid_source(grid_layer)
+        self.definition = read_definition(self.grid_path)
+        self.patches = list_patches(self.grid_path)
+        if not self.patches:
+            raise QgsProcessingException(self.tr("PATCH_GRID {p} has no patches").format(p=self.grid_path))
+        self.crs = QgsCoordinateReferenceSystem.fromWkt(self.definition["crs_wkt"])
+        self.transform_context = context.transformContext()
+        osm_file = self.parameterAsFile(parameters, self.OSM_FILE, context)
+        layers = self.parameterAsLayerList(parameters, self.LAYERS, context)
+        if bool(osm_file) == bool(layers):
+            raise QgsProcessingException(self.tr("Give either OSM_FILE or LAYERS (exactly one of them)."))
+        area = self._cells_bounds()
+        if osm_file:
+            self.layers, _ = semantic_layers(osm_file, area, self.crs, feedback)
+            self.background = QColor(*background_rgb())
+            self.source = {"osm_file": Path(osm_file).name, "style": f"semantic v{load_palette()['version']}"}
+        else:
+            self._check_tile_policy(layers, area)
+            self.layers = [layer.clone() for layer in layers]
+            self.background = QColor(255, 0, 255, 0)  # transparent sentinel: missing tiles stay transparent
+            self.source = {"layers": [layer.name() for layer in layers]}
+        return True
+
+    def _cells_bounds(self) -> QgsRectangle:
+        d = self.definition
+        stride = (d["patch_size"] - d["overlap"]) * d["pixel_size"]
+        size = d["patch_size"] * d["pixel_size"]
+        rows = [p["row"] for p in self.patches]
+        cols = [p["col"] for p in self.patches]
+        return QgsRectangle(d["origin_x"] + min(cols) * stride, d["origin_y"] - max(rows) * stride - size,
+                            d["origin_x"] + max(cols) * stride + size, d["origin_y"] - min(rows) * stride)
+
+    def _check_tile_policy(self, layers, area: QgsRectangle) -> None:
+        for layer in layers:
+            if is_osm_tile_layer(layer):
+                centre = QgsCoordinateTransform(self.crs, WGS84, self.transform_context).transform(area.center())
+                tiles = osm_tile_estimate(len(self.patches) * (self.definition["patch_size"] *
+                                                                self.definition["pixel_size"]) ** 2,
+                                          self.definition["pixel_size"], centre.y())
+                if tiles > MAX_OSM_TILES:
+                    raise QgsProcessingException(self.tr(
+                        "LAYERS: rendering this grid from tile.openstreetmap.org would fetch about {n} tiles, more "
+                        "than the {m} the OSM tile usage policy allows (QGIS core refuses the same). Render an OSM "
+                        "extract locally with OSM_FILE instead, or use your own tile server.").format(
+                            n=tiles, m=MAX_OSM_TILES))
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API name
+        out_dir = Path(self.parameterAsString(parameters, self.OUTPUT_DIR, context))
+        retries = self.parameterAsInt(parameters, self.RETRIES, context)
+        d = self.definition
+        prepare_output_dir(out_dir, "map", d["fingerprint"], self.source)
+        size, pixel = d["patch_size"], d["pixel_size"]
+        stride = (size - d["overlap"]) * pixel
+        records, written, skipped, incomplete = [], 0, 0, []
+        for index, patch in enumerate(self.patches):
+            if feedback.isCanceled():
+                feedback.pushWarning(self.tr("Cancelled: finished patches are kept; rerun to continue."))
+                break
+            target = out_dir / f"{patch['patch_id']}.tif"
+            feedback.setProgress(100.0 * index / len(self.patches))
+            if target.exists():
+                skipped += 1
+                continue
+            x_min = d["origin_x"] + patch["col"] * stride
+            y_max = d["origin_y"] - patch["row"] * stride
+            rect = QgsRectangle(x_min, y_max - size * pixel, x_min + size * pixel, y_max)
+            settings = map_settings(self.layers, self.crs, rect, size, self.background, self.transform_context)
+            for _attempt in range(retries + 1):
+                rgba = render_rgba(settings)
+                complete = float((rgba[:, :, 3] == 255).mean())
+                if complete == 1.0:
+                    break
+            if complete < 1.0:
+                incomplete.append(patch["patch_id"])
+                records.append({"patch_id": patch["patch_id"], "status": "incomplete", "valid_fraction": complete,
+                                "detail": f"{(1 - complete) * 100:.2f} % of pixels missing after {retries} retries"})
+                continue
+            write_rgb_geotiff(target, rgba, (x_min, pixel, 0.0, y_max, 0.0, -pixel), d["crs_wkt"])
+            written += 1
+            records.append({"patch_id": patch["patch_id"], "status": "ok", "valid_fraction": 1.0,
+                            "output": str(target)})
+        record_status(self.grid_path, "map", records)
+        if incomplete:
+            feedback.reportError(self.tr("{n} patches stayed incomplete after {r} retries and were not written: {ids}")
+                                 .format(n=len(incomplete), r=retries, ids=", ".join(incomplete[:20])), False)
+        feedback.pushInfo(self.tr("{w} patches written, {s} already there, {i} incomplete").format(
+            w=written, s=skipped, i=len(incomplete)))
+        return {self.OUTPUT_DIR: str(out_dir), self.PATCH_COUNT: written + skipped, self.INCOMPLETE: len(incomplete)}
+
+    def postProcessAlgorithm(self, context, feedback):  # noqa: N802 - QGIS API name
+        self.layers = []  # release the rendered layers on the main thread
+        return {}

