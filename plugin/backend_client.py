@@ -35,12 +35,10 @@ _POISON_NAMES = {"PROJ_LIB", "PROJ_DATA", "GDAL_DATA", "GDAL_DRIVER_PATH", "LD_L
 _compatible: set[str] = set()
 
 
-class BackendError(QgsProcessingException):
-    """The backend failed, is missing or is incompatible; the message is meant for the user."""
-
-
-class BackendCancelled(QgsProcessingException):
-    """The user cancelled; finished outputs stay, unfinished ones are not marked complete."""
+def BackendError(message: str) -> QgsProcessingException:  # noqa: N802 - reads like the exception it makes
+    """A plain QgsProcessingException: QGIS prints a Python subclass of it with a traceback (it crosses SIP as
+    a generic Python exception), so errors meant for the user must be exactly this class."""
+    return QgsProcessingException(message)
 
 
 def clean_env() -> dict[str, str]:
@@ -111,6 +109,7 @@ class BackendProcess:
         self.log_path = self.job_dir / "backend.log"
         self.metrics: list[dict[str, Any]] = []
         self.pid: int | None = None
+        self.cancelled = False  # set when run() raised because the user cancelled
         self._outputs: dict[str, Any] | None = None
         self._error: str | None = None
 
@@ -224,7 +223,8 @@ class BackendProcess:
     def _finish(self, rc: int, cancelled: bool) -> dict[str, Any]:
         log = self.log_path
         if cancelled:
-            raise BackendCancelled(tr("Cancelled: backend job '{command}' was stopped. Log: {log}").format(
+            self.cancelled = True
+            raise QgsProcessingException(tr("Cancelled: backend job '{command}' was stopped. Log: {log}").format(
                 command=self.command, log=log))
         if rc in (-9, 137):
             raise BackendError(tr(

@@ -35,3 +35,33 @@ class MapSynthAlgorithm(QgsProcessingAlgorithm):
 
     def helpUrl(self) -> str:  # noqa: N802 - QGIS API name
         return f"{METADATA['homepage']}#{self.name()}"
+
+
+def grid_path(algorithm: QgsProcessingAlgorithm, parameters, name: str, context) -> str:
+    """The GeoPackage behind a patch-grid layer parameter (verified to be a MapSynth grid)."""
+    from qgis.core import QgsProcessingException
+
+    from ..plugin.grid import read_definition
+
+    layer = algorithm.parameterAsVectorLayer(parameters, name, context)
+    if layer is None:
+        raise QgsProcessingException(tr("{name}: no patch grid given").format(name=name))
+    path = layer.source().split("|", 1)[0]
+    read_definition(path)
+    return path
+
+
+def run_backend(command: str, params: dict, feedback) -> dict:
+    """Run a backend job; on cancel, keep what was finished and say so instead of failing."""
+    from qgis.core import QgsProcessingException
+
+    from ..plugin.backend_client import BackendProcess
+
+    process = BackendProcess(command, params)
+    try:
+        return process.run(feedback)
+    except QgsProcessingException as exc:
+        if not process.cancelled:
+            raise
+        feedback.pushWarning(str(exc) + " " + tr("Finished patches are kept; rerun to continue."))
+        return {}

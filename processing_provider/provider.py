@@ -7,9 +7,10 @@ from qgis.PyQt.QtGui import QIcon
 from ..plugin.about import ICON_PATH, __version__
 from .backend_doctor import BackendDoctor
 from .create_patch_grid import CreatePatchGrid
+from .crop_sentinel2 import CropSentinel2
 from .render_map_patches import RenderMapPatches
 
-ALGORITHMS = (BackendDoctor, CreatePatchGrid, RenderMapPatches)
+ALGORITHMS = (BackendDoctor, CreatePatchGrid, RenderMapPatches, CropSentinel2)
 
 
 class MapSynthProvider(QgsProcessingProvider):

@@ -55,7 +55,7 @@ def run_alg(plugin):
     return run
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def backend_python():
     assert BACKEND_PYTHON.is_file(), f"backend venv missing at {BACKEND_PYTHON}: run 'make setup'"
     return BACKEND_PYTHON

@@ -69,3 +69,27 @@ def test_bad_input_gives_one_clear_line_and_exit_1(qp, tmp_path):
     assert "OVERLAP (64 px) must be at least 0 and smaller than PATCH_SIZE" in errors[0]
     assert "Traceback" not in text
     assert not out.exists()
+
+
+def one_error_line(proc):
+    text = proc.stdout + proc.stderr
+    assert proc.returncode == 1, text
+    assert "Traceback" not in text
+    errors = [line for line in text.splitlines() if line.startswith("ERROR")]
+    assert len(errors) == 1, text
+    return errors[0]
+
+
+def test_backend_and_prepare_errors_are_one_line_too(qp, tmp_path):
+    grid = tmp_path / "grid.gpkg"
+    qp("run", "mapsynth:create_patch_grid", "--", f"EXTENT={EXTENT}", f"OUTPUT={grid}")
+    raster = tmp_path / "scene.tif"
+    subprocess.run(["gdal_create", "-of", "GTiff", "-outsize", "10", "10", "-bands", "4", "-ot", "UInt16",
+                    "-a_srs", "EPSG:32635", "-a_ullr", "385000", "6676000", "385100", "6675900", str(raster)],
+                   check=True, capture_output=True)
+    line = one_error_line(qp("run", "mapsynth:crop_sentinel2", "--", f"PATCH_GRID={grid}", f"INPUT={raster}",
+                             f"OUTPUT_DIR={tmp_path / 's2'}", check=False))
+    assert "SCALE: give the factor" in line and "backend.log" in line
+    line = one_error_line(qp("run", "mapsynth:render_map_patches", "--", f"PATCH_GRID={grid}",
+                             f"OUTPUT_DIR={tmp_path / 'maps'}", check=False))
+    assert "exactly one" in line

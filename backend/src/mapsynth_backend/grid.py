@@ -182,3 +182,45 @@ COMMANDS = (
         ),
     ),
 )
+
+
+STATUS_TABLE = "mapsynth_status"
+_STATUS_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS {STATUS_TABLE} (
+    fid INTEGER PRIMARY KEY AUTOINCREMENT, patch_id TEXT NOT NULL, step TEXT NOT NULL, status TEXT NOT NULL,
+    valid_fraction REAL, cloud_fraction REAL, detail TEXT, output TEXT, updated TEXT,
+    UNIQUE (patch_id, step))
+"""
+
+
+def record_status(path: str | Path, step: str, records: list[dict[str, Any]]) -> None:
+    """Per-patch outcome of a step in the grid's ``mapsynth_status`` table (see docs/GRID_FORMAT.md)."""
+    with sqlite3.connect(path, timeout=30) as conn:
+        conn.execute(_STATUS_SCHEMA)
+        if conn.execute("SELECT name FROM sqlite_master WHERE name = 'gpkg_contents'").fetchone():
+            conn.execute(
+                "INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description) "
+                "VALUES (?, 'attributes', ?, 'MapSynth per-patch status of each step')",
+                (STATUS_TABLE, STATUS_TABLE),
+            )
+        conn.executemany(
+            f"INSERT INTO {STATUS_TABLE} (patch_id, step, status, valid_fraction, cloud_fraction, detail, output,"
+            " updated) VALUES (:patch_id, :step, :status, :valid_fraction, :cloud_fraction, :detail, :output,"
+            " datetime('now')) ON CONFLICT (patch_id, step) DO UPDATE SET status=excluded.status,"
+            " valid_fraction=excluded.valid_fraction, cloud_fraction=excluded.cloud_fraction,"
+            " detail=excluded.detail, output=excluded.output, updated=excluded.updated",
+            [
+                {"valid_fraction": None, "cloud_fraction": None, "detail": None, "output": None, **r, "step": step}
+                for r in records
+            ],
+        )
+
+
+def read_status(path: str | Path, step: str) -> dict[str, dict[str, Any]]:
+    with sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True) as conn:
+        conn.row_factory = sqlite3.Row
+        try:
+            rows = conn.execute(f"SELECT * FROM {STATUS_TABLE} WHERE step = ?", (step,)).fetchall()
+        except sqlite3.OperationalError:
+            return {}
+    return {row["patch_id"]: dict(row) for row in rows}

@@ -1,0 +1,74 @@
+"""mapsynth:crop_sentinel2 — Sentinel-2 reflectance patches on the grid, computed by the backend."""
+
+from qgis.core import (
+    QgsProcessing,
+    QgsProcessingOutputNumber,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterFolderDestination,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterString,
+    QgsProcessingParameterVectorLayer,
+)
+
+from .base import MapSynthAlgorithm, grid_path, run_backend
+
+RESAMPLING = ("auto", "nearest", "bilinear", "cubic", "average")
+
+
+class CropSentinel2(MapSynthAlgorithm):
+    PATCH_GRID, INPUT, BANDS, SCALE, OFFSET = "PATCH_GRID", "INPUT", "BANDS", "SCALE", "OFFSET"
+    RESAMPLING, OUTPUT_DIR, PATCH_COUNT, OUTSIDE = "RESAMPLING", "OUTPUT_DIR", "PATCH_COUNT", "OUTSIDE"
+    group_id = "data"
+
+    def name(self) -> str:
+        return "crop_sentinel2"
+
+    def displayName(self) -> str:  # noqa: N802 - QGIS API name
+        return self.tr("Crop Sentinel-2 to the grid")
+
+    def shortHelpString(self) -> str:  # noqa: N802 - QGIS API name
+        return self.tr(
+            "Writes one 4-band GeoTIFF of surface reflectance per grid patch (bands B02, B03, B04, B08 by "
+            "default), reprojected and resampled onto the grid's pixels (RESAMPLING auto = average when "
+            "downsampling, bilinear otherwise).<br><br>INPUT is a Sentinel-2 L2A product: its .SAFE folder (or its "
+            "MTD_MSIL2A.xml), or its .zip; BOA_ADD_OFFSET and QUANTIFICATION_VALUE are read from MTD_MSIL2A.xml "
+            "(offsets from processing baseline 04.00) and the 20 m SCL band gives the cloud and nodata flags. Or "
+            "any raster: BANDS maps names to bands (B02,B03,B04,B08 = bands 1-4; B08=4; B08=/path/b8.tif) and "
+            "SCALE / OFFSET give reflectance = DN × SCALE + OFFSET (e.g. SCALE 0.001 for reflectance × 1000).<br><br>"
+            "Encoding: uint16, reflectance = DN / 10000 − 0.1, DN 0 = nodata. Patches outside the scene are "
+            "marked 'outside' in the grid's mapsynth_status table (step 's2', with valid and cloud fractions), "
+            "never faked. Reruns skip finished patches."
+        )
+
+    def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API name
+        self.addParameter(QgsProcessingParameterVectorLayer(
+            self.PATCH_GRID, self.tr("Patch grid"), [QgsProcessing.TypeVectorPolygon]))
+        self.addParameter(QgsProcessingParameterFile(
+            self.INPUT, self.tr("Sentinel-2 product (SAFE MTD_MSIL2A.xml or .zip) or raster")))
+        self.addParameter(QgsProcessingParameterString(self.BANDS, self.tr("Bands"), "B02,B03,B04,B08"))
+        self.addParameter(QgsProcessingParameterNumber(
+            self.SCALE, self.tr("Scale to reflectance (rasters only)"), QgsProcessingParameterNumber.Double, 0.0,
+            True, 0.0))
+        self.addParameter(QgsProcessingParameterNumber(
+            self.OFFSET, self.tr("Offset to reflectance (rasters only)"), QgsProcessingParameterNumber.Double, 0.0,
+            True))
+        self.addParameter(QgsProcessingParameterEnum(
+            self.RESAMPLING, self.tr("Resampling"), list(RESAMPLING), False, 0))
+        self.addParameter(QgsProcessingParameterFolderDestination(self.OUTPUT_DIR, self.tr("Sentinel-2 patches")))
+        self.addOutput(QgsProcessingOutputNumber(self.PATCH_COUNT, self.tr("Patches written")))
+        self.addOutput(QgsProcessingOutputNumber(self.OUTSIDE, self.tr("Patches outside the scene")))
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API name
+        params = {
+            "patch_grid": grid_path(self, parameters, self.PATCH_GRID, context),
+            "input": self.parameterAsFile(parameters, self.INPUT, context),
+            "bands": self.parameterAsString(parameters, self.BANDS, context),
+            "scale": self.parameterAsDouble(parameters, self.SCALE, context),
+            "offset": self.parameterAsDouble(parameters, self.OFFSET, context),
+            "resampling": RESAMPLING[self.parameterAsEnum(parameters, self.RESAMPLING, context)],
+            "output_dir": self.parameterAsString(parameters, self.OUTPUT_DIR, context),
+        }
+        result = run_backend("crop-sentinel2", params, feedback)
+        return {self.OUTPUT_DIR: params["output_dir"], self.PATCH_COUNT: result.get("patch_count", 0),
+                self.OUTSIDE: result.get("outside", 0)}
