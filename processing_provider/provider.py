@@ -6,11 +6,12 @@ from qgis.PyQt.QtGui import QIcon
 
 from ..plugin.about import ICON_PATH, __version__
 from .backend_doctor import BackendDoctor
+from .build_training_dataset import BuildTrainingDataset
 from .create_patch_grid import CreatePatchGrid
 from .crop_sentinel2 import CropSentinel2
 from .render_map_patches import RenderMapPatches
 
-ALGORITHMS = (BackendDoctor, CreatePatchGrid, RenderMapPatches, CropSentinel2)
+ALGORITHMS = (BackendDoctor, CreatePatchGrid, RenderMapPatches, CropSentinel2, BuildTrainingDataset)
 
 
 class MapSynthProvider(QgsProcessingProvider):

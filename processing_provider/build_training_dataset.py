@@ -1,0 +1,75 @@
+"""mapsynth:build_training_dataset — pair map and Sentinel-2 patches into a training dataset folder."""
+
+from qgis.core import (
+    QgsProcessing,
+    QgsProcessingOutputNumber,
+    QgsProcessingParameterDefinition,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterFolderDestination,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterString,
+    QgsProcessingParameterVectorLayer,
+)
+
+from .base import MapSynthAlgorithm, grid_path, run_backend
+
+
+class BuildTrainingDataset(MapSynthAlgorithm):
+    PATCH_GRID, MAP_DIR, S2_DIR, MIN_VALID, MAX_CLOUD = "PATCH_GRID", "MAP_DIR", "S2_DIR", "MIN_VALID", "MAX_CLOUD"
+    CLIP, PROMPT, OUTPUT_DIR, PATCH_COUNT = "CLIP", "PROMPT", "OUTPUT_DIR", "PATCH_COUNT"
+    group_id = "data"
+
+    def name(self) -> str:
+        return "build_training_dataset"
+
+    def displayName(self) -> str:  # noqa: N802 - QGIS API name
+        return self.tr("Build training dataset")
+
+    def shortHelpString(self) -> str:  # noqa: N802 - QGIS API name
+        return self.tr(
+            "Pairs the map patches (MAP_DIR) with the Sentinel-2 patches (S2_DIR) of the same patch_id, drops "
+            "pairs whose valid fraction is below MIN_VALID or whose cloud fraction is above MAX_CLOUD, keeps the "
+            "grid's spatial split and writes a dataset folder: train/, validation/ and test/ each with "
+            "metadata.jsonl (file_name, conditioning_image, nir_image, multispectral, text, patch_id, split, "
+            "bounds, crs) in the layout of the datasets imagefolder and diffusers' training examples, "
+            "radiometry.json and dataset_card.md.<br><br>Radiometry: per-band reflectance clip ranges (CLIP as "
+            "B02:LOW:HIGH,...; empty = the 1.5th-98.5th percentiles of the training split) mapped linearly to the "
+            "image range, with an exact inverse. Reruns reuse the saved ranges and skip finished pairs."
+        )
+
+    def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API name
+        self.addParameter(QgsProcessingParameterVectorLayer(
+            self.PATCH_GRID, self.tr("Patch grid"), [QgsProcessing.TypeVectorPolygon]))
+        self.addParameter(QgsProcessingParameterFile(
+            self.MAP_DIR, self.tr("Map patches folder"), QgsProcessingParameterFile.Folder))
+        self.addParameter(QgsProcessingParameterFile(
+            self.S2_DIR, self.tr("Sentinel-2 patches folder"), QgsProcessingParameterFile.Folder))
+        self.addParameter(QgsProcessingParameterNumber(
+            self.MIN_VALID, self.tr("Minimum valid fraction"), QgsProcessingParameterNumber.Double, 1.0, False, 0, 1))
+        self.addParameter(QgsProcessingParameterNumber(
+            self.MAX_CLOUD, self.tr("Maximum cloud fraction"), QgsProcessingParameterNumber.Double, 0.05, False, 0, 1))
+        for param in (QgsProcessingParameterString(self.CLIP, self.tr("Fixed clip ranges (B02:LOW:HIGH,...)"), "",
+                                                   optional=True),
+                      QgsProcessingParameterString(self.PROMPT, self.tr("Prompt"), "a Sentinel-2 satellite image")):
+            param.setFlags(param.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+            self.addParameter(param)
+        self.addParameter(QgsProcessingParameterFolderDestination(self.OUTPUT_DIR, self.tr("Dataset folder")))
+        self.addOutput(QgsProcessingOutputNumber(self.PATCH_COUNT, self.tr("Pairs written")))
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API name
+        params = {
+            "patch_grid": grid_path(self, parameters, self.PATCH_GRID, context),
+            "map_dir": self.parameterAsFile(parameters, self.MAP_DIR, context),
+            "s2_dir": self.parameterAsFile(parameters, self.S2_DIR, context),
+            "min_valid": self.parameterAsDouble(parameters, self.MIN_VALID, context),
+            "max_cloud": self.parameterAsDouble(parameters, self.MAX_CLOUD, context),
+            "clip": self.parameterAsString(parameters, self.CLIP, context) or "",
+            "prompt": self.parameterAsString(parameters, self.PROMPT, context),
+            "output_dir": self.parameterAsString(parameters, self.OUTPUT_DIR, context),
+        }
+        result = run_backend("build-dataset", params, feedback)
+        for split, count in result.get("splits", {}).items():
+            feedback.pushInfo(self.tr("{split}: {n} pairs").format(split=split, n=count))
+        for reason, count in result.get("dropped", {}).items():
+            feedback.pushInfo(self.tr("dropped {n}: {reason}").format(n=count, reason=reason))
+        return {self.OUTPUT_DIR: params["output_dir"], self.PATCH_COUNT: result.get("patch_count", 0)}
