@@ -27,8 +27,8 @@ def covering_layer():
 
     layer = QgsVectorLayer("Polygon?crs=EPSG:32635", "map", "memory")
     feature = QgsFeature()
-    feature.setGeometry(QgsGeometry.fromWkt("POLYGON((380000 6660000, 390000 6660000, 390000 6680000, 380000 6660000))"))
-    feature.setGeometry(QgsGeometry.fromRect(feature.geometry().boundingBox()))
+    feature.setGeometry(QgsGeometry.fromWkt(
+        "POLYGON((380000 6660000, 390000 6660000, 390000 6680000, 380000 6680000, 380000 6660000))"))
     layer.dataProvider().addFeatures([feature])
     return layer
 
@@ -41,11 +41,13 @@ def test_grid_and_render_chain_in_the_graphical_modeler(plugin, tmp_path):
     grid = QgsProcessingModelChildAlgorithm("mapsynth:create_patch_grid")
     grid.setChildId("grid")
     grid.addParameterSources("EXTENT", [QgsProcessingModelChildParameterSource.fromModelParameter("AREA")])
-    grid.addParameterSources("OUTPUT", [QgsProcessingModelChildParameterSource.fromStaticValue(str(tmp_path / "g.gpkg"))])
+    grid.addParameterSources(
+        "OUTPUT", [QgsProcessingModelChildParameterSource.fromStaticValue(str(tmp_path / "g.gpkg"))])
     model.addChildAlgorithm(grid)
     render = QgsProcessingModelChildAlgorithm("mapsynth:render_map_patches")
     render.setChildId("render")
-    render.addParameterSources("PATCH_GRID", [QgsProcessingModelChildParameterSource.fromChildOutput("grid", "OUTPUT")])
+    render.addParameterSources(
+        "PATCH_GRID", [QgsProcessingModelChildParameterSource.fromChildOutput("grid", "OUTPUT")])
     layer = covering_layer()  # any styled layer can be the map
     QgsProject.instance().addMapLayer(layer)
     render.addParameterSources("LAYERS", [QgsProcessingModelChildParameterSource.fromStaticValue([layer.id()])])
@@ -90,7 +92,8 @@ def test_cancelled_render_writes_nothing_and_says_so(run_alg, tmp_path):
 
 def test_shipped_qml_styles_match_the_palette(plugin):
     palette = json.loads((ROOT / "resources/styles/semantic_palette.json").read_text())["classes"]
-    for geometry, name, kind in (("area", "semantic_areas", "MultiPolygon"), ("line", "semantic_lines", "MultiLineString")):
+    styles = (("area", "semantic_areas", "MultiPolygon"), ("line", "semantic_lines", "MultiLineString"))
+    for geometry, name, kind in styles:
         layer = QgsVectorLayer(f"{kind}?crs=EPSG:3857&field=class:string", name, "memory")
         _, ok = layer.loadNamedStyle(str(ROOT / "resources/styles" / f"{name}.qml"))
         assert ok
