@@ -13,12 +13,13 @@ QGIS_VENV := .venv-qgis
 VERSION := $(shell sed -n 's/^version=//p' metadata.txt)
 export QT_QPA_PLATFORM ?= offscreen
 
-.PHONY: help setup qgis test test-backend test-qgis test-cli lint zip doctor demo clean
+.PHONY: help setup qgis test test-backend test-qgis test-cli lint zip doctor demo bench clean
 
 help:
 	@echo "make demo    run the main job on the embedded default (sets up first)"
 	@echo "make test    set up, then lint and run the backend, QGIS headless and qgis_process tiers"
 	@echo "make setup   install QGIS (Debian, as root) and create $(QGIS_VENV) and $(BACKEND_VENV)"
+	@echo "make bench   data-preparation throughput -> docs/BENCHMARKS.md"
 	@echo "make lint | make zip | make doctor | make clean"
 
 setup: qgis $(QGIS_VENV)/.installed $(BACKEND_VENV)/.installed
@@ -62,6 +63,9 @@ zip:
 
 doctor: $(BACKEND_VENV)/.installed
 	$(BACKEND_VENV)/bin/mapsynth doctor
+
+bench: setup
+	$(QGIS_VENV)/bin/python scripts/bench.py
 
 demo: setup
 	@QGIS_PROCESS=$(QGIS_PROCESS) scripts/demo.sh
