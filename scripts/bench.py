@@ -52,7 +52,8 @@ def bench_render(work: Path, pixel: float, size: int):
     from qgis.core import QgsCoordinateReferenceSystem, QgsRectangle
 
     start = time.perf_counter()
-    semantic_layers(str(OSM), QgsRectangle(385000, 6671000, 387000, 6675500), QgsCoordinateReferenceSystem("EPSG:32635"))
+    area = QgsRectangle(385000, 6671000, 387000, 6675500)
+    semantic_layers(str(OSM), area, QgsCoordinateReferenceSystem("EPSG:32635"))
     prepare = time.perf_counter() - start
     n = grid["PATCH_COUNT"]
     return n, total, prepare

@@ -127,7 +127,8 @@ def safe(tmp_path_factory, plugin):
 
     folder = tmp_path_factory.mktemp("safe")
     product, reflectance = build_safe(folder)
-    grid = processing.run("mapsynth:create_patch_grid", {"EXTENT": "420000,424000,5805000,5809000 [EPSG:32630]",
+    # one column more than the product covers: those patches must be marked 'outside', not faked
+    grid = processing.run("mapsynth:create_patch_grid", {"EXTENT": "420000,424500,5805000,5809000 [EPSG:32630]",
                                                          "PATCH_SIZE": 100, "OVERLAP": 0,
                                                          "OUTPUT": str(folder / "g.gpkg")})
     return folder, product, reflectance, grid
@@ -145,17 +146,22 @@ def test_safe_offset_quantification_and_scl_are_applied(safe, run_alg, tmp_path,
                 archive.write(path, path.relative_to(product.parent))
     result = run_alg("crop_sentinel2", {"PATCH_GRID": grid["OUTPUT"], "INPUT": str(source),
                                         "OUTPUT_DIR": str(tmp_path / "s2")})
-    assert result["PATCH_COUNT"] == 16 and result["OUTSIDE"] == 0
+    assert result["PATCH_COUNT"] == 16 and result["OUTSIDE"] == 4
+    status = read_status(grid["OUTPUT"], "s2")
+    for row in range(4):
+        assert status[f"r{row:04d}_c0004"]["status"] == "outside"
+        assert not (tmp_path / "s2" / f"r{row:04d}_c0004.tif").exists()
     _, dn = read(tmp_path / "s2" / "r0001_c0002.tif")
     expected = reflectance[:, 100:200, 200:300]
     assert np.abs(decode(dn) - expected).max() <= 0.51e-4  # offset and quantification applied exactly
-    status = read_status(grid["OUTPUT"], "s2")
     assert status["r0000_c0000"]["cloud_fraction"] == 1.0 and status["r0003_c0003"]["cloud_fraction"] == 0.0
     assert status["r0000_c0001"]["cloud_fraction"] == 1.0 and status["r0000_c0002"]["cloud_fraction"] == 0.0
 
 
 def test_bad_sources_fail_with_one_clear_message(safe, run_alg, tmp_path, backend_python):
     folder, product, _, grid = safe
+    corrupt = tmp_path / "corrupt.tif"
+    corrupt.write_bytes(b"II*\x00" + b"\x00" * 64)
     broken = tmp_path / product.name
     shutil.copytree(product, broken)
     next(broken.rglob("*_B08_10m.jp2")).unlink()
@@ -164,6 +170,7 @@ def test_bad_sources_fail_with_one_clear_message(safe, run_alg, tmp_path, backen
         ({"INPUT": str(SCENE)}, "SCALE: give the factor"),
         ({"INPUT": str(SCENE), "SCALE": 0.001, "BANDS": "B02,B03,B04,B08=7"}, "B08 is band 7 but"),
         ({"INPUT": str(tmp_path / "missing.tif"), "SCALE": 0.001}, "INPUT: file not found"),
+        ({"INPUT": str(corrupt), "SCALE": 0.001}, "INPUT: cannot read"),
     ]
     no_mtd = tmp_path / "no-mtd" / product.name
     shutil.copytree(product, no_mtd)
@@ -181,3 +188,17 @@ def test_source_not_overlapping_the_grid_is_refused(run_alg, tmp_path, backend_p
         run_alg("crop_sentinel2", {"PATCH_GRID": grid["OUTPUT"], "INPUT": str(SCENE), "SCALE": 0.001,
                                    "OUTPUT_DIR": str(tmp_path / "out")})
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").glob("*.tif"))
+
+
+def test_separate_band_files_give_the_same_patches(cropped, run_alg, tmp_path):
+    folder, grid, _ = cropped
+    files = []
+    for index, band in enumerate(("B02", "B03", "B04", "B08"), start=1):
+        path = tmp_path / f"band {band}.tif"
+        gdal.Translate(str(path), str(SCENE), bandList=[index])
+        files.append(f"{band}={path}")
+    result = run_alg("crop_sentinel2", {"PATCH_GRID": grid["OUTPUT"], "INPUT": str(SCENE), "BANDS": ",".join(files),
+                                        "SCALE": 0.001, "OUTPUT_DIR": str(tmp_path / "s2")})
+    assert result["PATCH_COUNT"] > 0
+    for name in ("r0009_c0009", "r0000_c0000"):
+        assert np.array_equal(read(tmp_path / "s2" / f"{name}.tif")[1], read(folder / "s2" / f"{name}.tif")[1])

@@ -277,3 +277,15 @@ def test_bulk_rendering_from_openstreetmap_org_is_refused(run_alg, tmp_path):
     layer = xyz_layer("https://tile.openstreetmap.org")
     fails_with(run_alg, {"PATCH_GRID": grid["OUTPUT"], "LAYERS": [layer], "OUTPUT_DIR": str(tmp_path / "m")},
                "OSM tile usage policy")
+
+
+@needs_helsinki
+def test_osm_geopackage_renders_like_the_pbf(helsinki, run_alg, tmp_path):
+    folder, grid, _ = helsinki
+    gpkg = tmp_path / "helsinki osm.gpkg"
+    gdal.VectorTranslate(str(gpkg), str(HELSINKI), format="GPKG", layers=["multipolygons", "lines"])
+    result = run_alg("render_map_patches", {"PATCH_GRID": grid["OUTPUT"], "OSM_FILE": str(gpkg),
+                                            "OUTPUT_DIR": str(tmp_path / "maps")})
+    assert result["PATCH_COUNT"] == grid["PATCH_COUNT"]
+    for path in sorted((folder / "maps").glob("r*.tif"))[:3]:
+        assert (gdal.Open(str(path)).ReadAsArray() == gdal.Open(str(tmp_path / "maps" / path.name)).ReadAsArray()).all()
