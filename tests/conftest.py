@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = ROOT.parent / "shared" / "data"
+SHARED_DATA = Path(os.environ.get("MAPSYNTH_SHARED_DATA") or ROOT.parent / "shared" / "data")
 PLUGINS_DIR = Path(tempfile.mkdtemp(prefix="mapsynth-plugins-"))
 (PLUGINS_DIR / "mapsynth").symlink_to(ROOT, target_is_directory=True)
 sys.path.insert(0, str(PLUGINS_DIR))
