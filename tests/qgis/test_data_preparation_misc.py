@@ -108,3 +108,33 @@ def test_shipped_qml_styles_match_the_palette(plugin):
             if geometry == "line":
                 assert symbol_layer.width() == cls["width_m"]
         assert layer.labelsEnabled() is False
+
+
+def test_render_on_a_worker_thread_like_the_gui_matches_the_main_thread(plugin, run_alg, tmp_path):
+    """The toolbox runs processAlgorithm in a background task; layers were cloned on the main thread."""
+    import time
+
+    from osgeo import gdal
+    from qgis.core import QgsApplication, QgsProcessingAlgRunnerTask
+
+    grid = run_alg("create_patch_grid", {"EXTENT": EXTENT, "OUTPUT": str(tmp_path / "g.gpkg")})["OUTPUT"]
+    layer = covering_layer()
+    run_alg("render_map_patches", {"PATCH_GRID": grid, "LAYERS": [layer], "OUTPUT_DIR": str(tmp_path / "main")})
+    algorithm = QgsApplication.processingRegistry().createAlgorithmById("mapsynth:render_map_patches")
+    context = QgsProcessingContext()
+    context.setProject(QgsProject.instance())
+    feedback = QgsProcessingFeedback()
+    task = QgsProcessingAlgRunnerTask(algorithm, {"PATCH_GRID": grid, "LAYERS": [layer],
+                                                  "OUTPUT_DIR": str(tmp_path / "worker")}, context, feedback)
+    done = {}
+    task.executed.connect(lambda ok, results: done.update(ok=ok, results=results))
+    QgsApplication.taskManager().addTask(task)
+    deadline = time.monotonic() + 60
+    while not done and time.monotonic() < deadline:
+        QgsApplication.processEvents()
+        time.sleep(0.01)
+    assert done.get("ok"), done
+    assert done["results"]["PATCH_COUNT"] == 4
+    for path in (tmp_path / "main").glob("r*.tif"):
+        worker = gdal.Open(str(tmp_path / "worker" / path.name)).ReadAsArray()
+        assert (gdal.Open(str(path)).ReadAsArray() == worker).all()
