@@ -13,12 +13,20 @@ import os
 import sys
 from pathlib import Path
 
-from . import __version__, crop, dataset, diagnostics, grid
+from . import __version__, crop, dataset, diagnostics, generate, grid, train
 from .jobs import Command, load_job
 from .protocol import CANCEL_FILE, Cancelled, ConsoleReporter, JsonLinesReporter, UserError, protocol_stream
 
 COMMANDS: dict[str, Command] = {
-    cmd.name: cmd for cmd in (*diagnostics.COMMANDS, *grid.COMMANDS, *crop.COMMANDS, *dataset.COMMANDS)
+    cmd.name: cmd
+    for cmd in (
+        *diagnostics.COMMANDS,
+        *grid.COMMANDS,
+        *crop.COMMANDS,
+        *dataset.COMMANDS,
+        *train.COMMANDS,
+        *generate.COMMANDS,
+    )
 }
 EXIT_OK, EXIT_ERROR, EXIT_CANCELLED = 0, 1, 130
 

@@ -1,0 +1,226 @@
+"""`generate`: K variations per grid patch from its rendered map, as georeferenced reflectance GeoTIFFs.
+
+The noise of an item depends only on (seed, patch_id, variation), so outputs do not depend on batch size,
+order or the number of processes; ``accelerate launch --num_processes N mapsynth generate ...`` shards the
+items. Finished files are skipped; every file is written under a temporary name and renamed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .grid import load_grid, record_status
+from .jobs import Command, Param
+from .models import load_model
+from .outputs import MANIFEST, atomic_write, prepare_output_dir
+from .protocol import Reporter, UserError
+from .radiometry import ENCODING, encode_reflectance
+from .sampling import item_noise, map_to_model, stack_noise, to_reflectance
+
+
+def resolve_device(requested: str, state) -> str:
+    import torch
+
+    if requested == "auto":
+        return (
+            str(state.device)
+            if state.distributed_type.value != "NO"
+            else ("cuda" if torch.cuda.is_available() else "cpu")
+        )
+    if requested.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"DEVICE: {requested} was asked for but this backend's torch sees no CUDA GPU (see doctor)")
+    return requested
+
+
+def _map_manifest(map_dir: Path, fingerprint: str) -> None:
+    try:
+        manifest = json.loads((map_dir / MANIFEST).read_text())
+    except (OSError, ValueError) as exc:
+        raise UserError(f"MAP_DIR: {map_dir} is not a folder of rendered map patches (no {MANIFEST})") from exc
+    if manifest.get("grid_fingerprint") != fingerprint:
+        raise UserError(
+            f"MAP_DIR: {map_dir} was rendered for another grid ({manifest.get('grid_fingerprint')}, "
+            f"this grid is {fingerprint}); render the maps for this PATCH_GRID"
+        )
+
+
+def write_generated(path: Path, dn: np.ndarray, profile: dict, bands: list[str], tags: dict[str, str]) -> None:
+    import rasterio
+
+    def write(tmp: Path) -> None:
+        with rasterio.open(
+            tmp,
+            "w",
+            driver="GTiff",
+            width=dn.shape[2],
+            height=dn.shape[1],
+            count=dn.shape[0],
+            dtype="uint16",
+            crs=profile["crs"],
+            transform=profile["transform"],
+            nodata=ENCODING["nodata"],
+            compress="deflate",
+            predictor=2,
+        ) as dst:
+            dst.write(dn)
+            for index, band in enumerate(bands, start=1):
+                dst.set_band_description(index, band)
+            dst.update_tags(**tags)
+
+    atomic_write(path, write)
+
+
+def generate(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
+    import rasterio
+    import torch
+    from accelerate import PartialState
+
+    state = PartialState(cpu=params["device"] == "cpu")
+    grid = load_grid(params["patch_grid"])
+    map_dir, out = Path(params["map_dir"]), Path(params["output_dir"])
+    _map_manifest(map_dir, grid.fingerprint)
+    device = resolve_device(params["device"], state)
+    precision = params["precision"]
+    dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}.get(
+        precision, torch.float16 if device.startswith("cuda") else torch.float32
+    )
+    model = load_model(params["model"], device, dtype)
+    card = model.card
+    if card["bands"] != card["radiometry"]["bands"]:
+        raise UserError(f"MODEL: its bands {card['bands']} differ from its radiometry {card['radiometry']['bands']}")
+    if params["compile"]:
+        target = model.unet if model.family == "pixel" else model.base["unet"]
+        target.forward = torch.compile(target.forward)
+    if model.family != "pixel":
+        if params["vae_tiling"]:
+            model.base["vae"].enable_tiling()
+        if params["vae_slicing"]:
+            model.base["vae"].enable_slicing()
+    details = {
+        "model": str(Path(params["model"]).resolve()),
+        "family": card["family"],
+        "model_created": card.get("created"),
+        "seed": params["seed"],
+        "steps": params["steps"],
+        "guidance": params["guidance"],
+        "control_scale": params["control_scale"],
+        "bands": card["bands"],
+    }
+    if state.is_main_process:
+        prepare_output_dir(out, "generated", grid.fingerprint, details)
+    state.wait_for_everyone()
+    items, missing = [], 0
+    for patch in grid.patches:
+        map_path = map_dir / f"{patch.patch_id}.tif"
+        if not map_path.exists():
+            missing += 1
+            continue
+        for variation in range(params["variations"]):
+            target = out / f"{patch.patch_id}_v{variation:02d}.tif"
+            if not target.exists():
+                items.append((patch.patch_id, variation, map_path, target))
+    mine = items[state.process_index :: state.num_processes]
+    done = 0
+    for start in range(0, len(mine), params["batch_size"]):
+        reporter.check_cancel()
+        batch = mine[start : start + params["batch_size"]]
+        maps, profiles = [], []
+        for _, _, map_path, _ in batch:
+            with rasterio.open(map_path) as src:
+                maps.append(map_to_model(src.read([1, 2, 3])))
+                profiles.append({"crs": src.crs, "transform": src.transform, "size": src.width})
+        size = profiles[0]["size"]
+        if size != card["patch_size"]:
+            raise UserError(f"MAP_DIR: map patches are {size} px but the model was trained on {card['patch_size']} px")
+        pixel = profiles[0]["transform"].a
+        if card.get("pixel_size") and abs(pixel - card["pixel_size"]) > 0.01 * card["pixel_size"]:
+            raise UserError(f"PATCH_GRID: {pixel} m pixels, but the model works at {card['pixel_size']} m")
+        noises = stack_noise([item_noise(model, params["seed"], pid, v, size) for pid, v, _, _ in batch], device)
+        outputs = model.sample(
+            torch.stack(maps).to(device),
+            noises,
+            params["steps"],
+            guidance=params["guidance"],
+            control_scale=params["control_scale"],
+            negative_prompt=params["negative_prompt"],
+        )
+        reflectance = to_reflectance(model, outputs)
+        for (pid, variation, _, target), values, profile in zip(batch, reflectance, profiles, strict=True):
+            dn = encode_reflectance(values, np.ones(values.shape[1:], bool)[None])
+            tags = {
+                "patch_id": pid,
+                "variation": str(variation),
+                "seed": str(params["seed"]),
+                "model": details["model"],
+                "family": card["family"],
+                "encoding": ENCODING["formula"],
+                "grid_fingerprint": grid.fingerprint,
+            }
+            write_generated(target, dn, profile, card["bands"], tags)
+        done += len(batch)
+        reporter.progress(done / max(len(mine), 1), f"{done}/{len(mine)} items", "generate")
+    state.wait_for_everyone()
+    result = {"output_dir": str(out), "written": len(items), "missing_maps": missing}
+    if state.is_main_process:
+        result.update(write_index(out, grid, params["variations"]))
+    reporter.progress(1.0, "done", "generate")
+    return result
+
+
+def write_index(out: Path, grid, variations: int) -> dict[str, Any]:
+    """index.jsonl from the files present (whatever process or run wrote them) and the grid's status."""
+    lines, records, complete = [], [], 0
+    for patch in grid.patches:
+        files = [out / f"{patch.patch_id}_v{v:02d}.tif" for v in range(variations)]
+        present = [f for f in files if f.exists()]
+        lines += [
+            json.dumps({"patch_id": patch.patch_id, "variation": v, "path": f.name})
+            for v, f in enumerate(files)
+            if f.exists()
+        ]
+        if present:
+            complete += len(present) == variations
+            records.append(
+                {
+                    "patch_id": patch.patch_id,
+                    "status": "ok" if len(present) == variations else "partial",
+                    "detail": f"{len(present)}/{variations} variations",
+                    "output": str(out),
+                }
+            )
+    atomic_write(out / "index.jsonl", lambda tmp: tmp.write_text("\n".join(lines) + ("\n" if lines else "")))
+    record_status(grid.path, "generate", records)
+    return {"patch_count": complete, "files": len(lines)}
+
+
+COMMANDS = (
+    Command(
+        "generate",
+        "Generate VARIATIONS reflectance patches per grid patch from its rendered map.",
+        generate,
+        (
+            Param("model", "path", help="model directory (model_card.json)"),
+            Param("patch_grid", "path", help="the grid GeoPackage"),
+            Param("map_dir", "path", help="rendered map patches of this grid"),
+            Param("variations", "int", 1, "variations per patch", minimum=1, maximum=100),
+            Param("seed", "int", 0, "seed; noise depends only on (seed, patch_id, variation)", minimum=0),
+            Param("steps", "int", 20, "DPM-Solver++ steps", minimum=1, maximum=1000),
+            Param("batch_size", "int", 8, "items per forward pass", minimum=1),
+            Param("device", "str", "auto", "auto, cpu, cuda or cuda:N"),
+            Param(
+                "precision", "str", "auto", "auto = fp16 on CUDA, fp32 on CPU", choices=("auto", "fp32", "fp16", "bf16")
+            ),
+            Param("guidance", "float", 4.0, "classifier-free guidance (controlnet-sd15)", minimum=0),
+            Param("control_scale", "float", 1.0, "ControlNet conditioning scale", minimum=0),
+            Param("negative_prompt", "str", "clouds, haze, blurry, low quality", "negative prompt (controlnet-sd15)"),
+            Param("compile", "bool", False, "torch.compile the UNet"),
+            Param("vae_tiling", "bool", False, "tiled VAE decoding (controlnet-sd15)"),
+            Param("vae_slicing", "bool", False, "sliced VAE decoding (controlnet-sd15)"),
+            Param("output_dir", "path", help="folder for <patch_id>_vNN.tif"),
+        ),
+    ),
+)

@@ -1,0 +1,57 @@
+"""What generation and validation share: per-item noise that depends only on (seed, patch_id, variation), and
+the conversion of model outputs back to reflectance through the exact inverse radiometry."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import numpy as np
+
+from .radiometry import ClipRange
+
+
+def item_seed(seed: int, key: str, variation: int) -> int:
+    digest = hashlib.sha256(f"{seed}|{key}|{variation}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
+
+
+def item_noise(model, seed: int, key: str, variation: int, size: int) -> dict[str, Any]:
+    """Noise for one item, drawn on the CPU from its own generator: independent of batch, order and process."""
+    import torch
+
+    generator = torch.Generator("cpu").manual_seed(item_seed(seed, key, variation))
+    shape = model.noise_shape(size)
+    names = ("bands",) if model.family == "pixel" else ("rgb", "nir")
+    return {name: torch.randn(shape, generator=generator) for name in names}
+
+
+def stack_noise(items: list[dict[str, Any]], device: str) -> dict[str, Any]:
+    import torch
+
+    return {name: torch.stack([item[name] for item in items]).to(device) for name in items[0]}
+
+
+def clip_range(card: dict[str, Any]) -> ClipRange:
+    clip = card["radiometry"]["clip"]
+    return ClipRange(np.array([clip[b][0] for b in card["bands"]]), np.array([clip[b][1] for b in card["bands"]]))
+
+
+def to_reflectance(model, outputs: dict[str, Any]) -> np.ndarray:
+    """Model outputs in [-1, 1] -> reflectance (B, bands, H, W) in the card's band order."""
+    card = model.card
+    if model.family == "pixel":
+        unit = (outputs["bands"].cpu().numpy().astype(np.float64) + 1) / 2
+    else:
+        rgb = (outputs["rgb"].cpu().numpy().astype(np.float64) + 1) / 2
+        nir = (outputs["nir"].cpu().numpy().astype(np.float64) + 1) / 2
+        channels = {"B04": rgb[:, 0], "B03": rgb[:, 1], "B02": rgb[:, 2], "B08": nir[:, 0]}
+        unit = np.stack([channels[b] for b in card["bands"]], axis=1)
+    return clip_range(card).inverse(unit, axis=1)
+
+
+def map_to_model(rgb_uint8: np.ndarray):
+    """Map patch (3, H, W) uint8 -> tensor in [-1, 1]."""
+    import torch
+
+    return torch.from_numpy(rgb_uint8.astype(np.float32) / 127.5 - 1.0)
