@@ -9,9 +9,12 @@ from .backend_doctor import BackendDoctor
 from .build_training_dataset import BuildTrainingDataset
 from .create_patch_grid import CreatePatchGrid
 from .crop_sentinel2 import CropSentinel2
+from .generate_patches import GeneratePatches
 from .render_map_patches import RenderMapPatches
+from .train_model import TrainModel
 
-ALGORITHMS = (BackendDoctor, CreatePatchGrid, RenderMapPatches, CropSentinel2, BuildTrainingDataset)
+ALGORITHMS = (BackendDoctor, CreatePatchGrid, RenderMapPatches, CropSentinel2, BuildTrainingDataset, TrainModel,
+              GeneratePatches)
 
 
 class MapSynthProvider(QgsProcessingProvider):

@@ -104,3 +104,25 @@ def test_folders_of_another_grid_are_refused(chain, run_alg, tmp_path):
     with pytest.raises(QgsProcessingException, match="MAP_DIR: .* was made for another grid"):
         run_alg("build_training_dataset", {"PATCH_GRID": other["OUTPUT"], "MAP_DIR": str(folder / "maps"),
                                            "S2_DIR": str(folder / "s2"), "OUTPUT_DIR": str(tmp_path / "d")})
+
+
+def test_train_then_generate_through_processing(chain, run_alg, tmp_path):
+    """The chain continues in QGIS: a tiny pixel model on the real pairs, then georeferenced generation."""
+    folder, grid, _ = chain
+    trained = run_alg("train_model", {"DATASET": str(folder / "dataset"), "FAMILY": 0, "PRESET": 0, "MAX_STEPS": 3,
+                                      "BATCH_SIZE": 2, "CHECKPOINT_EVERY": 2, "VALIDATION_EVERY": 0,
+                                      "OUTPUT_DIR": str(tmp_path / "training")})
+    card = json.loads((tmp_path / "training" / "model" / "model_card.json").read_text())
+    assert trained["MODEL_DIR"] == str(tmp_path / "training" / "model") and card["steps"] == 3
+    assert card["pixel_size"] == pytest.approx(10.0) and card["crs"] == "EPSG:32630"
+    generated = run_alg("generate_patches", {"MODEL": trained["MODEL_DIR"], "PATCH_GRID": grid["OUTPUT"],
+                                             "MAP_DIR": str(folder / "maps"), "VARIATIONS": 1, "STEPS": 2,
+                                             "OUTPUT_DIR": str(tmp_path / "generated")})
+    maps = sorted((folder / "maps").glob("r*.tif"))
+    assert generated["PATCH_COUNT"] == len(maps)
+    out = gdal.Open(str(tmp_path / "generated" / f"{maps[0].stem}_v00.tif"))
+    ref = gdal.Open(str(maps[0]))
+    assert out.GetGeoTransform() == ref.GetGeoTransform() and out.RasterCount == 4
+    with pytest.raises(QgsProcessingException, match="is not a MapSynth model directory"):
+        run_alg("generate_patches", {"MODEL": str(tmp_path), "PATCH_GRID": grid["OUTPUT"],
+                                     "MAP_DIR": str(folder / "maps"), "OUTPUT_DIR": str(tmp_path / "g2")})

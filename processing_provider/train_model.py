@@ -1,0 +1,96 @@
+"""mapsynth:train_model — train a model family on a dataset folder, in the backend."""
+
+from qgis.core import (
+    QgsProcessingOutputFolder,
+    QgsProcessingOutputNumber,
+    QgsProcessingParameterBoolean,
+    QgsProcessingParameterDefinition,
+    QgsProcessingParameterEnum,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterFolderDestination,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterString,
+)
+
+from .base import MapSynthAlgorithm, run_backend
+
+FAMILIES = ("pixel", "controlnet-sd15")
+PRESETS = ("tiny", "small", "sd15")
+
+
+class TrainModel(MapSynthAlgorithm):
+    DATASET, FAMILY, PRESET, BASE_MODEL = "DATASET", "FAMILY", "PRESET", "BASE_MODEL"
+    MAX_STEPS, BATCH_SIZE, LEARNING_RATE, RESUME = "MAX_STEPS", "BATCH_SIZE", "LEARNING_RATE", "RESUME"
+    ALLOW_DOWNLOAD, CHECKPOINT_EVERY, VALIDATION_EVERY, SEED = ("ALLOW_DOWNLOAD", "CHECKPOINT_EVERY",
+                                                                "VALIDATION_EVERY", "SEED")
+    OUTPUT_DIR, MODEL_DIR, FINAL_LOSS = "OUTPUT_DIR", "MODEL_DIR", "FINAL_LOSS"
+    group_id = "training"
+
+    def name(self) -> str:
+        return "train_model"
+
+    def displayName(self) -> str:  # noqa: N802 - QGIS API name
+        return self.tr("Train model")
+
+    def shortHelpString(self) -> str:  # noqa: N802 - QGIS API name
+        return self.tr(
+            "Trains a MapSynth model on a dataset folder from build_training_dataset, in the backend (GPU when "
+            "available). FAMILY pixel: a conditional pixel-space diffusion UNet on all bands (presets tiny, small); "
+            "FAMILY controlnet-sd15: two ControlNets on Stable Diffusion 1.5 (BASE_MODEL: a local diffusers folder, "
+            "or a hub id with ALLOW_DOWNLOAD), the NIR one conditioned on the map and the RGB image.<br><br>"
+            "OUTPUT_DIR receives checkpoints (every CHECKPOINT_EVERY steps), validation grids (map | real | "
+            "generated, RGB and NIR false colour), loss.csv and loss.png, and the final model in model/ with "
+            "model_card.json. RESUME continues from the latest checkpoint in OUTPUT_DIR with the same loss curve. "
+            "For multi-GPU training run the same job with 'accelerate launch -m mapsynth_backend train ...'."
+        )
+
+    def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API name
+        self.addParameter(QgsProcessingParameterFile(self.DATASET, self.tr("Dataset folder"),
+                                                     QgsProcessingParameterFile.Folder))
+        self.addParameter(QgsProcessingParameterEnum(self.FAMILY, self.tr("Model family"), list(FAMILIES), False, 0))
+        self.addParameter(QgsProcessingParameterEnum(self.PRESET, self.tr("Architecture preset"), list(PRESETS),
+                                                     False, 1))
+        self.addParameter(QgsProcessingParameterString(
+            self.BASE_MODEL, self.tr("Base model (controlnet-sd15: local folder or hub id)"), "", optional=True))
+        self.addParameter(QgsProcessingParameterNumber(self.MAX_STEPS, self.tr("Training steps"),
+                                                       QgsProcessingParameterNumber.Integer, 2000, False, 1))
+        self.addParameter(QgsProcessingParameterNumber(self.BATCH_SIZE, self.tr("Batch size"),
+                                                       QgsProcessingParameterNumber.Integer, 8, False, 1, 4096))
+        self.addParameter(QgsProcessingParameterNumber(self.LEARNING_RATE, self.tr("Learning rate"),
+                                                       QgsProcessingParameterNumber.Double, 1e-4, False, 0.0, 1.0))
+        self.addParameter(QgsProcessingParameterBoolean(self.RESUME, self.tr("Resume from the latest checkpoint"),
+                                                        False))
+        advanced = (
+            QgsProcessingParameterBoolean(self.ALLOW_DOWNLOAD, self.tr("Allow downloading the base model"), False),
+            QgsProcessingParameterNumber(self.CHECKPOINT_EVERY, self.tr("Checkpoint every N steps"),
+                                         QgsProcessingParameterNumber.Integer, 500, False, 1),
+            QgsProcessingParameterNumber(self.VALIDATION_EVERY, self.tr("Validation grid every N steps"),
+                                         QgsProcessingParameterNumber.Integer, 500, False, 0),
+            QgsProcessingParameterNumber(self.SEED, self.tr("Seed"), QgsProcessingParameterNumber.Integer, 0, False, 0),
+        )
+        for param in advanced:
+            param.setFlags(param.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+            self.addParameter(param)
+        self.addParameter(QgsProcessingParameterFolderDestination(self.OUTPUT_DIR, self.tr("Training folder")))
+        self.addOutput(QgsProcessingOutputFolder(self.MODEL_DIR, self.tr("Model directory")))
+        self.addOutput(QgsProcessingOutputNumber(self.FINAL_LOSS, self.tr("Final loss")))
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API name
+        params = {
+            "dataset": self.parameterAsFile(parameters, self.DATASET, context),
+            "family": FAMILIES[self.parameterAsEnum(parameters, self.FAMILY, context)],
+            "preset": PRESETS[self.parameterAsEnum(parameters, self.PRESET, context)],
+            "base_model": self.parameterAsString(parameters, self.BASE_MODEL, context) or "",
+            "allow_download": self.parameterAsBool(parameters, self.ALLOW_DOWNLOAD, context),
+            "max_steps": self.parameterAsInt(parameters, self.MAX_STEPS, context),
+            "batch_size": self.parameterAsInt(parameters, self.BATCH_SIZE, context),
+            "learning_rate": self.parameterAsDouble(parameters, self.LEARNING_RATE, context),
+            "resume": "latest" if self.parameterAsBool(parameters, self.RESUME, context) else "",
+            "checkpoint_every": self.parameterAsInt(parameters, self.CHECKPOINT_EVERY, context),
+            "validation_every": self.parameterAsInt(parameters, self.VALIDATION_EVERY, context),
+            "seed": self.parameterAsInt(parameters, self.SEED, context),
+            "output_dir": self.parameterAsString(parameters, self.OUTPUT_DIR, context),
+        }
+        result = run_backend("train", params, feedback)
+        return {self.OUTPUT_DIR: params["output_dir"], self.MODEL_DIR: result.get("model_dir", ""),
+                self.FINAL_LOSS: result.get("final_loss", float("nan"))}
