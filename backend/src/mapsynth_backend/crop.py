@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -96,6 +97,7 @@ def crop_sentinel2(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]
         offsets = np.array([b.offset for b in source.bands], np.float32)[:, None, None]
         size = grid.patch_size
         records, written, skipped = [], 0, 0
+        started = time.perf_counter()
         for number, patch in enumerate(grid.patches):
             reporter.check_cancel()
             reporter.progress(number / len(grid.patches), f"patch {patch.patch_id}", "crop-sentinel2")
@@ -162,6 +164,7 @@ def crop_sentinel2(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]
                     "output": str(target),
                 }
             )
+        elapsed = time.perf_counter() - started
         record_status(grid.path, "s2", records)
     outside = sum(1 for r in records if r["status"] == "outside")
     reporter.log(f"{written} patches written, {skipped} already there, {outside} outside the scene")
@@ -174,6 +177,7 @@ def crop_sentinel2(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]
         "outside": outside,
         "resampling": method,
         "source": source.description,
+        "loop_seconds": round(elapsed, 3),
     }
 
 

@@ -1,0 +1,91 @@
+"""Model benchmarks, run in the backend venv by scripts/bench.py; prints one JSON object.
+
+CPU: the pixel family (preset small, the embedded-demo architecture) at 64 px and 20 steps, batch 1 and 8, and
+training samples/s. GPU (only when torch sees one): the full SD 1.5 + 2 ControlNet architecture from its published
+configuration with random weights (speed does not depend on weight values), fp16, 20 steps, 512 px.
+"""
+
+import json
+import platform
+import sys
+import time
+
+import torch
+
+
+def pixel_cpu() -> dict:
+    from mapsynth_backend.models import PixelModel
+
+    torch.manual_seed(0)
+    model = PixelModel.create("small", ["B02", "B03", "B04", "B08"], 64, {})
+    model.unet.eval().to(memory_format=torch.channels_last)  # as PixelModel.load() prepares it for inference
+    params = sum(p.numel() for p in model.unet.parameters())
+    rows = {}
+    for batch, total in ((1, 4), (8, 16)):
+        maps = torch.rand(batch, 3, 64, 64) * 2 - 1
+        model.sample(maps, {"bands": torch.randn(batch, 4, 64, 64)}, 2)  # warm-up
+        start = time.perf_counter()
+        for _ in range(total // batch):
+            model.sample(maps, {"bands": torch.randn(batch, 4, 64, 64)}, 20)
+        rows[f"batch_{batch}_s_per_patch"] = (time.perf_counter() - start) / total
+    model.unet.train().to(memory_format=torch.contiguous_format)
+    optimizer = torch.optim.AdamW(model.unet.parameters(), lr=1e-4)
+    scheduler = model.train_scheduler()
+    batch = {"target": torch.rand(8, 4, 64, 64) * 2 - 1, "map": torch.rand(8, 3, 64, 64) * 2 - 1,
+             "valid": torch.ones(8, 1, 64, 64)}
+    start, steps = time.perf_counter(), 5
+    for _ in range(steps):
+        loss = model.loss(batch, scheduler)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    rows["train_samples_per_s"] = 8 * steps / (time.perf_counter() - start)
+    rows["parameters"] = params
+    rows["threads"] = torch.get_num_threads()
+    return rows
+
+
+def sd15_gpu() -> dict:
+    """Full-size architecture, random weights, fp16: RGB then NIR per patch."""
+    from diffusers import AutoencoderKL, ControlNetModel, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer  # noqa: F401
+
+    from mapsynth_backend.controlnet import ControlNetPair
+
+    device, dtype = "cuda", torch.float16
+    unet = UNet2DConditionModel(cross_attention_dim=768, attention_head_dim=8).to(device, dtype)
+    vae = AutoencoderKL(block_out_channels=(128, 256, 512, 512), layers_per_block=2, latent_channels=4,
+                        down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
+                        sample_size=512).to(device, dtype)
+    text = CLIPTextModel(CLIPTextConfig(hidden_size=768, intermediate_size=3072, num_hidden_layers=12,
+                                        num_attention_heads=12, max_position_embeddings=77)).to(device, dtype)
+
+    class Tokens:  # fixed ids: tokenisation cost is negligible and needs no vocabulary files
+        model_max_length = 77
+
+        def __call__(self, texts, **_):
+            return type("T", (), {"input_ids": torch.zeros(len(texts), 77, dtype=torch.long)})()
+
+    nets = [ControlNetModel.from_unet(unet, conditioning_channels=c).to(device, dtype) for c in (3, 6)]
+    pair = ControlNetPair({"unet": unet, "vae": vae, "text_encoder": text, "tokenizer": Tokens()}, *nets,
+                          {"bands": ["B02", "B03", "B04", "B08"], "prompt": ""})
+    rows = {"device": torch.cuda.get_device_name(0)}
+    for batch in (1, 4, 8, 16):
+        maps = torch.rand(batch, 3, 512, 512, device=device) * 2 - 1
+        noise = {k: torch.randn(batch, 4, 64, 64, device=device) for k in ("rgb", "nir")}
+        pair.sample(maps, noise, 2)  # warm-up
+        torch.cuda.synchronize()
+        start = time.perf_counter()
+        pair.sample(maps, noise, 20, guidance=4.0)
+        torch.cuda.synchronize()
+        total = time.perf_counter() - start
+        rows[f"batch_{batch}"] = {"s_per_patch": total / batch, **{k: v / batch for k, v in pair.timings.items()}}
+    rows["peak_memory_gib"] = torch.cuda.max_memory_allocated() / 2**30
+    return rows
+
+
+if __name__ == "__main__":
+    result = {"python": platform.python_version(), "torch": torch.__version__, "pixel_cpu": pixel_cpu()}
+    if torch.cuda.is_available() and "--no-gpu" not in sys.argv:
+        result["sd15_gpu"] = sd15_gpu()
+    print(json.dumps(result))
