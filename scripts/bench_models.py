@@ -45,14 +45,14 @@ def pixel_cpu() -> dict:
     return rows
 
 
-def sd15_gpu() -> dict:
-    """Full-size architecture, random weights, fp16: RGB then NIR per patch."""
+def sd15_gpu(device: str = "cuda", dtype=torch.float16, size: int = 512, batches=(1, 4, 8, 16),
+             steps: int = 20) -> dict:
+    """Full-size architecture, random weights, fp16: RGB then NIR per patch. ``--smoke`` runs it once on the CPU."""
     from diffusers import AutoencoderKL, ControlNetModel, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer  # noqa: F401
 
     from mapsynth_backend.controlnet import ControlNetPair
 
-    device, dtype = "cuda", torch.float16
     unet = UNet2DConditionModel(cross_attention_dim=768, attention_head_dim=8).to(device, dtype)
     vae = AutoencoderKL(block_out_channels=(128, 256, 512, 512), layers_per_block=2, latent_channels=4,
                         down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
@@ -69,22 +69,28 @@ def sd15_gpu() -> dict:
     nets = [ControlNetModel.from_unet(unet, conditioning_channels=c).to(device, dtype) for c in (3, 6)]
     pair = ControlNetPair({"unet": unet, "vae": vae, "text_encoder": text, "tokenizer": Tokens()}, *nets,
                           {"bands": ["B02", "B03", "B04", "B08"], "prompt": ""})
-    rows = {"device": torch.cuda.get_device_name(0)}
-    for batch in (1, 4, 8, 16):
-        maps = torch.rand(batch, 3, 512, 512, device=device) * 2 - 1
-        noise = {k: torch.randn(batch, 4, 64, 64, device=device) for k in ("rgb", "nir")}
-        pair.sample(maps, noise, 2)  # warm-up
-        torch.cuda.synchronize()
+    cuda = device.startswith("cuda")
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
+    rows = {"device": torch.cuda.get_device_name(0) if cuda else "cpu (smoke run)"}
+    for batch in batches:
+        maps = torch.rand(batch, 3, size, size, device=device) * 2 - 1
+        noise = {k: torch.randn(batch, *pair.noise_shape(size), device=device) for k in ("rgb", "nir")}
+        if cuda:
+            pair.sample(maps, noise, 2)  # warm-up
+        sync()
         start = time.perf_counter()
-        pair.sample(maps, noise, 20, guidance=4.0)
-        torch.cuda.synchronize()
+        pair.sample(maps, noise, steps, guidance=4.0)
+        sync()
         total = time.perf_counter() - start
         rows[f"batch_{batch}"] = {"s_per_patch": total / batch, **{k: v / batch for k, v in pair.timings.items()}}
-    rows["peak_memory_gib"] = torch.cuda.max_memory_allocated() / 2**30
+    rows["peak_memory_gib"] = torch.cuda.max_memory_allocated() / 2**30 if cuda else None
     return rows
 
 
 if __name__ == "__main__":
+    if "--smoke" in sys.argv:  # the GPU code path on the CPU: full architecture, one step, 64 px
+        print(json.dumps(sd15_gpu("cpu", torch.float32, 64, (1,), 1)))
+        sys.exit(0)
     result = {"python": platform.python_version(), "torch": torch.__version__, "pixel_cpu": pixel_cpu()}
     if torch.cuda.is_available() and "--no-gpu" not in sys.argv:
         result["sd15_gpu"] = sd15_gpu()
