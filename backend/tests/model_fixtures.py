@@ -16,7 +16,7 @@ BANDS = ["B02", "B03", "B04", "B08"]
 CLIP = {"B02": [0.0, 0.15], "B03": [0.0, 0.2], "B04": [0.0, 0.25], "B08": [0.05, 0.6]}
 
 
-def make_grid(path: Path, rows: int, cols: int, size: int) -> dict:
+def make_grid(path: Path, rows: int, cols: int, size: int, overlap: int = 0) -> dict:
     definition = {
         "format": GRID_FORMAT,
         "format_version": 1,
@@ -26,7 +26,7 @@ def make_grid(path: Path, rows: int, cols: int, size: int) -> dict:
         "origin_y": 5809000.0,
         "pixel_size": 10.0,
         "patch_size": size,
-        "overlap": 0,
+        "overlap": overlap,
         "rows": rows,
         "cols": cols,
     }

@@ -273,18 +273,56 @@ def test_wrong_family_band_count_and_pickles_are_refused(pixel_run, tmp_path):
 
 def test_ema_and_two_process_training(data, pixel_run, tmp_path):
     _, dataset = data
-    ema = train(train_params(dataset=str(dataset), family="pixel", preset="tiny", output_dir=str(tmp_path / "ema"),
-                             ema=True), REPORTER)
+    ema = train(
+        train_params(dataset=str(dataset), family="pixel", preset="tiny", output_dir=str(tmp_path / "ema"), ema=True),
+        REPORTER,
+    )
     assert ema["steps"] == 4
     plain = load_model(pixel_run[0] / "model").unet.state_dict()
     averaged = load_model(tmp_path / "ema" / "model").unet.state_dict()
     assert any(not np.array_equal(plain[k].numpy(), averaged[k].numpy()) for k in plain)
     launcher = Path(sys.executable).parent / "accelerate"
-    subprocess.run([str(launcher), "launch", "--cpu", "--num_processes", "2", "--num_machines", "1",
-                    "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "mapsynth_backend", "train",
-                    "--dataset", str(dataset), "--family", "pixel", "--preset", "tiny", "--max-steps", "2",
-                    "--batch-size", "1", "--checkpoint-every", "1", "--validation-every", "0", "--device", "cpu",
-                    "--output-dir", str(tmp_path / "ddp"), "--log-file", str(tmp_path / "ddp.log")],
-                   check=True, capture_output=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=600)
+    subprocess.run(
+        [
+            str(launcher),
+            "launch",
+            "--cpu",
+            "--num_processes",
+            "2",
+            "--num_machines",
+            "1",
+            "--mixed_precision",
+            "no",
+            "--dynamo_backend",
+            "no",
+            "-m",
+            "mapsynth_backend",
+            "train",
+            "--dataset",
+            str(dataset),
+            "--family",
+            "pixel",
+            "--preset",
+            "tiny",
+            "--max-steps",
+            "2",
+            "--batch-size",
+            "1",
+            "--checkpoint-every",
+            "1",
+            "--validation-every",
+            "0",
+            "--device",
+            "cpu",
+            "--output-dir",
+            str(tmp_path / "ddp"),
+            "--log-file",
+            str(tmp_path / "ddp.log"),
+        ],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        timeout=600,
+    )
     assert json.loads((tmp_path / "ddp" / "model" / "model_card.json").read_text())["steps"] == 2
     assert [s for s, _ in losses(tmp_path / "ddp")] == [1, 2]
