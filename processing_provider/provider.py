@@ -5,6 +5,7 @@ from qgis.core import QgsProcessingProvider
 from qgis.PyQt.QtGui import QIcon
 
 from ..plugin.about import ICON_PATH, __version__
+from .assemble_mosaic import AssembleMosaic
 from .backend_doctor import BackendDoctor
 from .build_training_dataset import BuildTrainingDataset
 from .create_patch_grid import CreatePatchGrid
@@ -14,7 +15,7 @@ from .render_map_patches import RenderMapPatches
 from .train_model import TrainModel
 
 ALGORITHMS = (BackendDoctor, CreatePatchGrid, RenderMapPatches, CropSentinel2, BuildTrainingDataset, TrainModel,
-              GeneratePatches)
+              GeneratePatches, AssembleMosaic)
 
 
 class MapSynthProvider(QgsProcessingProvider):

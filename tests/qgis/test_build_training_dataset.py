@@ -123,6 +123,16 @@ def test_train_then_generate_through_processing(chain, run_alg, tmp_path):
     out = gdal.Open(str(tmp_path / "generated" / f"{maps[0].stem}_v00.tif"))
     ref = gdal.Open(str(maps[0]))
     assert out.GetGeoTransform() == ref.GetGeoTransform() and out.RasterCount == 4
+    mosaic = run_alg("assemble_mosaic", {"PATCH_GRID": grid["OUTPUT"], "GENERATED_DIR": str(tmp_path / "generated"),
+                                         "OUTPUT": str(tmp_path / "mosaic.tif"), "LABELS": str(tmp_path / "labels.tif"),
+                                         "SEAMS": str(tmp_path / "seams.gpkg")})
+    ds = gdal.Open(mosaic["OUTPUT"])
+    layout = ds.GetMetadata("IMAGE_STRUCTURE").get("LAYOUT")
+    assert layout == "COG" and ds.RasterCount == 4 and mosaic["SEAM_VISIBILITY"] > 0
+    x0, px, _, y1, _, _ = ds.GetGeoTransform()
+    assert px == 10 and (x0 - 0) % 10 == 0 and y1 % 10 == 0 and ds.GetProjection()
+    assert gdal.OpenEx(mosaic["SEAMS"]).GetLayer(0).GetFeatureCount() > 0
+    assert gdal.Open(mosaic["LABELS"]).GetGeoTransform() == ds.GetGeoTransform()
     with pytest.raises(QgsProcessingException, match="is not a MapSynth model directory"):
         run_alg("generate_patches", {"MODEL": str(tmp_path), "PATCH_GRID": grid["OUTPUT"],
                                      "MAP_DIR": str(folder / "maps"), "OUTPUT_DIR": str(tmp_path / "g2")})
