@@ -258,6 +258,8 @@ def assemble(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
         work_mosaic.unlink(missing_ok=True)
         work_labels.unlink(missing_ok=True)
     visibility = visibility_from_sums(sums)
+    disagreement = assembler.disagreement[0] / max(assembler.disagreement[1], 1) * ENCODING["scale"]
+    reporter.log(f"overlap disagreement before cutting: mean |difference| {disagreement:.5f} reflectance")
     periodicity = [
         float(np.nanmax([profile_peak_db(col_profile[b], s), profile_peak_db(row_profile[b], s)])) for b in range(bands)
     ]
@@ -275,6 +277,7 @@ def assemble(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
         "seam_visibility": dict(zip(names, visibility, strict=True)),
         "periodicity_db": dict(zip(names, periodicity, strict=True)),
         "assembly_seconds": round(elapsed, 3),
+        "overlap_disagreement": disagreement,
         "chosen": chosen,
     }
 

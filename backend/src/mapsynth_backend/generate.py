@@ -109,10 +109,18 @@ def generate(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
         "guidance": params["guidance"],
         "control_scale": params["control_scale"],
         "bands": card["bands"],
+        "seamless": params["seamless"],
+        "window_stride": params["window_stride"],
     }
     if state.is_main_process:
         prepare_output_dir(out, "generated", grid.fingerprint, details)
     state.wait_for_everyone()
+    if params["seamless"]:
+        result = _generate_seamless(model, grid, map_dir, out, params, reporter, state, device)
+        state.wait_for_everyone()
+        if state.is_main_process:
+            result.update(write_index(out, grid, params["variations"]))
+        return result
     items, missing = [], 0
     for patch in grid.patches:
         map_path = map_dir / f"{patch.patch_id}.tif"
@@ -171,6 +179,89 @@ def generate(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
     return result
 
 
+def _generate_seamless(model, grid, map_dir: Path, out: Path, params, reporter, state, device) -> dict[str, Any]:
+    """Joint denoising of the whole area per variation, then one file per cell cut from the canvas."""
+    import rasterio
+    import torch
+
+    from .joint import canvas_noise, controlnet_joint, crop_outputs, pixel_joint, window_offsets
+
+    if not state.is_main_process:
+        return {"output_dir": str(out), "written": 0}
+    cells = [p for p in grid.patches if (map_dir / f"{p.patch_id}.tif").exists()]
+    if not cells:
+        raise UserError(f"MAP_DIR: no map patches of this grid in {map_dir}")
+    size, stride = grid.patch_size, grid.stride
+    rmin, cmin = min(c.row for c in cells), min(c.col for c in cells)
+    height = (max(c.row for c in cells) - rmin) * stride + size
+    width = (max(c.col for c in cells) - cmin) * stride + size
+    map_canvas = torch.full((3, height, width), float("nan"))
+    profiles = {}
+    for cell in cells:
+        with rasterio.open(map_dir / f"{cell.patch_id}.tif") as src:
+            y, x = (cell.row - rmin) * stride, (cell.col - cmin) * stride
+            map_canvas[:, y : y + size, x : x + size] = map_to_model(src.read([1, 2, 3]))
+            profiles[cell.patch_id] = {"crs": src.crs, "transform": src.transform, "size": src.width}
+    if next(iter(profiles.values()))["size"] != model.card["patch_size"]:
+        raise UserError(f"MAP_DIR: map patches are not {model.card['patch_size']} px, the model's patch size")
+    window_stride = params["window_stride"] or max(size // 2, 1)
+    if model.family != "pixel":
+        window_stride = max(model.vae_factor, window_stride // model.vae_factor * model.vae_factor)
+    windows = [
+        (y, x)
+        for y in window_offsets(height, size, window_stride)
+        for x in window_offsets(width, size, window_stride)
+        if torch.isfinite(map_canvas[0, y : y + size, x : x + size]).all()
+    ]
+    map_canvas = torch.nan_to_num(map_canvas).to(device)
+    written = 0
+    for variation in range(params["variations"]):
+        targets = {c.patch_id: out / f"{c.patch_id}_v{variation:02d}.tif" for c in cells}
+        if all(t.exists() for t in targets.values()):
+            continue
+        noise = {k: v.to(device) for k, v in canvas_noise(model, params["seed"], variation, height, width).items()}
+        if model.family == "pixel":
+            outputs = pixel_joint(
+                model, map_canvas, noise["bands"], windows, params["steps"], params["batch_size"], reporter
+            )
+        else:
+            outputs = controlnet_joint(
+                model,
+                map_canvas,
+                noise,
+                windows,
+                params["steps"],
+                params["batch_size"],
+                params["guidance"],
+                params["control_scale"],
+                params["negative_prompt"],
+                reporter,
+            )
+        for cell in cells:
+            if targets[cell.patch_id].exists():
+                continue
+            y, x = (cell.row - rmin) * stride, (cell.col - cmin) * stride
+            values = to_reflectance(model, crop_outputs(outputs, y, x, size))[0]
+            dn = encode_reflectance(values, np.ones(values.shape[1:], bool)[None])
+            tags = {
+                "patch_id": cell.patch_id,
+                "variation": str(variation),
+                "seed": str(params["seed"]),
+                "mode": f"seamless (joint denoising, {len(windows)} windows, stride {window_stride})",
+                "family": model.card["family"],
+                "encoding": ENCODING["formula"],
+                "grid_fingerprint": grid.fingerprint,
+            }
+            write_generated(targets[cell.patch_id], dn, profiles[cell.patch_id], model.card["bands"], tags)
+            written += 1
+    return {
+        "output_dir": str(out),
+        "written": written,
+        "missing_maps": len(grid.patches) - len(cells),
+        "windows": len(windows),
+    }
+
+
 def write_index(out: Path, grid, variations: int) -> dict[str, Any]:
     """index.jsonl from the files present (whatever process or run wrote them) and the grid's status."""
     lines, records, complete = [], [], 0
@@ -217,6 +308,8 @@ COMMANDS = (
             Param("guidance", "float", 4.0, "classifier-free guidance (controlnet-sd15)", minimum=0),
             Param("control_scale", "float", 1.0, "ControlNet conditioning scale", minimum=0),
             Param("negative_prompt", "str", "clouds, haze, blurry, low quality", "negative prompt (controlnet-sd15)"),
+            Param("seamless", "bool", False, "joint denoising of the whole area with Hann-weighted windows"),
+            Param("window_stride", "int", 0, "seamless: window stride in pixels (0 = half a patch)", minimum=0),
             Param("compile", "bool", False, "torch.compile the UNet"),
             Param("vae_tiling", "bool", False, "tiled VAE decoding (controlnet-sd15)"),
             Param("vae_slicing", "bool", False, "sliced VAE decoding (controlnet-sd15)"),

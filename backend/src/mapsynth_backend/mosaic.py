@@ -57,6 +57,7 @@ class RowAssembler:
         self.strip = np.full((bands, patch, width), np.nan, np.float32)
         self.labels = np.full((patch, width), LABEL_NODATA, np.int32)
         self.rejected = 0
+        self.disagreement = [0.0, 0]  # sum of |new - placed| (DN, all bands) in overlaps before cutting, count
 
     def next_row(self) -> None:
         """Keep the bottom overlap rows of the previous patch-row as the top of the new strip."""
@@ -136,6 +137,11 @@ class RowAssembler:
             alpha[:, :ov] = np.minimum(alpha[:, :ov], left_alpha[i])
             target = self.strip[:, :, x : x + p]
             empty = ~np.isfinite(target[0])
+            overlap = ~empty
+            overlap[ov:, ov:] = False
+            if overlap.any():
+                self.disagreement[0] += float(np.abs(patch[:, overlap] - target[:, overlap]).sum())
+                self.disagreement[1] += int(overlap.sum()) * patch.shape[0]
             alpha[empty] = 1.0
             np.copyto(target, alpha * patch + (1 - alpha) * np.nan_to_num(target))
             self.labels[:, x : x + p][alpha >= 0.5] = label
