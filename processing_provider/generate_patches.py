@@ -3,6 +3,7 @@
 from qgis.core import (
     QgsProcessing,
     QgsProcessingOutputNumber,
+    QgsProcessingParameterBoolean,
     QgsProcessingParameterDefinition,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFile,
@@ -19,6 +20,7 @@ DEVICES = ("auto", "cpu", "cuda")
 class GeneratePatches(MapSynthAlgorithm):
     MODEL, PATCH_GRID, MAP_DIR, VARIATIONS, SEED = "MODEL", "PATCH_GRID", "MAP_DIR", "VARIATIONS", "SEED"
     STEPS, BATCH_SIZE, DEVICE, GUIDANCE, OUTPUT_DIR = "STEPS", "BATCH_SIZE", "DEVICE", "GUIDANCE", "OUTPUT_DIR"
+    SEAMLESS = "SEAMLESS"
     PATCH_COUNT = "PATCH_COUNT"
     group_id = "generation"
 
@@ -36,7 +38,9 @@ class GeneratePatches(MapSynthAlgorithm):
             "- 0.1), band descriptions set, plus index.jsonl.<br><br>Deterministic: the noise depends only on "
             "(SEED, patch_id, variation), never on batch size, order or number of processes; reruns skip finished "
             "files. DEVICE auto uses a CUDA GPU when the backend sees one (fp16). Only safetensors weights are "
-            "loaded; pickle checkpoints are refused."
+            "loaded; pickle checkpoints are refused.<br><br>SEAMLESS denoises the whole area at once with "
+            "overlapping windows blended with Hann weights at every step, so neighbouring patches agree before "
+            "any cut (memory grows with the area)."
         )
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API name
@@ -55,6 +59,9 @@ class GeneratePatches(MapSynthAlgorithm):
         self.addParameter(QgsProcessingParameterNumber(self.BATCH_SIZE, self.tr("Batch size"),
                                                        QgsProcessingParameterNumber.Integer, 8, False, 1, 1024))
         self.addParameter(QgsProcessingParameterEnum(self.DEVICE, self.tr("Device"), list(DEVICES), False, 0))
+        self.addParameter(QgsProcessingParameterBoolean(
+            self.SEAMLESS, self.tr("Seamless: denoise the whole area jointly (overlapping Hann-weighted windows)"),
+            False))
         guidance = QgsProcessingParameterNumber(self.GUIDANCE, self.tr("Guidance scale (controlnet-sd15)"),
                                                 QgsProcessingParameterNumber.Double, 4.0, False, 0.0, 30.0)
         guidance.setFlags(guidance.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
@@ -73,6 +80,7 @@ class GeneratePatches(MapSynthAlgorithm):
             "batch_size": self.parameterAsInt(parameters, self.BATCH_SIZE, context),
             "device": DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)],
             "guidance": self.parameterAsDouble(parameters, self.GUIDANCE, context),
+            "seamless": self.parameterAsBool(parameters, self.SEAMLESS, context),
             "output_dir": self.parameterAsString(parameters, self.OUTPUT_DIR, context),
         }
         result = run_backend("generate", params, feedback)
