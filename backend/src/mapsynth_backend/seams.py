@@ -11,24 +11,30 @@ import numpy as np
 
 
 def vertical_cuts(cost: np.ndarray) -> np.ndarray:
-    """Minimum-cost top-to-bottom paths through ``cost`` (N, H, W) -> x positions (N, H)."""
-    cost = np.asarray(cost, dtype=np.float64)
+    """Minimum-cost top-to-bottom paths through ``cost`` (N, H, W) -> x positions (N, H).
+
+    Forward pass over rows of cumulative costs laid out (H, N, W + 2) with infinite borders, so each row is
+    three contiguous array operations for all N overlaps at once; backtracking picks, row by row, the cheapest
+    of x - 1, x, x + 1 (ties: x - 1 first) for all N paths at once.
+    """
+    cost = np.asarray(cost)
+    dtype = np.float32 if cost.dtype == np.float32 else np.float64
     n, height, width = cost.shape
-    total = cost[:, 0].copy()
-    moves = np.zeros((n, height, width), np.int8)
-    big = np.full((n, 1), np.inf)
+    by_row = np.ascontiguousarray(cost.transpose(1, 0, 2), dtype=dtype)
+    totals = np.full((height, n, width + 2), np.inf, dtype)
+    totals[0, :, 1:-1] = by_row[0]
     for y in range(1, height):
-        left = np.concatenate([big, total[:, :-1]], axis=1)
-        right = np.concatenate([total[:, 1:], big], axis=1)
-        stacked = np.stack([left, total, right])  # predecessor at x-1, x, x+1
-        choice = np.argmin(stacked, axis=0)
-        total = cost[:, y] + np.take_along_axis(stacked, choice[None], axis=0)[0]
-        moves[:, y] = choice - 1
+        previous, row = totals[y - 1], totals[y, :, 1:-1]
+        np.minimum(previous[:, :-2], previous[:, 1:-1], out=row)
+        np.minimum(row, previous[:, 2:], out=row)
+        row += by_row[y]
     path = np.empty((n, height), np.int64)
-    path[:, -1] = np.argmin(total, axis=1)
-    rows = np.arange(n)
-    for y in range(height - 1, 0, -1):
-        path[:, y - 1] = path[:, y] + moves[rows, y, path[:, y]]
+    path[:, -1] = np.argmin(totals[-1, :, 1:-1], axis=1)
+    rows = np.arange(n)[:, None]
+    offsets = np.array([0, 1, 2])  # padded indices of x - 1, x, x + 1 relative to x
+    for y in range(height - 2, -1, -1):
+        options = path[:, y + 1, None] + offsets
+        path[:, y] = path[:, y + 1] - 1 + np.argmin(totals[y][rows, options], axis=1)
     return path
 
 
