@@ -134,13 +134,15 @@ class RowAssembler:
                 left_alpha[i] = cut_alpha(path, ov, self.feather)
                 cuts.append(("v", i, path))
         for i, (x, patch, label, _) in enumerate(cells):
-            target = self.strip[:, :, x:x + p]
-            labels = self.labels[:, x:x + p]
+            target = self.strip[:, :, x : x + p]
+            labels = self.labels[:, x : x + p]
             # the interior takes the new patch whole; only the top and left overlap bands are cut or blended
             target[:, ov:, ov:] = patch[:, ov:, ov:]
             labels[ov:, ov:] = label
-            for rows, cols, alpha in ((slice(0, ov), slice(0, p), top_alpha[i].copy()),
-                                      (slice(ov, p), slice(0, ov), left_alpha[i][ov:].copy())):
+            for rows, cols, alpha in (
+                (slice(0, ov), slice(0, p), top_alpha[i].copy()),
+                (slice(ov, p), slice(0, ov), left_alpha[i][ov:].copy()),
+            ):
                 if rows.start == 0:
                     alpha[:, :ov] = np.minimum(alpha[:, :ov], left_alpha[i][:ov])
                 old, new = target[:, rows, cols], patch[:, rows, cols]
