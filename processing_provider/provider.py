@@ -8,6 +8,7 @@ from ..plugin.about import ICON_PATH, __version__
 from .assemble_mosaic import AssembleMosaic
 from .backend_doctor import BackendDoctor
 from .build_training_dataset import BuildTrainingDataset
+from .building_masks import BuildingMasks
 from .create_patch_grid import CreatePatchGrid
 from .crop_sentinel2 import CropSentinel2
 from .generate_patches import GeneratePatches
@@ -15,7 +16,7 @@ from .render_map_patches import RenderMapPatches
 from .train_model import TrainModel
 
 ALGORITHMS = (BackendDoctor, CreatePatchGrid, RenderMapPatches, CropSentinel2, BuildTrainingDataset, TrainModel,
-              GeneratePatches, AssembleMosaic)
+              GeneratePatches, AssembleMosaic, BuildingMasks)
 
 
 class MapSynthProvider(QgsProcessingProvider):

@@ -232,3 +232,8 @@ def test_bad_inputs_give_clear_errors(tmp_path):
             REPORTER,
         )
     assert json.dumps(describe())
+
+
+def test_docs_show_the_rule_base_the_code_uses():
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "MASKS.md").read_text()
+    assert describe() in docs

@@ -1,0 +1,126 @@
+"""mapsynth:building_masks — residential / non-residential building masks on the grid, from OSM or layers."""
+
+from pathlib import Path
+
+from qgis.core import (
+    QgsProcessing,
+    QgsProcessingException,
+    QgsProcessingOutputNumber,
+    QgsProcessingOutputRasterLayer,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterFolderDestination,
+    QgsProcessingParameterNumber,
+    QgsProcessingParameterRasterLayer,
+    QgsProcessingParameterVectorDestination,
+    QgsProcessingParameterVectorLayer,
+    QgsVectorFileWriter,
+)
+
+from ..plugin.backend_client import new_job_dir
+from .base import MapSynthAlgorithm, grid_path, run_backend
+
+
+class BuildingMasks(MapSynthAlgorithm):
+    OSM_FILE, BUILDINGS, LANDUSE, POIS = "OSM_FILE", "BUILDINGS", "LANDUSE", "POIS"
+    PATCH_GRID, TARGET_RASTER = "PATCH_GRID", "TARGET_RASTER"
+    RESIDENTIAL_MAX, NONRESIDENTIAL_MIN = "RESIDENTIAL_MAX", "NONRESIDENTIAL_MIN"
+    OUTPUT_BUILDINGS, OUTPUT_DIR = "OUTPUT_BUILDINGS", "OUTPUT_DIR"
+    BUILDINGS_MASK, NONRESIDENTIAL_MASK, NONRESIDENTIAL_COUNT = ("BUILDINGS_MASK", "NONRESIDENTIAL_MASK",
+                                                                 "NONRESIDENTIAL_COUNT")
+    group_id = "postprocessing"
+
+    def name(self) -> str:
+        return "building_masks"
+
+    def displayName(self) -> str:  # noqa: N802 - QGIS API name
+        return self.tr("Building masks (residential / non-residential)")
+
+    def shortHelpString(self) -> str:  # noqa: N802 - QGIS API name
+        return self.tr(
+            "Ground truth for the synthetic images: which pixels are buildings, and which buildings are "
+            "non-residential. From an OpenStreetMap extract (OSM_FILE) or from layers (BUILDINGS with a 'building' "
+            "field, LANDUSE with 'landuse'/'amenity', POIS with 'amenity'/'shop'/'office'), aligned to the patch "
+            "grid or to a TARGET_RASTER such as an assembled mosaic.<br><br>Explicit building=* values decide "
+            "(house, apartments, ... residential; industrial, retail, school, church, ... non-residential). The "
+            "untagged majority (building=yes) is decided by a fuzzy inference system (scikit-fuzzy) over the share "
+            "of the footprint in residential / non-residential land use, the distance to non-residential use, "
+            "POIs on the footprint, footprint area, elongation and local building density (rules in docs/MASKS.md). "
+            "Degrees up to RESIDENTIAL_MAX are residential, from NONRESIDENTIAL_MIN non-residential, between them "
+            "uncertain.<br><br>Outputs: the buildings with their evidence, degree and class (OUTPUT_BUILDINGS), and "
+            "float32 coverage fractions (0-1, area-weighted) of all buildings and of non-residential buildings at "
+            "the working pixel size and at 10 m (OUTPUT_DIR)."
+        )
+
+    def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API name
+        self.addParameter(QgsProcessingParameterFile(
+            self.OSM_FILE, self.tr("OpenStreetMap extract"), optional=True,
+            fileFilter=self.tr("OpenStreetMap (*.osm.pbf *.pbf *.osm *.gpkg)")))
+        for name, label, kind in ((self.BUILDINGS, "Or: building polygons", QgsProcessing.TypeVectorPolygon),
+                                  (self.LANDUSE, "Land-use polygons", QgsProcessing.TypeVectorPolygon),
+                                  (self.POIS, "Amenity / shop / office points", QgsProcessing.TypeVectorPoint)):
+            self.addParameter(QgsProcessingParameterVectorLayer(name, self.tr(label), [kind], optional=True))
+        self.addParameter(QgsProcessingParameterVectorLayer(
+            self.PATCH_GRID, self.tr("Patch grid"), [QgsProcessing.TypeVectorPolygon], optional=True))
+        self.addParameter(QgsProcessingParameterRasterLayer(
+            self.TARGET_RASTER, self.tr("Or: align to this raster"), optional=True))
+        self.addParameter(QgsProcessingParameterNumber(
+            self.RESIDENTIAL_MAX, self.tr("Residential up to degree"), QgsProcessingParameterNumber.Double, 0.4,
+            False, 0.0, 1.0))
+        self.addParameter(QgsProcessingParameterNumber(
+            self.NONRESIDENTIAL_MIN, self.tr("Non-residential from degree"), QgsProcessingParameterNumber.Double, 0.6,
+            False, 0.0, 1.0))
+        self.addParameter(QgsProcessingParameterVectorDestination(
+            self.OUTPUT_BUILDINGS, self.tr("Classified buildings"), QgsProcessing.TypeVectorPolygon))
+        self.addParameter(QgsProcessingParameterFolderDestination(self.OUTPUT_DIR, self.tr("Masks folder")))
+        self.addOutput(QgsProcessingOutputRasterLayer(self.BUILDINGS_MASK, self.tr("Building coverage")))
+        self.addOutput(QgsProcessingOutputRasterLayer(self.NONRESIDENTIAL_MASK,
+                                                      self.tr("Non-residential building coverage")))
+        self.addOutput(QgsProcessingOutputNumber(self.NONRESIDENTIAL_COUNT, self.tr("Non-residential buildings")))
+
+    def _export(self, parameters, name, context, folder: Path) -> str:
+        layer = self.parameterAsVectorLayer(parameters, name, context)
+        if layer is None:
+            return ""
+        path = folder / f"{name.lower()}.gpkg"
+        options = QgsVectorFileWriter.SaveVectorOptions()
+        options.driverName = "GPKG"
+        error, message, _, _ = QgsVectorFileWriter.writeAsVectorFormatV3(layer, str(path), context.transformContext(),
+                                                                         options)
+        if error != QgsVectorFileWriter.NoError:
+            raise QgsProcessingException(self.tr("{name}: cannot export the layer: {msg}").format(name=name,
+                                                                                                   msg=message))
+        return str(path)
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API name
+        osm_file = self.parameterAsFile(parameters, self.OSM_FILE, context)
+        folder = new_job_dir("mask-inputs")
+        layers = {key: self._export(parameters, name, context, folder)
+                  for key, name in (("buildings", self.BUILDINGS), ("landuse", self.LANDUSE), ("pois", self.POIS))}
+        if not osm_file and not layers["buildings"]:
+            raise QgsProcessingException(self.tr("Give OSM_FILE, or BUILDINGS (with LANDUSE and POIS if you can)."))
+        target = self.parameterAsRasterLayer(parameters, self.TARGET_RASTER, context)
+        has_grid = parameters.get(self.PATCH_GRID) not in (None, "")
+        if not has_grid and target is None:
+            raise QgsProcessingException(self.tr("Give PATCH_GRID or TARGET_RASTER to align the masks to."))
+        buildings_out = self.parameterAsOutputLayer(parameters, self.OUTPUT_BUILDINGS, context)
+        if not buildings_out.lower().endswith(".gpkg"):
+            buildings_out = buildings_out.rsplit(".", 1)[0] + ".gpkg"
+        params = {
+            "osm_file": osm_file or "", **layers,
+            "patch_grid": grid_path(self, parameters, self.PATCH_GRID, context) if has_grid else "",
+            "target_raster": target.source() if target is not None else "",
+            "residential_max": self.parameterAsDouble(parameters, self.RESIDENTIAL_MAX, context),
+            "nonresidential_min": self.parameterAsDouble(parameters, self.NONRESIDENTIAL_MIN, context),
+            "output_buildings": buildings_out,
+            "output_dir": self.parameterAsString(parameters, self.OUTPUT_DIR, context),
+        }
+        result = run_backend("masks", params, feedback)
+        classes = result.get("classes", {})
+        feedback.pushInfo(self.tr("{b} buildings: {r} residential, {n} non-residential, {u} uncertain").format(
+            b=result.get("buildings"), r=classes.get("residential"), n=classes.get("non_residential"),
+            u=classes.get("uncertain")))
+        masks = result.get("masks", {})
+        return {self.OUTPUT_BUILDINGS: buildings_out, self.OUTPUT_DIR: params["output_dir"],
+                self.BUILDINGS_MASK: masks.get("buildings_working"),
+                self.NONRESIDENTIAL_MASK: masks.get("nonresidential_working"),
+                self.NONRESIDENTIAL_COUNT: classes.get("non_residential", 0)}
