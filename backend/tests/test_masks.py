@@ -156,7 +156,7 @@ def write_layers(folder: Path) -> dict:
     }
 
 
-def test_layers_in_another_crs_are_reprojected_and_classified(tmp_path):
+def test_layers_in_another_crs_are_reprojected_and_classified(tmp_path, capsys):
     layers = write_layers(tmp_path)
     make_grid(tmp_path / "grid.gpkg", 2, 2, 64)
     params = COMMANDS[0].resolve(
@@ -169,6 +169,8 @@ def test_layers_in_another_crs_are_reprojected_and_classified(tmp_path):
     )
     result = building_masks(params, REPORTER)
     assert result["buildings"] == 7 and result["repaired_geometries"] >= 1  # the bow-tie was made valid
+    messages = capsys.readouterr().err
+    assert "EPSG:4326 were reprojected" in messages and "invalid building geometries were repaired" in messages
     import pyogrio
 
     meta, _, _, values = pyogrio.raw.read(str(tmp_path / "out" / "buildings.gpkg"))

@@ -149,6 +149,7 @@ class Inputs:
     res_landuse: list = field(default_factory=list)
     pois: list = field(default_factory=list)
     repaired: int = 0
+    reprojected: list = field(default_factory=list)
 
 
 def _read(path: str, layer: str, bbox, columns=None):
@@ -178,6 +179,7 @@ def read_inputs(osm_file: str, buildings: str, landuse: str, pois: str, target_c
         geoms = shapely.from_wkb(wkbs, on_invalid="fix")  # clipped extracts hold degenerate rings
         source = CRS.from_user_input(crs)
         if source != target:
+            result.reprojected.append(source.to_string())
             transformer = Transformer.from_crs(source, target, always_xy=True)
             geoms = shapely.transform(geoms, lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1])))
         return geoms

@@ -153,6 +153,8 @@ def building_masks(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]
         crs.to_wkt(),
         (bounds[0] - margin, bounds[1] - margin, bounds[2] + margin, bounds[3] + margin),
     )
+    for source in sorted(set(inputs.reprojected)):
+        reporter.log(f"inputs in {source} were reprojected to the target CRS", "warning")
     if inputs.repaired:
         reporter.log(f"{inputs.repaired} invalid building geometries were repaired", "warning")
     area = shapely.box(*bounds)
