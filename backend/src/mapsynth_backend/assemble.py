@@ -242,6 +242,9 @@ def assemble(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
                 grid_fingerprint=grid.fingerprint,
                 selection=params["selection"],
                 seed=str(params["seed"]),
+                model=str((manifest.get("details") or {}).get("model", "unknown")),
+                model_family=str((manifest.get("details") or {}).get("family", "unknown")),
+                generation_seed=str((manifest.get("details") or {}).get("seed", "unknown")),
                 feather=str(params["feather"]),
             )
             for index, name in enumerate(names, start=1):

@@ -15,7 +15,7 @@ from typing import Any
 from .protocol import PROTOCOL_VERSION, UserError
 
 REQUIRED = object()
-TYPES = {"str": str, "int": int, "float": float, "bool": bool, "path": str}
+TYPES = {"str": str, "int": int, "float": float, "bool": bool, "path": str, "paths": list}
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,8 @@ class Param:
             raise UserError(f"{label}: {value} is above the maximum {self.maximum}")
         if self.kind == "path" and not value.strip():
             raise UserError(f"{label}: the path is empty")
+        if self.kind == "paths" and not all(isinstance(item, str) and item.strip() for item in value):
+            raise UserError(f"{label}: expected a list of paths, got {value!r}")
         return value
 
 
@@ -78,6 +80,8 @@ class Command:
             kwargs: dict[str, Any] = {"dest": param.name, "default": None, "help": param.help}
             if param.kind == "bool":
                 kwargs["action"] = argparse.BooleanOptionalAction
+            elif param.kind == "paths":
+                kwargs["nargs"] = "*"
             else:
                 kwargs["type"] = TYPES[param.kind]
                 if param.choices:
