@@ -133,6 +133,10 @@ def test_train_then_generate_through_processing(chain, run_alg, tmp_path):
     assert px == 10 and (x0 - 0) % 10 == 0 and y1 % 10 == 0 and ds.GetProjection()
     assert gdal.OpenEx(mosaic["SEAMS"]).GetLayer(0).GetFeatureCount() > 0
     assert gdal.Open(mosaic["LABELS"]).GetGeoTransform() == ds.GetGeoTransform()
+    exported = run_alg("export_netcdf", {"MOSAIC": mosaic["OUTPUT"], "LABELS": mosaic["LABELS"],
+                                         "PER_PATCH": grid["OUTPUT"], "OUTPUT": str(tmp_path / "city.nc")})
+    nc = gdal.Open(f'NETCDF:"{tmp_path / "city.nc"}":B04')
+    assert nc is not None and nc.RasterXSize == ds.RasterXSize and exported["PATCH_FILES"] == len(maps)
     with pytest.raises(QgsProcessingException, match="is not a MapSynth model directory"):
         run_alg("generate_patches", {"MODEL": str(tmp_path), "PATCH_GRID": grid["OUTPUT"],
                                      "MAP_DIR": str(folder / "maps"), "OUTPUT_DIR": str(tmp_path / "g2")})

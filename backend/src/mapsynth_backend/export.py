@@ -216,6 +216,8 @@ def export_patches(params, out: Path, names, extras, reporter) -> int:
             if not piece.sizes["x"] or not piece.sizes["y"]:
                 continue
             piece = piece.load()
+            if not (piece[names[0]] != ENCODING["nodata"]).any():
+                continue  # no generated pixel in this patch
             piece.attrs.update(
                 patch_id=patch.patch_id, split=patch.split, history=f"{full.attrs['history']}; per-patch file"
             )
