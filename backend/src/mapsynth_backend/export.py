@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__
-from .grid import load_grid
+from .grid import load_grid, read_status
 from .jobs import Command, Param
 from .outputs import atomic_write
 from .protocol import Reporter, UserError
@@ -201,6 +201,7 @@ def export_patches(params, out: Path, names, extras, reporter) -> int:
     import xarray as xr
 
     grid = load_grid(params["per_patch"])
+    generated = read_status(grid.path, "generate")  # the patches that were generated (empty: unknown, keep all)
     folder = out.with_name(out.stem + "_patches")
     folder.mkdir(exist_ok=True)
     with xr.open_dataset(out, mask_and_scale=False, decode_coords="all") as full:
@@ -209,6 +210,8 @@ def export_patches(params, out: Path, names, extras, reporter) -> int:
         written = 0
         for number, patch in enumerate(grid.patches):
             reporter.check_cancel()
+            if generated and patch.patch_id not in generated:
+                continue
             bx0, by0, bx1, by1 = grid.bounds(patch.row, patch.col)
             if bx1 < x0 or bx0 > x1 or by1 < y0 or by0 > y1:
                 continue
