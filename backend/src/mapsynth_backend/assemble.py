@@ -245,6 +245,8 @@ def assemble(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
                 model=str((manifest.get("details") or {}).get("model", "unknown")),
                 model_family=str((manifest.get("details") or {}).get("family", "unknown")),
                 generation_seed=str((manifest.get("details") or {}).get("seed", "unknown")),
+                stride_px=str(s),
+                labels=Path(params["labels"] or out.with_name(out.stem + "_labels.tif")).name,
                 feather=str(params["feather"]),
             )
             for index, name in enumerate(names, start=1):

@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import __version__, assemble, crop, dataset, diagnostics, export, generate, grid, masks, train
+from . import __version__, assemble, crop, dataset, diagnostics, evaluate, export, generate, grid, masks, train
 from .jobs import Command, load_job
 from .protocol import CANCEL_FILE, Cancelled, ConsoleReporter, JsonLinesReporter, UserError, protocol_stream
 
@@ -29,6 +29,7 @@ COMMANDS: dict[str, Command] = {
         *assemble.COMMANDS,
         *masks.COMMANDS,
         *export.COMMANDS,
+        *evaluate.COMMANDS,
     )
 }
 EXIT_OK, EXIT_ERROR, EXIT_CANCELLED = 0, 1, 130
