@@ -86,3 +86,33 @@ def osm_tile_estimate(area_m2: float, pixel_size: float, latitude: float) -> int
 
 def is_osm_tile_layer(layer) -> bool:
     return layer.providerType() == "wms" and any(host in layer.source() for host in OSM_TILE_HOSTS)
+
+
+def render_to_raster(layers, crs, transform: tuple, width: int, height: int, path: Path, background: QColor,
+                     transform_context, feedback=None, tile: int = 1024) -> None:
+    """Render ``layers`` onto a whole raster grid, tile by tile (each tile exactly on its pixels)."""
+    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.partial.tif")
+    ds = gdal.GetDriverByName("GTiff").Create(str(tmp), width, height, 3, gdal.GDT_Byte,
+                                              ["COMPRESS=DEFLATE", "TILED=YES", "BIGTIFF=IF_SAFER"])
+    try:
+        ds.SetGeoTransform(transform)
+        ds.SetProjection(crs.toWkt(crs.WKT_PREFERRED))
+        x0, px, _, y1, _, negative = transform
+        for top in range(0, height, tile):
+            for left in range(0, width, tile):
+                if feedback is not None and feedback.isCanceled():
+                    raise QgsProcessingException(tr("Cancelled"))
+                rows, cols = min(tile, height - top), min(tile, width - left)
+                size = max(rows, cols)
+                rect = QgsRectangle(x0 + left * px, y1 + (top + size) * negative, x0 + (left + size) * px,
+                                    y1 + top * negative)
+                rgba = render_rgba(map_settings(layers, crs, rect, size, background, transform_context))
+                for band in range(3):
+                    ds.GetRasterBand(band + 1).WriteArray(rgba[:rows, :cols, band], left, top)
+        ds.FlushCache()
+        ds = None
+        os.replace(tmp, path)
+    finally:
+        ds = None
+        if tmp.exists():
+            tmp.unlink()

@@ -11,13 +11,14 @@ from .build_training_dataset import BuildTrainingDataset
 from .building_masks import BuildingMasks
 from .create_patch_grid import CreatePatchGrid
 from .crop_sentinel2 import CropSentinel2
+from .evaluate import Evaluate
 from .export_netcdf import ExportNetcdf
 from .generate_patches import GeneratePatches
 from .render_map_patches import RenderMapPatches
 from .train_model import TrainModel
 
 ALGORITHMS = (BackendDoctor, CreatePatchGrid, RenderMapPatches, CropSentinel2, BuildTrainingDataset, TrainModel,
-              GeneratePatches, AssembleMosaic, BuildingMasks, ExportNetcdf)
+              GeneratePatches, AssembleMosaic, BuildingMasks, ExportNetcdf, Evaluate)
 
 
 class MapSynthProvider(QgsProcessingProvider):

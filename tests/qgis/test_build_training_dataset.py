@@ -1,6 +1,7 @@
 """The data-preparation chain on the real Aberystwyth scene: grid -> crop -> render -> dataset."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -137,6 +138,13 @@ def test_train_then_generate_through_processing(chain, run_alg, tmp_path):
                                          "PER_PATCH": grid["OUTPUT"], "OUTPUT": str(tmp_path / "city.nc")})
     nc = gdal.Open(f'NETCDF:"{tmp_path / "city.nc"}":B04')
     assert nc is not None and nc.RasterXSize == ds.RasterXSize and exported["PATCH_FILES"] == len(maps)
+    vrt = gdal.BuildVRT(str(tmp_path / "maps.vrt"), [str(m) for m in maps])
+    vrt = None  # noqa: F841 - flushes the VRT
+    evaluated = run_alg("evaluate", {"SYNTHETIC": mosaic["OUTPUT"], "REAL": str(SCENE),
+                                     "MAP": str(tmp_path / "maps.vrt"), "OUTPUT_DIR": str(tmp_path / "report")})
+    metrics = json.loads(Path(evaluated["METRICS"]).read_text())
+    assert {"wasserstein", "ndvi_per_class", "paired", "seams"} <= set(metrics)
+    assert "<img" in Path(evaluated["REPORT"]).read_text()
     with pytest.raises(QgsProcessingException, match="is not a MapSynth model directory"):
         run_alg("generate_patches", {"MODEL": str(tmp_path), "PATCH_GRID": grid["OUTPUT"],
                                      "MAP_DIR": str(folder / "maps"), "OUTPUT_DIR": str(tmp_path / "g2")})

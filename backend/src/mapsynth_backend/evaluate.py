@@ -36,7 +36,7 @@ def read_reflectance(path: str, label: str, like=None) -> tuple[np.ndarray, list
     except rasterio.errors.RasterioIOError as exc:
         raise UserError(f"{label}: cannot read {path}") from exc
     with src:
-        names = [d or f"band {i}" for i, d in enumerate(src.descriptions, start=1)]
+        names = [_band_id(d) or f"band {i}" for i, d in enumerate(src.descriptions, start=1)]
         if like is not None:
             with WarpedVRT(
                 src,
@@ -58,6 +58,14 @@ def read_reflectance(path: str, label: str, like=None) -> tuple[np.ndarray, list
             values = np.where(data == (src.nodata if src.nodata is not None else -1), np.nan, data * scale)
         profile = {**src.profile, **extra} if like is None else like
     return values.astype(np.float32), names, profile
+
+
+def _band_id(description: str | None) -> str | None:
+    """'B02', 'B02_blue', 'Sentinel-2 B8A' -> 'B02', 'B02', 'B8A'."""
+    import re
+
+    match = re.search(r"\bB(\d{2}|8A)(?![0-9])", description or "")
+    return f"B{match.group(1)}" if match else description
 
 
 def band_index(names: list[str], band: str) -> int | None:
@@ -169,6 +177,8 @@ def fid_kid(real: np.ndarray, fake: np.ndarray, names: list[str], weights: str) 
 
 
 def _quicklook(values: np.ndarray, names: list[str], bands=("B04", "B03", "B02")) -> np.ndarray:
+    if any(band_index(names, b) is None for b in bands):
+        raise UserError(f"a raster lacks one of the bands {bands} (its bands: {names})")
     rgb = np.stack([values[band_index(names, b)] for b in bands])
     return np.nan_to_num(np.clip((rgb - VIEW[0]) / (VIEW[1] - VIEW[0]), 0, 1)).transpose(1, 2, 0)
 

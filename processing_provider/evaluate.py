@@ -1,0 +1,94 @@
+"""mapsynth:evaluate — compare synthetic imagery with real Sentinel-2: report.html and metrics.json."""
+
+
+from qgis.core import (
+    QgsProcessingOutputFile,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterFolderDestination,
+    QgsProcessingParameterRasterLayer,
+    QgsRectangle,
+)
+from qgis.PyQt.QtGui import QColor
+
+from ..plugin.backend_client import new_job_dir
+from ..plugin.osm_layers import OSM_SUFFIXES, background_rgb, semantic_layers
+from ..plugin.osm_semantic import PALETTE_PATH
+from ..plugin.rendering import render_to_raster
+from .base import MapSynthAlgorithm, run_backend
+
+
+class Evaluate(MapSynthAlgorithm):
+    SYNTHETIC, REAL, MAP, INCEPTION_WEIGHTS, OUTPUT_DIR = "SYNTHETIC", "REAL", "MAP", "INCEPTION_WEIGHTS", \
+        "OUTPUT_DIR"
+    REPORT, METRICS = "REPORT", "METRICS"
+    group_id = "postprocessing"
+
+    def name(self) -> str:
+        return "evaluate"
+
+    def displayName(self) -> str:  # noqa: N802 - QGIS API name
+        return self.tr("Evaluate against Sentinel-2")
+
+    def shortHelpString(self) -> str:  # noqa: N802 - QGIS API name
+        return self.tr(
+            "Compares SYNTHETIC imagery with REAL Sentinel-2 and writes report.html (self-contained, with plots) "
+            "and metrics.json: per-band histograms and Wasserstein distances; NDVI per map class (MAP: a map raster, "
+            "or an OpenStreetMap extract rendered here in the semantic style); SSIM and PSNR with the real data range "
+            "when REAL covers the same grid; seam visibility and periodicity of a MapSynth mosaic; FID and KID when "
+            "local INCEPTION_WEIGHTS (a TorchScript feature network) are given, nothing is downloaded. Sections whose "
+            "input is missing are skipped with a note."
+        )
+
+    def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API name
+        self.addParameter(QgsProcessingParameterRasterLayer(self.SYNTHETIC, self.tr("Synthetic mosaic")))
+        self.addParameter(QgsProcessingParameterRasterLayer(self.REAL, self.tr("Real Sentinel-2"), optional=True))
+        self.addParameter(QgsProcessingParameterFile(self.MAP, self.tr("Map raster or OpenStreetMap extract"),
+                                                     optional=True))
+        self.addParameter(QgsProcessingParameterFile(self.INCEPTION_WEIGHTS, self.tr("Feature network for FID/KID"),
+                                                     optional=True, fileFilter="TorchScript (*.pt *.pth)"))
+        self.addParameter(QgsProcessingParameterFolderDestination(self.OUTPUT_DIR, self.tr("Report folder")))
+        self.addOutput(QgsProcessingOutputFile(self.REPORT, self.tr("Report (HTML)")))
+        self.addOutput(QgsProcessingOutputFile(self.METRICS, self.tr("Metrics (JSON)")))
+
+    def prepareAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API name
+        """An OSM extract as MAP is classified into styled layers here, on the main thread."""
+        self.layers = []
+        map_path = self.parameterAsFile(parameters, self.MAP, context)
+        synthetic = self.parameterAsRasterLayer(parameters, self.SYNTHETIC, context)
+        self.grid = None
+        if synthetic is not None and map_path and map_path.lower().endswith(OSM_SUFFIXES):
+            extent, crs = synthetic.extent(), synthetic.crs()
+            self.grid = (crs, (extent.xMinimum(), synthetic.rasterUnitsPerPixelX(), 0.0, extent.yMaximum(), 0.0,
+                               -synthetic.rasterUnitsPerPixelY()), synthetic.width(), synthetic.height())
+            self.layers, _ = semantic_layers(map_path, QgsRectangle(extent), crs, feedback)
+            self.transform_context = context.transformContext()
+        return True
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API name
+        real = self.parameterAsRasterLayer(parameters, self.REAL, context)
+        map_path = self.parameterAsFile(parameters, self.MAP, context) or ""
+        if self.grid is not None:
+            crs, transform, width, height = self.grid
+            rendered = new_job_dir("map-render") / "map.tif"
+            feedback.pushInfo(self.tr("Rendering the OSM extract on the synthetic grid ({w} x {h})").format(
+                w=width, h=height))
+            render_to_raster(self.layers, crs, transform, width, height, rendered, QColor(*background_rgb()),
+                             self.transform_context, feedback)
+            map_path = str(rendered)
+        params = {
+            "synthetic": self.parameterAsRasterLayer(parameters, self.SYNTHETIC, context).source(),
+            "real": real.source() if real is not None else "",
+            "map": map_path, "palette": str(PALETTE_PATH),
+            "inception_weights": self.parameterAsFile(parameters, self.INCEPTION_WEIGHTS, context) or "",
+            "output_dir": self.parameterAsString(parameters, self.OUTPUT_DIR, context),
+        }
+        result = run_backend("evaluate", params, feedback)
+        feedback.pushInfo(self.tr("sections: {s}").format(s=", ".join(result.get("sections", []))))
+        return {self.OUTPUT_DIR: params["output_dir"], self.REPORT: result.get("report"),
+                self.METRICS: result.get("metrics")}
+
+    def postProcessAlgorithm(self, context, feedback):  # noqa: N802 - QGIS API name
+        self.layers = []
+        return {}
+
+
