@@ -1,5 +1,6 @@
 """mapsynth:assemble_mosaic — one seamless, georeferenced mosaic from the generated variations."""
 
+from osgeo import gdal
 from qgis.core import (
     QgsProcessing,
     QgsProcessingOutputNumber,
@@ -12,6 +13,7 @@ from qgis.core import (
     QgsProcessingParameterVectorLayer,
 )
 
+from ..plugin.styling import load_styled, run_group
 from .base import MapSynthAlgorithm, grid_path, run_backend
 
 SELECTIONS = ("best", "random")
@@ -86,6 +88,18 @@ class AssembleMosaic(MapSynthAlgorithm):
             "seams": seams,
         }
         result = run_backend("assemble", params, feedback)
+        if result:
+            group = run_group(self.tr("mosaic"))
+            load_styled(context, params["output"], self.tr("Mosaic (true colour)"), "true_colour", group, self.OUTPUT)
+            false_colour = params["output"].rsplit(".", 1)[0] + "_false_colour.vrt"
+            vrt = gdal.BuildVRT(false_colour, [params["output"]])  # its own source: layers load keyed by source
+            source = gdal.Open(params["output"])
+            for index in range(1, source.RasterCount + 1):
+                vrt.GetRasterBand(index).SetDescription(source.GetRasterBand(index).GetDescription())
+            vrt = source = None  # written and closed
+            load_styled(context, false_colour, self.tr("Mosaic (NIR false colour)"), "false_colour", group)
+            load_styled(context, seams, self.tr("Seam lines"), "seams", group, self.SEAMS)
+            load_styled(context, params["labels"], self.tr("Label map"), "labels", group, self.LABELS)
         visibility = [v for v in result.get("seam_visibility", {}).values() if v == v]
         return {self.OUTPUT: params["output"], self.LABELS: params["labels"], self.SEAMS: seams,
                 self.SEAM_VISIBILITY: sum(visibility) / len(visibility) if visibility else float("nan")}

@@ -17,6 +17,7 @@ from qgis.core import (
 )
 
 from ..plugin.backend_client import new_job_dir
+from ..plugin.styling import load_styled, run_group
 from .base import MapSynthAlgorithm, grid_path, run_backend
 
 
@@ -120,6 +121,13 @@ class BuildingMasks(MapSynthAlgorithm):
             b=result.get("buildings"), r=classes.get("residential"), n=classes.get("non_residential"),
             u=classes.get("uncertain")))
         masks = result.get("masks", {})
+        group = run_group(self.tr("building masks"))
+        for key, label in (("buildings_working", self.tr("Building coverage")),
+                           ("nonresidential_working", self.tr("Non-residential building coverage"))):
+            if masks.get(key):
+                load_styled(context, masks[key], label, "mask", group)
+        load_styled(context, buildings_out, self.tr("Classified buildings"), "buildings", group,
+                    self.OUTPUT_BUILDINGS)
         return {self.OUTPUT_BUILDINGS: buildings_out, self.OUTPUT_DIR: params["output_dir"],
                 self.BUILDINGS_MASK: masks.get("buildings_working"),
                 self.NONRESIDENTIAL_MASK: masks.get("nonresidential_working"),

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import rasterio
 import torch
+
 from mapsynth_backend.evaluate import COMMANDS, evaluate, psnr, ssim
 from mapsynth_backend.protocol import ConsoleReporter
 

@@ -145,6 +145,29 @@ def test_train_then_generate_through_processing(chain, run_alg, tmp_path):
     metrics = json.loads(Path(evaluated["METRICS"]).read_text())
     assert {"wasserstein", "ndvi_per_class", "paired", "seams"} <= set(metrics)
     assert "<img" in Path(evaluated["REPORT"]).read_text()
+    loaded_layers_are_styled_in_one_group(grid, tmp_path)
     with pytest.raises(QgsProcessingException, match="is not a MapSynth model directory"):
         run_alg("generate_patches", {"MODEL": str(tmp_path), "PATCH_GRID": grid["OUTPUT"],
                                      "MAP_DIR": str(folder / "maps"), "OUTPUT_DIR": str(tmp_path / "g2")})
+
+
+def loaded_layers_are_styled_in_one_group(grid, tmp_path):
+    """Loaded like the GUI does: true colour and NIR false colour mosaics, seams and labels, in one group."""
+    import processing
+    from qgis.core import QgsProject
+
+    project = QgsProject.instance()
+    processing.runAndLoadResults("mapsynth:assemble_mosaic", {
+        "PATCH_GRID": grid["OUTPUT"], "GENERATED_DIR": str(tmp_path / "generated"),
+        "OUTPUT": str(tmp_path / "loaded.tif"), "LABELS": str(tmp_path / "loaded_labels.tif"),
+        "SEAMS": str(tmp_path / "loaded_seams.gpkg")})
+    groups = [g for g in project.layerTreeRoot().findGroups() if g.name().startswith("MapSynth mosaic")]
+    assert len(groups) == 1
+    layers = {node.layer().name(): node.layer() for node in groups[0].findLayers()}
+    assert {"Mosaic (true colour)", "Mosaic (NIR false colour)", "Seam lines", "Label map"} <= set(layers)
+    true_colour, false_colour = layers["Mosaic (true colour)"].renderer(), layers["Mosaic (NIR false colour)"].renderer()
+    assert (true_colour.redBand(), true_colour.greenBand(), true_colour.blueBand()) == (3, 2, 1)
+    assert (false_colour.redBand(), false_colour.greenBand(), false_colour.blueBand()) == (4, 3, 2)
+    assert true_colour.redContrastEnhancement().maximumValue() == 3500
+    project.removeAllMapLayers()
+    project.layerTreeRoot().removeChildNode(groups[0])
