@@ -165,7 +165,8 @@ def loaded_layers_are_styled_in_one_group(grid, tmp_path):
     assert len(groups) == 1
     layers = {node.layer().name(): node.layer() for node in groups[0].findLayers()}
     assert {"Mosaic (true colour)", "Mosaic (NIR false colour)", "Seam lines", "Label map"} <= set(layers)
-    true_colour, false_colour = layers["Mosaic (true colour)"].renderer(), layers["Mosaic (NIR false colour)"].renderer()
+    true_colour = layers["Mosaic (true colour)"].renderer()
+    false_colour = layers["Mosaic (NIR false colour)"].renderer()
     assert (true_colour.redBand(), true_colour.greenBand(), true_colour.blueBand()) == (3, 2, 1)
     assert (false_colour.redBand(), false_colour.greenBand(), false_colour.blueBand()) == (4, 3, 2)
     assert true_colour.redContrastEnhancement().maximumValue() == 3500
