@@ -180,3 +180,13 @@ def read_status(path: str | Path, step: str) -> dict[str, dict[str, Any]]:
         except sqlite3.OperationalError:
             return {}
     return {row["patch_id"]: dict(row) for row in rows}
+
+
+def patches_extent(definition: dict[str, Any], patches: list[dict[str, Any]]) -> tuple[float, float, float, float]:
+    """(x_min, y_min, x_max, y_max) covering the given patches."""
+    stride = (definition["patch_size"] - definition["overlap"]) * definition["pixel_size"]
+    size = definition["patch_size"] * definition["pixel_size"]
+    rows = [p["row"] for p in patches]
+    cols = [p["col"] for p in patches]
+    return (definition["origin_x"] + min(cols) * stride, definition["origin_y"] - max(rows) * stride - size,
+            definition["origin_x"] + max(cols) * stride + size, definition["origin_y"] - min(rows) * stride)

@@ -116,3 +116,39 @@ def render_to_raster(layers, crs, transform: tuple, width: int, height: int, pat
         ds = None
         if tmp.exists():
             tmp.unlink()
+
+
+def render_grid_patches(layers, crs, definition: dict, patches: list[dict], out_dir: Path, background: QColor,
+                        retries: int, transform_context, feedback):
+    """Render every patch not yet in ``out_dir``; incomplete ones (missing pixels after the retries) are
+    recorded, not written. Returns (written, skipped, incomplete ids, status records)."""
+    size, pixel = definition["patch_size"], definition["pixel_size"]
+    stride = (size - definition["overlap"]) * pixel
+    records, written, skipped, incomplete = [], 0, 0, []
+    for index, patch in enumerate(patches):
+        if feedback.isCanceled():
+            feedback.pushWarning(tr("Cancelled: finished patches are kept; rerun to continue."))
+            break
+        target = out_dir / f"{patch['patch_id']}.tif"
+        feedback.setProgress(100.0 * index / len(patches))
+        if target.exists():
+            skipped += 1
+            continue
+        x_min = definition["origin_x"] + patch["col"] * stride
+        y_max = definition["origin_y"] - patch["row"] * stride
+        rect = QgsRectangle(x_min, y_max - size * pixel, x_min + size * pixel, y_max)
+        settings = map_settings(layers, crs, rect, size, background, transform_context)
+        for _attempt in range(retries + 1):
+            rgba = render_rgba(settings)
+            complete = float((rgba[:, :, 3] == 255).mean())
+            if complete == 1.0:
+                break
+        if complete < 1.0:
+            incomplete.append(patch["patch_id"])
+            records.append({"patch_id": patch["patch_id"], "status": "incomplete", "valid_fraction": complete,
+                            "detail": f"{(1 - complete) * 100:.2f} % of pixels missing after {retries} retries"})
+            continue
+        write_rgb_geotiff(target, rgba, (x_min, pixel, 0.0, y_max, 0.0, -pixel), definition["crs_wkt"])
+        written += 1
+        records.append({"patch_id": patch["patch_id"], "status": "ok", "valid_fraction": 1.0, "output": str(target)})
+    return written, skipped, incomplete, records

@@ -15,10 +15,11 @@ from .evaluate import Evaluate
 from .export_netcdf import ExportNetcdf
 from .generate_patches import GeneratePatches
 from .render_map_patches import RenderMapPatches
+from .synthesize_city import SynthesizeCity
 from .train_model import TrainModel
 
 ALGORITHMS = (BackendDoctor, CreatePatchGrid, RenderMapPatches, CropSentinel2, BuildTrainingDataset, TrainModel,
-              GeneratePatches, AssembleMosaic, BuildingMasks, ExportNetcdf, Evaluate)
+              GeneratePatches, AssembleMosaic, BuildingMasks, ExportNetcdf, Evaluate, SynthesizeCity)
 
 
 class MapSynthProvider(QgsProcessingProvider):

@@ -17,18 +17,11 @@ from qgis.core import (
 )
 from qgis.PyQt.QtGui import QColor
 
-from ..plugin.grid import list_patches, read_definition, record_status
+from ..plugin.grid import list_patches, patches_extent, read_definition, record_status
 from ..plugin.osm_layers import background_rgb, semantic_layers
 from ..plugin.osm_semantic import load_palette
 from ..plugin.output_dir import prepare_output_dir
-from ..plugin.rendering import (
-    MAX_OSM_TILES,
-    is_osm_tile_layer,
-    map_settings,
-    osm_tile_estimate,
-    render_rgba,
-    write_rgb_geotiff,
-)
+from ..plugin.rendering import MAX_OSM_TILES, is_osm_tile_layer, osm_tile_estimate, render_grid_patches
 from .base import MapSynthAlgorithm
 
 WGS84 = QgsCoordinateReferenceSystem("EPSG:4326")
@@ -107,13 +100,7 @@ class RenderMapPatches(MapSynthAlgorithm):
         return True
 
     def _cells_bounds(self) -> QgsRectangle:
-        d = self.definition
-        stride = (d["patch_size"] - d["overlap"]) * d["pixel_size"]
-        size = d["patch_size"] * d["pixel_size"]
-        rows = [p["row"] for p in self.patches]
-        cols = [p["col"] for p in self.patches]
-        return QgsRectangle(d["origin_x"] + min(cols) * stride, d["origin_y"] - max(rows) * stride - size,
-                            d["origin_x"] + max(cols) * stride + size, d["origin_y"] - min(rows) * stride)
+        return QgsRectangle(*patches_extent(self.definition, self.patches))
 
     def _check_tile_policy(self, layers, area: QgsRectangle) -> None:
         for layer in layers:
@@ -134,36 +121,8 @@ class RenderMapPatches(MapSynthAlgorithm):
         retries = self.parameterAsInt(parameters, self.RETRIES, context)
         d = self.definition
         prepare_output_dir(out_dir, "map", d["fingerprint"], self.source)
-        size, pixel = d["patch_size"], d["pixel_size"]
-        stride = (size - d["overlap"]) * pixel
-        records, written, skipped, incomplete = [], 0, 0, []
-        for index, patch in enumerate(self.patches):
-            if feedback.isCanceled():
-                feedback.pushWarning(self.tr("Cancelled: finished patches are kept; rerun to continue."))
-                break
-            target = out_dir / f"{patch['patch_id']}.tif"
-            feedback.setProgress(100.0 * index / len(self.patches))
-            if target.exists():
-                skipped += 1
-                continue
-            x_min = d["origin_x"] + patch["col"] * stride
-            y_max = d["origin_y"] - patch["row"] * stride
-            rect = QgsRectangle(x_min, y_max - size * pixel, x_min + size * pixel, y_max)
-            settings = map_settings(self.layers, self.crs, rect, size, self.background, self.transform_context)
-            for _attempt in range(retries + 1):
-                rgba = render_rgba(settings)
-                complete = float((rgba[:, :, 3] == 255).mean())
-                if complete == 1.0:
-                    break
-            if complete < 1.0:
-                incomplete.append(patch["patch_id"])
-                records.append({"patch_id": patch["patch_id"], "status": "incomplete", "valid_fraction": complete,
-                                "detail": f"{(1 - complete) * 100:.2f} % of pixels missing after {retries} retries"})
-                continue
-            write_rgb_geotiff(target, rgba, (x_min, pixel, 0.0, y_max, 0.0, -pixel), d["crs_wkt"])
-            written += 1
-            records.append({"patch_id": patch["patch_id"], "status": "ok", "valid_fraction": 1.0,
-                            "output": str(target)})
+        written, skipped, incomplete, records = render_grid_patches(
+            self.layers, self.crs, d, self.patches, out_dir, self.background, retries, self.transform_context, feedback)
         record_status(self.grid_path, "map", records)
         if incomplete:
             feedback.reportError(self.tr("{n} patches stayed incomplete after {r} retries and were not written: {ids}")

@@ -1,0 +1,163 @@
+"""mapsynth:synthesize_city — area + OpenStreetMap extract + model → a synthetic city, in one dialog.
+
+Grid, semantic map render, generation, seamless assembly, building masks and netCDF export, with multi-step
+progress; the results load styled in one group. The grid and the map layers are prepared on the main thread
+(prepareAlgorithm); the heavy steps run in the backend as child algorithms.
+"""
+
+import json
+from pathlib import Path
+
+import processing
+from qgis.core import (
+    QgsProcessing,
+    QgsProcessingException,
+    QgsProcessingMultiStepFeedback,
+    QgsProcessingOutputFile,
+    QgsProcessingOutputRasterLayer,
+    QgsProcessingParameterBoolean,
+    QgsProcessingParameterExtent,
+    QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterFile,
+    QgsProcessingParameterFolderDestination,
+    QgsProcessingParameterNumber,
+    QgsRectangle,
+)
+from qgis.PyQt.QtGui import QColor
+
+from ..plugin.grid import list_patches, patches_extent, read_definition, record_status
+from ..plugin.osm_layers import background_rgb, semantic_layers
+from ..plugin.osm_semantic import load_palette
+from ..plugin.output_dir import prepare_output_dir
+from ..plugin.rendering import render_grid_patches
+from ..plugin.styling import load_styled, run_group
+from .base import MapSynthAlgorithm
+
+
+class SynthesizeCity(MapSynthAlgorithm):
+    EXTENT, AOI, OSM_FILE, MODEL, PIXEL_SIZE, PATCH_SIZE = "EXTENT", "AOI", "OSM_FILE", "MODEL", "PIXEL_SIZE", \
+        "PATCH_SIZE"
+    VARIATIONS, SEED, SEAMLESS, OUTPUT_DIR = "VARIATIONS", "SEED", "SEAMLESS", "OUTPUT_DIR"
+    MOSAIC, BUILDINGS_MASK, NETCDF = "MOSAIC", "BUILDINGS_MASK", "NETCDF"
+    group_id = "generation"
+
+    def name(self) -> str:
+        return "synthesize_city"
+
+    def displayName(self) -> str:  # noqa: N802 - QGIS API name
+        return self.tr("Synthesize city")
+
+    def shortHelpString(self) -> str:  # noqa: N802 - QGIS API name
+        return self.tr(
+            "The whole chain in one dialog: an area (EXTENT or AOI), an OpenStreetMap extract and a model give a "
+            "synthetic Sentinel-2-like city. Steps: patch grid (PIXEL_SIZE and PATCH_SIZE default to the model's), "
+            "semantic map render, generation of VARIATIONS per patch (SEAMLESS: joint denoising), seamless "
+            "assembly into a Cloud-Optimized GeoTIFF, residential / non-residential building masks on the mosaic "
+            "grid and a CF netCDF export, all in OUTPUT_DIR; the mosaic, masks and seams load styled in one group. "
+            "Reruns resume. The same chain is shipped as a graphical model: resources/models/synthesize_city.model3."
+        )
+
+    def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API name
+        self.addParameter(QgsProcessingParameterExtent(self.EXTENT, self.tr("Extent"), optional=True))
+        self.addParameter(QgsProcessingParameterFeatureSource(
+            self.AOI, self.tr("Or: area of interest"), [QgsProcessing.TypeVectorPolygon], optional=True))
+        self.addParameter(QgsProcessingParameterFile(
+            self.OSM_FILE, self.tr("OpenStreetMap extract"),
+            fileFilter=self.tr("OpenStreetMap (*.osm.pbf *.pbf *.osm *.gpkg)")))
+        self.addParameter(QgsProcessingParameterFile(self.MODEL, self.tr("Model directory"),
+                                                     QgsProcessingParameterFile.Folder))
+        self.addParameter(QgsProcessingParameterNumber(self.PIXEL_SIZE, self.tr("Pixel size (m, 0 = the model's)"),
+                                                       QgsProcessingParameterNumber.Double, 0.0, False, 0.0, 10000.0))
+        self.addParameter(QgsProcessingParameterNumber(self.PATCH_SIZE, self.tr("Patch size (px, 0 = the model's)"),
+                                                       QgsProcessingParameterNumber.Integer, 0, False, 0, 8192))
+        self.addParameter(QgsProcessingParameterNumber(self.VARIATIONS, self.tr("Variations per patch"),
+                                                       QgsProcessingParameterNumber.Integer, 4, False, 1, 100))
+        self.addParameter(QgsProcessingParameterNumber(self.SEED, self.tr("Seed"),
+                                                       QgsProcessingParameterNumber.Integer, 0, False, 0))
+        self.addParameter(QgsProcessingParameterBoolean(self.SEAMLESS, self.tr("Seamless (joint denoising)"), False))
+        self.addParameter(QgsProcessingParameterFolderDestination(self.OUTPUT_DIR, self.tr("City folder")))
+        self.addOutput(QgsProcessingOutputRasterLayer(self.MOSAIC, self.tr("Synthetic mosaic")))
+        self.addOutput(QgsProcessingOutputRasterLayer(self.BUILDINGS_MASK, self.tr("Building coverage")))
+        self.addOutput(QgsProcessingOutputFile(self.NETCDF, self.tr("netCDF")))
+
+    def prepareAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API name
+        model = Path(self.parameterAsFile(parameters, self.MODEL, context))
+        try:
+            card = json.loads((model / "model_card.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise QgsProcessingException(self.tr("MODEL: {m} has no readable model_card.json").format(m=model)) from exc
+        self.out = Path(self.parameterAsString(parameters, self.OUTPUT_DIR, context))
+        self.out.mkdir(parents=True, exist_ok=True)
+        pixel = self.parameterAsDouble(parameters, self.PIXEL_SIZE, context) or card.get("pixel_size") or 10.0
+        patch = self.parameterAsInt(parameters, self.PATCH_SIZE, context) or card.get("patch_size") or 64
+        grid_params = {"PIXEL_SIZE": pixel, "PATCH_SIZE": patch, "OUTPUT": str(self.out / "grid.gpkg")}
+        for name in (self.EXTENT, self.AOI):
+            if parameters.get(name) not in (None, ""):
+                grid_params[name] = parameters[name]
+        feedback.pushInfo(self.tr("1/6 patch grid ({p} px at {s} m)").format(p=patch, s=pixel))
+        if not (self.out / "grid.gpkg").exists():
+            processing.run("mapsynth:create_patch_grid", grid_params, context=context, feedback=feedback,
+                           is_child_algorithm=True)
+        self.grid = str(self.out / "grid.gpkg")
+        self.definition = read_definition(self.grid)
+        self.patches = list_patches(self.grid)
+        self.osm_file = self.parameterAsFile(parameters, self.OSM_FILE, context)
+        area = QgsRectangle(*patches_extent(self.definition, self.patches))
+        from qgis.core import QgsCoordinateReferenceSystem
+
+        self.crs = QgsCoordinateReferenceSystem.fromWkt(self.definition["crs_wkt"])
+        self.layers, _ = semantic_layers(self.osm_file, area, self.crs, feedback)
+        self.transform_context = context.transformContext()
+        return True
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API name
+        steps = QgsProcessingMultiStepFeedback(5, feedback)
+        out, grid = self.out, self.grid
+        steps.setCurrentStep(0)
+        steps.pushInfo(self.tr("2/6 semantic map render"))
+        maps = out / "maps"
+        prepare_output_dir(maps, "map", self.definition["fingerprint"],
+                           {"osm_file": Path(self.osm_file).name, "style": f"semantic v{load_palette()['version']}"})
+        _, _, incomplete, records = render_grid_patches(
+            self.layers, self.crs, self.definition, self.patches, maps, QColor(*background_rgb()), 0,
+            self.transform_context, steps)
+        record_status(grid, "map", records)
+        if steps.isCanceled():
+            return {}
+        model = self.parameterAsFile(parameters, self.MODEL, context)
+
+        def child(step: int, label: str, algorithm: str, params: dict) -> dict:
+            steps.setCurrentStep(step)
+            steps.pushInfo(label)
+            if steps.isCanceled():
+                raise QgsProcessingException(self.tr("Cancelled; rerun to continue where it stopped."))
+            return processing.run(algorithm, params, context=context, feedback=steps, is_child_algorithm=True)
+
+        child(1, self.tr("3/6 generation"), "mapsynth:generate_patches", {
+            "MODEL": model, "PATCH_GRID": grid, "MAP_DIR": str(maps), "OUTPUT_DIR": str(out / "generated"),
+            "VARIATIONS": self.parameterAsInt(parameters, self.VARIATIONS, context),
+            "SEED": self.parameterAsInt(parameters, self.SEED, context),
+            "SEAMLESS": self.parameterAsBool(parameters, self.SEAMLESS, context)})
+        child(2, self.tr("4/6 seamless assembly"), "mapsynth:assemble_mosaic", {
+            "PATCH_GRID": grid, "GENERATED_DIR": str(out / "generated"), "OUTPUT": str(out / "mosaic.tif"),
+            "LABELS": str(out / "mosaic_labels.tif"), "SEAMS": str(out / "mosaic_seams.gpkg")})
+        masks = child(3, self.tr("5/6 building masks"), "mapsynth:building_masks", {
+            "OSM_FILE": self.osm_file, "TARGET_RASTER": str(out / "mosaic.tif"),
+            "OUTPUT_BUILDINGS": str(out / "buildings.gpkg"), "OUTPUT_DIR": str(out / "masks")})
+        child(4, self.tr("6/6 netCDF export"), "mapsynth:export_netcdf", {
+            "MOSAIC": str(out / "mosaic.tif"), "LABELS": str(out / "mosaic_labels.tif"),
+            "MASKS": [masks["BUILDINGS_MASK"], masks["NONRESIDENTIAL_MASK"]], "OUTPUT": str(out / "city.nc")})
+        group = run_group(self.tr("city"))
+        load_styled(context, str(out / "mosaic.tif"), self.tr("Synthetic city (true colour)"), "true_colour", group)
+        load_styled(context, masks["BUILDINGS_MASK"], self.tr("Building coverage"), "mask", group)
+        load_styled(context, masks["NONRESIDENTIAL_MASK"], self.tr("Non-residential building coverage"), "mask",
+                    group)
+        load_styled(context, str(out / "mosaic_seams.gpkg"), self.tr("Seam lines"), "seams", group)
+        if incomplete:
+            feedback.pushWarning(self.tr("{n} map patches were incomplete").format(n=len(incomplete)))
+        return {self.OUTPUT_DIR: str(out), self.MOSAIC: str(out / "mosaic.tif"),
+                self.BUILDINGS_MASK: masks["BUILDINGS_MASK"], self.NETCDF: str(out / "city.nc")}
+
+    def postProcessAlgorithm(self, context, feedback):  # noqa: N802 - QGIS API name
+        self.layers = []
+        return {}
