@@ -20,9 +20,58 @@ class MapSynthPlugin:
             QgsApplication.processingRegistry().addProvider(self.provider)
 
     def initGui(self) -> None:  # noqa: N802 - QGIS API name
+        from qgis.PyQt.QtGui import QIcon
+        from qgis.PyQt.QtWidgets import QAction
+
+        from .about import ICON_PATH
+        from .i18n import tr
+
         self.initProcessing()
+        self.actions = []
+        for label, slot in ((tr("MapSynth toolbox"), self.show_toolbox), (tr("Settings…"), self.show_settings),
+                            (tr("Set up backend environment…"), self.show_setup),
+                            (tr("Backend status…"), self.show_status)):
+            action = QAction(QIcon(str(ICON_PATH)), label, self.iface.mainWindow())
+            action.triggered.connect(slot)
+            self.iface.addPluginToMenu("&MapSynth", action)
+            self.actions.append(action)
+        self.iface.addToolBarIcon(self.actions[0])
+
+    def show_toolbox(self) -> None:
+        """Open the Processing toolbox filtered to MapSynth's algorithms."""
+        from qgis.PyQt.QtWidgets import QDockWidget, QLineEdit
+
+        dock = self.iface.mainWindow().findChild(QDockWidget, "ProcessingToolbox")
+        if dock is not None:
+            dock.setVisible(True)
+            dock.raise_()
+            search = dock.findChild(QLineEdit)
+            if search is not None:
+                search.setText("mapsynth")
+
+    def show_settings(self) -> None:
+        from .gui.settings_dialog import SettingsDialog
+
+        SettingsDialog(self.iface.mainWindow()).exec_()
+
+    def show_setup(self) -> None:
+        from .gui.setup_dialog import SetupDialog
+
+        self.setup_dialog = SetupDialog(self.iface.mainWindow())  # kept: it runs while the user works
+        self.setup_dialog.show()
+
+    def show_status(self) -> None:
+        from .gui.status_dialog import StatusDialog
+
+        self.status_dialog = StatusDialog(self.iface.mainWindow())
+        self.status_dialog.show()
+        self.status_dialog.refresh()
 
     def unload(self) -> None:
+        for action in getattr(self, "actions", []):
+            self.iface.removePluginMenu("&MapSynth", action)
+            self.iface.removeToolBarIcon(action)
+        self.actions = []
         if self.provider is not None:
             QgsApplication.processingRegistry().removeProvider(self.provider)
             self.provider = None

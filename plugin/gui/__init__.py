@@ -1,0 +1,1 @@
+"""The plugin's own dialogs: settings, backend set-up, backend status. Only created from initGui()."""

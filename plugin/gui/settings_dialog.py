@@ -1,0 +1,103 @@
+"""Settings: backend Python, device and cache folder, with a check that the backend really answers."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from qgis.PyQt.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QWidget,
+)
+
+from .. import settings
+from ..backend_client import PROTOCOL_VERSION, clean_env
+from ..i18n import tr
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def check_backend(python: str) -> tuple[bool, str]:
+    """(ok, one-line message) for a candidate backend interpreter."""
+    if not python or not Path(python).is_file():
+        return False, tr("No such file: {p}").format(p=python)
+    try:
+        done = subprocess.run([python, "-I", "-m", "mapsynth_backend", "doctor", "--brief", "--json", "--log-file",
+                               str(settings.cache_dir() / "logs" / "settings-check.log")], capture_output=True,
+                              text=True, timeout=60, env=clean_env(), check=False)
+        report = json.loads(done.stdout)
+    except (OSError, subprocess.TimeoutExpired, ValueError):
+        return False, tr("{p} does not run the MapSynth backend (is it installed in that environment?)").format(
+            p=python)
+    if report.get("protocol_version") != PROTOCOL_VERSION:
+        return False, tr("Backend protocol {v}, the plugin needs {n}: reinstall the backend").format(
+            v=report.get("protocol_version"), n=PROTOCOL_VERSION)
+    return True, tr("MapSynth backend {v} (Python {py})").format(v=report.get("backend_version"),
+                                                                 py=report["python"]["version"])
+
+
+class SettingsDialog(QDialog):
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(tr("MapSynth settings"))
+        layout = QFormLayout(self)
+        self.python = QLineEdit(settings.value(settings.KEY_BACKEND_PYTHON) or str(settings.backend_python()[0]))
+        self.cache = QLineEdit(settings.value(settings.KEY_CACHE_DIR) or str(settings.cache_dir()))
+        self.device = QComboBox()
+        self.device.addItems(DEVICES)
+        self.device.setCurrentText(settings.value(settings.KEY_DEVICE, "auto") or "auto")
+        layout.addRow(tr("Backend Python"), self._with_browse(self.python, folder=False))
+        layout.addRow(tr("Device"), self.device)
+        layout.addRow(tr("Cache folder"), self._with_browse(self.cache, folder=True))
+        self.check_button = QPushButton(tr("Check backend"))
+        self.check_button.clicked.connect(self.check)
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        layout.addRow(self.check_button, self.status)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        layout.addRow(self.buttons)
+
+    def _with_browse(self, edit: QLineEdit, folder: bool) -> QWidget:
+        box = QWidget()
+        row = QHBoxLayout(box)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(edit)
+        button = QPushButton("…")
+
+        def browse() -> None:
+            chosen = (QFileDialog.getExistingDirectory(self, tr("Choose a folder"), edit.text()) if folder else
+                      QFileDialog.getOpenFileName(self, tr("Choose the backend Python"), edit.text())[0])
+            if chosen:
+                edit.setText(chosen)
+
+        button.clicked.connect(browse)
+        row.addWidget(button)
+        return box
+
+    def check(self) -> bool:
+        ok, message = check_backend(self.python.text().strip())
+        self.status.setText(("✔ " if ok else "✘ ") + message)
+        return ok
+
+    def accept(self) -> None:
+        cache = self.cache.text().strip()
+        if cache and not Path(cache).parent.exists():
+            self.status.setText("✘ " + tr("The cache folder's parent does not exist: {p}").format(p=cache))
+            return
+        if self.python.text().strip() and not self.check():
+            return
+        settings.set_value(settings.KEY_BACKEND_PYTHON, self.python.text().strip())
+        settings.set_value(settings.KEY_DEVICE, self.device.currentText())
+        settings.set_value(settings.KEY_CACHE_DIR, cache)
+        super().accept()

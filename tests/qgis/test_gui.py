@@ -1,0 +1,97 @@
+"""The plugin's GUI, headless: dialogs are created and driven offscreen, with real backend subprocesses."""
+
+import sys
+import time
+
+from qgis.core import QgsApplication
+
+
+def wait_for(condition, timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        QgsApplication.processEvents()
+        time.sleep(0.02)
+    return condition()
+
+
+def test_settings_dialog_validates_and_saves(plugin, backend_python, tmp_path):
+    from mapsynth.plugin import settings
+    from mapsynth.plugin.gui.settings_dialog import SettingsDialog
+
+    dialog = SettingsDialog()
+    dialog.python.setText(str(tmp_path / "missing-python"))
+    assert dialog.check() is False and "No such file" in dialog.status.text()
+    dialog.accept()
+    assert dialog.result() != dialog.Accepted  # refused: the backend does not answer
+    dialog.python.setText(str(backend_python))
+    assert dialog.check() is True and "MapSynth backend 0.1.0" in dialog.status.text()
+    dialog.device.setCurrentText("cpu")
+    dialog.cache.setText(str(tmp_path / "cache"))
+    dialog.accept()
+    assert dialog.result() == dialog.Accepted
+    assert settings.value(settings.KEY_BACKEND_PYTHON) == str(backend_python)
+    assert settings.value(settings.KEY_DEVICE) == "cpu" and settings.value(settings.KEY_CACHE_DIR) == str(tmp_path / "cache")
+    settings.set_value(settings.KEY_CACHE_DIR, "")
+    settings.set_value(settings.KEY_BACKEND_PYTHON, "")
+
+
+def test_setup_dialog_streams_output_and_stays_responsive(plugin, tmp_path):
+    from mapsynth.plugin.gui.setup_dialog import SetupDialog, setup_steps
+
+    steps = [[sys.executable, "-c", "import time; print('step one', flush=True); time.sleep(0.5); print('more')"],
+             [sys.executable, "-c", "print('step two')"]]
+    dialog = SetupDialog(steps=steps, venv=tmp_path / "venv")
+    dialog.show()
+    dialog.start()
+    assert not dialog.start_button.isEnabled()
+    assert wait_for(lambda: "step one" in dialog.output.toPlainText(), 10)  # streamed before the step ends
+    assert dialog.succeeded is None  # still running while the event loop turns
+    assert wait_for(lambda: dialog.succeeded is not None)
+    text = dialog.output.toPlainText()
+    assert dialog.succeeded is True and "more" in text and "step two" in text and text.count("$ ") == 2
+    plan = setup_steps("/usr/bin/python3", tmp_path / "venv", "torch==2.13.0")
+    assert plan[0] == ["/usr/bin/python3", "-m", "venv", str(tmp_path / "venv")]
+    assert plan[2][-1] == "torch==2.13.0" and plan[3][-1].endswith("backend") and plan[4][-1] == "doctor"
+
+
+def test_setup_dialog_reports_failure_and_cancel(plugin, tmp_path):
+    from mapsynth.plugin.gui.setup_dialog import SetupDialog
+
+    failing = SetupDialog(steps=[[sys.executable, "-c", "import sys; sys.exit(3)"], [sys.executable, "-c", "1"]])
+    failing.start()
+    assert wait_for(lambda: failing.succeeded is not None) and failing.succeeded is False
+    assert "[exit code 3]" in failing.output.toPlainText() and failing.output.toPlainText().count("$ ") == 1
+    slow = SetupDialog(steps=[[sys.executable, "-c", "import time; time.sleep(30)"]])
+    slow.start()
+    wait_for(lambda: False, 0.5)
+    started = time.monotonic()
+    slow.cancel()
+    assert wait_for(lambda: slow.succeeded is not None, 5) and slow.succeeded is False
+    assert time.monotonic() - started < 2
+
+
+def test_status_dialog_shows_torch_build_and_gpus(plugin, backend_python):
+    from mapsynth.plugin.gui.status_dialog import StatusDialog
+
+    dialog = StatusDialog()
+    dialog.show()
+    dialog.refresh()
+    assert wait_for(lambda: dialog.done, 120)
+    assert dialog.report is not None, dialog.raw.toPlainText()
+    text = dialog.summary.text()
+    assert f"torch {dialog.report['torch']['version']} (build {dialog.report['torch']['build']})" in text
+    assert ("No GPU visible" in text) == (not dialog.report["torch"]["devices"])
+
+
+def test_init_gui_adds_menu_and_toolbar_entries(qgis_app):
+    import mapsynth
+    from qgis.testing.mocked import get_iface
+
+    iface = get_iface()
+    gui_plugin = mapsynth.classFactory(iface)
+    gui_plugin.initGui()
+    labels = [action.text() for action in gui_plugin.actions]
+    assert labels == ["MapSynth toolbox", "Settings…", "Set up backend environment…", "Backend status…"]
+    assert iface.addPluginToMenu.call_count == 4 and iface.addToolBarIcon.call_count == 1
+    gui_plugin.unload()
+    assert iface.removePluginMenu.call_count == 4 and gui_plugin.actions == []
