@@ -30,7 +30,8 @@ def test_settings_dialog_validates_and_saves(plugin, backend_python, tmp_path):
     dialog.accept()
     assert dialog.result() == dialog.Accepted
     assert settings.value(settings.KEY_BACKEND_PYTHON) == str(backend_python)
-    assert settings.value(settings.KEY_DEVICE) == "cpu" and settings.value(settings.KEY_CACHE_DIR) == str(tmp_path / "cache")
+    assert settings.value(settings.KEY_DEVICE) == "cpu"
+    assert settings.value(settings.KEY_CACHE_DIR) == str(tmp_path / "cache")
     settings.set_value(settings.KEY_CACHE_DIR, "")
     settings.set_value(settings.KEY_BACKEND_PYTHON, "")
 
