@@ -16,8 +16,10 @@ class MapSynthPlugin:
         from ..processing_provider.provider import MapSynthProvider
 
         if self.provider is None:
-            self.provider = MapSynthProvider()
-            QgsApplication.processingRegistry().addProvider(self.provider)
+            provider = MapSynthProvider()
+            # keep it only if it was registered: removing ours later must never remove another instance's
+            if QgsApplication.processingRegistry().addProvider(provider):
+                self.provider = provider
 
     def initGui(self) -> None:  # noqa: N802 - QGIS API name
         from qgis.PyQt.QtGui import QIcon

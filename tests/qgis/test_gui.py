@@ -96,3 +96,5 @@ def test_init_gui_adds_menu_and_toolbar_entries(qgis_app):
     assert iface.addPluginToMenu.call_count == 4 and iface.addToolBarIcon.call_count == 1
     gui_plugin.unload()
     assert iface.removePluginMenu.call_count == 4 and gui_plugin.actions == []
+    # a second instance could not register the provider id again, and unloading it left the first one alone
+    assert QgsApplication.processingRegistry().algorithmById("mapsynth:create_patch_grid") is not None
