@@ -30,7 +30,7 @@ qgis:
 # QGIS-side test venv: QGIS's own Python and numpy (never numpy 2), plus pytest.
 $(QGIS_VENV)/.installed:
 	$(QGIS_PYTHON) -m venv --system-site-packages $(QGIS_VENV)
-	$(QGIS_VENV)/bin/python -m pip install -q --disable-pip-version-check "pytest>=7" mock
+	$(QGIS_VENV)/bin/python -m pip install -q --disable-pip-version-check "pytest>=7"
 	@touch $@
 
 # Backend venv: a plain venv with torch (TORCH_SPEC, default the CPU wheel) and the backend, editable.

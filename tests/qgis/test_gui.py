@@ -84,17 +84,43 @@ def test_status_dialog_shows_torch_build_and_gpus(plugin, backend_python):
     assert ("No GPU visible" in text) == (not dialog.report["torch"]["devices"])
 
 
-def test_init_gui_adds_menu_and_toolbar_entries(qgis_app):
-    import mapsynth
-    from qgis.testing.mocked import get_iface
+class RecordingInterface:
+    """Stands in for QGIS's QgisInterface (qgis.testing's mocked iface restarts QGIS, dropping providers)."""
 
-    iface = get_iface()
+    def __init__(self):
+        from qgis.PyQt.QtWidgets import QMainWindow
+
+        self.window = QMainWindow()
+        self.menu, self.toolbar = [], []
+
+    def mainWindow(self):  # noqa: N802 - QGIS API name
+        return self.window
+
+    def addPluginToMenu(self, name, action):  # noqa: N802
+        self.menu.append((name, action))
+
+    def removePluginMenu(self, name, action):  # noqa: N802
+        self.menu.remove((name, action))
+
+    def addToolBarIcon(self, action):  # noqa: N802
+        self.toolbar.append(action)
+
+    def removeToolBarIcon(self, action):  # noqa: N802
+        if action in self.toolbar:
+            self.toolbar.remove(action)
+
+
+def test_init_gui_adds_menu_and_toolbar_entries(plugin):
+    import mapsynth
+
+    iface = RecordingInterface()
     gui_plugin = mapsynth.classFactory(iface)
     gui_plugin.initGui()
     labels = [action.text() for action in gui_plugin.actions]
     assert labels == ["MapSynth toolbox", "Settings…", "Set up backend environment…", "Backend status…"]
-    assert iface.addPluginToMenu.call_count == 4 and iface.addToolBarIcon.call_count == 1
+    assert [name for name, _ in iface.menu] == ["&MapSynth"] * 4 and len(iface.toolbar) == 1
+    assert gui_plugin.provider is None  # the session's provider already holds the id
     gui_plugin.unload()
-    assert iface.removePluginMenu.call_count == 4 and gui_plugin.actions == []
-    # a second instance could not register the provider id again, and unloading it left the first one alone
+    assert iface.menu == [] and iface.toolbar == [] and gui_plugin.actions == []
+    # unloading the second instance left the first instance's algorithms alone
     assert QgsApplication.processingRegistry().algorithmById("mapsynth:create_patch_grid") is not None
