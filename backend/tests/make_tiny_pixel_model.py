@@ -15,9 +15,21 @@ from mapsynth_backend.train import COMMANDS, train  # noqa: E402
 def build(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     dataset = make_dataset(folder, make_grid(folder / "grid.gpkg", 2, 2, 64))
-    train(COMMANDS[0].resolve({"dataset": str(dataset), "family": "pixel", "preset": "tiny", "max_steps": 2,
-                               "batch_size": 2, "validation_every": 0, "device": "cpu",
-                               "output_dir": str(folder / "training")}), ConsoleReporter(json_result=False))
+    train(
+        COMMANDS[0].resolve(
+            {
+                "dataset": str(dataset),
+                "family": "pixel",
+                "preset": "tiny",
+                "max_steps": 2,
+                "batch_size": 2,
+                "validation_every": 0,
+                "device": "cpu",
+                "output_dir": str(folder / "training"),
+            }
+        ),
+        ConsoleReporter(json_result=False),
+    )
     return folder / "training" / "model"
 
 

@@ -13,7 +13,20 @@ import os
 import sys
 from pathlib import Path
 
-from . import __version__, assemble, crop, dataset, diagnostics, evaluate, export, generate, grid, masks, train
+from . import (
+    __version__,
+    assemble,
+    crop,
+    dataset,
+    diagnostics,
+    evaluate,
+    export,
+    generate,
+    grid,
+    landcover,
+    masks,
+    train,
+)
 from .jobs import Command, load_job
 from .protocol import CANCEL_FILE, Cancelled, ConsoleReporter, JsonLinesReporter, UserError, protocol_stream
 
@@ -30,6 +43,7 @@ COMMANDS: dict[str, Command] = {
         *masks.COMMANDS,
         *export.COMMANDS,
         *evaluate.COMMANDS,
+        *landcover.COMMANDS,
     )
 }
 EXIT_OK, EXIT_ERROR, EXIT_CANCELLED = 0, 1, 130
