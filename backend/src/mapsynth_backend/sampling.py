@@ -55,3 +55,17 @@ def map_to_model(rgb_uint8: np.ndarray):
     import torch
 
     return torch.from_numpy(rgb_uint8.astype(np.float32) / 127.5 - 1.0)
+
+
+def remap_map(rgb_uint8: np.ndarray, table: dict[str, list[int]] | None) -> np.ndarray:
+    """Recolour map classes onto the classes a model was trained on (``map_remap`` in its model card)."""
+    if not table:
+        return rgb_uint8
+    codes = (rgb_uint8[0].astype(np.int64) << 16) | (rgb_uint8[1].astype(np.int64) << 8) | rgb_uint8[2]
+    out = rgb_uint8.copy()
+    for source, target in table.items():
+        r, g, b = (int(v) for v in source.split(","))
+        mask = codes == ((r << 16) | (g << 8) | b)
+        for channel in range(3):
+            out[channel][mask] = target[channel]
+    return out

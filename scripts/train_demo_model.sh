@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# make train-demo-model: the embedded demo model, reproducibly, from the real Aberystwyth scene (2 cores, < 2 h).
+# grid (UTM 30N, 10 m, 64 px, spatial train/val/test split) -> Sentinel-2 patches -> derived land-cover maps ->
+# dataset -> pixel model (preset small) -> resources/models/mapsynth-demo-pixel-small
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+DATA=${MAPSYNTH_SHARED_DATA:-$ROOT/../shared/data}
+SCENE="$DATA/s2_aberystwyth_20210527/aberystwyth_s2_20210527_b02_b03_b04_b08_10m_epsg27700.tif"
+WORK=${MAPSYNTH_DEMO_TRAINING:-$ROOT/.mapsynth-demo-training}
+STEPS=${DEMO_STEPS:-2500}
+QP=${QGIS_PROCESS:-/usr/bin/qgis_process.bin}
+BACKEND=$ROOT/.venv-backend/bin/mapsynth
+[ -f "$SCENE" ] || { echo "The Aberystwyth scene is missing: $SCENE" >&2; exit 1; }
+mkdir -p "$WORK/plugins"
+export QT_QPA_PLATFORM=offscreen QGIS_CUSTOM_CONFIG_PATH="$WORK/qgis-profile" QGIS_PLUGINPATH="$WORK/plugins"
+ln -sfn "$ROOT" "$WORK/plugins/mapsynth"
+"$QP" plugins enable mapsynth >/dev/null
+echo "== grid, Sentinel-2 patches, derived maps, dataset"
+[ -f "$WORK/grid.gpkg" ] || "$QP" run mapsynth:create_patch_grid -- \
+    EXTENT="257070.6,266370.6,276258.7,285728.7 [EPSG:27700]" PATCH_SIZE=64 VAL_FRACTION=0.1 TEST_FRACTION=0.1 \
+    SEED=0 OUTPUT="$WORK/grid.gpkg" >/dev/null
+"$QP" run mapsynth:crop_sentinel2 -- PATCH_GRID="$WORK/grid.gpkg" INPUT="$SCENE" SCALE=0.001 \
+    OUTPUT_DIR="$WORK/s2" >/dev/null
+"$BACKEND" derive-maps --patch-grid "$WORK/grid.gpkg" --s2-dir "$WORK/s2" --output-dir "$WORK/maps"
+"$QP" run mapsynth:build_training_dataset -- PATCH_GRID="$WORK/grid.gpkg" MAP_DIR="$WORK/maps" \
+    S2_DIR="$WORK/s2" OUTPUT_DIR="$WORK/dataset" >/dev/null
+echo "== training $STEPS steps (progress below; resumes if interrupted)"
+RESUME=""
+[ -d "$WORK/training/checkpoints" ] && RESUME="--resume latest"
+"$BACKEND" train --dataset "$WORK/dataset" --family pixel --preset small --max-steps "$STEPS" --batch-size 8 \
+    --learning-rate 3e-4 --checkpoint-every 250 --validation-every 500 --seed 0 --device cpu \
+    --output-dir "$WORK/training" $RESUME
+echo "== packaging into resources/models"
+"$ROOT/.venv-backend/bin/python" "$ROOT/scripts/package_demo_model.py" "$WORK"
