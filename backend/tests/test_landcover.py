@@ -1,0 +1,54 @@
+"""Derived land-cover maps and the OSM -> derived-class remap."""
+
+import numpy as np
+from mapsynth_backend.landcover import MAP_REMAP, derive, palette, remap_table
+from mapsynth_backend.sampling import remap_map
+
+
+def scene():
+    """Left: sea; middle: grass field crossed by a dark hedgerow; right: town and a bright beach strip."""
+    refl = np.zeros((4, 40, 60))
+    refl[:, :, :20] = np.array([0.06, 0.05, 0.03, 0.015])[:, None, None]  # water
+    refl[:, :, 20:40] = np.array([0.03, 0.06, 0.035, 0.45])[:, None, None]  # grass
+    refl[:, :, 30] = np.array([0.02, 0.035, 0.02, 0.25])[:, None]  # hedgerow: a dark line in NIR
+    refl[:, :, 40:50] = np.array([0.08, 0.085, 0.09, 0.14])[:, None, None]  # built-up
+    refl[:, :, 50:] = np.array([0.12, 0.13, 0.15, 0.19])[:, None, None]  # sand
+    return refl
+
+
+def colour_at(rgb, y, x):
+    return tuple(int(v) for v in rgb[:, y, x])
+
+
+def test_classes_and_linear_structure_are_derived():
+    colours = palette()
+    rgb = derive(scene())
+    assert colour_at(rgb, 20, 5) == colours["water"]
+    assert colour_at(rgb, 20, 25) == colours["grass"]
+    assert colour_at(rgb, 20, 30) == colours["hedge"]
+    assert colour_at(rgb, 20, 45) == colours["other_building"]
+    assert colour_at(rgb, 20, 55) == colours["bare"]
+
+
+def test_every_osm_class_is_remapped_onto_a_derived_class():
+    colours = palette()
+    assert set(MAP_REMAP) == set(colours)
+    table = remap_table()
+    osm = np.zeros((3, 2, 2), np.uint8)
+    osm[:, 0, 0] = colours["farmland"]
+    osm[:, 0, 1] = colours["major_road"]
+    osm[:, 1, 0] = colours["water"]
+    osm[:, 1, 1] = colours["parcel_boundary"]
+    out = remap_map(osm, table)
+    assert colour_at(out, 0, 0) == colours["grass"] and colour_at(out, 0, 1) == colours["other_building"]
+    assert colour_at(out, 1, 0) == colours["water"] and colour_at(out, 1, 1) == colours["hedge"]
+    assert remap_map(osm, None) is osm
+
+
+def test_the_backend_palette_is_the_plugin_palette():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    plugin_copy = root / "resources" / "styles" / "semantic_palette.json"
+    backend_copy = root / "backend" / "src" / "mapsynth_backend" / "data" / "semantic_palette.json"
+    assert plugin_copy.read_text() == backend_copy.read_text()
