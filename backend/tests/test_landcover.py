@@ -1,6 +1,7 @@
 """Derived land-cover maps and the OSM -> derived-class remap."""
 
 import numpy as np
+
 from mapsynth_backend.landcover import MAP_REMAP, derive, palette, remap_table
 from mapsynth_backend.sampling import remap_map
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .grid import load_grid
+from .grid import load_grid, snapped_grid
 from .jobs import Command, Param
 from .mosaic import LABEL_NODATA, RowAssembler, label_of
 from .outputs import MANIFEST, atomic_write
@@ -29,22 +29,6 @@ def _read(path: Path) -> np.ndarray:
         dn = src.read().astype(np.float32)
     dn[dn == ENCODING["nodata"]] = np.nan
     return dn
-
-
-def _target_grid(transform, width: int, height: int, target: float):
-    """An output grid of ``target`` m pixels snapped to multiples of it (e.g. the Sentinel-2 10 m grid)."""
-    import math
-
-    from rasterio.transform import Affine
-
-    x0, y0 = transform.c, transform.f
-    x1, y1 = x0 + width * transform.a, y0 + height * transform.e
-    nx0, ny0 = math.floor(x0 / target) * target, math.ceil(y0 / target) * target
-    return (
-        Affine(target, 0, nx0, 0, -target, ny0),
-        math.ceil((x1 - nx0) / target - 1e-9),
-        math.ceil((ny0 - y1) / target - 1e-9),
-    )
 
 
 def _seam_line(kind: str, path: np.ndarray, x: int, top: int, x0: float, y0: float, px: float) -> bytes:
@@ -254,7 +238,7 @@ def assemble(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
         elapsed = time.perf_counter() - started
         target = None
         if params["target_pixel_size"] and params["target_pixel_size"] != px:
-            target = _target_grid(transform, width, height, params["target_pixel_size"])
+            target = snapped_grid(transform, width, height, params["target_pixel_size"])
         reporter.progress(0.92, "writing the Cloud-Optimized GeoTIFF", "assemble")
         _to_cog(work_mosaic, out, "AVERAGE", target)
         _to_cog(work_labels, labels_path, "NEAREST")

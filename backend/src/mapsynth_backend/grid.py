@@ -224,3 +224,20 @@ def read_status(path: str | Path, step: str) -> dict[str, dict[str, Any]]:
         except sqlite3.OperationalError:
             return {}
     return {row["patch_id"]: dict(row) for row in rows}
+
+
+def snapped_grid(transform, width: int, height: int, pixel: float):
+    """A raster grid of ``pixel`` m cells covering the given one, its corner snapped to multiples of ``pixel``
+    (so a 10 m result lies on the Sentinel-2 grid of its UTM zone): (transform, width, height)."""
+    import math
+
+    from rasterio.transform import Affine
+
+    x0, y1 = transform.c, transform.f
+    x1, y0 = x0 + width * transform.a, y1 + height * transform.e
+    nx0, ny1 = math.floor(x0 / pixel) * pixel, math.ceil(y1 / pixel) * pixel
+    return (
+        Affine(pixel, 0, nx0, 0, -pixel, ny1),
+        math.ceil((x1 - nx0) / pixel - 1e-9),
+        math.ceil((ny1 - y0) / pixel - 1e-9),
+    )

@@ -15,7 +15,7 @@ import numpy as np
 
 from .buildings import evidence, read_inputs, tag_class
 from .fuzzy import nonresidential_degree
-from .grid import load_grid
+from .grid import load_grid, snapped_grid
 from .jobs import Command, Param
 from .outputs import atomic_write
 from .protocol import Reporter, UserError
@@ -51,19 +51,6 @@ def target_grid(params: dict[str, Any]):
         Affine(grid.pixel_size, 0, x0, 0, -grid.pixel_size, y1),
         width,
         height,
-    )
-
-
-def snapped_grid(transform, width: int, height: int, pixel: float):
-    from rasterio.transform import Affine
-
-    x0, y1 = transform.c, transform.f
-    x1, y0 = x0 + width * transform.a, y1 + height * transform.e
-    nx0, ny1 = math.floor(x0 / pixel) * pixel, math.ceil(y1 / pixel) * pixel
-    return (
-        Affine(pixel, 0, nx0, 0, -pixel, ny1),
-        math.ceil((x1 - nx0) / pixel - 1e-9),
-        math.ceil((ny1 - y0) / pixel - 1e-9),
     )
 
 
