@@ -23,6 +23,22 @@ from model_fixtures import make_dataset, make_grid  # noqa: E402
 from tiny_models import build_tiny_sd  # noqa: E402
 
 REPORTER = ConsoleReporter(json_result=False)
+# accelerate launch with two CPU processes, running the backend CLI
+TWO_CPU_PROCESSES = [
+    str(Path(sys.executable).parent / "accelerate"),
+    "launch",
+    "--cpu",
+    "--num_processes",
+    "2",
+    "--num_machines",
+    "1",
+    "--mixed_precision",
+    "no",
+    "--dynamo_backend",
+    "no",
+    "-m",
+    "mapsynth_backend",
+]
 
 
 def train_params(**overrides):
@@ -152,23 +168,10 @@ def test_two_processes_give_the_single_process_output(data, pixel_run, tmp_path)
         "--device",
         "cpu",
     ]
-    launcher = Path(sys.executable).parent / "accelerate"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     subprocess.run(
         [
-            str(launcher),
-            "launch",
-            "--cpu",
-            "--num_processes",
-            "2",
-            "--num_machines",
-            "1",
-            "--mixed_precision",
-            "no",
-            "--dynamo_backend",
-            "no",
-            "-m",
-            "mapsynth_backend",
+            *TWO_CPU_PROCESSES,
             "generate",
             *common,
             "--output-dir",
@@ -281,22 +284,9 @@ def test_ema_and_two_process_training(data, pixel_run, tmp_path):
     plain = load_model(pixel_run[0] / "model").unet.state_dict()
     averaged = load_model(tmp_path / "ema" / "model").unet.state_dict()
     assert any(not np.array_equal(plain[k].numpy(), averaged[k].numpy()) for k in plain)
-    launcher = Path(sys.executable).parent / "accelerate"
     subprocess.run(
         [
-            str(launcher),
-            "launch",
-            "--cpu",
-            "--num_processes",
-            "2",
-            "--num_machines",
-            "1",
-            "--mixed_precision",
-            "no",
-            "--dynamo_backend",
-            "no",
-            "-m",
-            "mapsynth_backend",
+            *TWO_CPU_PROCESSES,
             "train",
             "--dataset",
             str(dataset),
