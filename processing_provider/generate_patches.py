@@ -40,7 +40,9 @@ class GeneratePatches(MapSynthAlgorithm):
             "files. DEVICE auto uses a CUDA GPU when the backend sees one (fp16). Only safetensors weights are "
             "loaded; pickle checkpoints are refused.<br><br>SEAMLESS denoises the whole area at once with "
             "overlapping windows blended with Hann weights at every step, so neighbouring patches agree before "
-            "any cut (memory grows with the area)."
+            "any cut (memory grows with the area).<br><br>GUIDANCE: classifier-free guidance; 0 takes the model's "
+            "default (controlnet-sd15: 4 on the prompt; pixel models trained with MAP_DROPOUT: map guidance at the "
+            "scale in their card; other pixel models: none)."
         )
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API name
@@ -62,8 +64,8 @@ class GeneratePatches(MapSynthAlgorithm):
         self.addParameter(QgsProcessingParameterBoolean(
             self.SEAMLESS, self.tr("Seamless: denoise the whole area jointly (overlapping Hann-weighted windows)"),
             False))
-        guidance = QgsProcessingParameterNumber(self.GUIDANCE, self.tr("Guidance scale (controlnet-sd15)"),
-                                                QgsProcessingParameterNumber.Double, 4.0, False, 0.0, 30.0)
+        guidance = QgsProcessingParameterNumber(self.GUIDANCE, self.tr("Guidance scale (0 = the model's default)"),
+                                                QgsProcessingParameterNumber.Double, 0.0, False, 0.0, 30.0)
         guidance.setFlags(guidance.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
         self.addParameter(guidance)
         self.addParameter(QgsProcessingParameterFolderDestination(self.OUTPUT_DIR, self.tr("Generated patches")))

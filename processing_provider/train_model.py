@@ -23,6 +23,7 @@ class TrainModel(MapSynthAlgorithm):
     MAX_STEPS, BATCH_SIZE, LEARNING_RATE, RESUME = "MAX_STEPS", "BATCH_SIZE", "LEARNING_RATE", "RESUME"
     ALLOW_DOWNLOAD, CHECKPOINT_EVERY, VALIDATION_EVERY, SEED = ("ALLOW_DOWNLOAD", "CHECKPOINT_EVERY",
                                                                 "VALIDATION_EVERY", "SEED")
+    MAP_DROPOUT = "MAP_DROPOUT"
     OUTPUT_DIR, MODEL_DIR, FINAL_LOSS = "OUTPUT_DIR", "MODEL_DIR", "FINAL_LOSS"
     group_id = "training"
 
@@ -41,6 +42,8 @@ class TrainModel(MapSynthAlgorithm):
             "OUTPUT_DIR receives checkpoints (every CHECKPOINT_EVERY steps), validation grids (map | real | "
             "generated, RGB and NIR false colour), loss.csv and loss.png, and the final model in model/ with "
             "model_card.json. RESUME continues from the latest checkpoint in OUTPUT_DIR with the same loss curve. "
+            "MAP_DROPOUT (pixel) trains that share of samples without their map, so generation can apply "
+            "classifier-free map guidance (GUIDANCE of generate_patches; the card records the recommended scale). "
             "For multi-GPU training run the same job with 'accelerate launch -m mapsynth_backend train ...'."
         )
 
@@ -67,6 +70,8 @@ class TrainModel(MapSynthAlgorithm):
             QgsProcessingParameterNumber(self.VALIDATION_EVERY, self.tr("Validation grid every N steps"),
                                          QgsProcessingParameterNumber.Integer, 500, False, 0),
             QgsProcessingParameterNumber(self.SEED, self.tr("Seed"), QgsProcessingParameterNumber.Integer, 0, False, 0),
+            QgsProcessingParameterNumber(self.MAP_DROPOUT, self.tr("Map dropout (pixel; enables map guidance)"),
+                                         QgsProcessingParameterNumber.Double, 0.0, False, 0.0, 0.5),
         )
         for param in advanced:
             param.setFlags(param.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
@@ -89,6 +94,7 @@ class TrainModel(MapSynthAlgorithm):
             "checkpoint_every": self.parameterAsInt(parameters, self.CHECKPOINT_EVERY, context),
             "validation_every": self.parameterAsInt(parameters, self.VALIDATION_EVERY, context),
             "seed": self.parameterAsInt(parameters, self.SEED, context),
+            "map_dropout": self.parameterAsDouble(parameters, self.MAP_DROPOUT, context),
             "output_dir": self.parameterAsString(parameters, self.OUTPUT_DIR, context),
         }
         result = run_backend("train", params, feedback)

@@ -23,13 +23,14 @@ echo "== grid, Sentinel-2 patches, derived maps, dataset"
 "$QP" run mapsynth:crop_sentinel2 -- PATCH_GRID="$WORK/grid.gpkg" INPUT="$SCENE" SCALE=0.001 \
     OUTPUT_DIR="$WORK/s2" >/dev/null
 "$BACKEND" derive-maps --patch-grid "$WORK/grid.gpkg" --s2-dir "$WORK/s2" --output-dir "$WORK/maps"
+# fixed clip ranges from 0: percentile floors would make dark open water unrepresentable (NIR ~0.01-0.03)
 "$QP" run mapsynth:build_training_dataset -- PATCH_GRID="$WORK/grid.gpkg" MAP_DIR="$WORK/maps" \
-    S2_DIR="$WORK/s2" OUTPUT_DIR="$WORK/dataset" >/dev/null
+    S2_DIR="$WORK/s2" CLIP="B02:0:0.15,B03:0:0.17,B04:0:0.18,B08:0:0.7" OUTPUT_DIR="$WORK/dataset" >/dev/null
 echo "== training $STEPS steps (progress below; resumes if interrupted)"
 RESUME=""
 [ -d "$WORK/training/checkpoints" ] && RESUME="--resume latest"
 "$BACKEND" train --dataset "$WORK/dataset" --family pixel --preset small --max-steps "$STEPS" --batch-size 8 \
-    --learning-rate 3e-4 --checkpoint-every 250 --validation-every 500 --seed 0 --device cpu \
+    --learning-rate 3e-4 --map-dropout 0.1 --checkpoint-every 250 --validation-every 500 --seed 0 --device cpu \
     --output-dir "$WORK/training" $RESUME
 echo "== packaging into resources/models"
 "$ROOT/.venv-backend/bin/python" "$ROOT/scripts/package_demo_model.py" "$WORK"

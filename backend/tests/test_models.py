@@ -316,3 +316,45 @@ def test_ema_and_two_process_training(data, pixel_run, tmp_path):
     )
     assert json.loads((tmp_path / "ddp" / "model" / "model_card.json").read_text())["steps"] == 2
     assert [s for s, _ in losses(tmp_path / "ddp")] == [1, 2]
+
+
+def test_map_dropout_trains_a_map_free_branch_that_guidance_uses(data, pixel_run, tmp_path):
+    import torch
+
+    from mapsynth_backend.models import NULL_MAP
+
+    folder, dataset = data
+    common = {"dataset": str(dataset), "family": "pixel", "preset": "tiny"}
+    train(train_params(**common, output_dir=str(tmp_path / "drop"), map_dropout=0.5), REPORTER)
+    assert losses(tmp_path / "drop") != losses(pixel_run[0]), "dropping maps must change the training batches"
+    guided = load_model(tmp_path / "drop" / "model")
+    assert guided.card["map_dropout"] == 0.5 and guided.card["guidance"] > 1
+    plain = load_model(pixel_run[0] / "model")
+    assert plain.guidance_scale(3.0) == 1.0, "a model without a map-free branch cannot be guided"
+    assert guided.guidance_scale(0.0) == guided.card["guidance"] and guided.guidance_scale(3.0) == 3.0
+
+    maps = torch.rand(2, 3, 16, 16) * 2 - 1
+    inputs, t = torch.randn(2, 4, 16, 16), torch.tensor(500)
+    with torch.inference_mode():
+        mapped = guided.unet(torch.cat([inputs, maps], 1), t).sample
+        free = guided.unet(torch.cat([inputs, torch.full_like(maps, NULL_MAP)], 1), t).sample
+        combined = guided.predict(inputs, maps, t, 3.0)
+    assert torch.allclose(combined, free + 3.0 * (mapped - free), atol=1e-4)
+    assert torch.allclose(guided.predict(inputs, maps, t, 1.0), mapped, atol=1e-5)
+
+    grid = {"patch_grid": str(folder / "grid.gpkg"), "map_dir": str(folder / "maps"), "variations": 1}
+    for name, model, guidance in (("p1", plain, 1.0), ("p3", plain, 3.0), ("g1", guided, 1.0), ("g3", guided, 3.0)):
+        generate(generate_params(**grid, model=str(model_dir(model, pixel_run, tmp_path)), guidance=guidance,
+                                 output_dir=str(tmp_path / name)), REPORTER)
+    p1, p3, g1, g3 = (read_all(tmp_path / n) for n in ("p1", "p3", "g1", "g3"))
+    assert all(np.array_equal(p1[k], p3[k]) for k in p1)
+    assert all(not np.array_equal(g1[k], g3[k]) for k in g1)
+    details = json.loads((tmp_path / "g3" / "mapsynth_output.json").read_text())["details"]
+    assert details["guidance"] == 3.0
+    with pytest.raises(UserError, match="MAP_DROPOUT"):
+        train(train_params(**{**common, "family": "controlnet-sd15"}, output_dir=str(tmp_path / "c"), map_dropout=0.1),
+              REPORTER)
+
+
+def model_dir(model, pixel_run, tmp_path):
+    return tmp_path / "drop" / "model" if model.card.get("map_dropout") else pixel_run[0] / "model"

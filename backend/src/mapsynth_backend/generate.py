@@ -21,6 +21,8 @@ from .protocol import Reporter, UserError
 from .radiometry import ENCODING, encode_reflectance
 from .sampling import item_noise, map_to_model, remap_map, stack_noise, to_reflectance
 
+CONTROLNET_GUIDANCE = 4.0
+
 
 def resolve_device(requested: str, state) -> str:
     import torch
@@ -100,6 +102,10 @@ def generate(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
             model.base["vae"].enable_tiling()
         if params["vae_slicing"]:
             model.base["vae"].enable_slicing()
+    if model.family == "pixel":
+        params = {**params, "guidance": model.guidance_scale(params["guidance"])}
+    else:
+        params = {**params, "guidance": params["guidance"] or CONTROLNET_GUIDANCE}
     details = {
         "model": str(Path(params["model"]).resolve()),
         "family": card["family"],
@@ -224,7 +230,14 @@ def _generate_seamless(model, grid, map_dir: Path, out: Path, params, reporter, 
         noise = {k: v.to(device) for k, v in canvas_noise(model, params["seed"], variation, height, width).items()}
         if model.family == "pixel":
             outputs = pixel_joint(
-                model, map_canvas, noise["bands"], windows, params["steps"], params["batch_size"], reporter
+                model,
+                map_canvas,
+                noise["bands"],
+                windows,
+                params["steps"],
+                params["batch_size"],
+                reporter,
+                params["guidance"],
             )
         else:
             outputs = controlnet_joint(
@@ -307,7 +320,14 @@ COMMANDS = (
             Param(
                 "precision", "str", "auto", "auto = fp16 on CUDA, fp32 on CPU", choices=("auto", "fp32", "fp16", "bf16")
             ),
-            Param("guidance", "float", 4.0, "classifier-free guidance (controlnet-sd15)", minimum=0),
+            Param(
+                "guidance",
+                "float",
+                0.0,
+                "classifier-free guidance; 0 = the model's default (controlnet-sd15: 4; pixel: its card's, 1"
+                " for models trained without map dropout)",
+                minimum=0,
+            ),
             Param("control_scale", "float", 1.0, "ControlNet conditioning scale", minimum=0),
             Param("negative_prompt", "str", "clouds, haze, blurry, low quality", "negative prompt (controlnet-sd15)"),
             Param("seamless", "bool", False, "joint denoising of the whole area with Hann-weighted windows"),

@@ -51,7 +51,9 @@ def denoise_canvas(
     return canvas
 
 
-def pixel_joint(model, map_canvas, noise, windows, steps: int, batch_size: int, reporter=None) -> dict[str, Any]:
+def pixel_joint(
+    model, map_canvas, noise, windows, steps: int, batch_size: int, reporter=None, guidance: float = 0.0
+) -> dict[str, Any]:
     import torch
     from diffusers import DPMSolverMultistepScheduler
 
@@ -59,11 +61,11 @@ def pixel_joint(model, map_canvas, noise, windows, steps: int, batch_size: int, 
     scheduler = DPMSolverMultistepScheduler(**model.card["train_scheduler"], algorithm_type="dpmsolver++")
     scheduler.set_timesteps(steps)
     dtype = next(model.unet.parameters()).dtype
+    guidance = model.guidance_scale(guidance)
 
     def predict(inputs, t, offsets):
         maps = torch.stack([map_canvas[:, y : y + size, x : x + size] for y, x in offsets]).to(dtype)
-        stacked = torch.cat([inputs.to(dtype), maps], dim=1).contiguous(memory_format=torch.channels_last)
-        return model.unet(stacked, t).sample.to(inputs.dtype)
+        return model.predict(inputs.to(dtype), maps, t, guidance).to(inputs.dtype)
 
     with torch.inference_mode():
         canvas = denoise_canvas(noise, windows, size, steps, scheduler, predict, batch_size, reporter)

@@ -26,6 +26,7 @@ from .radiometry import ClipRange, decode_reflectance
 from .sampling import item_noise, map_to_model, stack_noise, to_reflectance
 
 SPLIT_FOLDERS = ("train", "validation", "test")
+MAP_GUIDANCE = 2.0  # recommended map-guidance scale written into cards of models trained with map dropout
 
 
 def read_dataset(folder: Path) -> tuple[dict[str, list[dict]], dict[str, Any], dict[str, Any]]:
@@ -202,6 +203,10 @@ def train(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
         "data_licenses": DATA_LICENSES,
         "crs": splits["train"][0].get("crs"),
     }
+    if params["map_dropout"]:
+        if params["family"] != "pixel":
+            raise UserError("MAP_DROPOUT: only the pixel family trains a map-free branch (controlnet-sd15 uses text)")
+        card.update(map_dropout=params["map_dropout"], guidance=MAP_GUIDANCE)
     bounds = splits["train"][0].get("bounds")
     if bounds:
         card["pixel_size"] = (bounds[2] - bounds[0]) / size
@@ -350,6 +355,14 @@ COMMANDS = (
             ),
             Param("base_model", "str", "", "controlnet-sd15: local diffusers folder or hub id of SD 1.5"),
             Param("allow_download", "bool", False, "allow downloading BASE_MODEL from the Hugging Face hub"),
+            Param(
+                "map_dropout",
+                "float",
+                0.0,
+                "pixel: share of samples trained without their map, enabling map guidance at generation",
+                minimum=0,
+                maximum=0.5,
+            ),
             Param("max_steps", "int", 1000, "optimizer steps", minimum=1),
             Param("batch_size", "int", 8, "samples per process and step", minimum=1),
             Param("learning_rate", "float", 1e-4, "AdamW learning rate", minimum=0),
