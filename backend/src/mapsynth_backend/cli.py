@@ -8,6 +8,7 @@ for the user, traceback in the log), 130 cancelled.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
@@ -28,6 +29,7 @@ from . import (
     train,
 )
 from .jobs import Command, load_job
+from .outputs import output_lock
 from .protocol import CANCEL_FILE, Cancelled, ConsoleReporter, JsonLinesReporter, UserError, protocol_stream
 
 COMMANDS: dict[str, Command] = {
@@ -114,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             params = command.resolve(flags)
         logger.info("mapsynth-backend %s: %s %s", __version__, command.name, params)
-        outputs = command.run(params, reporter)
+        with output_lock(command.name, params, reporter) or contextlib.nullcontext():
+            outputs = command.run(params, reporter)
         reporter.result(outputs)
         return EXIT_OK
     except UserError as exc:

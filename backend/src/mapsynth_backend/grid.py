@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sqlite3
 from collections import Counter
 from dataclasses import dataclass
@@ -39,6 +40,9 @@ def fingerprint(definition: dict[str, Any]) -> str:
     """Hash of everything that fixes patch geometry; a step refuses outputs made on another grid."""
     canonical = json.dumps({key: definition[key] for key in GEOMETRY_KEYS}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+
+
+SAFE_PATCH_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def patch_id(row: int, col: int, width: int = 4) -> str:
@@ -135,6 +139,9 @@ def load_grid(path: str | Path) -> PatchGrid:
         raise UserError(f"PATCH_GRID: {path}: the grid definition was changed after creation (fingerprint mismatch)")
     patches = tuple(Patch(str(pid), int(r), int(c), str(split)) for pid, r, c, split in records)
     rows, cols = definition["rows"], definition["cols"]
+    unsafe = [p.patch_id for p in patches if not SAFE_PATCH_ID.fullmatch(p.patch_id)]
+    if unsafe:  # patch ids become file names: never let a grid steer writes out of the output folders
+        raise UserError(f"PATCH_GRID: {path}: patch id {unsafe[0]!r} is not a plain file name ([A-Za-z0-9_-])")
     if any(not (0 <= p.row < rows and 0 <= p.col < cols) for p in patches):
         raise UserError(f"PATCH_GRID: {path}: a patch lies outside the {rows} x {cols} grid")
     return PatchGrid(path, definition, patches)

@@ -3,8 +3,12 @@ written under temporary names and renamed when complete, so reruns resume and ne
 
 from __future__ import annotations
 
+import glob
 import json
 import os
+import shutil
+import socket
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -53,3 +57,143 @@ def atomic_write(path: Path, write: Callable[[Path], Any]) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+LOCK_NAME = ".mapsynth.lock"
+
+
+def lock_path(target: Path, is_dir: bool) -> Path:
+    """A folder is locked by a file inside it; a single-file output by a hidden sibling."""
+    return target / LOCK_NAME if is_dir else target.with_name(f".{target.name}.mapsynth.lock")
+
+
+def _process_start(pid: int) -> str | None:
+    """Start time of ``pid`` in clock ticks (Linux), so a reused pid is not taken for the lock's owner."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def _owner_alive(owner: dict[str, Any]) -> bool:
+    if owner.get("host") != socket.gethostname():
+        return True  # cannot tell from here: only a person can declare it stale
+    pid = int(owner.get("pid", -1))
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    started = owner.get("process_start")
+    return started is None or _process_start(pid) in (None, started)
+
+
+class OutputLock:
+    """Exclusive use of an output folder or file by one job: a lock file with the owner's pid, host and
+    command. A second job is refused with one line; a lock whose owner died (kill, crash, power cut) is stale
+    and taken over. Only the first process of an ``accelerate launch`` takes it."""
+
+    def __init__(self, target: Path, is_dir: bool, command: str, reporter=None, label: str = "OUTPUT_DIR") -> None:
+        self.path = lock_path(target, is_dir)
+        self.command = command
+        self.reporter = reporter
+        self.label = label
+        self.held = False
+        self.created: list[Path] = []
+
+    def __enter__(self) -> OutputLock:
+        if int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0")) or 0) > 0:
+            return self
+        missing = [p for p in (self.path.parent, *self.path.parent.parents) if not p.exists()]
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserError(f"{self.label}: cannot create the folder {self.path.parent}: {exc.strerror}") from exc
+        self.created = missing
+        me = {
+            "pid": os.getpid(),
+            "process_start": _process_start(os.getpid()),
+            "host": socket.gethostname(),
+            "command": self.command,
+            "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+        }
+        for _ in range(3):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                self._recover_stale()
+                continue
+            except OSError as exc:
+                self._remove_created()
+                raise UserError(f"{self.label}: cannot write into {self.path.parent}: {exc.strerror}") from exc
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(me, handle)
+            self.held = True
+            self._sweep_partials()
+            return self
+        raise UserError(f"could not lock {self.path.parent}: another job keeps taking it")
+
+    def _sweep_partials(self) -> None:
+        """Temporary files of a job that was killed: with the lock held, nobody else can be writing them."""
+        if self.path.name == LOCK_NAME:
+            leftovers = [p for p in self.path.parent.rglob(".*.partial*")]
+        else:
+            stem = self.path.name[1 : -len(".mapsynth.lock")].rsplit(".", 1)[0]
+            leftovers = list(self.path.parent.glob(f".{glob.escape(stem)}*.partial*"))
+        for leftover in leftovers:
+            shutil.rmtree(leftover, ignore_errors=True) if leftover.is_dir() else leftover.unlink(missing_ok=True)
+        if leftovers and self.reporter is not None:
+            self.reporter.log(f"removed {len(leftovers)} unfinished file(s) of an interrupted run", "warning")
+
+    def _recover_stale(self) -> None:
+        try:
+            owner = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError):
+            owner = {}  # an empty or torn lock: its writer died between create and write
+        if owner and _owner_alive(owner):
+            raise UserError(
+                f"{self.path.parent} is in use by another MapSynth job ({owner.get('command')}, pid {owner.get('pid')}"
+                f" on {owner.get('host')}, since {owner.get('started')}); wait for it, stop it, or choose another"
+                f" output (if that job is gone, delete {self.path})"
+            )
+        stale = self.path.with_name(f"{self.path.name}.{uuid.uuid4().hex[:8]}.stale")
+        try:
+            os.replace(self.path, stale)
+            stale.unlink()
+        except FileNotFoundError:
+            return
+        if self.reporter is not None:
+            self.reporter.log(f"recovered a stale lock of pid {owner.get('pid')} ({owner.get('command')})", "warning")
+
+    def __exit__(self, *exc: object) -> None:
+        if not self.held:
+            return
+        try:
+            if json.loads(self.path.read_text(encoding="utf-8")).get("pid") == os.getpid():
+                self.path.unlink()
+        except (OSError, ValueError):
+            pass
+        self.held = False
+        self._remove_created()
+
+    def _remove_created(self) -> None:
+        """Folders this job created and left empty (it failed before writing) go again."""
+        for folder in self.created:
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+
+
+def output_lock(command: str, params: dict[str, Any], reporter=None) -> OutputLock | None:
+    """The lock of a command's main output (``output_dir`` or ``output``), if it has one."""
+    if params.get("output_dir"):
+        return OutputLock(Path(params["output_dir"]), True, command, reporter)
+    if params.get("output"):
+        return OutputLock(Path(params["output"]), False, command, reporter, "OUTPUT")
+    return None

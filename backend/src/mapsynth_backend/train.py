@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 import re
 import shutil
 from datetime import datetime, timezone
@@ -100,6 +101,20 @@ def latest_checkpoint(folder: Path) -> Path | None:
         (int(m.group(1)), p) for p in folder.glob("checkpoint-*") if (m := re.fullmatch(r"checkpoint-(\d+)", p.name))
     )
     return found[-1][1] if found else None
+
+
+def save_checkpoint(accelerator, checkpoints: Path, step: int) -> None:
+    """Every process saves into one staging folder; it becomes checkpoint-N only when all are done."""
+    staging, final = checkpoints / f".checkpoint-{step}.partial", checkpoints / f"checkpoint-{step}"
+    if accelerator.is_main_process:
+        shutil.rmtree(staging, ignore_errors=True)
+    accelerator.wait_for_everyone()
+    accelerator.save_state(str(staging))
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(staging, final)
+    accelerator.wait_for_everyone()
 
 
 def build_model(params: dict, bands: list[str], size: int, card: dict):
@@ -258,7 +273,8 @@ def train(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
     kept = []
     if step and loss_csv.exists():
         with open(loss_csv) as handle:
-            kept = [r for r in csv.DictReader(handle) if int(r["step"]) <= step]
+            # a run killed mid-line leaves a torn last row: only complete rows up to the checkpoint stay
+            kept = [r for r in csv.DictReader(handle) if r.get("lr") and r["step"].isdigit() and int(r["step"]) <= step]
     with open(loss_csv, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=["step", "loss", "lr"])
         writer.writeheader()
@@ -295,7 +311,7 @@ def train(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
             reporter.metric("loss", value, step)
             reporter.progress(step / params["max_steps"], f"step {step}/{params['max_steps']}", "train")
         if step % params["checkpoint_every"] == 0 or step == params["max_steps"]:
-            accelerator.save_state(str(checkpoints / f"checkpoint-{step}"))
+            save_checkpoint(accelerator, checkpoints, step)
             if accelerator.is_main_process:
                 for old in sorted(checkpoints.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))[
                     : -params["checkpoints_total_limit"]
@@ -318,7 +334,11 @@ def train(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
                 for k in ("batch_size", "learning_rate", "seed", "gradient_accumulation", "mixed_precision", "ema")
             },
         )
-        model.save(out / "model")
+        staging = out / ".model.partial"
+        shutil.rmtree(staging, ignore_errors=True)
+        model.save(staging)
+        shutil.rmtree(out / "model", ignore_errors=True)
+        os.replace(staging, out / "model")  # a killed run never leaves a model/ that looks complete
         _validate(model, accelerator, validation_rows, clip, params, out / "validation" / "final.png")
         _plot_losses(loss_csv, out / "loss.png")
         read_card(out / "model")
