@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import sqlite3
 import uuid
 from pathlib import Path
@@ -38,6 +39,9 @@ def fingerprint(definition: dict[str, Any]) -> str:
     """Hash of what fixes patch geometry (same recipe as the backend's grid module)."""
     canonical = json.dumps({key: definition[key] for key in GEOMETRY_KEYS}, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+
+
+SAFE_PATCH_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def patch_id(row: int, col: int, width: int = 4) -> str:
@@ -151,6 +155,10 @@ def list_patches(path: str | Path) -> list[dict[str, Any]]:
     path = Path(str(path).split("|", 1)[0])
     with sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True) as conn:
         rows = conn.execute(f"SELECT patch_id, row, col, split FROM {PATCH_LAYER} ORDER BY row, col").fetchall()
+    unsafe = [str(p) for p, _, _, _ in rows if not SAFE_PATCH_ID.fullmatch(str(p))]
+    if unsafe:  # patch ids become file names: a grid must not steer writes out of the output folders
+        raise QgsProcessingException(tr("PATCH_GRID: {path}: patch id {pid!r} is not a plain file name "
+                                        "([A-Za-z0-9_-])").format(path=path, pid=unsafe[0]))
     return [{"patch_id": p, "row": r, "col": c, "split": s} for p, r, c, s in rows]
 
 

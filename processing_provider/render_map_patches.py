@@ -20,7 +20,7 @@ from qgis.PyQt.QtGui import QColor
 from ..plugin.grid import list_patches, patches_extent, read_definition, record_status
 from ..plugin.osm_layers import background_rgb, semantic_layers
 from ..plugin.osm_semantic import load_palette
-from ..plugin.output_dir import prepare_output_dir
+from ..plugin.output_dir import output_lock, prepare_output_dir
 from ..plugin.rendering import MAX_OSM_TILES, is_osm_tile_layer, osm_tile_estimate, render_grid_patches
 from .base import MapSynthAlgorithm
 
@@ -120,9 +120,11 @@ class RenderMapPatches(MapSynthAlgorithm):
         out_dir = Path(self.parameterAsString(parameters, self.OUTPUT_DIR, context))
         retries = self.parameterAsInt(parameters, self.RETRIES, context)
         d = self.definition
-        prepare_output_dir(out_dir, "map", d["fingerprint"], self.source)
-        written, skipped, incomplete, records = render_grid_patches(
-            self.layers, self.crs, d, self.patches, out_dir, self.background, retries, self.transform_context, feedback)
+        with output_lock(out_dir, self.name()):
+            prepare_output_dir(out_dir, "map", d["fingerprint"], self.source)
+            written, skipped, incomplete, records = render_grid_patches(
+                self.layers, self.crs, d, self.patches, out_dir, self.background, retries, self.transform_context,
+                feedback)
         record_status(self.grid_path, "map", records)
         if incomplete:
             feedback.reportError(self.tr("{n} patches stayed incomplete after {r} retries and were not written: {ids}")

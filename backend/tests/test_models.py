@@ -358,3 +358,12 @@ def test_map_dropout_trains_a_map_free_branch_that_guidance_uses(data, pixel_run
 
 def model_dir(model, pixel_run, tmp_path):
     return tmp_path / "drop" / "model" if model.card.get("map_dropout") else pixel_run[0] / "model"
+
+
+def test_a_hub_model_id_is_refused_unless_downloads_are_allowed(data, tmp_path):
+    _, dataset = data
+    params = train_params(dataset=str(dataset), family="controlnet-sd15", preset="tiny", output_dir=str(tmp_path),
+                          base_model="stable-diffusion-v1-5/stable-diffusion-v1-5")
+    with pytest.raises(UserError, match="BASE_MODEL: .* is not a local folder and downloads were not allowed"):
+        train(params, REPORTER)
+    assert not (tmp_path / "model").exists()

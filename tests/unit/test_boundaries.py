@@ -51,3 +51,41 @@ def test_qgis_side_uses_relative_imports_only():
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ImportFrom) and node.level == 0:
                 assert node.module.split(".")[0] != "mapsynth", f"{path}: absolute import of the plugin package"
+
+
+UNSAFE_CALLS = {"system", "popen", "load", "loads"}  # os.system, os.popen, pickle.load(s), torch.load
+
+
+def unsafe_uses(source: str) -> list[str]:
+    """Shells, pickle deserialisation, eval and remote code: the calls our security guarantees rule out."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Call):
+            continue
+        for keyword in node.keywords:
+            if keyword.arg in ("shell", "trust_remote_code") and getattr(keyword.value, "value", False) is not False:
+                found.append(f"{keyword.arg}=...")
+            if keyword.arg == "weights_only" and getattr(keyword.value, "value", True) is False:
+                found.append("weights_only=False")
+        func = node.func
+        if isinstance(func, ast.Name) and func.id in ("eval", "exec"):
+            found.append(f"{func.id}()")
+        elif isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.attr in UNSAFE_CALLS:
+            if (func.value.id, func.attr) in {("os", "system"), ("os", "popen"), ("pickle", "load"),
+                                              ("pickle", "loads"), ("torch", "load")}:
+                found.append(f"{func.value.id}.{func.attr}()")
+    return found
+
+
+def test_security_scanner_sees_what_it_must_refuse():
+    source = ("subprocess.run(x, shell=True)\nos.system('x')\ntorch.load(p)\npickle.loads(b)\neval(s)\n"
+              "Model.from_pretrained(p, trust_remote_code=True)\nsubprocess.run(['ls'], shell=False)\nunet.eval()\n"
+              "json.loads(s)\n")
+    assert unsafe_uses(source) == ["shell=...", "os.system()", "torch.load()", "pickle.loads()", "eval()",
+                                   "trust_remote_code=..."]
+
+
+@pytest.mark.parametrize("path", [*qgis_side_files(), *sorted((ROOT / "backend" / "src").rglob("*.py")),
+                                  *sorted((ROOT / "scripts").glob("*.py"))], ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_shell_no_pickle_no_remote_code(path):
+    assert not unsafe_uses(path.read_text(encoding="utf-8")), path

@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -98,6 +99,12 @@ def configure_logging(args: argparse.Namespace) -> Path | None:
     return log_file
 
 
+def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM (the plugin's second cancel step, or a scheduler) unwinds like a cancel: temporary files are
+    removed, locks released, nothing unfinished is marked complete."""
+    raise Cancelled()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     command = COMMANDS[args.command]
@@ -108,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         reporter = JsonLinesReporter(protocol_stream(), Path.cwd() / CANCEL_FILE)
     else:
         reporter = ConsoleReporter(json_result=args.json)
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         if args.job is not None:
             if flags:
@@ -116,6 +124,9 @@ def main(argv: list[str] | None = None) -> int:
         else:
             params = command.resolve(flags)
         logger.info("mapsynth-backend %s: %s %s", __version__, command.name, params)
+        if not params.get("allow_download"):
+            os.environ["HF_HUB_OFFLINE"] = "1"  # no hub access unless this job asked for it (read at import)
+        os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
         with output_lock(command.name, params, reporter) or contextlib.nullcontext():
             outputs = command.run(params, reporter)
         reporter.result(outputs)
