@@ -152,13 +152,13 @@ class Inputs:
     reprojected: list = field(default_factory=list)
 
 
-def _read(path: str, layer: str, bbox, columns=None):
+def _read(path: str, layer: str, bbox, columns=None, label: str = "OSM_FILE"):
     import pyogrio
 
     try:
         meta, _, geometry, values = pyogrio.raw.read(path, layer=layer, bbox=bbox, columns=columns)
     except Exception as exc:  # noqa: BLE001 - any reader failure is a bad input for the user
-        raise UserError(f"cannot read layer {layer!r} of {path}: {str(exc).splitlines()[0]}") from exc
+        raise UserError(f"{label}: cannot read layer {layer!r} of {path}: {str(exc).splitlines()[0]}") from exc
     names = list(meta["fields"])
     records = (
         [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)] if names else [{} for _ in geometry]
@@ -200,8 +200,12 @@ def read_inputs(osm_file: str, buildings: str, landuse: str, pois: str, target_c
     import pyogrio
 
     for path, layer, kind in sources:
-        crs = pyogrio.read_info(path, layer=layer).get("crs") if path else None
-        _, wkbs, records = _read(path, layer, bbox_in(crs))
+        label = "OSM_FILE" if osm_file else kind.upper()
+        try:
+            crs = pyogrio.read_info(path, layer=layer).get("crs") if path else None
+        except Exception as exc:  # noqa: BLE001 - any reader failure is a bad input for the user
+            raise UserError(f"{label}: cannot read {path}: {str(exc).splitlines()[0]}") from exc
+        _, wkbs, records = _read(path, layer, bbox_in(crs), label=label)
         if not len(wkbs):
             continue
         geoms = transformed(crs, wkbs)

@@ -47,8 +47,10 @@ def write_patch(path: Path, dn: np.ndarray, transform, crs, names: list[str], ta
 
 def crop_sentinel2(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
     import rasterio
+    from rasterio._err import CPLE_BaseError
     from rasterio.crs import CRS
     from rasterio.enums import Resampling
+    from rasterio.errors import RasterioError
     from rasterio.transform import Affine
     from rasterio.warp import reproject, transform_bounds
 
@@ -114,15 +116,21 @@ def crop_sentinel2(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]
             for path, positions in groups.items():
                 dataset = datasets[path]
                 out = np.full((len(positions), size, size), np.nan, np.float32)
-                reproject(
-                    rasterio.band(dataset, [source.bands[p].index for p in positions]),
-                    out,
-                    src_nodata=dataset.nodata,
-                    dst_transform=transform,
-                    dst_crs=grid_crs,
-                    dst_nodata=np.nan,
-                    resampling=resampling,
-                )
+                try:
+                    reproject(
+                        rasterio.band(dataset, [source.bands[p].index for p in positions]),
+                        out,
+                        src_nodata=dataset.nodata,
+                        dst_transform=transform,
+                        dst_crs=grid_crs,
+                        dst_nodata=np.nan,
+                        resampling=resampling,
+                    )
+                except (RasterioError, CPLE_BaseError) as exc:  # a damaged or truncated file fails only here
+                    raise UserError(
+                        f"INPUT: cannot read {path} under patch {patch.patch_id} ({exc}); the file is damaged or"
+                        " incomplete (patches written so far are complete)"
+                    ) from exc
                 data[positions] = out
             reflectance = data * scales + offsets
             valid = np.isfinite(reflectance).all(axis=0)

@@ -22,6 +22,8 @@ from .radiometry import decode_reflectance
 from .report import Report
 from .seams import seam_visibility, tiling_periodicity_db
 
+BANDS = ("B02", "B03", "B04", "B08")
+
 SAMPLE = 200_000
 VIEW = (0.0, 0.3)  # reflectance shown in quick-looks
 
@@ -192,6 +194,11 @@ def evaluate(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
 
     rng = np.random.default_rng(0)
     synthetic, names, profile = read_reflectance(params["synthetic"], "SYNTHETIC")
+    if len(names) < len(BANDS):
+        raise UserError(
+            f"SYNTHETIC: {params['synthetic']} has {len(names)} band(s); a MapSynth mosaic has the"
+            f" {len(BANDS)} bands {', '.join(BANDS)} (the output of assemble_mosaic)"
+        )
     like = _Grid(profile)
     report, metrics = Report("MapSynth evaluation"), {"synthetic": params["synthetic"], "bands": names}
     real = real_names = None

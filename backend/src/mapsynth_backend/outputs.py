@@ -3,6 +3,7 @@ written under temporary names and renamed when complete, so reruns resume and ne
 
 from __future__ import annotations
 
+import errno
 import glob
 import json
 import os
@@ -17,6 +18,7 @@ from typing import Any
 from .protocol import UserError
 
 MANIFEST = "mapsynth_output.json"
+FULL_CHECK_BYTES = 256 << 20
 
 
 def prepare_output_dir(folder: Path, kind: str, fingerprint: str, details: dict[str, Any]) -> None:
@@ -50,13 +52,41 @@ def prepare_output_dir(folder: Path, kind: str, fingerprint: str, details: dict[
 
 
 def atomic_write(path: Path, write: Callable[[Path], Any]) -> None:
-    """Call ``write(tmp)`` on a temporary sibling, then rename it to ``path``; no partial file survives."""
+    """Call ``write(tmp)`` on a temporary sibling, check it reads back, then rename it to ``path``; no partial
+    file survives, whatever fails (GDAL only logs write errors such as a full disk)."""
     tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.partial{path.suffix}")
     try:
         write(tmp)
+        if tmp.suffix.lower() in (".tif", ".tiff"):
+            _check_raster(tmp, path)
         os.replace(tmp, path)
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise UserError(
+                f"no space left on the device of {path.parent}; free some or choose another output"
+            ) from exc
+        raise
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _check_raster(tmp: Path, path: Path) -> None:
+    """Read the written GeoTIFF back: every block of small files, the last block of each band of large ones."""
+    import rasterio
+
+    broken = f"writing {path} failed (disk full or write error): the file came out incomplete"
+    try:
+        with rasterio.open(tmp) as src:
+            if tmp.stat().st_size < FULL_CHECK_BYTES:
+                src.read()
+            else:
+                windows = list(src.block_windows(1))
+                for band in src.indexes:
+                    src.read(band, window=windows[-1][1])
+    except rasterio.errors.RasterioError as exc:
+        free = shutil.disk_usage(tmp.parent).free
+        reason = "no space left on its device" if free < 1 << 20 else str(exc).splitlines()[0]
+        raise UserError(f"{broken} ({reason})") from exc
 
 
 LOCK_NAME = ".mapsynth.lock"
@@ -170,9 +200,13 @@ class OutputLock:
         if self.reporter is not None:
             self.reporter.log(f"recovered a stale lock of pid {owner.get('pid')} ({owner.get('command')})", "warning")
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, *exc: object) -> None:
         if not self.held:
             return
+        if exc_type is not None and self.path.name == LOCK_NAME:
+            names = {p.name for p in self.path.parent.iterdir()} - {LOCK_NAME}
+            if names == {MANIFEST}:  # failed before writing anything: no folder that looks started or done
+                (self.path.parent / MANIFEST).unlink(missing_ok=True)
         try:
             if json.loads(self.path.read_text(encoding="utf-8")).get("pid") == os.getpid():
                 self.path.unlink()

