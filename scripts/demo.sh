@@ -19,7 +19,7 @@ fi
 mkdir -p "$OUT/.plugins"
 export QT_QPA_PLATFORM=offscreen QGIS_CUSTOM_CONFIG_PATH="$OUT/.qgis-profile" QGIS_PLUGINPATH="$OUT/.plugins"
 ln -sfn "$ROOT" "$OUT/.plugins/mapsynth"
-"$QP" plugins enable mapsynth >/dev/null
+"$QP" plugins enable mapsynth >/dev/null 2>&1 || true  # exits 1 when already enabled (a rerun)
 "$QP" list | grep -q "mapsynth:synthesize_city" || { echo "MapSynth provider did not load (qgis_process list)" >&2; exit 1; }
 step() { echo; echo "== $1"; shift; "$QP" run "$@" 2>&1 | grep -E "^[0-9.]+|^(ERROR|WARNING)|patches|written" || true; }
 start=$(date +%s)

@@ -15,7 +15,8 @@ BACKEND=$ROOT/.venv-backend/bin/mapsynth
 mkdir -p "$WORK/plugins"
 export QT_QPA_PLATFORM=offscreen QGIS_CUSTOM_CONFIG_PATH="$WORK/qgis-profile" QGIS_PLUGINPATH="$WORK/plugins"
 ln -sfn "$ROOT" "$WORK/plugins/mapsynth"
-"$QP" plugins enable mapsynth >/dev/null
+"$QP" plugins enable mapsynth >/dev/null 2>&1 || true  # exits 1 when already enabled (a rerun)
+"$QP" list | grep -q "mapsynth:train_model" || { echo "MapSynth provider did not load (qgis_process list)" >&2; exit 1; }
 echo "== grid, Sentinel-2 patches, derived maps, dataset"
 [ -f "$WORK/grid.gpkg" ] || "$QP" run mapsynth:create_patch_grid -- \
     EXTENT="257070.6,266370.6,276258.7,285728.7 [EPSG:27700]" PATCH_SIZE=64 VAL_FRACTION=0.1 TEST_FRACTION=0.1 \
