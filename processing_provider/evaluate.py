@@ -35,7 +35,8 @@ class Evaluate(MapSynthAlgorithm):
             "and metrics.json: per-band histograms and Wasserstein distances; NDVI per map class (MAP: a map raster, "
             "or an OpenStreetMap extract rendered here in the semantic style); SSIM and PSNR with the real data range "
             "when REAL covers the same grid; seam visibility and periodicity of a MapSynth mosaic; FID and KID when "
-            "local INCEPTION_WEIGHTS (a TorchScript feature network) are given, nothing is downloaded. Sections whose "
+            "local INCEPTION_WEIGHTS are given: the FID Inception-v3 weights (pytorch-fid's, converted once to "
+            ".safetensors; no pickle or TorchScript file is ever loaded); nothing is downloaded. Sections whose "
             "input is missing are skipped with a note."
         )
 
@@ -44,8 +45,8 @@ class Evaluate(MapSynthAlgorithm):
         self.addParameter(QgsProcessingParameterRasterLayer(self.REAL, self.tr("Real Sentinel-2"), optional=True))
         self.addParameter(QgsProcessingParameterFile(self.MAP, self.tr("Map raster or OpenStreetMap extract"),
                                                      optional=True))
-        self.addParameter(QgsProcessingParameterFile(self.INCEPTION_WEIGHTS, self.tr("Feature network for FID/KID"),
-                                                     optional=True, fileFilter="TorchScript (*.pt *.pth)"))
+        self.addParameter(QgsProcessingParameterFile(self.INCEPTION_WEIGHTS, self.tr("FID Inception-v3 weights"),
+                                                     optional=True, fileFilter="safetensors (*.safetensors)"))
         self.addParameter(QgsProcessingParameterFolderDestination(self.OUTPUT_DIR, self.tr("Report folder")))
         self.addOutput(QgsProcessingOutputFile(self.REPORT, self.tr("Report (HTML)")))
         self.addOutput(QgsProcessingOutputFile(self.METRICS, self.tr("Metrics (JSON)")))

@@ -12,9 +12,11 @@ import numpy as np
 import pytest
 import rasterio
 import torch
+from safetensors.torch import save_file
 
 from mapsynth_backend.evaluate import COMMANDS, evaluate, psnr, ssim
-from mapsynth_backend.protocol import ConsoleReporter
+from mapsynth_backend.fid_inception import FIDInceptionV3, load_fid_inception
+from mapsynth_backend.protocol import ConsoleReporter, UserError
 
 sys.path.insert(0, str(Path(__file__).parent))
 from model_fixtures import make_grid  # noqa: E402
@@ -64,12 +66,8 @@ def scene(tmp_path_factory):
     profile.update(count=3, dtype="uint8", nodata=None)
     with rasterio.open(folder / "map.tif", "w", **profile) as dst:
         dst.write(colours)
-    network = torch.jit.script(
-        torch.nn.Sequential(
-            torch.nn.Conv2d(3, 8, 5, stride=4), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten()
-        )
-    )
-    network.save(str(folder / "features.pt"))
+    torch.manual_seed(0)  # the real FID Inception-v3 architecture, random weights (no download possible here)
+    save_file(FIDInceptionV3().state_dict(), str(folder / "fid_inception.safetensors"))
     return folder, assembled
 
 
@@ -82,7 +80,7 @@ def test_all_sections_with_all_inputs(scene):
             "real": str(folder / "real.tif"),
             "map": str(folder / "map.tif"),
             "palette": str(palette),
-            "inception_weights": str(folder / "features.pt"),
+            "inception_weights": str(folder / "fid_inception.safetensors"),
             "output_dir": str(folder / "rep"),
         }
     )
@@ -142,3 +140,22 @@ def test_report_renders_with_its_images_in_headless_chromium(scene):
     loaded = re.search(r'data-images-loaded="(\d+)/(\d+)"', dom)
     assert loaded, dom[:500]
     assert int(loaded.group(1)) == int(loaded.group(2)) >= 4
+
+
+def test_feature_network_loads_from_safetensors_only(scene, tmp_path):
+    """FID weights never go through an unpickler: a TorchScript/pickle file and a foreign state dict are refused
+    with one line before any work; the network gives 2048 features like pytorch-fid's."""
+    folder, assembled = scene
+    archive = tmp_path / "features.pt"
+    torch.jit.save(torch.jit.script(torch.nn.Flatten()), str(archive))
+    foreign = tmp_path / "tiny.safetensors"
+    save_file({"conv.weight": torch.zeros(8, 3, 5, 5)}, str(foreign))
+    for weights, message in ((archive, "not a .safetensors file"), (foreign, "not the FID Inception-v3 network")):
+        params = COMMANDS[0].resolve({"synthetic": assembled["output"], "inception_weights": str(weights),
+                                      "output_dir": str(tmp_path / weights.stem)})
+        with pytest.raises(UserError, match=message):
+            evaluate(params, REPORTER)
+        assert not (tmp_path / weights.stem / "report.html").exists()
+    network = load_fid_inception(folder / "fid_inception.safetensors")
+    with torch.inference_mode():
+        assert network(torch.rand(2, 3, 64, 64)).shape == (2, 2048)

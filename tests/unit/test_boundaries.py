@@ -72,17 +72,20 @@ def unsafe_uses(source: str) -> list[str]:
             found.append(f"{func.id}()")
         elif isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.attr in UNSAFE_CALLS:
             if (func.value.id, func.attr) in {("os", "system"), ("os", "popen"), ("pickle", "load"),
-                                              ("pickle", "loads"), ("torch", "load")}:
+                                              ("pickle", "loads"), ("torch", "load"), ("jit", "load")}:
                 found.append(f"{func.value.id}.{func.attr}()")
+        elif (isinstance(func, ast.Attribute) and func.attr == "load" and isinstance(func.value, ast.Attribute)
+              and func.value.attr == "jit"):
+            found.append("torch.jit.load()")  # TorchScript archives: code and pickled constants from the file
     return found
 
 
 def test_security_scanner_sees_what_it_must_refuse():
     source = ("subprocess.run(x, shell=True)\nos.system('x')\ntorch.load(p)\npickle.loads(b)\neval(s)\n"
               "Model.from_pretrained(p, trust_remote_code=True)\nsubprocess.run(['ls'], shell=False)\nunet.eval()\n"
-              "json.loads(s)\n")
+              "json.loads(s)\ntorch.jit.load(p)\n")
     assert unsafe_uses(source) == ["shell=...", "os.system()", "torch.load()", "pickle.loads()", "eval()",
-                                   "trust_remote_code=..."]
+                                   "trust_remote_code=...", "torch.jit.load()"]
 
 
 @pytest.mark.parametrize("path", [*qgis_side_files(), *sorted((ROOT / "backend" / "src").rglob("*.py")),

@@ -2,9 +2,9 @@
 
 Sections: per-band histograms with Wasserstein distances; NDVI per map class; paired SSIM and PSNR when the real
 image covers the same grid (data range = the real band's actual range, not 255); seam visibility and periodicity
-of the mosaic; FID and KID with a local feature network (``inception_weights``: a TorchScript module mapping
-(N, 3, 299, 299) images in [0, 1] to (N, D) features; nothing is downloaded). A section whose input is missing is
-skipped with a note, not an error.
+of the mosaic; FID and KID with the FID Inception-v3 network from local safetensors weights (``inception_weights``;
+built in code, see fid_inception; nothing is downloaded). A section whose input is missing is skipped with a note,
+not an error.
 """
 
 from __future__ import annotations
@@ -141,11 +141,10 @@ def map_classes(path: str, like, palette_path: str) -> tuple[np.ndarray, dict[in
     return codes, names
 
 
-def fid_kid(real: np.ndarray, fake: np.ndarray, names: list[str], weights: str) -> dict[str, float]:
+def fid_kid(real: np.ndarray, fake: np.ndarray, names: list[str], model) -> dict[str, float]:
     import torch
     from scipy import linalg
 
-    model = torch.jit.load(weights, map_location="cpu").eval()
     patch = max(16, min(64, min(fake.shape[1:]) // 2))  # crops of the usual patch size, smaller for tiny images
 
     def features(values: np.ndarray) -> np.ndarray:
@@ -159,7 +158,6 @@ def fid_kid(real: np.ndarray, fake: np.ndarray, names: list[str], weights: str) 
         if len(crops) < 2:
             raise UserError("FID/KID: fewer than two complete patches to compare")
         batch = torch.from_numpy(np.clip((np.stack(crops) - VIEW[0]) / (VIEW[1] - VIEW[0]), 0, 1)).float()
-        batch = torch.nn.functional.interpolate(batch, size=(299, 299), mode="bilinear", align_corners=False)
         with torch.inference_mode():
             return torch.cat([model(part) for part in batch.split(16)]).double().numpy()
 
@@ -199,6 +197,11 @@ def evaluate(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
             f"SYNTHETIC: {params['synthetic']} has {len(names)} band(s); a MapSynth mosaic has the"
             f" {len(BANDS)} bands {', '.join(BANDS)} (the output of assemble_mosaic)"
         )
+    feature_network = None
+    if params["inception_weights"]:  # checked before any work; torch only when FID is asked for
+        from .fid_inception import load_fid_inception
+
+        feature_network = load_fid_inception(params["inception_weights"])
     like = _Grid(profile)
     report, metrics = Report("MapSynth evaluation"), {"synthetic": params["synthetic"], "bands": names}
     real = real_names = None
@@ -338,7 +341,7 @@ def evaluate(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
     elif real is None:
         report.note("FID/KID need a REAL image.")
     else:
-        scores = fid_kid(real, synthetic, names, params["inception_weights"])
+        scores = fid_kid(real, synthetic, names, feature_network)
         report.table(
             ["FID", "KID", "real patches", "synthetic patches"],
             [[scores["fid"], scores["kid"], scores["real_patches"], scores["synthetic_patches"]]],
@@ -374,7 +377,7 @@ COMMANDS = (
             Param("real", "str", "", "real Sentinel-2 raster (same grid: paired metrics; elsewhere: distributions)"),
             Param("map", "str", "", "map raster on the synthetic grid, for NDVI per class"),
             Param("palette", "str", "", "semantic palette JSON, to name map classes"),
-            Param("inception_weights", "str", "", "local TorchScript feature network for FID/KID"),
+            Param("inception_weights", "str", "", "local FID Inception-v3 weights (.safetensors) for FID/KID"),
             Param("output_dir", "path", help="folder for report.html and metrics.json"),
         ),
     ),
