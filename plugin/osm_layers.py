@@ -15,7 +15,9 @@ from qgis.core import (
     QgsGeometry,
     QgsProcessingException,
     QgsProject,
+    QgsProperty,
     QgsRectangle,
+    QgsSymbolLayer,
     QgsVectorLayer,
     QgsWkbTypes,
 )
@@ -125,8 +127,10 @@ def _fill(layer: QgsVectorLayer, records) -> None:
     layer.updateExtents()
 
 
-def semantic_layers(path: str, area: QgsRectangle, crs: QgsCoordinateReferenceSystem, feedback=None):
-    """Styled layers (areas, lines) covering ``area`` (grid CRS) and the OSM data extent in WGS84."""
+def semantic_layers(path: str, area: QgsRectangle, crs: QgsCoordinateReferenceSystem, pixel_size: float,
+                    feedback=None):
+    """Styled layers (areas, lines) covering ``area`` (grid CRS), for renders at ``pixel_size`` map units, and the
+    OSM data extent in WGS84."""
     to_wgs84 = QgsCoordinateTransform(crs, WGS84, QgsProject.instance().transformContext())
     bounds_wgs84 = to_wgs84.transformBoundingBox(area)
     areas, lines, coast, extent = read_osm(path, bounds_wgs84, crs, feedback)
@@ -143,13 +147,42 @@ def semantic_layers(path: str, area: QgsRectangle, crs: QgsCoordinateReferenceSy
     area_layer = _memory_layer("MultiPolygon", crs, "semantic_areas")
     _fill(area_layer, [(g, "water", None) for g in sea] + [(g, c, None) for g, c in areas])
     line_layer = _memory_layer("MultiLineString", crs, "semantic_lines")
-    _fill(line_layer, boundaries + lines)
+    widths = {c["key"]: c.get("width_m") for c in load_palette()["classes"]}
+    _fill(line_layer, [(geometry, cls, width) for geometry, cls, width in boundaries + lines
+                       if resolvable(cls, width if width is not None else widths[cls], pixel_size)])
     for layer, style in ((area_layer, "semantic_areas.qml"), (line_layer, "semantic_lines.qml")):
         message, ok = layer.loadNamedStyle(str(STYLES / style))
         if not ok:
             raise QgsProcessingException(tr("Cannot load the semantic style {style}: {msg}").format(
                 style=style, msg=message))
+    at_least_one_pixel_wide(line_layer, pixel_size)
     return [line_layer, area_layer], extent
+
+
+# Field structure that shows at 10 m whatever its width (hedge shadows and NIR contrast; the derived training maps
+# of the demo model draw it one pixel wide)
+ALWAYS_DRAWN = {"hedge", "parcel_boundary"}
+
+
+def resolvable(cls: str, width: float, pixel_size: float) -> bool:
+    """A line covering less than half of the pixels it crosses would not be their majority class: left out."""
+    return cls in ALWAYS_DRAWN or width >= pixel_size / 2
+
+
+def at_least_one_pixel_wide(layer: QgsVectorLayer, pixel_size: float) -> None:
+    """Even without antialiasing, QGIS blends a line thinner than a pixel into what lies under it (opacity about its
+    width in pixels): a 2 m field boundary at 10 m became a colour of no class on a third of Helsinki's pixels.
+    The lines that are drawn are drawn at least one pixel wide instead."""
+    renderer = layer.renderer()
+    for index, category in enumerate(renderer.categories()):
+        symbol = category.symbol().clone()
+        for symbol_layer in symbol.symbolLayers():
+            symbol_layer.setWidth(max(symbol_layer.width(), pixel_size))
+            width = symbol_layer.dataDefinedProperties().property(QgsSymbolLayer.PropertyStrokeWidth)
+            if width.isActive():
+                symbol_layer.setDataDefinedProperty(QgsSymbolLayer.PropertyStrokeWidth, QgsProperty.fromExpression(
+                    f"max({width.expressionString()}, {float(pixel_size)!r})"))
+        renderer.updateCategorySymbol(index, symbol)
 
 
 def background_rgb() -> tuple[int, int, int]:

@@ -55,7 +55,8 @@ LINE_RULES = (
     ("natural", {"tree_row"}, "hedge"),
     ("barrier", {"wall", "fence", "retaining_wall", "city_wall", "guard_rail"}, "wall"),
 )
-PARCEL_CLASSES = {"farmland", "grass", "forest", "wetland", "bare", "residential_landuse", "nonresidential_landuse"}
+# field-like parcels: their outlines are hedges, fences and lanes; urban land-use edges are streets, drawn as such
+PARCEL_CLASSES = {"farmland", "grass", "forest", "wetland", "bare"}
 WIDE_WATERWAYS = {"river": 12.0, "canal": 10.0}
 
 

@@ -61,7 +61,8 @@ class Evaluate(MapSynthAlgorithm):
             extent, crs = synthetic.extent(), synthetic.crs()
             self.grid = (crs, (extent.xMinimum(), synthetic.rasterUnitsPerPixelX(), 0.0, extent.yMaximum(), 0.0,
                                -synthetic.rasterUnitsPerPixelY()), synthetic.width(), synthetic.height())
-            self.layers, _ = semantic_layers(map_path, QgsRectangle(extent), crs, feedback)
+            self.layers, _ = semantic_layers(map_path, QgsRectangle(extent), crs,
+                                             synthetic.rasterUnitsPerPixelX(), feedback)
             self.transform_context = context.transformContext()
         return True
 

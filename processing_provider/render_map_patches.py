@@ -89,7 +89,7 @@ class RenderMapPatches(MapSynthAlgorithm):
             raise QgsProcessingException(self.tr("Give either OSM_FILE or LAYERS (exactly one of them)."))
         area = self._cells_bounds()
         if osm_file:
-            self.layers, _ = semantic_layers(osm_file, area, self.crs, feedback)
+            self.layers, _ = semantic_layers(osm_file, area, self.crs, self.definition["pixel_size"], feedback)
             self.background = QColor(*background_rgb())
             self.source = {"osm_file": Path(osm_file).name, "style": f"semantic v{load_palette()['version']}"}
         else:

@@ -106,7 +106,8 @@ class SynthesizeCity(MapSynthAlgorithm):
         from qgis.core import QgsCoordinateReferenceSystem
 
         self.crs = QgsCoordinateReferenceSystem.fromWkt(self.definition["crs_wkt"])
-        self.layers, _ = semantic_layers(self.osm_file, area, self.crs, feedback)
+        self.layers, _ = semantic_layers(self.osm_file, area, self.crs, self.definition["pixel_size"],
+                                         feedback)
         self.transform_context = context.transformContext()
         return True
 

@@ -54,7 +54,7 @@ def bench_render(work: Path, pixel: float, size: int):
 
     start = time.perf_counter()
     area = QgsRectangle(385000, 6671000, 387000, 6675500)
-    semantic_layers(str(OSM), area, QgsCoordinateReferenceSystem("EPSG:32635"))
+    semantic_layers(str(OSM), area, QgsCoordinateReferenceSystem("EPSG:32635"), 10.0)
     prepare = time.perf_counter() - start
     n = grid["PATCH_COUNT"]
     return n, total, prepare

@@ -9,6 +9,7 @@ import time
 import zlib
 from pathlib import Path
 
+import numpy as np
 import pytest
 from osgeo import gdal, ogr
 from qgis.core import (
@@ -88,6 +89,22 @@ def test_patches_are_georeferenced_exactly_on_their_grid_cells(helsinki):
         assert QgsCoordinateReferenceSystem.fromWkt(ds.GetProjection()).authid() == "EPSG:32635"
     status = read_status(grid["OUTPUT"], "map")
     assert {s["status"] for s in status.values()} == {"ok"} and len(status) == len(patches)
+
+
+@needs_helsinki
+def test_every_pixel_carries_one_class_colour(helsinki):
+    """No blends: at 5 m, field boundaries (2 m), walls (1.5 m) and paths are thinner than a pixel, and QGIS would
+    draw them as semi-transparent strokes whose colours belong to no class; they are drawn one pixel wide."""
+    folder, _, _ = helsinki
+    colours = set(PALETTE.values())
+    off = total = 0
+    for path in sorted((folder / "maps").glob("*.tif")):
+        rgb = gdal.Open(str(path)).ReadAsArray().reshape(3, -1).T
+        unique, counts = np.unique(rgb, axis=0, return_counts=True)
+        off += sum(int(n) for colour, n in zip(unique.tolist(), counts, strict=True)
+                   if tuple(colour) not in colours)
+        total += rgb.shape[0]
+    assert total > 0 and off == 0, f"{off} of {total} pixels have no class colour"
 
 
 @needs_helsinki
