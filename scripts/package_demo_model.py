@@ -52,9 +52,9 @@ def held_out_metrics(work: Path, model) -> dict:
         maps.append(np.stack([((item["map"].numpy() + 1) * 127.5).round().astype(np.uint8) for item in items]))
     real, fake, flat, maps = (np.concatenate(v) for v in (real, fake, flat, maps))
     codes = (maps[:, 0].astype(int) << 16) | (maps[:, 1].astype(int) << 8) | maps[:, 2]
+    masks = {name: codes == ((rgb[0] << 16) | (rgb[1] << 8) | rgb[2]) for name, rgb in palette().items()}
     per_class = {}
-    for name, rgb in palette().items():
-        mask = codes == ((rgb[0] << 16) | (rgb[1] << 8) | rgb[2])
+    for name, mask in masks.items():
         if mask.sum() < 100:
             continue
         r_ndvi = np.concatenate([ndvi(v, BANDS)[m] for v, m in zip(real, mask, strict=True)])
@@ -72,8 +72,7 @@ def held_out_metrics(work: Path, model) -> dict:
             "wasserstein": round(float(wasserstein_distance(real[:, i].ravel(), fake[:, i].ravel())), 4),
             "ssim_mean": round(float(np.mean([ssim(f, r, data_range) for f, r in zip(fake[:, i], real[:, i],
                                                                                       strict=True)])), 3)}
-    hedge = codes == int.from_bytes(bytes(palette()["hedge"]), "big")
-    grass = codes == int.from_bytes(bytes(palette()["grass"]), "big")
+    hedge, grass = masks["hedge"], masks["grass"]
     structure = {"what": "hedgerow/field-boundary lines: median NIR (B08) of grass within 2 px of a line minus median "
                          "NIR on the line, held-out patches; 0 = no line drawn",
                  "real": line_contrast(real, hedge, grass), "synthetic": line_contrast(fake, hedge, grass),

@@ -12,9 +12,9 @@ from mapsynth_backend.protocol import ConsoleReporter  # noqa: E402
 from mapsynth_backend.train import COMMANDS, train  # noqa: E402
 
 
-def build(folder: Path) -> Path:
+def build(folder: Path, patch_size: int = 64) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    dataset = make_dataset(folder, make_grid(folder / "grid.gpkg", 2, 2, 64))
+    dataset = make_dataset(folder, make_grid(folder / "grid.gpkg", 2, 2, patch_size))
     train(
         COMMANDS[0].resolve(
             {

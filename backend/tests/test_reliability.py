@@ -21,7 +21,8 @@ from mapsynth_backend.outputs import OutputLock, lock_path
 from mapsynth_backend.protocol import UserError
 
 sys.path.insert(0, str(Path(__file__).parent))
-from model_fixtures import make_dataset, make_grid, synthetic_scene  # noqa: E402
+from make_tiny_pixel_model import build as build_tiny_pixel_model  # noqa: E402
+from model_fixtures import make_grid, synthetic_scene  # noqa: E402
 
 ROWS, COLS, SIZE, OVERLAP = 4, 5, 32, 8
 KILLS_PER_COMMAND = 4
@@ -100,20 +101,7 @@ def world(tmp_path_factory):
         transform=from_origin(grid["origin_x"] - 200, grid["origin_y"] + 200, 20, 20),
     ) as dst:
         dst.write(np.rint((reflectance + 0.1) * 10000).astype(np.uint16))
-    training = root / "model-data"
-    training.mkdir()
-    dataset = make_dataset(training, make_grid(training / "grid.gpkg", 2, 2, SIZE))
-    params = {
-        "dataset": str(dataset),
-        "family": "pixel",
-        "preset": "tiny",
-        "max_steps": 2,
-        "batch_size": 2,
-        "validation_every": 0,
-        "device": "cpu",
-        "output_dir": str(root / "training"),
-    }
-    assert run(root / "jobs" / "model", "train", params)[0] == 0
+    build_tiny_pixel_model(root / "model-data", SIZE)
     return root
 
 
@@ -128,7 +116,7 @@ def jobs(world: Path, out: Path) -> dict[str, dict]:
             "output_dir": str(out / "s2"),
         },
         "generate": {
-            "model": str(world / "training" / "model"),
+            "model": str(world / "model-data" / "training" / "model"),
             "patch_grid": grid,
             "map_dir": str(world / "maps"),
             "variations": 2,

@@ -169,12 +169,15 @@ class OutputLock:
     def _sweep_partials(self) -> None:
         """Temporary files of a job that was killed: with the lock held, nobody else can be writing them."""
         if self.path.name == LOCK_NAME:
-            leftovers = [p for p in self.path.parent.rglob(".*.partial*")]
+            leftovers = list(self.path.parent.rglob(".*.partial*"))
         else:
             stem = self.path.name[1 : -len(".mapsynth.lock")].rsplit(".", 1)[0]
             leftovers = list(self.path.parent.glob(f".{glob.escape(stem)}*.partial*"))
         for leftover in leftovers:
-            shutil.rmtree(leftover, ignore_errors=True) if leftover.is_dir() else leftover.unlink(missing_ok=True)
+            if leftover.is_dir():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink(missing_ok=True)
         if leftovers and self.reporter is not None:
             self.reporter.log(f"removed {len(leftovers)} unfinished file(s) of an interrupted run", "warning")
 
