@@ -13,7 +13,7 @@ import tracemalloc
 
 import numpy as np
 
-from mapsynth_backend.mosaic import RowAssembler
+from mapsynth_backend.mosaic.assembler import RowAssembler
 
 P, OV, K, BANDS, ROWS, COLS = 512, 96, 15, 4, 2, 24
 S = P - OV

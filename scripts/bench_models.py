@@ -14,7 +14,7 @@ import torch
 
 
 def pixel_cpu() -> dict:
-    from mapsynth_backend.models import PixelModel
+    from mapsynth_backend.models.pixel import PixelModel
 
     torch.manual_seed(0)
     model = PixelModel.create("small", ["B02", "B03", "B04", "B08"], 64, {})
@@ -51,7 +51,7 @@ def sd15_gpu(device: str = "cuda", dtype=torch.float16, size: int = 512, batches
     from diffusers import AutoencoderKL, ControlNetModel, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer  # noqa: F401
 
-    from mapsynth_backend.controlnet import ControlNetPair
+    from mapsynth_backend.models.controlnet import ControlNetPair
 
     unet = UNet2DConditionModel(cross_attention_dim=768, attention_head_dim=8).to(device, dtype)
     vae = AutoencoderKL(block_out_channels=(128, 256, 512, 512), layers_per_block=2, latent_channels=4,

@@ -14,9 +14,9 @@ import rasterio
 import torch
 from safetensors.torch import save_file
 
-from mapsynth_backend.evaluate import COMMANDS, evaluate, psnr, ssim
-from mapsynth_backend.fid_inception import FIDInceptionV3, load_fid_inception
-from mapsynth_backend.protocol import ConsoleReporter, UserError
+from mapsynth_backend.evaluate.command import COMMANDS, evaluate, psnr, ssim
+from mapsynth_backend.evaluate.fid_inception import FIDInceptionV3, load_fid_inception
+from mapsynth_backend.runtime.protocol import ConsoleReporter, UserError
 
 sys.path.insert(0, str(Path(__file__).parent))
 from model_fixtures import make_grid  # noqa: E402

@@ -12,7 +12,7 @@ import rioxarray  # noqa: F401
 import xarray as xr
 
 from mapsynth_backend.export import COMMANDS, export_netcdf
-from mapsynth_backend.protocol import ConsoleReporter, UserError
+from mapsynth_backend.runtime.protocol import ConsoleReporter, UserError
 
 sys.path.insert(0, str(Path(__file__).parent))
 from model_fixtures import make_grid  # noqa: E402

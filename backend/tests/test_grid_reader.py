@@ -6,7 +6,7 @@ import sqlite3
 import pytest
 
 from mapsynth_backend.grid import GRID_FORMAT, PatchGrid, fingerprint, load_grid, patch_id
-from mapsynth_backend.protocol import UserError
+from mapsynth_backend.runtime.protocol import UserError
 
 DEFINITION = {
     "format": GRID_FORMAT,

@@ -9,12 +9,12 @@ import pytest
 import rasterio
 from rasterio.transform import from_origin
 
-from mapsynth_backend.assemble import COMMANDS as ASSEMBLE
-from mapsynth_backend.assemble import assemble
-from mapsynth_backend.generate import COMMANDS as GENERATE
-from mapsynth_backend.generate import generate
-from mapsynth_backend.joint import hann_weights, window_offsets
-from mapsynth_backend.protocol import ConsoleReporter
+from mapsynth_backend.generate.command import COMMANDS as GENERATE
+from mapsynth_backend.generate.command import generate
+from mapsynth_backend.generate.joint import hann_weights, window_offsets
+from mapsynth_backend.mosaic.command import COMMANDS as ASSEMBLE
+from mapsynth_backend.mosaic.command import assemble
+from mapsynth_backend.runtime.protocol import ConsoleReporter
 from mapsynth_backend.train import COMMANDS as TRAIN
 from mapsynth_backend.train import train
 

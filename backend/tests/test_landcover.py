@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from mapsynth_backend.landcover import MAP_REMAP, derive, palette, remap_table
-from mapsynth_backend.sampling import remap_map
+from mapsynth_backend.generate.sampling import remap_map
+from mapsynth_backend.prepare.landcover import MAP_REMAP, derive, palette, remap_table
 
 
 def scene():

@@ -10,10 +10,10 @@ import rasterio
 import shapely
 from rasterio.transform import from_origin
 
-from mapsynth_backend.buildings import NONRESIDENTIAL_TAGS, RESIDENTIAL_TAGS, tag_class
-from mapsynth_backend.fuzzy import ANTECEDENTS, RULES, UNDECIDED, describe, membership, nonresidential_degree
-from mapsynth_backend.masks import COMMANDS, building_masks, coverage
-from mapsynth_backend.protocol import ConsoleReporter, UserError
+from mapsynth_backend.masks.buildings import NONRESIDENTIAL_TAGS, RESIDENTIAL_TAGS, tag_class
+from mapsynth_backend.masks.command import COMMANDS, building_masks, coverage
+from mapsynth_backend.masks.fuzzy import ANTECEDENTS, RULES, UNDECIDED, describe, membership, nonresidential_degree
+from mapsynth_backend.runtime.protocol import ConsoleReporter, UserError
 
 sys.path.insert(0, str(Path(__file__).parent))
 from model_fixtures import make_grid  # noqa: E402

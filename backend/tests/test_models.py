@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import rasterio
 
-from mapsynth_backend.generate import generate
-from mapsynth_backend.models import load_model
-from mapsynth_backend.protocol import ConsoleReporter, UserError
+from mapsynth_backend.generate.command import generate
+from mapsynth_backend.models.pixel import load_model
+from mapsynth_backend.runtime.protocol import ConsoleReporter, UserError
 from mapsynth_backend.train import COMMANDS as TRAIN_COMMANDS
 from mapsynth_backend.train import train
 
@@ -58,7 +58,7 @@ def train_params(**overrides):
 
 
 def generate_params(**overrides):
-    from mapsynth_backend.generate import COMMANDS
+    from mapsynth_backend.generate.command import COMMANDS
 
     return COMMANDS[0].resolve({"steps": 3, "device": "cpu", "variations": 2, **overrides})
 
@@ -321,7 +321,7 @@ def test_ema_and_two_process_training(data, pixel_run, tmp_path):
 def test_map_dropout_trains_a_map_free_branch_that_guidance_uses(data, pixel_run, tmp_path):
     import torch
 
-    from mapsynth_backend.models import NULL_MAP
+    from mapsynth_backend.models.pixel import NULL_MAP
 
     folder, dataset = data
     common = {"dataset": str(dataset), "family": "pixel", "preset": "tiny"}

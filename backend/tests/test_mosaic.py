@@ -10,8 +10,8 @@ import pytest
 import rasterio
 from rasterio.transform import from_origin
 
-from mapsynth_backend.assemble import COMMANDS, assemble
-from mapsynth_backend.protocol import ConsoleReporter, UserError
+from mapsynth_backend.mosaic.command import COMMANDS, assemble
+from mapsynth_backend.runtime.protocol import ConsoleReporter, UserError
 
 sys.path.insert(0, str(Path(__file__).parent))
 from model_fixtures import make_grid  # noqa: E402

@@ -2,7 +2,7 @@ import json
 import subprocess
 import time
 
-from mapsynth_backend.protocol import EVENT_TYPES, PROTOCOL_VERSION
+from mapsynth_backend.runtime.protocol import EVENT_TYPES, PROTOCOL_VERSION
 
 
 def test_every_stdout_line_is_a_versioned_event_and_prints_go_to_the_log(run_job):

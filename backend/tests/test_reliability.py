@@ -17,8 +17,8 @@ import pytest
 import rasterio
 from rasterio.transform import from_origin
 
-from mapsynth_backend.outputs import OutputLock, lock_path
-from mapsynth_backend.protocol import UserError
+from mapsynth_backend.runtime.outputs import OutputLock, lock_path
+from mapsynth_backend.runtime.protocol import UserError
 
 sys.path.insert(0, str(Path(__file__).parent))
 from make_tiny_pixel_model import build as build_tiny_pixel_model  # noqa: E402

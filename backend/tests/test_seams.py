@@ -5,7 +5,7 @@ import itertools
 import numpy as np
 import pytest
 
-from mapsynth_backend.seams import (
+from mapsynth_backend.mosaic.seams import (
     cut_alpha,
     horizontal_cuts,
     path_cost,

@@ -15,23 +15,16 @@ import signal
 import sys
 from pathlib import Path
 
-from . import (
-    __version__,
-    assemble,
-    crop,
-    dataset,
-    diagnostics,
-    evaluate,
-    export,
-    generate,
-    grid,
-    landcover,
-    masks,
-    train,
-)
-from .jobs import Command, load_job
-from .outputs import output_lock
-from .protocol import CANCEL_FILE, Cancelled, ConsoleReporter, JsonLinesReporter, UserError, protocol_stream
+from . import __version__, export, grid, train
+from .evaluate import command as evaluate
+from .generate import command as generate
+from .masks import command as masks
+from .mosaic import command as assemble
+from .prepare import crop, dataset, landcover
+from .runtime import diagnostics
+from .runtime.jobs import Command, load_job
+from .runtime.outputs import output_lock
+from .runtime.protocol import CANCEL_FILE, Cancelled, ConsoleReporter, JsonLinesReporter, UserError, protocol_stream
 
 COMMANDS: dict[str, Command] = {
     cmd.name: cmd

@@ -17,10 +17,10 @@ import numpy as np
 
 from . import __version__
 from .grid import load_grid, read_status
-from .jobs import Command, Param
-from .outputs import atomic_write
-from .protocol import Reporter, UserError
 from .radiometry import ENCODING
+from .runtime.jobs import Command, Param
+from .runtime.outputs import atomic_write
+from .runtime.protocol import Reporter, UserError
 
 WAVELENGTH_NM = {"B02": 490, "B03": 560, "B04": 665, "B08": 842}
 BAND_NAMES = {"B02": "blue", "B03": "green", "B04": "red", "B08": "near infrared"}

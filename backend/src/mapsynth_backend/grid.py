@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .jobs import Command, Param
-from .protocol import Reporter, UserError
+from .runtime.jobs import Command, Param
+from .runtime.protocol import Reporter, UserError
 
 GRID_FORMAT = "mapsynth-patch-grid"
 FORMAT_VERSION = 1

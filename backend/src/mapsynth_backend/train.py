@@ -20,11 +20,11 @@ from typing import Any
 import numpy as np
 
 from . import __version__
-from .jobs import Command, Param
-from .models import DATA_LICENSES, FAMILIES, PixelModel, read_card
-from .protocol import Reporter, UserError
+from .generate.sampling import item_noise, map_to_model, stack_noise, to_reflectance
+from .models.pixel import DATA_LICENSES, FAMILIES, PixelModel, read_card
 from .radiometry import ClipRange, decode_reflectance
-from .sampling import item_noise, map_to_model, stack_noise, to_reflectance
+from .runtime.jobs import Command, Param
+from .runtime.protocol import Reporter, UserError
 
 SPLIT_FOLDERS = ("train", "validation", "test")
 MAP_GUIDANCE = 2.0  # recommended map-guidance scale written into cards of models trained with map dropout
@@ -120,7 +120,7 @@ def save_checkpoint(accelerator, checkpoints: Path, step: int) -> None:
 def build_model(params: dict, bands: list[str], size: int, card: dict):
     if params["family"] == "pixel":
         return PixelModel.create(params["preset"], bands, size, card)
-    from .controlnet import ControlNetPair
+    from .models.controlnet import ControlNetPair
 
     return ControlNetPair.create(params["preset"], bands, size, card, params["base_model"], params["allow_download"])
 

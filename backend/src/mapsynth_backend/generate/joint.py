@@ -88,7 +88,7 @@ def controlnet_joint(
     import torch
     from diffusers import DPMSolverMultistepScheduler
 
-    from .controlnet import SD_TRAIN_SCHEDULER
+    from ..models.controlnet import SD_TRAIN_SCHEDULER
 
     factor, size = model.vae_factor, model.card["patch_size"]
     latent_size, latent_windows = size // factor, [(y // factor, x // factor) for y, x in windows]

@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .models import SD_LICENSE, _missing, check_safetensors_only, write_card
-from .protocol import UserError
+from ..runtime.protocol import UserError
+from .pixel import SD_LICENSE, _missing, check_safetensors_only, write_card
 
 SD15_UNET = {"cross_attention_dim": 768, "block_out_channels": [320, 640, 1280, 1280]}
 SD_TRAIN_SCHEDULER = {

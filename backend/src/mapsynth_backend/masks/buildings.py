@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .protocol import UserError
+from ..runtime.protocol import UserError
 
 RESIDENTIAL_TAGS = {
     "house",

@@ -9,11 +9,11 @@ from typing import Any
 
 import numpy as np
 
-from .grid import load_grid, record_status
-from .jobs import Command, Param
-from .outputs import atomic_write, prepare_output_dir
-from .protocol import Reporter, UserError
-from .radiometry import ENCODING, encode_reflectance
+from ..grid import load_grid, record_status
+from ..radiometry import ENCODING, encode_reflectance
+from ..runtime.jobs import Command, Param
+from ..runtime.outputs import atomic_write, prepare_output_dir
+from ..runtime.protocol import Reporter, UserError
 from .sentinel2 import open_source, scl_masks
 
 RESAMPLING = ("auto", "nearest", "bilinear", "cubic", "average")

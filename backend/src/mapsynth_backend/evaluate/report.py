@@ -7,7 +7,7 @@ import html
 import io
 from datetime import datetime, timezone
 
-from . import __version__
+from .. import __version__
 
 STYLE = """body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #bbb;padding:4px 8px;text-align:right}

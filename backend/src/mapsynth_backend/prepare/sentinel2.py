@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .protocol import UserError
+from ..runtime.protocol import UserError
 
 BAND_IDS = {
     "B01": 0,

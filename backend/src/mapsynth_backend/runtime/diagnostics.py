@@ -13,7 +13,7 @@ import time
 from importlib import metadata
 from typing import Any
 
-from . import __version__
+from .. import __version__
 from .jobs import Command, Param
 from .protocol import PROTOCOL_VERSION, Reporter, UserError
 

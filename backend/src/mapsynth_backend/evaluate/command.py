@@ -15,12 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from .jobs import Command, Param
-from .outputs import atomic_write
-from .protocol import Reporter, UserError
-from .radiometry import decode_reflectance
+from ..mosaic.seams import seam_visibility, tiling_periodicity_db
+from ..radiometry import decode_reflectance
+from ..runtime.jobs import Command, Param
+from ..runtime.outputs import atomic_write
+from ..runtime.protocol import Reporter, UserError
 from .report import Report
-from .seams import seam_visibility, tiling_periodicity_db
 
 BANDS = ("B02", "B03", "B04", "B08")
 

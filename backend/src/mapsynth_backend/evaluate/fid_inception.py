@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .protocol import UserError
+from ..runtime.protocol import UserError
 
 
 class BasicConv2d(nn.Module):

@@ -13,12 +13,12 @@ from typing import Any
 
 import numpy as np
 
-from .grid import load_grid, record_status
-from .jobs import Command, Param
-from .models import load_model
-from .outputs import MANIFEST, atomic_write, prepare_output_dir
-from .protocol import Reporter, UserError
-from .radiometry import ENCODING, encode_reflectance
+from ..grid import load_grid, record_status
+from ..models.pixel import load_model
+from ..radiometry import ENCODING, encode_reflectance
+from ..runtime.jobs import Command, Param
+from ..runtime.outputs import MANIFEST, atomic_write, prepare_output_dir
+from ..runtime.protocol import Reporter, UserError
 from .sampling import item_noise, map_to_model, remap_map, stack_noise, to_reflectance
 
 CONTROLNET_GUIDANCE = 4.0

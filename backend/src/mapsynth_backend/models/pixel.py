@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .protocol import UserError
+from ..runtime.protocol import UserError
 
 FAMILIES = ("pixel", "controlnet-sd15")
 PRESETS = {"pixel": ("tiny", "small"), "controlnet-sd15": ("tiny", "sd15")}

@@ -21,11 +21,11 @@ from typing import Any
 
 import numpy as np
 
-from .grid import load_grid
-from .jobs import Command, Param
-from .outputs import MANIFEST, atomic_write, prepare_output_dir
-from .protocol import Reporter, UserError
-from .radiometry import ENCODING, ClipRange, decode_reflectance, percentile_range
+from ..grid import load_grid
+from ..radiometry import ENCODING, ClipRange, decode_reflectance, percentile_range
+from ..runtime.jobs import Command, Param
+from ..runtime.outputs import MANIFEST, atomic_write, prepare_output_dir
+from ..runtime.protocol import Reporter, UserError
 
 SPLIT_FOLDERS = {"train": "train", "val": "validation", "test": "test"}
 RGB = ("B04", "B03", "B02")

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .radiometry import ClipRange
+from ..radiometry import ClipRange
 
 
 def item_seed(seed: int, key: str, variation: int) -> int:

@@ -17,11 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from .grid import load_grid
-from .jobs import Command, Param
-from .outputs import MANIFEST, atomic_write, prepare_output_dir
-from .protocol import Reporter, UserError
-from .radiometry import decode_reflectance
+from ..grid import load_grid
+from ..radiometry import decode_reflectance
+from ..runtime.jobs import Command, Param
+from ..runtime.outputs import MANIFEST, atomic_write, prepare_output_dir
+from ..runtime.protocol import Reporter, UserError
 
 STYLE = "derived land cover v1"
 DERIVED_CLASSES = ("water", "forest", "grass", "bare", "other_building", "hedge")

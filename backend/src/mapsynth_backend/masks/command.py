@@ -13,12 +13,12 @@ from typing import Any
 
 import numpy as np
 
+from ..grid import load_grid, snapped_grid
+from ..runtime.jobs import Command, Param
+from ..runtime.outputs import atomic_write
+from ..runtime.protocol import Reporter, UserError
 from .buildings import evidence, read_inputs, tag_class
 from .fuzzy import nonresidential_degree
-from .grid import load_grid, snapped_grid
-from .jobs import Command, Param
-from .outputs import atomic_write
-from .protocol import Reporter, UserError
 
 WINDOW = 256  # output pixels per window side
 CLASS_CODES = {"residential": 1, "non_residential": 2, "uncertain": 3}

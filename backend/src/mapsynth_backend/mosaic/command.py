@@ -12,12 +12,12 @@ from typing import Any
 
 import numpy as np
 
-from .grid import load_grid, snapped_grid
-from .jobs import Command, Param
-from .mosaic import LABEL_NODATA, RowAssembler, label_of
-from .outputs import MANIFEST, atomic_write
-from .protocol import Reporter, UserError
-from .radiometry import ENCODING
+from ..grid import load_grid, snapped_grid
+from ..radiometry import ENCODING
+from ..runtime.jobs import Command, Param
+from ..runtime.outputs import MANIFEST, atomic_write
+from ..runtime.protocol import Reporter, UserError
+from .assembler import LABEL_NODATA, RowAssembler, label_of
 from .seams import profile_peak_db, seam_sums, visibility_from_sums
 
 

@@ -1,0 +1,1 @@
+"""Evaluation: the command (metrics), the HTML report and the local FID feature network."""

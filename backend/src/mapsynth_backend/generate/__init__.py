@@ -1,0 +1,1 @@
+"""Generation: the generate command, per-item noise and reflectance conversion, joint (seamless) denoising."""

@@ -1,0 +1,1 @@
+"""Building masks: OSM evidence per building, the fuzzy rule base, coverage rasters."""

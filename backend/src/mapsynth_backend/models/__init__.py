@@ -1,0 +1,1 @@
+"""The model families: model cards, the pixel family and the controlnet-sd15 family."""

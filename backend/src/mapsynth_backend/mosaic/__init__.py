@@ -1,0 +1,1 @@
+"""Mosaic assembly: the command (I/O, COG, metrics), the row assembler (choice, cuts, placement) and seams."""

@@ -1,0 +1,1 @@
+"""What every command runs on: the JSON-lines protocol, job files, output folders and locks, diagnostics."""
