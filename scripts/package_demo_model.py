@@ -16,7 +16,7 @@ from scipy.stats import wasserstein_distance
 
 from mapsynth_backend.evaluate.command import ndvi, ssim
 from mapsynth_backend.generate.sampling import item_noise, stack_noise, to_reflectance
-from mapsynth_backend.models.pixel import load_model
+from mapsynth_backend.models import load_model
 from mapsynth_backend.prepare.landcover import STYLE, palette, remap_table
 from mapsynth_backend.train import load_pair, read_dataset
 

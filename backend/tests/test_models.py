@@ -13,7 +13,7 @@ import pytest
 import rasterio
 
 from mapsynth_backend.generate.command import generate
-from mapsynth_backend.models.pixel import load_model
+from mapsynth_backend.models import load_model
 from mapsynth_backend.runtime.protocol import ConsoleReporter, UserError
 from mapsynth_backend.train import COMMANDS as TRAIN_COMMANDS
 from mapsynth_backend.train import train

@@ -21,7 +21,8 @@ import numpy as np
 
 from . import __version__
 from .generate.sampling import item_noise, map_to_model, stack_noise, to_reflectance
-from .models.pixel import DATA_LICENSES, FAMILIES, PixelModel, read_card
+from .models import FAMILIES, family_class, load_card
+from .models.card import DATA_LICENSES
 from .radiometry import ClipRange, decode_reflectance
 from .runtime.jobs import Command, Param
 from .runtime.protocol import Reporter, UserError
@@ -50,9 +51,8 @@ def read_dataset(folder: Path) -> tuple[dict[str, list[dict]], dict[str, Any], d
 
 
 def load_pair(row: dict, family: str, clip: ClipRange) -> dict[str, Any]:
+    """One training pair: the map, the prompt and the family's targets."""
     import cv2
-    import rasterio
-    import torch
 
     root = Path(row["root"])
 
@@ -63,17 +63,7 @@ def load_pair(row: dict, family: str, clip: ClipRange) -> dict[str, Any]:
         return image[None] if image.ndim == 2 else image[:, :, ::-1].transpose(2, 0, 1)
 
     item = {"map": map_to_model(png("conditioning_image")), "text": row.get("text", "")}
-    if family == "pixel":
-        with rasterio.open(root / row["multispectral"]) as src:
-            reflectance = decode_reflectance(src.read())
-        unit, _ = clip.forward(reflectance)
-        valid = np.isfinite(unit).all(axis=0)
-        item["target"] = torch.from_numpy((np.nan_to_num(unit) * 2 - 1).astype(np.float32))
-        item["valid"] = torch.from_numpy(valid[None].astype(np.float32))
-    else:
-        item["rgb"] = torch.from_numpy(png("file_name").astype(np.float32) / 127.5 - 1)
-        item["nir"] = torch.from_numpy(png("nir_image").astype(np.float32) / 127.5 - 1)
-    return item
+    return {**item, **family_class(family).training_item(row, png, clip)}
 
 
 def collate(items: list[dict], device) -> dict[str, Any]:
@@ -117,20 +107,12 @@ def save_checkpoint(accelerator, checkpoints: Path, step: int) -> None:
     accelerator.wait_for_everyone()
 
 
-def build_model(params: dict, bands: list[str], size: int, card: dict):
-    if params["family"] == "pixel":
-        return PixelModel.create(params["preset"], bands, size, card)
-    from .models.controlnet import ControlNetPair
-
-    return ControlNetPair.create(params["preset"], bands, size, card, params["base_model"], params["allow_download"])
-
-
 def validation_grid(model, rows: list[dict], clip: ClipRange, steps: int, path: Path, device) -> None:
     """One row per sample: map | real RGB | generated RGB | real NIR false colour | generated false colour."""
     import cv2
     import rasterio
 
-    items = [load_pair(row, "pixel" if model.family == "pixel" else "controlnet-sd15", clip) for row in rows]
+    items = [load_pair(row, model.family, clip) for row in rows]
     size = items[0]["map"].shape[-1]
     maps = collate(items, device)["map"]
     noises = stack_noise([item_noise(model, 0, row["patch_id"], 0, size) for row in rows], device)
@@ -188,8 +170,7 @@ def train(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
     import torch
     from accelerate import Accelerator
 
-    if params["family"] not in FAMILIES:
-        raise UserError(f"FAMILY: {params['family']!r} is not one of {', '.join(FAMILIES)}")
+    family = family_class(params["family"])
     dataset_dir, out = Path(params["dataset"]), Path(params["output_dir"])
     splits, radiometry, manifest = read_dataset(dataset_dir)
     bands = radiometry["bands"]
@@ -219,8 +200,8 @@ def train(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
         "crs": splits["train"][0].get("crs"),
     }
     if params["map_dropout"]:
-        if params["family"] != "pixel":
-            raise UserError("MAP_DROPOUT: only the pixel family trains a map-free branch (controlnet-sd15 uses text)")
+        if not family.supports_map_dropout:
+            raise UserError(f"MAP_DROPOUT: the {family.family} family trains no map-free branch (it uses text)")
         card.update(map_dropout=params["map_dropout"], guidance=MAP_GUIDANCE)
     bounds = splits["train"][0].get("bounds")
     if bounds:
@@ -228,16 +209,9 @@ def train(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
     from accelerate.utils import set_seed
 
     set_seed(params["seed"])  # the initial weights
-    model = build_model(params, bands, size, card)
-    if params["family"] != "pixel":
-        for module in model.trainable():
-            module.enable_gradient_checkpointing()
-        model.base["unet"].to(
-            accelerator.device,
-            dtype=torch.float16 if mixed == "fp16" else torch.bfloat16 if mixed == "bf16" else torch.float32,
-        )
-        for name in ("vae", "text_encoder"):
-            model.base[name].to(accelerator.device)
+    options = {"base_model": params["base_model"], "allow_download": params["allow_download"]}
+    model = family.create(params["preset"], bands, size, card, **options)
+    model.prepare_training(accelerator.device, mixed)
     trainable = [p for module in model.trainable() for p in module.parameters()]
     optimizer_cls = torch.optim.AdamW
     if params["adam8bit"]:
@@ -341,7 +315,7 @@ def train(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
         os.replace(staging, out / "model")  # a killed run never leaves a model/ that looks complete
         _validate(model, accelerator, validation_rows, clip, params, out / "validation" / "final.png")
         _plot_losses(loss_csv, out / "loss.png")
-        read_card(out / "model")
+        load_card(out / "model")
         result.update(model_dir=str(out / "model"), final_loss=value)
     reporter.progress(1.0, "done", "train")
     return result
@@ -365,7 +339,7 @@ COMMANDS = (
         train,
         (
             Param("dataset", "path", help="dataset folder from build_training_dataset"),
-            Param("family", "str", "pixel", "model family", choices=FAMILIES),
+            Param("family", "str", "pixel", "model family", choices=tuple(FAMILIES)),
             Param(
                 "preset",
                 "str",

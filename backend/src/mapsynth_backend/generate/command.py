@@ -8,20 +8,19 @@ items. Finished files are skipped; every file is written under a temporary name 
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..grid import load_grid, record_status
-from ..models.pixel import load_model
+from ..models import load_model
 from ..radiometry import ENCODING, encode_reflectance
 from ..runtime.jobs import Command, Param
 from ..runtime.outputs import MANIFEST, atomic_write, prepare_output_dir
 from ..runtime.protocol import Reporter, UserError
 from .sampling import item_noise, map_to_model, remap_map, stack_noise, to_reflectance
-
-CONTROLNET_GUIDANCE = 4.0
 
 
 def resolve_device(requested: str, state) -> str:
@@ -95,17 +94,10 @@ def generate(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
     if card["bands"] != card["radiometry"]["bands"]:
         raise UserError(f"MODEL: its bands {card['bands']} differ from its radiometry {card['radiometry']['bands']}")
     if params["compile"]:
-        target = model.unet if model.family == "pixel" else model.base["unet"]
+        target = model.denoiser()
         target.forward = torch.compile(target.forward)
-    if model.family != "pixel":
-        if params["vae_tiling"]:
-            model.base["vae"].enable_tiling()
-        if params["vae_slicing"]:
-            model.base["vae"].enable_slicing()
-    if model.family == "pixel":
-        params = {**params, "guidance": model.guidance_scale(params["guidance"])}
-    else:
-        params = {**params, "guidance": params["guidance"] or CONTROLNET_GUIDANCE}
+    model.configure_decoding(params["vae_tiling"], params["vae_slicing"])
+    params = {**params, "guidance": model.guidance_scale(params["guidance"])}
     details = {
         "model": str(Path(params["model"]).resolve()),
         "family": card["family"],
@@ -190,7 +182,7 @@ def _generate_seamless(model, grid, map_dir: Path, out: Path, params, reporter, 
     import rasterio
     import torch
 
-    from .joint import canvas_noise, controlnet_joint, crop_outputs, pixel_joint, window_offsets
+    from .joint import canvas_noise, crop_outputs, denoise_canvas, window_offsets
 
     if not state.is_main_process:
         return {"output_dir": str(out), "written": 0}
@@ -213,8 +205,8 @@ def _generate_seamless(model, grid, map_dir: Path, out: Path, params, reporter, 
     if next(iter(profiles.values()))["size"] != model.card["patch_size"]:
         raise UserError(f"MAP_DIR: map patches are not {model.card['patch_size']} px, the model's patch size")
     window_stride = params["window_stride"] or max(size // 2, 1)
-    if model.family != "pixel":
-        window_stride = max(model.vae_factor, window_stride // model.vae_factor * model.vae_factor)
+    step = model.window_step  # windows start on latent pixels
+    window_stride = max(step, window_stride // step * step)
     windows = [
         (y, x)
         for y in window_offsets(height, size, window_stride)
@@ -228,30 +220,17 @@ def _generate_seamless(model, grid, map_dir: Path, out: Path, params, reporter, 
         if all(t.exists() for t in targets.values()):
             continue
         noise = {k: v.to(device) for k, v in canvas_noise(model, params["seed"], variation, height, width).items()}
-        if model.family == "pixel":
-            outputs = pixel_joint(
-                model,
-                map_canvas,
-                noise["bands"],
-                windows,
-                params["steps"],
-                params["batch_size"],
-                reporter,
-                params["guidance"],
-            )
-        else:
-            outputs = controlnet_joint(
-                model,
-                map_canvas,
-                noise,
-                windows,
-                params["steps"],
-                params["batch_size"],
-                params["guidance"],
-                params["control_scale"],
-                params["negative_prompt"],
-                reporter,
-            )
+        outputs = model.sample_canvas(
+            map_canvas,
+            noise,
+            windows,
+            params["steps"],
+            params["batch_size"],
+            partial(denoise_canvas, reporter=reporter),
+            guidance=params["guidance"],
+            control_scale=params["control_scale"],
+            negative_prompt=params["negative_prompt"],
+        )
         for cell in cells:
             if targets[cell.patch_id].exists():
                 continue

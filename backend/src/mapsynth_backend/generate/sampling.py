@@ -22,8 +22,7 @@ def item_noise(model, seed: int, key: str, variation: int, size: int) -> dict[st
 
     generator = torch.Generator("cpu").manual_seed(item_seed(seed, key, variation))
     shape = model.noise_shape(size)
-    names = ("bands",) if model.family == "pixel" else ("rgb", "nir")
-    return {name: torch.randn(shape, generator=generator) for name in names}
+    return {name: torch.randn(shape, generator=generator) for name in model.noise_names}
 
 
 def stack_noise(items: list[dict[str, Any]], device: str) -> dict[str, Any]:
@@ -39,15 +38,7 @@ def clip_range(card: dict[str, Any]) -> ClipRange:
 
 def to_reflectance(model, outputs: dict[str, Any]) -> np.ndarray:
     """Model outputs in [-1, 1] -> reflectance (B, bands, H, W) in the card's band order."""
-    card = model.card
-    if model.family == "pixel":
-        unit = (outputs["bands"].cpu().numpy().astype(np.float64) + 1) / 2
-    else:
-        rgb = (outputs["rgb"].cpu().numpy().astype(np.float64) + 1) / 2
-        nir = (outputs["nir"].cpu().numpy().astype(np.float64) + 1) / 2
-        channels = {"B04": rgb[:, 0], "B03": rgb[:, 1], "B02": rgb[:, 2], "B08": nir[:, 0]}
-        unit = np.stack([channels[b] for b in card["bands"]], axis=1)
-    return clip_range(card).inverse(unit, axis=1)
+    return clip_range(model.card).inverse(model.to_unit(outputs), axis=1)
 
 
 def map_to_model(rgb_uint8: np.ndarray):

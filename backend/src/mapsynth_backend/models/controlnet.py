@@ -7,70 +7,40 @@ with RGB pixel for pixel (the prior art's independent NIR model did not).
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..runtime.protocol import UserError
-from .pixel import SD_LICENSE, _missing, check_safetensors_only, write_card
+from .base import check_prediction_type, training_target
+from .card import check_safetensors_only, require_files, write_card
+from .sd_base import load_base
 
 SD15_UNET = {"cross_attention_dim": 768, "block_out_channels": [320, 640, 1280, 1280]}
-SD_TRAIN_SCHEDULER = {
-    "num_train_timesteps": 1000,
-    "beta_start": 0.00085,
-    "beta_end": 0.012,
-    "beta_schedule": "scaled_linear",
-    "prediction_type": "epsilon",
-}
-
-
-def load_base(base_model: str, allow_download: bool, device: str = "cpu", dtype=None) -> dict[str, Any]:
-    from diffusers import AutoencoderKL, UNet2DConditionModel
-    from transformers import CLIPTextModel, CLIPTokenizer
-
-    local = Path(base_model)
-    if local.is_dir():
-        _missing(local, "unet/config.json", "vae/config.json", "text_encoder/config.json", "tokenizer")
-        check_safetensors_only(local)
-        source, kwargs = str(local), {"local_files_only": True}
-    elif allow_download:
-        source, kwargs = base_model, {}
-    else:
-        raise UserError(
-            f"BASE_MODEL: {base_model} is not a local folder and downloads were not allowed; give a local diffusers"
-            " directory of Stable Diffusion 1.5, or allow the download (ALLOW_DOWNLOAD / --allow-download)"
-        )
-    if not allow_download:
-        os.environ["HF_HUB_OFFLINE"] = "1"
-    try:
-        base = {
-            "unet": UNet2DConditionModel.from_pretrained(
-                source, subfolder="unet", use_safetensors=True, torch_dtype=dtype, **kwargs
-            ),
-            "vae": AutoencoderKL.from_pretrained(
-                source, subfolder="vae", use_safetensors=True, torch_dtype=dtype, **kwargs
-            ),
-            "text_encoder": CLIPTextModel.from_pretrained(
-                source, subfolder="text_encoder", use_safetensors=True, torch_dtype=dtype, **kwargs
-            ),
-            "tokenizer": CLIPTokenizer.from_pretrained(source, subfolder="tokenizer", **kwargs),
-        }
-    except OSError as exc:
-        raise UserError(f"BASE_MODEL: cannot load {base_model}: {str(exc).splitlines()[0]}") from exc
-    for name in ("unet", "vae", "text_encoder"):
-        base[name].requires_grad_(False)
-        base[name].to(device).eval()
-    return base
+SD_LICENSE = "CreativeML OpenRAIL-M (Stable Diffusion 1.5 base weights)"
+DEFAULT_GUIDANCE = 4.0  # classifier-free guidance on the prompt when the job asks for the model's default
 
 
 class ControlNetPair:
+    """SD 1.5 frozen, two trained ControlNets: RGB from the map, NIR from the map and the RGB."""
+
     family = "controlnet-sd15"
+    presets = ("tiny", "sd15")
+    noise_names = ("rgb", "nir")
+    supports_map_dropout = False
 
     def __init__(self, base: dict[str, Any], controlnet_rgb, controlnet_nir, card: dict[str, Any]) -> None:
         self.base, self.controlnet_rgb, self.controlnet_nir, self.card = base, controlnet_rgb, controlnet_nir, card
         self.vae_factor = 2 ** (len(base["vae"].config.block_out_channels) - 1)
+        # cards written before the schedule was recorded use their base model's
+        self.scheduler_config = card.get("train_scheduler") or base["scheduler_config"]
         self.timings: dict[str, float] = {}
+
+    @property
+    def window_step(self) -> int:
+        return self.vae_factor
 
     @classmethod
     def create(
@@ -84,13 +54,14 @@ class ControlNetPair:
     ) -> ControlNetPair:
         from diffusers import ControlNetModel
 
-        if preset not in ("tiny", "sd15"):
+        if preset not in cls.presets:
             raise UserError(f"PRESET: {preset!r} is not a controlnet-sd15 preset (tiny, sd15)")
         if not base_model:
             raise UserError("BASE_MODEL: the controlnet-sd15 family needs a Stable Diffusion 1.5 base model")
         if not {"B02", "B03", "B04", "B08"} <= set(bands):
             raise UserError(f"the controlnet-sd15 family needs bands B02, B03, B04 and B08, the dataset has {bands}")
         base = load_base(base_model, allow_download)
+        check_prediction_type(base["scheduler_config"].get("prediction_type"))
         config = base["unet"].config
         if preset == "sd15" and any(
             list(getattr(config, k)) != v if isinstance(v, list) else getattr(config, k) != v
@@ -122,6 +93,7 @@ class ControlNetPair:
                 "base_model_license": SD_LICENSE,
                 "rgb_bands": ["B04", "B03", "B02"],
                 "nir_band": "B08",
+                "train_scheduler": base["scheduler_config"],
             },
         )
 
@@ -129,7 +101,7 @@ class ControlNetPair:
     def load(cls, model_dir: Path, card: dict[str, Any], device: str = "cpu", dtype=None) -> ControlNetPair:
         from diffusers import ControlNetModel
 
-        _missing(model_dir, "controlnet_rgb/config.json", "controlnet_nir/config.json")
+        require_files(model_dir, "controlnet_rgb/config.json", "controlnet_nir/config.json")
         check_safetensors_only(model_dir)
         base = load_base(card["base_model"], allow_download=False, device=device, dtype=dtype)
         nets = [
@@ -144,10 +116,40 @@ class ControlNetPair:
     def trainable(self) -> list:
         return [self.controlnet_rgb, self.controlnet_nir]
 
+    def prepare_training(self, device, mixed_precision: str) -> None:
+        """Gradient checkpointing in the ControlNets; the frozen UNet in the training precision."""
+        import torch
+
+        for module in self.trainable():
+            module.enable_gradient_checkpointing()
+        dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(mixed_precision, torch.float32)
+        self.base["unet"].to(device, dtype=dtype)
+        for name in ("vae", "text_encoder"):
+            self.base[name].to(device)
+
+    @classmethod
+    def training_item(cls, row: dict[str, Any], read_png, clip) -> dict[str, Any]:
+        import torch
+
+        return {
+            "rgb": torch.from_numpy(read_png("file_name").astype(np.float32) / 127.5 - 1),
+            "nir": torch.from_numpy(read_png("nir_image").astype(np.float32) / 127.5 - 1),
+        }
+
     def train_scheduler(self):
         from diffusers import DDPMScheduler
 
-        return DDPMScheduler(**SD_TRAIN_SCHEDULER)
+        scheduler = DDPMScheduler.from_config(self.scheduler_config)
+        check_prediction_type(scheduler.config.prediction_type)
+        return scheduler
+
+    def _sampler(self, steps: int):
+        from diffusers import DPMSolverMultistepScheduler
+
+        scheduler = DPMSolverMultistepScheduler.from_config(self.scheduler_config, algorithm_type="dpmsolver++")
+        check_prediction_type(scheduler.config.prediction_type)
+        scheduler.set_timesteps(steps)
+        return scheduler
 
     def encode_prompt(self, texts: list[str]):
         tokenizer = self.base["tokenizer"]
@@ -161,7 +163,7 @@ class ControlNetPair:
         vae = self.base["vae"]
         return vae.encode(images.to(vae.dtype)).latent_dist.mode() * vae.config.scaling_factor
 
-    def _predict(self, controlnet, latents, t, hidden, cond, scale: float = 1.0):
+    def predict(self, controlnet, latents, t, hidden, cond, scale: float = 1.0):
         down, mid = controlnet(
             latents, t, encoder_hidden_states=hidden, controlnet_cond=cond, conditioning_scale=scale, return_dict=False
         )
@@ -190,35 +192,46 @@ class ControlNetPair:
             noise = torch.randn(latents.shape, generator=generator).to(latents)
             t = torch.randint(0, scheduler.config.num_train_timesteps, (latents.shape[0],), generator=generator)
             t = t.to(latents.device)
-            prediction = self._predict(
+            prediction = self.predict(
                 controlnet, scheduler.add_noise(latents, noise, t), t, hidden, cond.to(latents.dtype)
             )
-            total = total + F.mse_loss(prediction.float(), noise.float())
+            goal = training_target(scheduler, latents, noise, t)
+            total = total + F.mse_loss(prediction.float(), goal.float())
         return total
 
-    def noise_shape(self, size: int) -> tuple[int, int, int]:
-        latent = size // self.vae_factor
-        return (self.base["unet"].config.in_channels, latent, latent)
+    def noise_shape(self, height: int, width: int | None = None) -> tuple[int, int, int]:
+        width = width or height
+        return (self.base["unet"].config.in_channels, height // self.vae_factor, width // self.vae_factor)
+
+    def guidance_scale(self, requested: float) -> float:
+        return float(requested or DEFAULT_GUIDANCE)
+
+    def denoiser(self):
+        return self.base["unet"]
+
+    def configure_decoding(self, tiling: bool, slicing: bool) -> None:
+        if tiling:
+            self.base["vae"].enable_tiling()
+        if slicing:
+            self.base["vae"].enable_slicing()
 
     def _denoise(self, controlnet, noise, cond, hidden, steps, guidance, control_scale):
         import torch
-        from diffusers import DPMSolverMultistepScheduler
 
-        scheduler = DPMSolverMultistepScheduler(**SD_TRAIN_SCHEDULER, algorithm_type="dpmsolver++")
-        scheduler.set_timesteps(steps)
+        scheduler = self._sampler(steps)
         latents = noise * scheduler.init_noise_sigma
         cfg = guidance > 1.0
         cond_in = torch.cat([cond, cond]) if cfg else cond
         for t in scheduler.timesteps:
             model_input = scheduler.scale_model_input(torch.cat([latents, latents]) if cfg else latents, t)
-            prediction = self._predict(controlnet, model_input, t, hidden, cond_in, control_scale)
+            prediction = self.predict(controlnet, model_input, t, hidden, cond_in, control_scale)
             if cfg:
                 uncond, text = prediction.chunk(2)
                 prediction = uncond + guidance * (text - uncond)
             latents = scheduler.step(prediction, t, latents).prev_sample
         return latents
 
-    def _decode(self, latents):
+    def decode(self, latents):
         vae = self.base["vae"]
         return vae.decode(latents / vae.config.scaling_factor).sample.float().clamp(-1, 1)
 
@@ -227,7 +240,7 @@ class ControlNetPair:
         maps,
         noises,
         steps: int,
-        guidance: float = 4.0,
+        guidance: float = DEFAULT_GUIDANCE,
         control_scale: float = 1.0,
         prompt: str = "",
         negative_prompt: str = "",
@@ -252,7 +265,7 @@ class ControlNetPair:
             sync()
             denoise = time.perf_counter() - start
             start = time.perf_counter()
-            rgb = self._decode(rgb_latents)
+            rgb = self.decode(rgb_latents)
             sync()
             decode = time.perf_counter() - start
             start = time.perf_counter()
@@ -263,7 +276,7 @@ class ControlNetPair:
             sync()
             denoise += time.perf_counter() - start
             start = time.perf_counter()
-            nir = self._decode(nir_latents).mean(dim=1, keepdim=True)
+            nir = self.decode(nir_latents).mean(dim=1, keepdim=True)
             sync()
             self.timings.update(denoise_s=denoise, vae_decode_s=decode + time.perf_counter() - start)
         return {"rgb": rgb, "nir": nir}
@@ -273,3 +286,63 @@ class ControlNetPair:
         self.controlnet_rgb.save_pretrained(model_dir / "controlnet_rgb", safe_serialization=True)
         self.controlnet_nir.save_pretrained(model_dir / "controlnet_nir", safe_serialization=True)
         write_card(model_dir, self.card)
+
+    def to_unit(self, outputs: dict[str, Any]) -> np.ndarray:
+        rgb = (outputs["rgb"].cpu().numpy().astype(np.float64) + 1) / 2
+        nir = (outputs["nir"].cpu().numpy().astype(np.float64) + 1) / 2
+        channels = {"B04": rgb[:, 0], "B03": rgb[:, 1], "B02": rgb[:, 2], "B08": nir[:, 0]}
+        return np.stack([channels[b] for b in self.card["bands"]], axis=1)
+
+    def sample_canvas(
+        self,
+        map_canvas,
+        noises,
+        windows,
+        steps: int,
+        batch_size: int,
+        denoise,
+        guidance: float = DEFAULT_GUIDANCE,
+        control_scale: float = 1.0,
+        negative_prompt: str = "",
+        **_: Any,
+    ) -> dict[str, Any]:
+        """RGB then NIR, each over the whole latent canvas; the NIR windows see the jointly generated RGB."""
+        import torch
+
+        factor, size = self.vae_factor, self.card["patch_size"]
+        latent_size, latent_windows = size // factor, [(y // factor, x // factor) for y, x in windows]
+        dtype = self.base["unet"].dtype
+        with torch.inference_mode():
+            text = self.encode_prompt([self.card.get("prompt", "")])
+            hidden = torch.cat([self.encode_prompt([negative_prompt]), text]) if guidance > 1.0 else text
+            map01 = ((map_canvas + 1) / 2).to(dtype)
+
+            def run(controlnet, noise, condition):
+                def predict(inputs, t, offsets):
+                    cond = torch.stack(
+                        [
+                            condition[:, y * factor : y * factor + size, x * factor : x * factor + size]
+                            for y, x in offsets
+                        ]
+                    )
+                    n = inputs.shape[0]
+                    if guidance > 1.0:
+                        both = self.predict(
+                            controlnet,
+                            torch.cat([inputs, inputs]).to(dtype),
+                            t,
+                            hidden.repeat_interleave(n, 0),
+                            torch.cat([cond, cond]),
+                            control_scale,
+                        )
+                        uncond, texted = both.chunk(2)
+                        return (uncond + guidance * (texted - uncond)).to(inputs.dtype)
+                    hidden_n = text.repeat(n, 1, 1)
+                    return self.predict(controlnet, inputs.to(dtype), t, hidden_n, cond, control_scale).to(inputs.dtype)
+
+                return denoise(noise.to(dtype), latent_windows, latent_size, self._sampler(steps), predict, batch_size)
+
+            rgb = self.decode(run(self.controlnet_rgb, noises["rgb"], map01)[None])
+            nir_condition = torch.cat([map01, ((rgb[0] + 1) / 2).to(dtype)])
+            nir = self.decode(run(self.controlnet_nir, noises["nir"], nir_condition)[None]).mean(dim=1, keepdim=True)
+        return {"rgb": rgb, "nir": nir}

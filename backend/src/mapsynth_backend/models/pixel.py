@@ -1,25 +1,18 @@
-"""The two model families behind one interface, saved as diffusers directories with a ``model_card.json``.
-
-- ``pixel``: a conditional UNet2DModel in pixel space that denoises all bands jointly (B02, B03, B04, B08 by
-  default) given the map; RGB and NIR agree by construction.
-- ``controlnet-sd15``: Stable Diffusion 1.5 with two ControlNets. The RGB ControlNet sees the map; the NIR
-  ControlNet sees the map *and the RGB image* (6 channels), so NIR follows RGB pixel for pixel.
-
-Only safetensors are loaded, never with ``trust_remote_code``; pickle weights are refused.
-"""
+"""``pixel``: a conditional UNet2DModel in pixel space that denoises all bands jointly (B02, B03, B04, B08 by
+default) given the map's RGB channels; RGB and NIR agree by construction."""
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..runtime.protocol import UserError
+import numpy as np
 
-FAMILIES = ("pixel", "controlnet-sd15")
-PRESETS = {"pixel": ("tiny", "small"), "controlnet-sd15": ("tiny", "sd15")}
-CARD = "model_card.json"
-PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
+from ..runtime.protocol import UserError
+from .base import check_prediction_type, training_target
+from .card import check_safetensors_only, require_files, write_card
+
 PIXEL_PRESETS = {
     "tiny": {
         "block_out_channels": (16, 32),
@@ -40,61 +33,23 @@ PIXEL_PRESETS = {
 # The "no map" input of map dropout: 0 is never a real map value (maps are round(x) / 127.5 - 1).
 NULL_MAP = 0.0
 TRAIN_SCHEDULER = {"num_train_timesteps": 1000, "beta_schedule": "squaredcos_cap_v2", "prediction_type": "v_prediction"}
-SD_LICENSE = "CreativeML OpenRAIL-M (Stable Diffusion 1.5 base weights)"
-DATA_LICENSES = [
-    "OpenStreetMap data: ODbL 1.0, (c) OpenStreetMap contributors",
-    "Copernicus Sentinel data: free and open, 'Contains modified Copernicus Sentinel data'",
-]
-
-
-def check_safetensors_only(model_dir: Path) -> None:
-    """Refuse component folders whose weights exist only as pickles (loading a pickle can run code)."""
-    for config in model_dir.rglob("config.json"):
-        folder = config.parent
-        pickles = [p.name for p in folder.iterdir() if p.suffix in PICKLE_SUFFIXES]
-        if pickles and not any(p.suffix == ".safetensors" for p in folder.iterdir()):
-            raise UserError(
-                f"MODEL: {folder} holds pickle weights ({', '.join(pickles)}); MapSynth loads safetensors only."
-                " Convert them (load in a trusted environment and save_pretrained(..., safe_serialization=True))"
-            )
-
-
-def read_card(model_dir: str | Path) -> dict[str, Any]:
-    model_dir = Path(model_dir)
-    if not model_dir.is_dir():
-        raise UserError(f"MODEL: not a folder: {model_dir}")
-    try:
-        card = json.loads((model_dir / CARD).read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise UserError(f"MODEL: {model_dir} has no {CARD}; it is not a MapSynth model directory") from exc
-    except ValueError as exc:
-        raise UserError(f"MODEL: {model_dir / CARD} is not valid JSON") from exc
-    if card.get("family") not in FAMILIES:
-        raise UserError(f"MODEL: {model_dir} is of unknown family {card.get('family')!r}")
-    return card
-
-
-def write_card(model_dir: Path, card: dict[str, Any]) -> None:
-    (model_dir / CARD).write_text(json.dumps(card, indent=2), encoding="utf-8")
-
-
-def _missing(folder: Path, *names: str) -> None:
-    for name in names:
-        if not (folder / name).exists():
-            raise UserError(f"MODEL: {folder} lacks {name}; the model directory is incomplete")
 
 
 class PixelModel:
     """Pixel-space diffusion on all bands at once, conditioned on the map's RGB channels."""
 
     family = "pixel"
+    presets = tuple(PIXEL_PRESETS)
+    noise_names = ("bands",)
+    supports_map_dropout = True
+    window_step = 1
 
     def __init__(self, unet, card: dict[str, Any]) -> None:
         self.unet = unet
         self.card = card
 
     @classmethod
-    def create(cls, preset: str, bands: list[str], size: int, card: dict[str, Any]) -> PixelModel:
+    def create(cls, preset: str, bands: list[str], size: int, card: dict[str, Any], **_: Any) -> PixelModel:
         from diffusers import UNet2DModel
 
         if preset not in PIXEL_PRESETS:
@@ -121,7 +76,7 @@ class PixelModel:
     def load(cls, model_dir: Path, card: dict[str, Any], device: str = "cpu", dtype=None) -> PixelModel:
         from diffusers import UNet2DModel
 
-        _missing(model_dir, "unet/config.json")
+        require_files(model_dir, "unet/config.json")
         check_safetensors_only(model_dir)
         unet = UNet2DModel.from_pretrained(model_dir / "unet", use_safetensors=True, torch_dtype=dtype)
         bands = card.get("bands") or []
@@ -142,10 +97,38 @@ class PixelModel:
     def trainable(self) -> list:
         return [self.unet]
 
+    def prepare_training(self, device, mixed_precision: str) -> None:
+        """Nothing is frozen: accelerate places the UNet."""
+
+    @classmethod
+    def training_item(cls, row: dict[str, Any], read_png: Callable[[str], np.ndarray], clip) -> dict[str, Any]:
+        import rasterio
+        import torch
+
+        from ..radiometry import decode_reflectance
+
+        with rasterio.open(Path(row["root"]) / row["multispectral"]) as src:
+            reflectance = decode_reflectance(src.read())
+        unit, _ = clip.forward(reflectance)
+        valid = np.isfinite(unit).all(axis=0)
+        return {
+            "target": torch.from_numpy((np.nan_to_num(unit) * 2 - 1).astype(np.float32)),
+            "valid": torch.from_numpy(valid[None].astype(np.float32)),
+        }
+
     def train_scheduler(self):
         from diffusers import DDPMScheduler
 
-        return DDPMScheduler(**self.card["train_scheduler"])
+        scheduler = DDPMScheduler(**self.card["train_scheduler"])
+        check_prediction_type(scheduler.config.prediction_type)
+        return scheduler
+
+    def _sampler(self, steps: int):
+        from diffusers import DPMSolverMultistepScheduler
+
+        scheduler = DPMSolverMultistepScheduler(**self.card["train_scheduler"], algorithm_type="dpmsolver++")
+        scheduler.set_timesteps(steps)
+        return scheduler
 
     def loss(self, batch: dict, scheduler, generator=None):
         import torch
@@ -162,18 +145,14 @@ class PixelModel:
             keep = (torch.rand(target.shape[0], generator=generator) >= dropout).to(maps.device)
             maps = torch.where(keep[:, None, None, None], maps, torch.full_like(maps, NULL_MAP))
         prediction = self.unet(torch.cat([noisy, maps], dim=1), steps).sample
-        goal = (
-            scheduler.get_velocity(target, noise, steps)
-            if scheduler.config.prediction_type == "v_prediction"
-            else noise
-        )
+        goal = training_target(scheduler, target, noise, steps)
         weights = batch["valid"].to(target.dtype)
         return (F.mse_loss(prediction.float(), goal.float(), reduction="none") * weights).sum() / (
             weights.sum() * target.shape[1]
         ).clamp(min=1)
 
-    def noise_shape(self, size: int) -> tuple[int, int, int]:
-        return (len(self.card["bands"]), size, size)
+    def noise_shape(self, height: int, width: int | None = None) -> tuple[int, int, int]:
+        return (len(self.card["bands"]), height, width or height)
 
     def guidance_scale(self, requested: float) -> float:
         """0 = the card's recommendation; models trained without map dropout have no map-free branch (1)."""
@@ -195,12 +174,9 @@ class PixelModel:
     def sample(self, maps, noises, steps: int, guidance: float = 0.0, **_: Any) -> dict[str, Any]:
         """maps (B, 3, H, W) in [-1, 1], noises per sample -> {"bands": (B, bands, H, W) in [-1, 1]}."""
         import torch
-        from diffusers import DPMSolverMultistepScheduler
 
         guidance = self.guidance_scale(guidance)
-
-        scheduler = DPMSolverMultistepScheduler(**self.card["train_scheduler"], algorithm_type="dpmsolver++")
-        scheduler.set_timesteps(steps)
+        scheduler = self._sampler(steps)
         dtype = next(self.unet.parameters()).dtype
         maps = maps.to(dtype)
         sample = noises["bands"].to(dtype) * scheduler.init_noise_sigma
@@ -210,19 +186,35 @@ class PixelModel:
                 sample = scheduler.step(prediction, t, sample).prev_sample
         return {"bands": sample.float().clamp(-1, 1)}
 
+    def sample_canvas(
+        self, map_canvas, noises, windows, steps: int, batch_size: int, denoise, guidance: float = 0.0, **_: Any
+    ) -> dict[str, Any]:
+        """Joint denoising in pixel space: every window sees its crop of the map canvas."""
+        import torch
+
+        size = self.card["patch_size"]
+        scheduler = self._sampler(steps)
+        dtype = next(self.unet.parameters()).dtype
+        guidance = self.guidance_scale(guidance)
+
+        def predict(inputs, t, offsets):
+            maps = torch.stack([map_canvas[:, y : y + size, x : x + size] for y, x in offsets]).to(dtype)
+            return self.predict(inputs.to(dtype), maps, t, guidance).to(inputs.dtype)
+
+        with torch.inference_mode():
+            canvas = denoise(noises["bands"], windows, size, scheduler, predict, batch_size)
+        return {"bands": canvas[None].float().clamp(-1, 1)}
+
+    def to_unit(self, outputs: dict[str, Any]) -> np.ndarray:
+        return (outputs["bands"].cpu().numpy().astype(np.float64) + 1) / 2
+
+    def denoiser(self):
+        return self.unet
+
+    def configure_decoding(self, tiling: bool, slicing: bool) -> None:
+        """Pixel space: there is no decoder."""
+
     def save(self, model_dir: Path) -> None:
         model_dir.mkdir(parents=True, exist_ok=True)
         self.unet.save_pretrained(model_dir / "unet", safe_serialization=True)
         write_card(model_dir, self.card)
-
-
-def load_model(model_dir: str | Path, device: str = "cpu", dtype=None, family: str | None = None):
-    """Load either family from its directory, after checking the card (family, files, safetensors)."""
-    from .controlnet import ControlNetPair
-
-    model_dir = Path(model_dir)
-    card = read_card(model_dir)
-    if family and card["family"] != family:
-        raise UserError(f"MODEL: {model_dir} is a {card['family']} model, not {family}")
-    cls = PixelModel if card["family"] == "pixel" else ControlNetPair
-    return cls.load(model_dir, card, device, dtype)
