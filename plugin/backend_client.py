@@ -22,12 +22,11 @@ from typing import Any
 from qgis.core import QgsProcessingException, QgsProcessingFeedback
 
 from . import settings
+from .contract import contract
 from .i18n import tr
 from .log import get_logger
 
-PROTOCOL_VERSION = 1
-CANCEL_FILE = "cancel"
-EXIT_CANCELLED = 130
+PROTOCOL_VERSION, CANCEL_FILE = contract.PROTOCOL_VERSION, contract.CANCEL_FILE
 ASK_GRACE_S, TERM_GRACE_S = 0.5, 0.7
 # QGIS and OSGeo4W set these for their own Python, GDAL and PROJ; they must not leak into the backend.
 _POISON_PREFIXES = ("PYTHON", "QGIS_", "GDAL_", "PROJ_", "VIRTUAL_ENV", "CONDA_PREFIX", "QT_", "SIP_")
@@ -35,9 +34,10 @@ _POISON_NAMES = {"PROJ_LIB", "PROJ_DATA", "GDAL_DATA", "GDAL_DRIVER_PATH", "LD_L
 _compatible: set[str] = set()
 
 
-def BackendError(message: str) -> QgsProcessingException:  # noqa: N802 - reads like the exception it makes
-    """A plain QgsProcessingException: QGIS prints a Python subclass of it with a traceback (it crosses SIP as
-    a generic Python exception), so errors meant for the user must be exactly this class."""
+def backend_error(message: str) -> QgsProcessingException:
+    """The exception for a backend failure the user can act on. A function, not a subclass: QGIS prints a Python
+    subclass of QgsProcessingException with a traceback (it crosses SIP as a generic Python exception), so errors
+    meant for the user must be exactly this class."""
     return QgsProcessingException(message)
 
 
@@ -60,7 +60,7 @@ def new_job_dir(command: str, root: Path | None = None) -> Path:
 def resolve_python() -> Path:
     python, source = settings.backend_python()
     if not python.is_file():
-        raise BackendError(tr(
+        raise backend_error(tr(
             "MapSynth backend not found: {python} (from {source}) does not exist. Run 'make setup' in the"
             " plugin folder, or set {env} to the Python of an environment where the backend is installed."
         ).format(python=python, source=source, env=settings.ENV_BACKEND_PYTHON))
@@ -79,20 +79,18 @@ def check_protocol(python: Path) -> None:
         return
     log_file = settings.cache_dir() / "logs" / "handshake.log"
     log_file.parent.mkdir(parents=True, exist_ok=True)
-    argv = [str(python), "-I", "-m", "mapsynth_backend", "doctor", "--brief", "--json", "--log-file", str(log_file)]
+    argv = contract.handshake_argv(python, log_file)
     try:
         done = subprocess.run(argv, capture_output=True, timeout=120, env=clean_env(), check=False, **_popen_kwargs())
         report = json.loads(done.stdout)
     except (OSError, subprocess.TimeoutExpired, ValueError) as exc:
-        raise BackendError(tr(
+        raise backend_error(tr(
             "MapSynth backend at {python} does not answer 'doctor' ({error}); is the backend installed there?"
             " Log: {log}"
         ).format(python=python, error=exc, log=log_file)) from exc
-    if report.get("protocol_version") != PROTOCOL_VERSION:
-        raise BackendError(tr(
-            "MapSynth backend at {python} speaks protocol {theirs}, this plugin needs {ours}: reinstall the"
-            " backend from this plugin's backend/ folder ('make setup')."
-        ).format(python=python, theirs=report.get("protocol_version"), ours=PROTOCOL_VERSION))
+    problem = contract.handshake_problem(report)
+    if problem:
+        raise backend_error(tr("MapSynth backend at {python}: {problem}").format(python=python, problem=problem))
     _compatible.add(str(python))
 
 
@@ -120,14 +118,14 @@ class BackendProcess:
             check_protocol(python)
         job = {"v": PROTOCOL_VERSION, "command": self.command, "params": self.params}
         (self.job_dir / "job.json").write_text(json.dumps(job, indent=2), encoding="utf-8")
-        argv = [str(python), "-I", "-m", "mapsynth_backend", self.command, "--job", "job.json"]
+        argv = contract.backend_argv(python, self.command, "--job", "job.json")
         get_logger().info("backend job %s: %s", self.job_dir, " ".join(argv))
         with open(self.log_path, "ab") as log:
             try:
                 proc = subprocess.Popen(argv, cwd=self.job_dir, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                         stderr=log, env=clean_env(), **_popen_kwargs())
             except OSError as exc:
-                raise BackendError(tr("Cannot start the MapSynth backend {python}: {error}").format(
+                raise backend_error(tr("Cannot start the MapSynth backend {python}: {error}").format(
                     python=python, error=exc)) from exc
         self.pid = proc.pid
         try:
@@ -227,14 +225,14 @@ class BackendProcess:
             raise QgsProcessingException(tr("Cancelled: backend job '{command}' was stopped. Log: {log}").format(
                 command=self.command, log=log))
         if rc in (-9, 137):
-            raise BackendError(tr(
+            raise backend_error(tr(
                 "Backend job '{command}' was killed by the operating system (out of memory?). Try a smaller"
                 " BATCH_SIZE or area. Log: {log}").format(command=self.command, log=log))
         if rc != 0:
             message = self._error or tr("exited with code {rc} without a message").format(rc=rc)
-            raise BackendError(tr("{message} (backend job '{command}', log: {log})").format(
+            raise backend_error(tr("{message} (backend job '{command}', log: {log})").format(
                 message=message, command=self.command, log=log))
         if self._outputs is None:
-            raise BackendError(tr("Backend job '{command}' finished without a result. Log: {log}").format(
+            raise backend_error(tr("Backend job '{command}' finished without a result. Log: {log}").format(
                 command=self.command, log=log))
         return self._outputs

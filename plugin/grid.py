@@ -7,10 +7,8 @@ through ``mapsynth_backend.grid``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import re
 import sqlite3
 import uuid
 from pathlib import Path
@@ -19,33 +17,18 @@ from typing import Any
 from osgeo import ogr, osr
 from qgis.core import QgsCoordinateReferenceSystem, QgsProcessingException
 
+from .contract import contract
 from .i18n import tr
 
-GRID_FORMAT = "mapsynth-patch-grid"
-FORMAT_VERSION = 1
-GRID_TABLE = "mapsynth_grid"
-PATCH_LAYER = "patches"
-GEOMETRY_KEYS = (
-    "format_version", "crs_wkt", "origin_x", "origin_y", "pixel_size", "patch_size", "overlap", "rows", "cols",
-)
+GRID_FORMAT, FORMAT_VERSION = contract.GRID_FORMAT, contract.FORMAT_VERSION
+GRID_TABLE, PATCH_LAYER, STATUS_TABLE = contract.GRID_TABLE, contract.PATCH_LAYER, contract.STATUS_TABLE
+SAFE_PATCH_ID = contract.SAFE_PATCH_ID
+fingerprint, patch_id = contract.fingerprint, contract.patch_id
 PATCH_FIELDS = (
     ("patch_id", ogr.OFTString), ("row", ogr.OFTInteger), ("col", ogr.OFTInteger), ("x_min", ogr.OFTReal),
     ("y_max", ogr.OFTReal), ("pixel_size", ogr.OFTReal), ("size_px", ogr.OFTInteger),
     ("overlap_px", ogr.OFTInteger), ("split", ogr.OFTString),
 )
-
-
-def fingerprint(definition: dict[str, Any]) -> str:
-    """Hash of what fixes patch geometry (same recipe as the backend's grid module)."""
-    canonical = json.dumps({key: definition[key] for key in GEOMETRY_KEYS}, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
-
-
-SAFE_PATCH_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
-
-
-def patch_id(row: int, col: int, width: int = 4) -> str:
-    return f"r{row:0{width}d}_c{col:0{width}d}"
 
 
 def _spatial_ref(crs: QgsCoordinateReferenceSystem) -> osr.SpatialReference:
@@ -141,15 +124,6 @@ def read_definition(path: str | Path) -> dict[str, Any]:
     return definition
 
 
-STATUS_TABLE = "mapsynth_status"
-_STATUS_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS {STATUS_TABLE} (
-    fid INTEGER PRIMARY KEY AUTOINCREMENT, patch_id TEXT NOT NULL, step TEXT NOT NULL, status TEXT NOT NULL,
-    valid_fraction REAL, cloud_fraction REAL, detail TEXT, output TEXT, updated TEXT,
-    UNIQUE (patch_id, step))
-"""
-
-
 def list_patches(path: str | Path) -> list[dict[str, Any]]:
     """Patches of a grid (patch_id, row, col, split), north to south, west to east."""
     path = Path(str(path).split("|", 1)[0])
@@ -164,30 +138,11 @@ def list_patches(path: str | Path) -> list[dict[str, Any]]:
 
 def record_status(path: str | Path, step: str, records: list[dict[str, Any]]) -> None:
     """Per-patch outcome of a step in the grid's ``mapsynth_status`` table (one row per patch and step)."""
-    path = Path(str(path).split("|", 1)[0])
-    with sqlite3.connect(path, timeout=30) as conn:
-        conn.execute(_STATUS_SCHEMA)
-        conn.execute("INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description) "
-                     "VALUES (?, 'attributes', ?, 'MapSynth per-patch status of each step')", (STATUS_TABLE,) * 2)
-        conn.executemany(
-            f"INSERT INTO {STATUS_TABLE} (patch_id, step, status, valid_fraction, cloud_fraction, detail, output,"
-            " updated) VALUES (:patch_id, :step, :status, :valid_fraction, :cloud_fraction, :detail, :output,"
-            " datetime('now')) ON CONFLICT (patch_id, step) DO UPDATE SET status=excluded.status,"
-            " valid_fraction=excluded.valid_fraction, cloud_fraction=excluded.cloud_fraction,"
-            " detail=excluded.detail, output=excluded.output, updated=excluded.updated",
-            [{"valid_fraction": None, "cloud_fraction": None, "detail": None, "output": None, **r, "step": step}
-             for r in records])
+    contract.record_status(Path(str(path).split("|", 1)[0]), step, records)
 
 
 def read_status(path: str | Path, step: str) -> dict[str, dict[str, Any]]:
-    path = Path(str(path).split("|", 1)[0])
-    with sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True) as conn:
-        conn.row_factory = sqlite3.Row
-        try:
-            rows = conn.execute(f"SELECT * FROM {STATUS_TABLE} WHERE step = ?", (step,)).fetchall()
-        except sqlite3.OperationalError:
-            return {}
-    return {row["patch_id"]: dict(row) for row in rows}
+    return contract.read_status(Path(str(path).split("|", 1)[0]), step)
 
 
 def patches_extent(definition: dict[str, Any], patches: list[dict[str, Any]]) -> tuple[float, float, float, float]:

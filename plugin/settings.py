@@ -9,10 +9,11 @@ from pathlib import Path
 from qgis.core import QgsSettings
 
 from .about import PLUGIN_DIR
+from .contract import contract
 
 PREFIX = "mapsynth/"
 ENV_BACKEND_PYTHON = "MAPSYNTH_BACKEND_PYTHON"
-ENV_CACHE_DIR = "MAPSYNTH_CACHE_DIR"
+ENV_CACHE_DIR = contract.ENV_CACHE_DIR
 KEY_BACKEND_PYTHON = "backend_python"
 KEY_DEVICE = "device"
 KEY_CACHE_DIR = "cache_dir"
@@ -27,15 +28,8 @@ def set_value(key: str, new_value: str) -> None:
 
 
 def cache_dir() -> Path:
-    """Per-user cache (backend venv, jobs, logs): outside the plugin folder, so plugin updates keep it."""
-    configured = os.environ.get(ENV_CACHE_DIR) or value(KEY_CACHE_DIR)
-    if configured:
-        return Path(configured)
-    if sys.platform == "win32":
-        return Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local")) / "mapsynth"
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Caches" / "mapsynth"
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "mapsynth"
+    """Per-user cache (backend venv, jobs, logs): the contract's rule, with the plugin setting."""
+    return contract.cache_dir(value(KEY_CACHE_DIR))
 
 
 def venv_python(venv: Path) -> Path:

@@ -10,7 +10,8 @@ from qgis.core import (
 )
 
 from ..plugin import settings
-from ..plugin.backend_client import PROTOCOL_VERSION, BackendProcess, resolve_python
+from ..plugin.backend_client import BackendProcess, resolve_python
+from ..plugin.contract import contract
 from .base import MapSynthAlgorithm
 
 
@@ -48,10 +49,9 @@ class BackendDoctor(MapSynthAlgorithm):
         feedback.pushInfo(self.tr("Backend Python: {python} (from {source})").format(
             python=python, source=settings.backend_python()[1]))
         report = BackendProcess("doctor", {"brief": False}, python=python).run(feedback)
-        if report.get("protocol_version") != PROTOCOL_VERSION:
-            raise QgsProcessingException(self.tr(
-                "Backend speaks protocol {theirs}, this plugin needs {ours}: reinstall the backend ('make setup')."
-            ).format(theirs=report.get("protocol_version"), ours=PROTOCOL_VERSION))
+        problem = contract.handshake_problem(report)
+        if problem:
+            raise QgsProcessingException(self.tr("Backend: {problem}").format(problem=problem))
         torch = report.get("torch", {})
         if torch.get("installed"):
             torch_text = f"{torch['version']} (build {torch['build']})"

@@ -95,7 +95,10 @@ def test_console_mode_error_is_one_line_on_stderr(backend_cmd, tmp_path):
     assert "Traceback" in (tmp_path / "l.log").read_text()
 
 
-def test_help_lists_commands(backend_cmd):
+def test_help_lists_commands_by_algorithm_name_with_old_names_and_hides_protocol_check(backend_cmd):
     out = subprocess.run([*backend_cmd, "--help"], capture_output=True, text=True, check=True).stdout
-    for command in ("doctor", "protocol-check", "grid-info"):
+    for command in ("backend-doctor (doctor)", "assemble-mosaic (assemble)", "building-masks (masks)", "grid-info"):
         assert command in out
+    assert "protocol-check" not in out
+    hidden = subprocess.run([*backend_cmd, "protocol-check", "--help"], capture_output=True, text=True, check=True)
+    assert "--ignore-sigterm" in hidden.stdout

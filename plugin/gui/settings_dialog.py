@@ -20,7 +20,8 @@ from qgis.PyQt.QtWidgets import (
 )
 
 from .. import settings
-from ..backend_client import PROTOCOL_VERSION, clean_env
+from ..backend_client import clean_env
+from ..contract import contract
 from ..i18n import tr
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -31,16 +32,15 @@ def check_backend(python: str) -> tuple[bool, str]:
     if not python or not Path(python).is_file():
         return False, tr("No such file: {p}").format(p=python)
     try:
-        done = subprocess.run([python, "-I", "-m", "mapsynth_backend", "doctor", "--brief", "--json", "--log-file",
-                               str(settings.cache_dir() / "logs" / "settings-check.log")], capture_output=True,
-                              text=True, timeout=60, env=clean_env(), check=False)
+        argv = contract.handshake_argv(python, settings.cache_dir() / "logs" / "settings-check.log")
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=clean_env(), check=False)
         report = json.loads(done.stdout)
     except (OSError, subprocess.TimeoutExpired, ValueError):
         return False, tr("{p} does not run the MapSynth backend (is it installed in that environment?)").format(
             p=python)
-    if report.get("protocol_version") != PROTOCOL_VERSION:
-        return False, tr("Backend protocol {v}, the plugin needs {n}: reinstall the backend").format(
-            v=report.get("protocol_version"), n=PROTOCOL_VERSION)
+    problem = contract.handshake_problem(report)
+    if problem:
+        return False, problem
     return True, tr("MapSynth backend {v} (Python {py})").format(v=report.get("backend_version"),
                                                                  py=report["python"]["version"])
 

@@ -11,6 +11,7 @@ from qgis.PyQt.QtWidgets import QDialog, QHBoxLayout, QLabel, QLineEdit, QPlainT
 
 from .. import settings
 from ..about import PLUGIN_DIR
+from ..contract import contract
 from ..i18n import tr
 from .process_runner import ProcessRunner
 
@@ -32,7 +33,7 @@ def setup_steps(python: str, venv: Path, torch_spec: str, backend: Path = PLUGIN
             [str(target), "-m", "pip", "install", "--upgrade", "pip"],
             [str(target), "-m", "pip", "install", *torch_spec.split()],
             [str(target), "-m", "pip", "install", str(backend)],
-            [str(target), "-I", "-m", "mapsynth_backend", "doctor"]]
+            contract.backend_argv(target, "doctor")]
 
 
 class SetupDialog(QDialog):

@@ -7,6 +7,7 @@ import json
 from qgis.PyQt.QtWidgets import QDialog, QLabel, QPlainTextEdit, QVBoxLayout
 
 from .. import settings
+from ..contract import contract
 from ..i18n import tr
 from .process_runner import ProcessRunner
 
@@ -42,8 +43,8 @@ class StatusDialog(QDialog):
         self.done = False
         python, source = settings.backend_python()
         self.lines: list[str] = []
-        self.runner = ProcessRunner([[str(python), "-I", "-m", "mapsynth_backend", "doctor", "--json", "--log-file",
-                                      str(settings.cache_dir() / "logs" / "status.log")]], self,
+        self.runner = ProcessRunner([contract.backend_argv(python, "doctor", "--json", "--log-file",
+                                                          str(settings.cache_dir() / "logs" / "status.log"))], self,
                                    merge_stderr=False)
         self.runner.line.connect(self.lines.append)
         self.runner.finished.connect(self._finished)

@@ -15,39 +15,25 @@ import signal
 import sys
 from pathlib import Path
 
-from . import __version__, export, grid, train
-from .evaluate import command as evaluate
-from .generate import command as generate
-from .masks import command as masks
-from .mosaic import command as assemble
-from .prepare import crop, dataset, landcover
-from .runtime import diagnostics
+from . import __version__
+from .commands import ALIASES, HIDDEN, STAGES, aliases_of, canonical, load_command
+from .contract import EXIT_CANCELLED, EXIT_ERROR, EXIT_OK, cache_dir
 from .runtime.jobs import Command, load_job
 from .runtime.outputs import output_lock
 from .runtime.protocol import CANCEL_FILE, Cancelled, ConsoleReporter, JsonLinesReporter, UserError, protocol_stream
 
-COMMANDS: dict[str, Command] = {
-    cmd.name: cmd
-    for cmd in (
-        *diagnostics.COMMANDS,
-        *grid.COMMANDS,
-        *crop.COMMANDS,
-        *dataset.COMMANDS,
-        *train.COMMANDS,
-        *generate.COMMANDS,
-        *assemble.COMMANDS,
-        *masks.COMMANDS,
-        *export.COMMANDS,
-        *evaluate.COMMANDS,
-        *landcover.COMMANDS,
-    )
-}
-EXIT_OK, EXIT_ERROR, EXIT_CANCELLED = 0, 1, 130
-
 logger = logging.getLogger("mapsynth_backend")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def chosen_command(argv: list[str]) -> str | None:
+    """The command named on the command line (its canonical name), if it is a known one."""
+    name = next((arg for arg in argv if not arg.startswith("-")), None)
+    return canonical(name) if name in STAGES or name in ALIASES else None
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """With a known command in ``argv`` only its stage is imported; otherwise (--help, a typo) every visible
+    command is listed."""
     parser = argparse.ArgumentParser(
         prog="mapsynth",
         description="MapSynth backend: maps to synthetic Sentinel-2 imagery. Every command also accepts"
@@ -55,25 +41,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"mapsynth-backend {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for command in COMMANDS.values():
-        cmd_parser = sub.add_parser(command.name, help=command.help, description=command.help)
+    chosen = chosen_command(sys.argv[1:] if argv is None else argv)
+    names = [chosen] if chosen else [name for name in STAGES if name not in HIDDEN]
+    for name in names:
+        command = load_command(name)
+        cmd_parser = sub.add_parser(name, aliases=aliases_of(name), help=command.help, description=command.help)
         cmd_parser.add_argument("--job", type=Path, help="job file (JSON); switches to the JSON-lines protocol")
         cmd_parser.add_argument("--json", action="store_true", help="print the result as JSON")
         cmd_parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING"))
         cmd_parser.add_argument("--log-file", type=Path, help="log file in console mode (default: in the cache dir)")
         command.add_flags(cmd_parser)
     return parser
-
-
-def cache_dir() -> Path:
-    """Per-user cache (logs, jobs): MAPSYNTH_CACHE_DIR, else the platform's cache folder."""
-    if os.environ.get("MAPSYNTH_CACHE_DIR"):
-        return Path(os.environ["MAPSYNTH_CACHE_DIR"])
-    if sys.platform == "win32":
-        return Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local")) / "mapsynth"
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Caches" / "mapsynth"
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "mapsynth"
 
 
 def configure_logging(args: argparse.Namespace) -> Path | None:
@@ -99,8 +77,8 @@ def _terminate(signum: int, frame: object) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    command = COMMANDS[args.command]
+    args = build_parser(argv).parse_args(argv)
+    command: Command = load_command(args.command)
     log_file = configure_logging(args)
     where = f"log: {log_file}" if log_file else "traceback in the log"
     flags = {p.name: getattr(args, p.name) for p in command.params if getattr(args, p.name) is not None}
@@ -113,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.job is not None:
             if flags:
                 raise UserError(f"give either --job or parameter flags, not both ({', '.join(sorted(flags))})")
-            params = load_job(args.job, command)
+            params = load_job(args.job, command, aliases_of(command.name))
         else:
             params = command.resolve(flags)
         logger.info("mapsynth-backend %s: %s %s", __version__, command.name, params)

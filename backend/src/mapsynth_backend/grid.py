@@ -7,46 +7,29 @@ sqlite3 only, so reading a grid needs neither QGIS nor GDAL. Patch bounds are co
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 import sqlite3
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .contract import (
+    FORMAT_VERSION,
+    GEOMETRY_KEYS,
+    GRID_FORMAT,
+    GRID_TABLE,
+    PATCH_LAYER,
+    SAFE_PATCH_ID,
+    fingerprint,
+    patch_id,
+    read_status,
+    record_status,
+)
 from .runtime.jobs import Command, Param
 from .runtime.protocol import Reporter, UserError
 
-GRID_FORMAT = "mapsynth-patch-grid"
-FORMAT_VERSION = 1
-GRID_TABLE = "mapsynth_grid"
-PATCH_LAYER = "patches"
-GEOMETRY_KEYS = (
-    "format_version",
-    "crs_wkt",
-    "origin_x",
-    "origin_y",
-    "pixel_size",
-    "patch_size",
-    "overlap",
-    "rows",
-    "cols",
-)
-
-
-def fingerprint(definition: dict[str, Any]) -> str:
-    """Hash of everything that fixes patch geometry; a step refuses outputs made on another grid."""
-    canonical = json.dumps({key: definition[key] for key in GEOMETRY_KEYS}, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
-
-
-SAFE_PATCH_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
-
-
-def patch_id(row: int, col: int, width: int = 4) -> str:
-    return f"r{row:0{width}d}_c{col:0{width}d}"
+__all__ = ["GRID_FORMAT", "PatchGrid", "fingerprint", "load_grid", "patch_id", "read_status", "record_status"]
 
 
 @dataclass(frozen=True)
@@ -189,48 +172,6 @@ COMMANDS = (
         ),
     ),
 )
-
-
-STATUS_TABLE = "mapsynth_status"
-_STATUS_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS {STATUS_TABLE} (
-    fid INTEGER PRIMARY KEY AUTOINCREMENT, patch_id TEXT NOT NULL, step TEXT NOT NULL, status TEXT NOT NULL,
-    valid_fraction REAL, cloud_fraction REAL, detail TEXT, output TEXT, updated TEXT,
-    UNIQUE (patch_id, step))
-"""
-
-
-def record_status(path: str | Path, step: str, records: list[dict[str, Any]]) -> None:
-    """Per-patch outcome of a step in the grid's ``mapsynth_status`` table (see docs/GRID_FORMAT.md)."""
-    with sqlite3.connect(path, timeout=30) as conn:
-        conn.execute(_STATUS_SCHEMA)
-        if conn.execute("SELECT name FROM sqlite_master WHERE name = 'gpkg_contents'").fetchone():
-            conn.execute(
-                "INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description) "
-                "VALUES (?, 'attributes', ?, 'MapSynth per-patch status of each step')",
-                (STATUS_TABLE, STATUS_TABLE),
-            )
-        conn.executemany(
-            f"INSERT INTO {STATUS_TABLE} (patch_id, step, status, valid_fraction, cloud_fraction, detail, output,"
-            " updated) VALUES (:patch_id, :step, :status, :valid_fraction, :cloud_fraction, :detail, :output,"
-            " datetime('now')) ON CONFLICT (patch_id, step) DO UPDATE SET status=excluded.status,"
-            " valid_fraction=excluded.valid_fraction, cloud_fraction=excluded.cloud_fraction,"
-            " detail=excluded.detail, output=excluded.output, updated=excluded.updated",
-            [
-                {"valid_fraction": None, "cloud_fraction": None, "detail": None, "output": None, **r, "step": step}
-                for r in records
-            ],
-        )
-
-
-def read_status(path: str | Path, step: str) -> dict[str, dict[str, Any]]:
-    with sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True) as conn:
-        conn.row_factory = sqlite3.Row
-        try:
-            rows = conn.execute(f"SELECT * FROM {STATUS_TABLE} WHERE step = ?", (step,)).fetchall()
-        except sqlite3.OperationalError:
-            return {}
-    return {row["patch_id"]: dict(row) for row in rows}
 
 
 def snapped_grid(transform, width: int, height: int, pixel: float):

@@ -28,6 +28,8 @@ from .runtime.jobs import Command, Param
 from .runtime.protocol import Reporter, UserError
 
 SPLIT_FOLDERS = ("train", "validation", "test")
+LR_SCHEDULES = ("constant", "constant_with_warmup", "linear", "cosine")
+KNOBS = ("lr_scheduler", "lr_warmup_steps", "weight_decay", "max_grad_norm", "ema_decay")
 MAP_GUIDANCE = 2.0  # recommended map-guidance scale written into cards of models trained with map dropout
 
 
@@ -221,16 +223,25 @@ def train(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
             optimizer_cls = bitsandbytes.optim.AdamW8bit
         except ImportError:
             reporter.log("bitsandbytes is not installed: using torch AdamW", "warning")
-    optimizer = optimizer_cls(trainable, lr=params["learning_rate"], weight_decay=1e-2)
+    optimizer = optimizer_cls(trainable, lr=params["learning_rate"], weight_decay=params["weight_decay"])
+    from diffusers.optimization import get_scheduler
+
+    # as in diffusers' train_controlnet.py: the prepared scheduler steps once per process at every update
+    lr_scheduler = get_scheduler(
+        params["lr_scheduler"],
+        optimizer=optimizer,
+        num_warmup_steps=params["lr_warmup_steps"] * accelerator.num_processes,
+        num_training_steps=params["max_steps"] * accelerator.num_processes,
+    )
     names = list(model.modules())
-    prepared = accelerator.prepare(*model.modules().values(), optimizer)
-    _set_modules(model, dict(zip(names, prepared[:-1], strict=True)))
-    optimizer = prepared[-1]
+    prepared = accelerator.prepare(*model.modules().values(), optimizer, lr_scheduler)
+    _set_modules(model, dict(zip(names, prepared[:-2], strict=True)))
+    optimizer, lr_scheduler = prepared[-2:]
     ema = None
     if params["ema"]:
         from diffusers.training_utils import EMAModel
 
-        ema = EMAModel(trainable, decay=0.999)
+        ema = EMAModel(trainable, decay=params["ema_decay"])
         accelerator.register_for_checkpointing(ema)
     scheduler = model.train_scheduler()
     checkpoints = out / "checkpoints"
@@ -270,18 +281,20 @@ def train(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
                     loss = model.loss(batch, scheduler, generator)
                 accelerator.backward(loss)
                 if accelerator.sync_gradients:
-                    accelerator.clip_grad_norm_(trainable, 1.0)
+                    accelerator.clip_grad_norm_(trainable, params["max_grad_norm"])
                 optimizer.step()
+                lr_scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
         step += 1
         if ema is not None:
             ema.step(trainable)
         value = float(accelerator.gather(loss.detach()[None]).mean())
+        lr = lr_scheduler.get_last_lr()[0]
         if not math.isfinite(value):
             raise UserError(f"training diverged at step {step} (loss {value}); lower LEARNING_RATE")
         if accelerator.is_main_process:
             with open(loss_csv, "a", newline="") as handle:
-                csv.writer(handle).writerow([step, f"{value:.6g}", params["learning_rate"]])
+                csv.writer(handle).writerow([step, f"{value:.6g}", lr])
             reporter.metric("loss", value, step)
             reporter.progress(step / params["max_steps"], f"step {step}/{params['max_steps']}", "train")
         if step % params["checkpoint_every"] == 0 or step == params["max_steps"]:
@@ -306,6 +319,7 @@ def train(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
             training={
                 k: params[k]
                 for k in ("batch_size", "learning_rate", "seed", "gradient_accumulation", "mixed_precision", "ema")
+                + KNOBS
             },
         )
         staging = out / ".model.partial"
@@ -334,7 +348,7 @@ def _validate(model, accelerator, rows, clip, params, path: Path) -> None:
 
 COMMANDS = (
     Command(
-        "train",
+        "train-model",
         "Train a model family on a dataset folder (checkpoints, resume, validation grids, loss CSV and plot).",
         train,
         (
@@ -343,7 +357,7 @@ COMMANDS = (
             Param(
                 "preset",
                 "str",
-                "tiny",
+                "small",
                 "architecture preset (pixel: tiny, small; controlnet-sd15: tiny, sd15)",
                 choices=("tiny", "small", "sd15"),
             ),
@@ -357,13 +371,18 @@ COMMANDS = (
                 minimum=0,
                 maximum=0.5,
             ),
-            Param("max_steps", "int", 1000, "optimizer steps", minimum=1),
+            Param("max_steps", "int", 2000, "optimizer steps", minimum=1),
             Param("batch_size", "int", 8, "samples per process and step", minimum=1),
             Param("learning_rate", "float", 1e-4, "AdamW learning rate", minimum=0),
             Param("gradient_accumulation", "int", 1, "micro-batches per step", minimum=1),
             Param("mixed_precision", "str", "auto", "auto = fp16 on CUDA", choices=("auto", "no", "fp16", "bf16")),
             Param("adam8bit", "bool", False, "8-bit AdamW when bitsandbytes is installed"),
+            Param("lr_scheduler", "str", "constant", "learning-rate schedule (after the warmup)", choices=LR_SCHEDULES),
+            Param("lr_warmup_steps", "int", 0, "steps of linear learning-rate warmup", minimum=0),
+            Param("weight_decay", "float", 1e-2, "AdamW weight decay", minimum=0),
+            Param("max_grad_norm", "float", 1.0, "gradient clipping norm", minimum=0),
             Param("ema", "bool", False, "keep an exponential moving average of the weights"),
+            Param("ema_decay", "float", 0.999, "decay of the moving average", minimum=0, maximum=1),
             Param("seed", "int", 0, "seed of batches and noise", minimum=0),
             Param("checkpoint_every", "int", 500, "steps between checkpoints", minimum=1),
             Param("checkpoints_total_limit", "int", 3, "checkpoints kept", minimum=1),

@@ -284,14 +284,14 @@ def write_index(out: Path, grid, variations: int) -> dict[str, Any]:
 
 COMMANDS = (
     Command(
-        "generate",
+        "generate-patches",
         "Generate VARIATIONS reflectance patches per grid patch from its rendered map.",
         generate,
         (
             Param("model", "path", help="model directory (model_card.json)"),
             Param("patch_grid", "path", help="the grid GeoPackage"),
             Param("map_dir", "path", help="rendered map patches of this grid"),
-            Param("variations", "int", 1, "variations per patch", minimum=1, maximum=100),
+            Param("variations", "int", 4, "variations per patch", minimum=1, maximum=100),
             Param("seed", "int", 0, "seed; noise depends only on (seed, patch_id, variation)", minimum=0),
             Param("steps", "int", 20, "DPM-Solver++ steps", minimum=1, maximum=1000),
             Param("batch_size", "int", 8, "items per forward pass", minimum=1),

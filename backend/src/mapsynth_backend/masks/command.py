@@ -249,7 +249,7 @@ def _multi(geometry):
 
 COMMANDS = (
     Command(
-        "masks",
+        "building-masks",
         "Residential / non-residential building masks from OSM tags and geometry, with fuzzy inference.",
         building_masks,
         (

@@ -273,7 +273,7 @@ def assemble(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
 
 COMMANDS = (
     Command(
-        "assemble",
+        "assemble-mosaic",
         "Assemble generated variations into one seamless mosaic (COG), a label raster and seam lines.",
         assemble,
         (

@@ -268,7 +268,7 @@ exact inverse: {radiometry["inverse"]}. Values clipped: {clipped}.
 
 COMMANDS = (
     Command(
-        "build-dataset",
+        "build-training-dataset",
         "Pair rendered map patches with Sentinel-2 patches into a training dataset folder.",
         build_dataset,
         (

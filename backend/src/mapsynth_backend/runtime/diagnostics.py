@@ -135,7 +135,7 @@ def protocol_check(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]
 
 COMMANDS = (
     Command(
-        "doctor",
+        "backend-doctor",
         "Report protocol and backend versions, Python, torch build (+cpu/+cuXXX), GPUs and library versions.",
         doctor,
         (Param("brief", "bool", False, "only protocol/backend/python versions (fast handshake)"),),

@@ -90,7 +90,7 @@ class Command:
             parser.add_argument(*flags, **kwargs)
 
 
-def load_job(path: Path, command: Command) -> dict[str, Any]:
+def load_job(path: Path, command: Command, aliases: tuple[str, ...] | list[str] = ()) -> dict[str, Any]:
     """Read and validate a job file written by the QGIS plugin (or by hand, to replay a job)."""
     try:
         job = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -105,7 +105,7 @@ def load_job(path: Path, command: Command) -> dict[str, Any]:
             f"job file {path} uses protocol version {job.get('v')!r}, this backend speaks {PROTOCOL_VERSION}:"
             " update the plugin or the backend so they match"
         )
-    if job.get("command") != command.name:
+    if job.get("command") not in (command.name, *aliases):
         raise UserError(f"job file {path} is for command {job.get('command')!r}, not {command.name!r}")
     params = job.get("params", {})
     if not isinstance(params, dict):

@@ -8,47 +8,25 @@ import glob
 import json
 import os
 import shutil
-import socket
-import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .protocol import UserError
+from ..contract import (
+    LOCK_NAME,
+    MANIFEST,
+    UserError,
+    lock_in_use,
+    lock_owner,
+    lock_path,
+    owner_alive,
+    prepare_output_dir,
+)
 
-MANIFEST = "mapsynth_output.json"
+__all__ = ["MANIFEST", "OutputLock", "atomic_write", "lock_path", "output_lock", "prepare_output_dir"]
+
 FULL_CHECK_BYTES = 256 << 20
-
-
-def prepare_output_dir(folder: Path, kind: str, fingerprint: str, details: dict[str, Any]) -> None:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"OUTPUT_DIR: cannot create {folder}: {exc.strerror}") from exc
-    manifest = folder / MANIFEST
-    if manifest.exists():
-        try:
-            existing = json.loads(manifest.read_text(encoding="utf-8"))
-        except ValueError as exc:
-            raise UserError(f"OUTPUT_DIR: {manifest} is corrupt; remove it or choose another folder") from exc
-        if existing.get("kind") != kind or existing.get("grid_fingerprint") != fingerprint:
-            raise UserError(
-                f"OUTPUT_DIR {folder} holds {existing.get('kind')} patches of grid {existing.get('grid_fingerprint')};"
-                f" choose an empty folder for this grid ({fingerprint})"
-            )
-        if existing.get("details") != details:
-            raise UserError(
-                f"OUTPUT_DIR {folder} was made with other settings ({existing.get('details')}); choose an empty"
-                " folder or the same settings to resume"
-            )
-        return
-    atomic_write(
-        manifest,
-        lambda tmp: tmp.write_text(
-            json.dumps({"kind": kind, "grid_fingerprint": fingerprint, "details": details}, indent=2), encoding="utf-8"
-        ),
-    )
 
 
 def atomic_write(path: Path, write: Callable[[Path], Any]) -> None:
@@ -89,38 +67,6 @@ def _check_raster(tmp: Path, path: Path) -> None:
         raise UserError(f"{broken} ({reason})") from exc
 
 
-LOCK_NAME = ".mapsynth.lock"
-
-
-def lock_path(target: Path, is_dir: bool) -> Path:
-    """A folder is locked by a file inside it; a single-file output by a hidden sibling."""
-    return target / LOCK_NAME if is_dir else target.with_name(f".{target.name}.mapsynth.lock")
-
-
-def _process_start(pid: int) -> str | None:
-    """Start time of ``pid`` in clock ticks (Linux), so a reused pid is not taken for the lock's owner."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return None
-
-
-def _owner_alive(owner: dict[str, Any]) -> bool:
-    if owner.get("host") != socket.gethostname():
-        return True  # cannot tell from here: only a person can declare it stale
-    pid = int(owner.get("pid", -1))
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    started = owner.get("process_start")
-    return started is None or _process_start(pid) in (None, started)
-
-
 class OutputLock:
     """Exclusive use of an output folder or file by one job: a lock file with the owner's pid, host and
     command. A second job is refused with one line; a lock whose owner died (kill, crash, power cut) is stale
@@ -143,13 +89,7 @@ class OutputLock:
         except OSError as exc:
             raise UserError(f"{self.label}: cannot create the folder {self.path.parent}: {exc.strerror}") from exc
         self.created = missing
-        me = {
-            "pid": os.getpid(),
-            "process_start": _process_start(os.getpid()),
-            "host": socket.gethostname(),
-            "command": self.command,
-            "started": time.strftime("%Y-%m-%d %H:%M:%S"),
-        }
+        me = lock_owner(self.command)
         for _ in range(3):
             try:
                 fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
@@ -188,12 +128,8 @@ class OutputLock:
             return
         except (OSError, ValueError):
             owner = {}  # an empty or torn lock: its writer died between create and write
-        if owner and _owner_alive(owner):
-            raise UserError(
-                f"{self.path.parent} is in use by another MapSynth job ({owner.get('command')}, pid {owner.get('pid')}"
-                f" on {owner.get('host')}, since {owner.get('started')}); wait for it, stop it, or choose another"
-                f" output (if that job is gone, delete {self.path})"
-            )
+        if owner and owner_alive(owner):
+            raise lock_in_use(self.path, owner, self.label)
         stale = self.path.with_name(f"{self.path.name}.{uuid.uuid4().hex[:8]}.stale")
         try:
             os.replace(self.path, stale)

@@ -17,16 +17,11 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-PROTOCOL_VERSION = 1
-EVENT_TYPES = ("progress", "log", "metric", "result", "error")
-CANCEL_FILE = "cancel"
-LOG_LEVELS = ("debug", "info", "warning", "error")
+from ..contract import CANCEL_FILE, EVENT_TYPES, LOG_LEVELS, PROTOCOL_VERSION, UserError
+
+__all__ = ["CANCEL_FILE", "PROTOCOL_VERSION", "Cancelled", "Reporter", "UserError"]
 
 logger = logging.getLogger("mapsynth_backend")
-
-
-class UserError(Exception):
-    """Bad input or environment: the message is one actionable line shown to the user (exit code 1)."""
 
 
 class Cancelled(Exception):
