@@ -14,7 +14,7 @@ from qgis.core import (
 )
 
 from ..plugin.styling import load_styled, run_group
-from .base import MapSynthAlgorithm, grid_path, run_backend
+from .base import MapSynthAlgorithm, backend_command, job_params, run_backend
 
 SELECTIONS = ("best", "random")
 
@@ -51,9 +51,8 @@ class AssembleMosaic(MapSynthAlgorithm):
             self.PATCH_GRID, self.tr("Patch grid"), [QgsProcessing.TypeVectorPolygon]))
         self.addParameter(QgsProcessingParameterFile(self.GENERATED_DIR, self.tr("Generated patches folder"),
                                                      QgsProcessingParameterFile.Folder))
-        self.addParameter(QgsProcessingParameterEnum(self.SELECTION, self.tr("Candidate selection"),
-                                                     [self.tr("best"), self.tr("random among the best 3")],
-                                                     False, 0))
+        self.addParameter(QgsProcessingParameterEnum(
+            self.SELECTION, self.tr("Candidate selection (random: among the best 3)"), list(SELECTIONS), False, 0))
         self.addParameter(QgsProcessingParameterNumber(self.SEED, self.tr("Seed (random selection)"),
                                                        QgsProcessingParameterNumber.Integer, 0, False, 0))
         self.addParameter(QgsProcessingParameterNumber(self.FEATHER, self.tr("Feather width (pixels, 0 = hard seam)"),
@@ -75,19 +74,8 @@ class AssembleMosaic(MapSynthAlgorithm):
         seams = self.parameterAsOutputLayer(parameters, self.SEAMS, context)
         if not seams.lower().endswith(".gpkg"):
             seams = seams.rsplit(".", 1)[0] + ".gpkg"
-        params = {
-            "patch_grid": grid_path(self, parameters, self.PATCH_GRID, context),
-            "generated_dir": self.parameterAsFile(parameters, self.GENERATED_DIR, context),
-            "selection": SELECTIONS[self.parameterAsEnum(parameters, self.SELECTION, context)],
-            "seed": self.parameterAsInt(parameters, self.SEED, context),
-            "feather": self.parameterAsDouble(parameters, self.FEATHER, context),
-            "max_blob": self.parameterAsInt(parameters, self.MAX_BLOB, context),
-            "target_pixel_size": self.parameterAsDouble(parameters, self.TARGET_PIXEL_SIZE, context),
-            "output": self.parameterAsOutputLayer(parameters, self.OUTPUT, context),
-            "labels": self.parameterAsOutputLayer(parameters, self.LABELS, context),
-            "seams": seams,
-        }
-        result = run_backend("assemble", params, feedback)
+        params = job_params(self, parameters, context, seams=seams)
+        result = run_backend(backend_command(self), params, feedback)
         if result:
             group = run_group(self.tr("mosaic"))
             load_styled(context, params["output"], self.tr("Mosaic (true colour)"), "true_colour", group, self.OUTPUT)

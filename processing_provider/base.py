@@ -51,6 +51,59 @@ def grid_path(algorithm: QgsProcessingAlgorithm, parameters, name: str, context)
     return path
 
 
+def backend_command(algorithm: QgsProcessingAlgorithm) -> str:
+    """The backend command serving an algorithm: its name with dashes (``assemble_mosaic`` -> ``assemble-mosaic``)."""
+    return algorithm.name().replace("_", "-")
+
+
+def job_value(algorithm: QgsProcessingAlgorithm, definition, parameters, context):
+    """One Processing parameter as the backend job takes it: enums as their option string, layers as their source,
+    patch grids (vector layers) as their GeoPackage, absent optional values as ""."""
+    name, kind = definition.name(), definition.type()
+    if kind == "number":
+        integer = definition.dataType() == definition.Integer
+        return (algorithm.parameterAsInt if integer else algorithm.parameterAsDouble)(parameters, name, context)
+    if kind == "boolean":
+        return algorithm.parameterAsBool(parameters, name, context)
+    if kind == "enum":
+        return definition.options()[algorithm.parameterAsEnum(parameters, name, context)]
+    if kind == "file":
+        return algorithm.parameterAsFile(parameters, name, context) or ""
+    if kind == "fileDestination":
+        return algorithm.parameterAsFileOutput(parameters, name, context)
+    if kind in ("rasterDestination", "vectorDestination"):
+        return algorithm.parameterAsOutputLayer(parameters, name, context)
+    if kind == "vector":
+        return grid_path(algorithm, parameters, name, context) if parameters.get(name) not in (None, "") else ""
+    if kind == "raster":
+        layer = algorithm.parameterAsRasterLayer(parameters, name, context)
+        return layer.source() if layer is not None else ""
+    if kind == "multilayer":
+        return [layer.source() for layer in algorithm.parameterAsLayerList(parameters, name, context)]
+    return algorithm.parameterAsString(parameters, name, context) or ""
+
+
+def job_params(algorithm: QgsProcessingAlgorithm, parameters, context, **overrides) -> dict:
+    """The backend job's parameters, derived from the algorithm's parameter definitions (name lower-cased);
+    ``overrides`` (by job name) replace or add values the generic rule cannot know."""
+    params = {}
+    for definition in algorithm.parameterDefinitions():
+        key = definition.name().lower()
+        params[key] = overrides.pop(key) if key in overrides else job_value(algorithm, definition, parameters,
+                                                                            context)
+    return {**params, **overrides}
+
+
+def job_default(definition):
+    """A parameter's default as the backend job would receive it (None: no default, e.g. a required input)."""
+    default = definition.defaultValue()
+    if definition.type() == "enum":
+        return definition.options()[int(default)] if default not in (None, "") else None
+    if default is None and definition.flags() & definition.FlagOptional and not definition.isDestination():
+        return [] if definition.type() == "multilayer" else ""  # what job_value gives for "no value"
+    return default
+
+
 def run_backend(command: str, params: dict, feedback) -> dict:
     """Run a backend job; on cancel, keep what was finished and say so instead of failing."""
     from qgis.core import QgsProcessingException

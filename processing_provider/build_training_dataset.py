@@ -11,7 +11,7 @@ from qgis.core import (
     QgsProcessingParameterVectorLayer,
 )
 
-from .base import MapSynthAlgorithm, grid_path, run_backend
+from .base import MapSynthAlgorithm, backend_command, job_params, run_backend
 
 
 class BuildTrainingDataset(MapSynthAlgorithm):
@@ -57,17 +57,8 @@ class BuildTrainingDataset(MapSynthAlgorithm):
         self.addOutput(QgsProcessingOutputNumber(self.PATCH_COUNT, self.tr("Pairs written")))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API name
-        params = {
-            "patch_grid": grid_path(self, parameters, self.PATCH_GRID, context),
-            "map_dir": self.parameterAsFile(parameters, self.MAP_DIR, context),
-            "s2_dir": self.parameterAsFile(parameters, self.S2_DIR, context),
-            "min_valid": self.parameterAsDouble(parameters, self.MIN_VALID, context),
-            "max_cloud": self.parameterAsDouble(parameters, self.MAX_CLOUD, context),
-            "clip": self.parameterAsString(parameters, self.CLIP, context) or "",
-            "prompt": self.parameterAsString(parameters, self.PROMPT, context),
-            "output_dir": self.parameterAsString(parameters, self.OUTPUT_DIR, context),
-        }
-        result = run_backend("build-dataset", params, feedback)
+        params = job_params(self, parameters, context)
+        result = run_backend(backend_command(self), params, feedback)
         for split, count in result.get("splits", {}).items():
             feedback.pushInfo(self.tr("{split}: {n} pairs").format(split=split, n=count))
         for reason, count in result.get("dropped", {}).items():

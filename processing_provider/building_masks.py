@@ -18,7 +18,7 @@ from qgis.core import (
 
 from ..plugin.backend_client import new_job_dir
 from ..plugin.styling import load_styled, run_group
-from .base import MapSynthAlgorithm, grid_path, run_backend
+from .base import MapSynthAlgorithm, backend_command, job_params, run_backend
 
 
 class BuildingMasks(MapSynthAlgorithm):
@@ -106,16 +106,8 @@ class BuildingMasks(MapSynthAlgorithm):
         buildings_out = self.parameterAsOutputLayer(parameters, self.OUTPUT_BUILDINGS, context)
         if not buildings_out.lower().endswith(".gpkg"):
             buildings_out = buildings_out.rsplit(".", 1)[0] + ".gpkg"
-        params = {
-            "osm_file": osm_file or "", **layers,
-            "patch_grid": grid_path(self, parameters, self.PATCH_GRID, context) if has_grid else "",
-            "target_raster": target.source() if target is not None else "",
-            "residential_max": self.parameterAsDouble(parameters, self.RESIDENTIAL_MAX, context),
-            "nonresidential_min": self.parameterAsDouble(parameters, self.NONRESIDENTIAL_MIN, context),
-            "output_buildings": buildings_out,
-            "output_dir": self.parameterAsString(parameters, self.OUTPUT_DIR, context),
-        }
-        result = run_backend("masks", params, feedback)
+        params = job_params(self, parameters, context, **layers, output_buildings=buildings_out)
+        result = run_backend(backend_command(self), params, feedback)
         classes = result.get("classes", {})
         feedback.pushInfo(self.tr("{b} buildings: {r} residential, {n} non-residential, {u} uncertain").format(
             b=result.get("buildings"), r=classes.get("residential"), n=classes.get("non_residential"),

@@ -11,7 +11,7 @@ from qgis.core import (
     QgsProcessingParameterVectorLayer,
 )
 
-from .base import MapSynthAlgorithm, grid_path, run_backend
+from .base import MapSynthAlgorithm, backend_command, job_params, run_backend
 
 RESAMPLING = ("auto", "nearest", "bilinear", "cubic", "average")
 
@@ -60,15 +60,7 @@ class CropSentinel2(MapSynthAlgorithm):
         self.addOutput(QgsProcessingOutputNumber(self.OUTSIDE, self.tr("Patches outside the scene")))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API name
-        params = {
-            "patch_grid": grid_path(self, parameters, self.PATCH_GRID, context),
-            "input": self.parameterAsFile(parameters, self.INPUT, context),
-            "bands": self.parameterAsString(parameters, self.BANDS, context),
-            "scale": self.parameterAsDouble(parameters, self.SCALE, context),
-            "offset": self.parameterAsDouble(parameters, self.OFFSET, context),
-            "resampling": RESAMPLING[self.parameterAsEnum(parameters, self.RESAMPLING, context)],
-            "output_dir": self.parameterAsString(parameters, self.OUTPUT_DIR, context),
-        }
-        result = run_backend("crop-sentinel2", params, feedback)
+        params = job_params(self, parameters, context)
+        result = run_backend(backend_command(self), params, feedback)
         return {self.OUTPUT_DIR: params["output_dir"], self.PATCH_COUNT: result.get("patch_count", 0),
                 self.OUTSIDE: result.get("outside", 0)}

@@ -14,7 +14,7 @@ from ..plugin.backend_client import new_job_dir
 from ..plugin.osm_layers import OSM_SUFFIXES, background_rgb, semantic_layers
 from ..plugin.osm_semantic import PALETTE_PATH
 from ..plugin.rendering import render_to_raster
-from .base import MapSynthAlgorithm, run_backend
+from .base import MapSynthAlgorithm, backend_command, job_params, run_backend
 
 
 class Evaluate(MapSynthAlgorithm):
@@ -67,7 +67,6 @@ class Evaluate(MapSynthAlgorithm):
         return True
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API name
-        real = self.parameterAsRasterLayer(parameters, self.REAL, context)
         map_path = self.parameterAsFile(parameters, self.MAP, context) or ""
         if self.grid is not None:
             crs, transform, width, height = self.grid
@@ -77,14 +76,8 @@ class Evaluate(MapSynthAlgorithm):
             render_to_raster(self.layers, crs, transform, width, height, rendered, QColor(*background_rgb()),
                              self.transform_context, feedback)
             map_path = str(rendered)
-        params = {
-            "synthetic": self.parameterAsRasterLayer(parameters, self.SYNTHETIC, context).source(),
-            "real": real.source() if real is not None else "",
-            "map": map_path, "palette": str(PALETTE_PATH),
-            "inception_weights": self.parameterAsFile(parameters, self.INCEPTION_WEIGHTS, context) or "",
-            "output_dir": self.parameterAsString(parameters, self.OUTPUT_DIR, context),
-        }
-        result = run_backend("evaluate", params, feedback)
+        params = job_params(self, parameters, context, map=map_path, palette=str(PALETTE_PATH))
+        result = run_backend(backend_command(self), params, feedback)
         feedback.pushInfo(self.tr("sections: {s}").format(s=", ".join(result.get("sections", []))))
         return {self.OUTPUT_DIR: params["output_dir"], self.REPORT: result.get("report"),
                 self.METRICS: result.get("metrics")}

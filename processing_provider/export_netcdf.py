@@ -9,7 +9,7 @@ from qgis.core import (
     QgsProcessingParameterVectorLayer,
 )
 
-from .base import MapSynthAlgorithm, grid_path, run_backend
+from .base import MapSynthAlgorithm, backend_command, job_params, run_backend
 
 
 class ExportNetcdf(MapSynthAlgorithm):
@@ -45,15 +45,7 @@ class ExportNetcdf(MapSynthAlgorithm):
         self.addOutput(QgsProcessingOutputNumber(self.PATCH_FILES, self.tr("Per-patch files written")))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API name
-        labels = self.parameterAsRasterLayer(parameters, self.LABELS, context)
-        per_patch = parameters.get(self.PER_PATCH) not in (None, "")
-        params = {
-            "mosaic": self.parameterAsRasterLayer(parameters, self.MOSAIC, context).source(),
-            "masks": [layer.source() for layer in self.parameterAsLayerList(parameters, self.MASKS, context)],
-            "labels": labels.source() if labels is not None else "",
-            "per_patch": grid_path(self, parameters, self.PER_PATCH, context) if per_patch else "",
-            "output": self.parameterAsFileOutput(parameters, self.OUTPUT, context),
-        }
-        result = run_backend("export-netcdf", params, feedback)
+        params = job_params(self, parameters, context)
+        result = run_backend(backend_command(self), params, feedback)
         feedback.pushInfo(self.tr("variables: {v}").format(v=", ".join(result.get("variables", []))))
         return {self.OUTPUT: params["output"], self.PATCH_FILES: result.get("patch_files", 0)}

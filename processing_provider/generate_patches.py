@@ -12,7 +12,7 @@ from qgis.core import (
     QgsProcessingParameterVectorLayer,
 )
 
-from .base import MapSynthAlgorithm, grid_path, run_backend
+from .base import MapSynthAlgorithm, backend_command, job_params, run_backend
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -72,18 +72,6 @@ class GeneratePatches(MapSynthAlgorithm):
         self.addOutput(QgsProcessingOutputNumber(self.PATCH_COUNT, self.tr("Patches with all variations")))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API name
-        params = {
-            "model": self.parameterAsFile(parameters, self.MODEL, context),
-            "patch_grid": grid_path(self, parameters, self.PATCH_GRID, context),
-            "map_dir": self.parameterAsFile(parameters, self.MAP_DIR, context),
-            "variations": self.parameterAsInt(parameters, self.VARIATIONS, context),
-            "seed": self.parameterAsInt(parameters, self.SEED, context),
-            "steps": self.parameterAsInt(parameters, self.STEPS, context),
-            "batch_size": self.parameterAsInt(parameters, self.BATCH_SIZE, context),
-            "device": DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)],
-            "guidance": self.parameterAsDouble(parameters, self.GUIDANCE, context),
-            "seamless": self.parameterAsBool(parameters, self.SEAMLESS, context),
-            "output_dir": self.parameterAsString(parameters, self.OUTPUT_DIR, context),
-        }
-        result = run_backend("generate", params, feedback)
+        params = job_params(self, parameters, context)
+        result = run_backend(backend_command(self), params, feedback)
         return {self.OUTPUT_DIR: params["output_dir"], self.PATCH_COUNT: result.get("patch_count", 0)}

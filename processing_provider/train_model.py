@@ -12,10 +12,11 @@ from qgis.core import (
     QgsProcessingParameterString,
 )
 
-from .base import MapSynthAlgorithm, run_backend
+from .base import MapSynthAlgorithm, backend_command, job_params, run_backend
 
 FAMILIES = ("pixel", "controlnet-sd15")
 PRESETS = ("tiny", "small", "sd15")
+LR_SCHEDULES = ("constant", "constant_with_warmup", "linear", "cosine")
 
 
 class TrainModel(MapSynthAlgorithm):
@@ -24,6 +25,8 @@ class TrainModel(MapSynthAlgorithm):
     ALLOW_DOWNLOAD, CHECKPOINT_EVERY, VALIDATION_EVERY, SEED = ("ALLOW_DOWNLOAD", "CHECKPOINT_EVERY",
                                                                 "VALIDATION_EVERY", "SEED")
     MAP_DROPOUT = "MAP_DROPOUT"
+    LR_SCHEDULER, LR_WARMUP_STEPS, WEIGHT_DECAY = "LR_SCHEDULER", "LR_WARMUP_STEPS", "WEIGHT_DECAY"
+    MAX_GRAD_NORM, EMA, EMA_DECAY = "MAX_GRAD_NORM", "EMA", "EMA_DECAY"
     OUTPUT_DIR, MODEL_DIR, FINAL_LOSS = "OUTPUT_DIR", "MODEL_DIR", "FINAL_LOSS"
     group_id = "training"
 
@@ -42,9 +45,11 @@ class TrainModel(MapSynthAlgorithm):
             "OUTPUT_DIR receives checkpoints (every CHECKPOINT_EVERY steps), validation grids (map | real | "
             "generated, RGB and NIR false colour), loss.csv and loss.png, and the final model in model/ with "
             "model_card.json. RESUME continues from the latest checkpoint in OUTPUT_DIR with the same loss curve. "
-            "MAP_DROPOUT (pixel) trains that share of samples without their map, so generation can apply "
-            "classifier-free map guidance (GUIDANCE of generate_patches; the card records the recommended scale). "
-            "For multi-GPU training run the same job with 'accelerate launch -m mapsynth_backend train ...'."
+            "LR_SCHEDULER with LR_WARMUP_STEPS, WEIGHT_DECAY, MAX_GRAD_NORM and EMA / EMA_DECAY are the knobs of "
+            "diffusers' training examples. MAP_DROPOUT (pixel) trains that share of samples without their map, "
+            "so generation can apply classifier-free map guidance (GUIDANCE of generate_patches; the card records "
+            "the recommended scale). "
+            "For multi-GPU training run the same job with 'accelerate launch -m mapsynth_backend train-model ...'."
         )
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API name
@@ -72,6 +77,18 @@ class TrainModel(MapSynthAlgorithm):
             QgsProcessingParameterNumber(self.SEED, self.tr("Seed"), QgsProcessingParameterNumber.Integer, 0, False, 0),
             QgsProcessingParameterNumber(self.MAP_DROPOUT, self.tr("Map dropout (pixel; enables map guidance)"),
                                          QgsProcessingParameterNumber.Double, 0.0, False, 0.0, 0.5),
+            QgsProcessingParameterEnum(self.LR_SCHEDULER, self.tr("Learning-rate schedule (after the warmup)"),
+                                       list(LR_SCHEDULES), False, 0),
+            QgsProcessingParameterNumber(self.LR_WARMUP_STEPS, self.tr("Learning-rate warmup steps"),
+                                         QgsProcessingParameterNumber.Integer, 0, False, 0),
+            QgsProcessingParameterNumber(self.WEIGHT_DECAY, self.tr("Weight decay (AdamW)"),
+                                         QgsProcessingParameterNumber.Double, 1e-2, False, 0.0),
+            QgsProcessingParameterNumber(self.MAX_GRAD_NORM, self.tr("Gradient clipping norm"),
+                                         QgsProcessingParameterNumber.Double, 1.0, False, 0.0),
+            QgsProcessingParameterBoolean(self.EMA, self.tr("Keep an exponential moving average of the weights"),
+                                          False),
+            QgsProcessingParameterNumber(self.EMA_DECAY, self.tr("EMA decay"),
+                                         QgsProcessingParameterNumber.Double, 0.999, False, 0.0, 1.0),
         )
         for param in advanced:
             param.setFlags(param.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
@@ -81,22 +98,8 @@ class TrainModel(MapSynthAlgorithm):
         self.addOutput(QgsProcessingOutputNumber(self.FINAL_LOSS, self.tr("Final loss")))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API name
-        params = {
-            "dataset": self.parameterAsFile(parameters, self.DATASET, context),
-            "family": FAMILIES[self.parameterAsEnum(parameters, self.FAMILY, context)],
-            "preset": PRESETS[self.parameterAsEnum(parameters, self.PRESET, context)],
-            "base_model": self.parameterAsString(parameters, self.BASE_MODEL, context) or "",
-            "allow_download": self.parameterAsBool(parameters, self.ALLOW_DOWNLOAD, context),
-            "max_steps": self.parameterAsInt(parameters, self.MAX_STEPS, context),
-            "batch_size": self.parameterAsInt(parameters, self.BATCH_SIZE, context),
-            "learning_rate": self.parameterAsDouble(parameters, self.LEARNING_RATE, context),
-            "resume": "latest" if self.parameterAsBool(parameters, self.RESUME, context) else "",
-            "checkpoint_every": self.parameterAsInt(parameters, self.CHECKPOINT_EVERY, context),
-            "validation_every": self.parameterAsInt(parameters, self.VALIDATION_EVERY, context),
-            "seed": self.parameterAsInt(parameters, self.SEED, context),
-            "map_dropout": self.parameterAsDouble(parameters, self.MAP_DROPOUT, context),
-            "output_dir": self.parameterAsString(parameters, self.OUTPUT_DIR, context),
-        }
-        result = run_backend("train", params, feedback)
+        resume = "latest" if self.parameterAsBool(parameters, self.RESUME, context) else ""
+        params = job_params(self, parameters, context, resume=resume)
+        result = run_backend(backend_command(self), params, feedback)
         return {self.OUTPUT_DIR: params["output_dir"], self.MODEL_DIR: result.get("model_dir", ""),
                 self.FINAL_LOSS: result.get("final_loss", float("nan"))}

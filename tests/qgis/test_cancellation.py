@@ -9,12 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from osgeo import gdal, osr
+from osgeo import gdal
 from qgis.core import QgsProcessingException, QgsProcessingFeedback
 
 from ..conftest import BACKEND_PYTHON, ROOT, SHARED_DATA  # noqa: TID252
-
-ENCODE = 10000.0  # DN = (reflectance + 0.1) * 10000
+from .conftest import ENCODE, write_raster
 
 
 class CancelOnFirstProgress(QgsProcessingFeedback):
@@ -27,22 +26,6 @@ class CancelOnFirstProgress(QgsProcessingFeedback):
         if self.cancelled_at is None:
             self.cancelled_at = time.monotonic()
             self.cancel()
-
-
-def write_raster(path: Path, array: np.ndarray, epsg: int, x0: float, y0: float, pixel: float,
-                 tags: dict | None = None) -> None:
-    bands, height, width = array.shape
-    dtype = gdal.GDT_Byte if array.dtype == np.uint8 else gdal.GDT_UInt16
-    ds = gdal.GetDriverByName("GTiff").Create(str(path), width, height, bands, dtype)
-    ds.SetGeoTransform((x0, pixel, 0, y0, 0, -pixel))
-    srs = osr.SpatialReference()
-    srs.ImportFromEPSG(epsg)
-    ds.SetProjection(srs.ExportToWkt())
-    for index in range(bands):
-        ds.GetRasterBand(index + 1).WriteArray(array[index])
-    for key, value in (tags or {}).items():
-        ds.SetMetadataItem(key, value)
-    ds = None
 
 
 @pytest.fixture(scope="module")
@@ -106,15 +89,15 @@ def cases(root: Path, grid: str, model: str) -> list[tuple]:
     listed = [
         ("crop_sentinel2", "crop-sentinel2", {"PATCH_GRID": grid, "INPUT": scene, "SCALE": 1 / ENCODE, "OFFSET": -0.1,
                                               "RESAMPLING": 3, "OUTPUT_DIR": str(out / "s2")}, None),
-        ("build_training_dataset", "build-dataset", {"PATCH_GRID": grid, "MAP_DIR": str(root / "maps"),
+        ("build_training_dataset", "build-training-dataset", {"PATCH_GRID": grid, "MAP_DIR": str(root / "maps"),
                                                      "S2_DIR": str(root / "s2"), "OUTPUT_DIR": str(out / "ds")},
          out / "ds" / "dataset_card.md"),
-        ("train_model", "train", {"DATASET": str(root / "ds"), "PRESET": 0, "MAX_STEPS": 100000, "BATCH_SIZE": 2,
+        ("train_model", "train-model", {"DATASET": str(root / "ds"), "PRESET": 0, "MAX_STEPS": 100000, "BATCH_SIZE": 2,
                                   "OUTPUT_DIR": str(out / "train")}, out / "train" / "model"),
-        ("generate_patches", "generate", {"MODEL": model, "PATCH_GRID": grid, "MAP_DIR": str(root / "maps"),
+        ("generate_patches", "generate-patches", {"MODEL": model, "PATCH_GRID": grid, "MAP_DIR": str(root / "maps"),
                                           "STEPS": 200, "BATCH_SIZE": 4, "OUTPUT_DIR": str(out / "gen")},
          out / "gen" / "index.jsonl"),
-        ("assemble_mosaic", "assemble", {"PATCH_GRID": grid, "GENERATED_DIR": str(root / "generated"),
+        ("assemble_mosaic", "assemble-mosaic", {"PATCH_GRID": grid, "GENERATED_DIR": str(root / "generated"),
                                          "OUTPUT": str(out / "mosaic.tif"), "LABELS": str(out / "labels.tif"),
                                          "SEAMS": str(out / "seams.gpkg")}, out / "mosaic.tif"),
         ("export_netcdf", "export-netcdf", {"MOSAIC": scene, "OUTPUT": str(out / "city.nc")}, out / "city.nc"),
@@ -128,7 +111,7 @@ def cases(root: Path, grid: str, model: str) -> list[tuple]:
         target = root / "helsinki.tif"
         if not target.exists():
             write_raster(target, np.zeros((1, 1200, 1200), np.uint8), 3067, 383000.0, 6675000.0, 5.0)
-        listed.append(("building_masks", "masks", {"OSM_FILE": str(osm), "TARGET_RASTER": str(target),
+        listed.append(("building_masks", "building-masks", {"OSM_FILE": str(osm), "TARGET_RASTER": str(target),
                                                   "OUTPUT_BUILDINGS": str(out / "masks.gpkg"),
                                                   "OUTPUT_DIR": str(out / "masks")},
                        out / "masks" / "buildings_coverage.tif"))
