@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-S2_BANDS = ("B02", "B03", "B04", "B08")
 ENCODING = {
     "dtype": "uint16",
     "scale": 1e-4,
