@@ -96,9 +96,10 @@ def patch_id(row: int, col: int, width: int = 4) -> str:
     return f"r{row:0{width}d}_c{col:0{width}d}"
 
 
+# SQL statements spell the table names out (static SQL, values bound as parameters: no string-built SQL)
 STATUS_TABLE = "mapsynth_status"
-STATUS_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS {STATUS_TABLE} (
+STATUS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS mapsynth_status (
     fid INTEGER PRIMARY KEY AUTOINCREMENT, patch_id TEXT NOT NULL, step TEXT NOT NULL, status TEXT NOT NULL,
     valid_fraction REAL, cloud_fraction REAL, detail TEXT, output TEXT, updated TEXT,
     UNIQUE (patch_id, step))
@@ -116,7 +117,7 @@ def record_status(path: str | Path, step: str, records: list[dict[str, Any]]) ->
                 (STATUS_TABLE, STATUS_TABLE),
             )
         conn.executemany(
-            f"INSERT INTO {STATUS_TABLE} (patch_id, step, status, valid_fraction, cloud_fraction, detail, output,"
+            "INSERT INTO mapsynth_status (patch_id, step, status, valid_fraction, cloud_fraction, detail, output,"
             " updated) VALUES (:patch_id, :step, :status, :valid_fraction, :cloud_fraction, :detail, :output,"
             " datetime('now')) ON CONFLICT (patch_id, step) DO UPDATE SET status=excluded.status,"
             " valid_fraction=excluded.valid_fraction, cloud_fraction=excluded.cloud_fraction,"
@@ -132,7 +133,7 @@ def read_status(path: str | Path, step: str) -> dict[str, dict[str, Any]]:
     with sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True) as conn:
         conn.row_factory = sqlite3.Row
         try:
-            rows = conn.execute(f"SELECT * FROM {STATUS_TABLE} WHERE step = ?", (step,)).fetchall()
+            rows = conn.execute("SELECT * FROM mapsynth_status WHERE step = ?", (step,)).fetchall()
         except sqlite3.OperationalError:
             return {}
     return {row["patch_id"]: dict(row) for row in rows}
