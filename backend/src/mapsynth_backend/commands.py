@@ -20,7 +20,7 @@ STAGES = {
     "crop-sentinel2": "prepare.crop",
     "build-training-dataset": "prepare.dataset",
     "derive-maps": "prepare.landcover",
-    "train-model": "train",
+    "train-model": "train.command",
     "generate-patches": "generate.command",
     "assemble-mosaic": "mosaic.command",
     "building-masks": "masks.command",

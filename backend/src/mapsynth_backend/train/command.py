@@ -19,13 +19,13 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
-from .generate.sampling import item_noise, map_to_model, stack_noise, to_reflectance
-from .models import FAMILIES, family_class, load_card
-from .models.card import DATA_LICENSES
-from .radiometry import ClipRange, decode_reflectance
-from .runtime.jobs import Command, Param
-from .runtime.protocol import Reporter, UserError
+from .. import __version__
+from ..generate.sampling import item_noise, map_to_model, stack_noise, to_reflectance
+from ..models import FAMILIES, family_class, load_card
+from ..models.card import DATA_LICENSES
+from ..radiometry import ClipRange, decode_reflectance
+from ..runtime.jobs import Command, Param
+from ..runtime.protocol import Reporter, UserError
 
 SPLIT_FOLDERS = ("train", "validation", "test")
 LR_SCHEDULES = ("constant", "constant_with_warmup", "linear", "cosine")
