@@ -18,7 +18,7 @@ from mapsynth_backend.evaluate.command import ndvi, ssim
 from mapsynth_backend.generate.sampling import item_noise, stack_noise, to_reflectance
 from mapsynth_backend.models import load_model
 from mapsynth_backend.prepare.landcover import STYLE, palette, remap_table
-from mapsynth_backend.train.command import load_pair, read_dataset
+from mapsynth_backend.train.data import load_pair, read_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = ROOT / "resources" / "models" / "mapsynth-demo-pixel-small"
