@@ -1,0 +1,66 @@
+"""A small stand-in for `make demo` output (mosaic, coverage masks, seams, classified buildings, map patches) in
+the files and layouts the backend writes, so that scripts/make_demo_project.py can build a demo.qgz without a
+prior `make demo`. Run: python3 tests/gui/demo_fixture.py OUT_DIR"""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+from osgeo import gdal, ogr, osr
+
+SIZE, PIXEL, X0, Y0 = 64, 10.0, 385000.0, 6672000.0  # UTM 35N, central Helsinki
+
+
+def _raster(path: Path, data: np.ndarray, dtype: int, descriptions=()) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(32635)
+    ds = gdal.GetDriverByName("GTiff").Create(str(path), SIZE, SIZE, data.shape[0], dtype)
+    ds.SetGeoTransform([X0, PIXEL, 0, Y0, 0, -PIXEL])
+    ds.SetProjection(srs.ExportToWkt())
+    for index, band in enumerate(data, start=1):
+        ds.GetRasterBand(index).WriteArray(band)
+        if descriptions:
+            ds.GetRasterBand(index).SetDescription(descriptions[index - 1])
+    ds = None  # noqa: F841 - closes and flushes
+
+
+def _vector(path: Path, layer_name: str, geometry_type: int, rows: list[tuple[str, str]]) -> None:
+    srs = osr.SpatialReference()
+    srs.ImportFromEPSG(32635)
+    ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(path))
+    layer = ds.CreateLayer(layer_name, srs, geometry_type)
+    layer.CreateField(ogr.FieldDefn("class", ogr.OFTString))
+    for wkt, value in rows:
+        feature = ogr.Feature(layer.GetLayerDefn())
+        feature.SetGeometry(ogr.CreateGeometryFromWkt(wkt))
+        feature.SetField("class", value)
+        layer.CreateFeature(feature)
+    ds = None  # noqa: F841
+
+
+def _square(x: float, y: float, side: float) -> str:
+    return (f"MULTIPOLYGON ((({x} {y}, {x + side} {y}, {x + side} {y - side}, {x} {y - side}, {x} {y})))")
+
+
+def build(out: Path) -> Path:
+    rng = np.random.default_rng(0)
+    rows, cols = np.mgrid[0:SIZE, 0:SIZE]
+    base = 1500 + 8 * rows + 6 * cols
+    mosaic = np.stack([base, base + 200, base + 300, base + 1500]) + rng.integers(0, 150, (4, SIZE, SIZE))
+    _raster(out / "mosaic.tif", mosaic.astype(np.uint16), gdal.GDT_UInt16, ("B02", "B03", "B04", "B08"))
+    coverage = np.clip((rows + cols) / (2 * SIZE), 0, 1).astype(np.float32)
+    _raster(out / "masks" / "buildings_coverage.tif", coverage[None], gdal.GDT_Float32)
+    _raster(out / "masks" / "nonresidential_coverage.tif", (coverage * (cols > SIZE // 2))[None], gdal.GDT_Float32)
+    _raster(out / "maps" / "r0_c0.tif", np.stack([rows * 3, cols * 3, rows + cols]).astype(np.uint8), gdal.GDT_Byte)
+    mid = X0 + SIZE * PIXEL / 2
+    _vector(out / "mosaic_seams.gpkg", "seams", ogr.wkbLineString,
+            [(f"LINESTRING ({mid} {Y0}, {mid} {Y0 - SIZE * PIXEL})", "seam")])
+    _vector(out / "buildings.gpkg", "buildings", ogr.wkbMultiPolygon,
+            [(_square(X0 + 40 + 120 * i, Y0 - 40 - 150 * (i % 3), 80), value)
+             for i, value in enumerate(["residential", "non_residential", "uncertain", "residential"])])
+    return out
+
+
+if __name__ == "__main__":
+    build(Path(sys.argv[1]))
