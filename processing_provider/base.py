@@ -1,11 +1,12 @@
 """Shared base of MapSynth algorithms: instance creation, icon, groups, help, translation."""
 
 import html
+from pathlib import Path
 
 from qgis.core import QgsProcessingAlgorithm, QgsProcessingParameterDefinition
 from qgis.PyQt.QtGui import QIcon
 
-from ..plugin.about import ICON_PATH, METADATA
+from ..plugin.about import ICON_PATH, METADATA, PLUGIN_DIR
 from ..plugin.i18n import tr
 
 GROUPS = {
@@ -18,6 +19,9 @@ GROUPS = {
 
 # Where inputs come from, said once for the algorithms that share them (help of the parameter).
 GRID_HELP = "the output of Create patch grid (a GeoPackage)"
+MODEL_HELP = ("a model folder (with model_card.json), or the training folder of Train model (its model/ is used); "
+              "default: the embedded demo model")
+DEMO_MODEL = PLUGIN_DIR / "resources" / "models" / "mapsynth-demo-pixel-small"
 MAP_DIR_HELP = "the output of Render map patches, for the same patch grid"
 
 
@@ -84,6 +88,16 @@ def helped(param: QgsProcessingParameterDefinition, text: str, advanced: bool = 
     if advanced:
         param.setFlags(param.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
     return param
+
+
+def model_dir(path: str, feedback=None) -> str:
+    """The model folder behind MODEL: the folder itself, or the model/ of a Train model output folder."""
+    folder = Path(path)
+    if not (folder / "model_card.json").is_file() and (folder / "model" / "model_card.json").is_file():
+        if feedback is not None:
+            feedback.pushInfo(tr("MODEL is a training folder: using its model {m}").format(m=folder / "model"))
+        return str(folder / "model")
+    return path
 
 
 def grid_path(algorithm: QgsProcessingAlgorithm, parameters, name: str, context) -> str:
