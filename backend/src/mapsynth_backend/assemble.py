@@ -17,7 +17,7 @@ from .jobs import Command, Param
 from .mosaic import LABEL_NODATA, RowAssembler, label_of
 from .outputs import MANIFEST, atomic_write
 from .protocol import Reporter, UserError
-from .radiometry import ENCODING
+from .radiometry import ENCODING, set_band_encoding
 from .seams import profile_peak_db, seam_sums, visibility_from_sums
 
 
@@ -101,9 +101,8 @@ def _to_cog(src_path: Path, out: Path, resampling: str, target=None) -> None:
             copy(vrt, warped, driver="GTiff", tiled=True, compress="DEFLATE", bigtiff="IF_SAFER")
             with rasterio.open(warped, "r+") as dst:
                 dst.update_tags(**src.tags())
-                for index, name in enumerate(src.descriptions, start=1):
-                    if name:
-                        dst.set_band_description(index, name)
+                if src.tags().get("encoding") == ENCODING["formula"]:
+                    set_band_encoding(dst, src.descriptions)
         try:
             atomic_write(out, lambda tmp: copy(warped, tmp, **options))
         finally:
@@ -233,8 +232,7 @@ def assemble(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
                 labels=Path(params["labels"] or out.with_name(out.stem + "_labels.tif")).name,
                 feather=str(params["feather"]),
             )
-            for index, name in enumerate(names, start=1):
-                dst.set_band_description(index, name or f"band {index}")
+            set_band_encoding(dst, names)
         elapsed = time.perf_counter() - started
         target = None
         if params["target_pixel_size"] and params["target_pixel_size"] != px:

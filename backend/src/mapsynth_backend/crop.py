@@ -13,7 +13,7 @@ from .grid import load_grid, record_status
 from .jobs import Command, Param
 from .outputs import atomic_write, prepare_output_dir
 from .protocol import Reporter, UserError
-from .radiometry import ENCODING, encode_reflectance
+from .radiometry import ENCODING, encode_reflectance, set_band_encoding
 from .sentinel2 import open_source, scl_masks
 
 RESAMPLING = ("auto", "nearest", "bilinear", "cubic", "average")
@@ -40,8 +40,7 @@ def write_patch(path: Path, dn: np.ndarray, transform, crs, names: list[str], ta
     }
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(dn)
-        for index, name in enumerate(names, start=1):
-            dst.set_band_description(index, name)
+        set_band_encoding(dst, names)
         dst.update_tags(**tags)
 
 

@@ -18,7 +18,7 @@ from .jobs import Command, Param
 from .models import load_model
 from .outputs import MANIFEST, atomic_write, prepare_output_dir
 from .protocol import Reporter, UserError
-from .radiometry import ENCODING, encode_reflectance
+from .radiometry import ENCODING, encode_reflectance, set_band_encoding
 from .sampling import item_noise, map_to_model, remap_map, stack_noise, to_reflectance
 
 CONTROLNET_GUIDANCE = 4.0
@@ -69,8 +69,7 @@ def write_generated(path: Path, dn: np.ndarray, profile: dict, bands: list[str],
             predictor=2,
         ) as dst:
             dst.write(dn)
-            for index, band in enumerate(bands, start=1):
-                dst.set_band_description(index, band)
+            set_band_encoding(dst, bands)
             dst.update_tags(**tags)
 
     atomic_write(path, write)

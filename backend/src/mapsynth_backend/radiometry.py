@@ -30,6 +30,17 @@ def encode_reflectance(reflectance: np.ndarray, valid: np.ndarray) -> np.ndarray
     return np.where(valid, dn, ENCODING["nodata"]).astype(np.uint16)
 
 
+def set_band_encoding(dst, names: list[str] | tuple[str, ...]) -> None:
+    """Write the encoding where every reader looks: GDAL band scale/offset (QGIS Identify and raster
+    calculator, rasterio ``scales``/``offsets``, ``gdal_translate -unscale``, xarray ``mask_and_scale``), nodata
+    and band descriptions. ``dst`` is a rasterio dataset open for writing (``w`` or ``r+``)."""
+    dst.nodata = ENCODING["nodata"]
+    dst.scales = (ENCODING["scale"],) * dst.count
+    dst.offsets = (ENCODING["offset"],) * dst.count
+    for index, name in enumerate(names, start=1):
+        dst.set_band_description(index, name or f"band {index}")
+
+
 def decode_reflectance(dn: np.ndarray) -> np.ndarray:
     """uint16 DN -> float32 reflectance with NaN for nodata."""
     reflectance = dn.astype(np.float32) * np.float32(ENCODING["scale"]) + np.float32(ENCODING["offset"])
