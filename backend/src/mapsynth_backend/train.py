@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__
+from .checkpoints import verify_checkpoint, write_manifest
 from .jobs import Command, Param
 from .models import DATA_LICENSES, FAMILIES, PixelModel, read_card
 from .protocol import Reporter, UserError
@@ -112,6 +113,7 @@ def save_checkpoint(accelerator, checkpoints: Path, step: int) -> None:
     accelerator.save_state(str(staging))
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
+        write_manifest(staging)  # every process has saved: hash and sign the whole folder, then publish it
         shutil.rmtree(final, ignore_errors=True)
         os.replace(staging, final)
     accelerator.wait_for_everyone()
@@ -265,6 +267,7 @@ def train(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
         resume = latest_checkpoint(checkpoints) if params["resume"] == "latest" else Path(params["resume"])
         if resume is None or not resume.is_dir():
             raise UserError(f"RESUME: no checkpoint found ({params['resume']}) in {checkpoints}")
+        verify_checkpoint(resume)
         accelerator.load_state(str(resume))
         step = int(resume.name.split("-")[1])
         reporter.log(f"resumed from {resume} at step {step}")
