@@ -16,6 +16,9 @@ from .base import MapSynthAlgorithm, run_backend
 
 FAMILIES = ("pixel", "controlnet-sd15")
 PRESETS = ("tiny", "small", "sd15")
+# The commit of stable-diffusion-v1-5/stable-diffusion-v1-5 on the Hugging Face hub that downloads are pinned to
+# (the backend's SD15_REVISION); a branch name such as "main" is refused.
+SD15_REVISION = "451f4fe16113bff5a5d2269ed5ad43b0592e9a14"
 
 
 class TrainModel(MapSynthAlgorithm):
@@ -23,7 +26,7 @@ class TrainModel(MapSynthAlgorithm):
     MAX_STEPS, BATCH_SIZE, LEARNING_RATE, RESUME = "MAX_STEPS", "BATCH_SIZE", "LEARNING_RATE", "RESUME"
     ALLOW_DOWNLOAD, CHECKPOINT_EVERY, VALIDATION_EVERY, SEED = ("ALLOW_DOWNLOAD", "CHECKPOINT_EVERY",
                                                                 "VALIDATION_EVERY", "SEED")
-    MAP_DROPOUT = "MAP_DROPOUT"
+    MAP_DROPOUT, REVISION = "MAP_DROPOUT", "REVISION"
     OUTPUT_DIR, MODEL_DIR, FINAL_LOSS = "OUTPUT_DIR", "MODEL_DIR", "FINAL_LOSS"
     group_id = "training"
 
@@ -38,7 +41,8 @@ class TrainModel(MapSynthAlgorithm):
             "Trains a MapSynth model on a dataset folder from build_training_dataset, in the backend (GPU when "
             "available). FAMILY pixel: a conditional pixel-space diffusion UNet on all bands (presets tiny, small); "
             "FAMILY controlnet-sd15: two ControlNets on Stable Diffusion 1.5 (BASE_MODEL: a local diffusers folder, "
-            "or a hub id with ALLOW_DOWNLOAD), the NIR one conditioned on the map and the RGB image.<br><br>"
+            "or a hub id with ALLOW_DOWNLOAD, pinned to the commit REVISION), the NIR one conditioned on the map "
+            "and the RGB image.<br><br>"
             "OUTPUT_DIR receives checkpoints (every CHECKPOINT_EVERY steps), validation grids (map | real | "
             "generated, RGB and NIR false colour), loss.csv and loss.png, and the final model in model/ with "
             "model_card.json. RESUME continues from the latest checkpoint in OUTPUT_DIR with the same loss curve. "
@@ -65,6 +69,7 @@ class TrainModel(MapSynthAlgorithm):
                                                         False))
         advanced = (
             QgsProcessingParameterBoolean(self.ALLOW_DOWNLOAD, self.tr("Allow downloading the base model"), False),
+            QgsProcessingParameterString(self.REVISION, self.tr("Base model hub commit (revision)"), SD15_REVISION),
             QgsProcessingParameterNumber(self.CHECKPOINT_EVERY, self.tr("Checkpoint every N steps"),
                                          QgsProcessingParameterNumber.Integer, 500, False, 1),
             QgsProcessingParameterNumber(self.VALIDATION_EVERY, self.tr("Validation grid every N steps"),
@@ -87,6 +92,7 @@ class TrainModel(MapSynthAlgorithm):
             "preset": PRESETS[self.parameterAsEnum(parameters, self.PRESET, context)],
             "base_model": self.parameterAsString(parameters, self.BASE_MODEL, context) or "",
             "allow_download": self.parameterAsBool(parameters, self.ALLOW_DOWNLOAD, context),
+            "revision": self.parameterAsString(parameters, self.REVISION, context) or SD15_REVISION,
             "max_steps": self.parameterAsInt(parameters, self.MAX_STEPS, context),
             "batch_size": self.parameterAsInt(parameters, self.BATCH_SIZE, context),
             "learning_rate": self.parameterAsDouble(parameters, self.LEARNING_RATE, context),

@@ -8,6 +8,7 @@ with RGB pixel for pixel (the prior art's independent NIR model did not).
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,11 @@ from typing import Any
 from .models import SD_LICENSE, _missing, check_safetensors_only, write_card
 from .protocol import UserError
 
+# Hub downloads are pinned to a commit, never a branch: a moved "main" must not change (or poison) a model.
+# Default: the commit of stable-diffusion-v1-5/stable-diffusion-v1-5 (formerly runwayml/stable-diffusion-v1-5)
+# found in hub caches as .../models--stable-diffusion-v1-5--stable-diffusion-v1-5/snapshots/<commit>.
+SD15_HUB_ID = "stable-diffusion-v1-5/stable-diffusion-v1-5"
+SD15_REVISION = "451f4fe16113bff5a5d2269ed5ad43b0592e9a14"
 SD15_UNET = {"cross_attention_dim": 768, "block_out_channels": [320, 640, 1280, 1280]}
 SD_TRAIN_SCHEDULER = {
     "num_train_timesteps": 1000,
@@ -25,7 +31,19 @@ SD_TRAIN_SCHEDULER = {
 }
 
 
-def load_base(base_model: str, allow_download: bool, device: str = "cpu", dtype=None) -> dict[str, Any]:
+def pinned_revision(revision: str) -> str:
+    """A hub revision must be a commit hash (7-40 hex digits): branch and tag names can move."""
+    if not re.fullmatch(r"[0-9a-f]{7,40}", revision or ""):
+        raise UserError(
+            f"REVISION: {revision!r} is not a commit hash; pin the hub download to a commit (40 hex digits), "
+            f"e.g. {SD15_REVISION} for {SD15_HUB_ID}"
+        )
+    return revision
+
+
+def load_base(
+    base_model: str, allow_download: bool, device: str = "cpu", dtype=None, revision: str = SD15_REVISION
+) -> dict[str, Any]:
     from diffusers import AutoencoderKL, UNet2DConditionModel
     from transformers import CLIPTextModel, CLIPTokenizer
 
@@ -33,9 +51,9 @@ def load_base(base_model: str, allow_download: bool, device: str = "cpu", dtype=
     if local.is_dir():
         _missing(local, "unet/config.json", "vae/config.json", "text_encoder/config.json", "tokenizer")
         check_safetensors_only(local)
-        source, kwargs = str(local), {"local_files_only": True}
+        source, pin, kwargs = str(local), None, {"local_files_only": True}
     elif allow_download:
-        source, kwargs = base_model, {}
+        source, pin, kwargs = base_model, pinned_revision(revision), {}
     else:
         raise UserError(
             f"BASE_MODEL: {base_model} is not a local folder and downloads were not allowed; give a local diffusers"
@@ -46,15 +64,15 @@ def load_base(base_model: str, allow_download: bool, device: str = "cpu", dtype=
     try:
         base = {
             "unet": UNet2DConditionModel.from_pretrained(
-                source, subfolder="unet", use_safetensors=True, torch_dtype=dtype, **kwargs
+                source, subfolder="unet", revision=pin, use_safetensors=True, torch_dtype=dtype, **kwargs
             ),
             "vae": AutoencoderKL.from_pretrained(
-                source, subfolder="vae", use_safetensors=True, torch_dtype=dtype, **kwargs
+                source, subfolder="vae", revision=pin, use_safetensors=True, torch_dtype=dtype, **kwargs
             ),
             "text_encoder": CLIPTextModel.from_pretrained(
-                source, subfolder="text_encoder", use_safetensors=True, torch_dtype=dtype, **kwargs
+                source, subfolder="text_encoder", revision=pin, use_safetensors=True, torch_dtype=dtype, **kwargs
             ),
-            "tokenizer": CLIPTokenizer.from_pretrained(source, subfolder="tokenizer", **kwargs),
+            "tokenizer": CLIPTokenizer.from_pretrained(source, subfolder="tokenizer", revision=pin, **kwargs),
         }
     except OSError as exc:
         raise UserError(f"BASE_MODEL: cannot load {base_model}: {str(exc).splitlines()[0]}") from exc
@@ -81,6 +99,7 @@ class ControlNetPair:
         card: dict[str, Any],
         base_model: str = "",
         allow_download: bool = False,
+        revision: str = SD15_REVISION,
     ) -> ControlNetPair:
         from diffusers import ControlNetModel
 
@@ -90,7 +109,7 @@ class ControlNetPair:
             raise UserError("BASE_MODEL: the controlnet-sd15 family needs a Stable Diffusion 1.5 base model")
         if not {"B02", "B03", "B04", "B08"} <= set(bands):
             raise UserError(f"the controlnet-sd15 family needs bands B02, B03, B04 and B08, the dataset has {bands}")
-        base = load_base(base_model, allow_download)
+        base = load_base(base_model, allow_download, revision=revision)
         config = base["unet"].config
         if preset == "sd15" and any(
             list(getattr(config, k)) != v if isinstance(v, list) else getattr(config, k) != v
@@ -119,6 +138,7 @@ class ControlNetPair:
                 "preset": preset,
                 "bands": bands,
                 "base_model": base_ref,
+                "base_model_revision": None if Path(base_model).is_dir() else revision,
                 "base_model_license": SD_LICENSE,
                 "rgb_bands": ["B04", "B03", "B02"],
                 "nir_band": "B08",

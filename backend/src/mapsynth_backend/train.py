@@ -21,6 +21,7 @@ import numpy as np
 
 from . import __version__
 from .checkpoints import verify_checkpoint, write_manifest
+from .controlnet import SD15_REVISION
 from .jobs import Command, Param
 from .models import DATA_LICENSES, FAMILIES, PixelModel, read_card
 from .protocol import Reporter, UserError
@@ -124,7 +125,9 @@ def build_model(params: dict, bands: list[str], size: int, card: dict):
         return PixelModel.create(params["preset"], bands, size, card)
     from .controlnet import ControlNetPair
 
-    return ControlNetPair.create(params["preset"], bands, size, card, params["base_model"], params["allow_download"])
+    return ControlNetPair.create(
+        params["preset"], bands, size, card, params["base_model"], params["allow_download"], params["revision"]
+    )
 
 
 def validation_grid(model, rows: list[dict], clip: ClipRange, steps: int, path: Path, device) -> None:
@@ -378,6 +381,7 @@ COMMANDS = (
             ),
             Param("base_model", "str", "", "controlnet-sd15: local diffusers folder or hub id of SD 1.5"),
             Param("allow_download", "bool", False, "allow downloading BASE_MODEL from the Hugging Face hub"),
+            Param("revision", "str", SD15_REVISION, "hub commit (hex) a downloaded BASE_MODEL is pinned to"),
             Param(
                 "map_dropout",
                 "float",
