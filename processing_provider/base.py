@@ -90,6 +90,14 @@ def helped(param: QgsProcessingParameterDefinition, text: str, advanced: bool = 
     return param
 
 
+def check_area(algorithm: QgsProcessingAlgorithm, parameters, context) -> tuple[bool, str]:
+    """checkParameterValues of an algorithm whose EXTENT and AOI are each optional but one of them is required:
+    the dialog then refuses before Run, and qgis_process / processing.run fail with this line."""
+    if all(parameters.get(name) in (None, "") for name in ("EXTENT", "AOI")):
+        return False, tr("Give the area: an Extent (EXTENT) or area of interest polygons (AOI).")
+    return QgsProcessingAlgorithm.checkParameterValues(algorithm, parameters, context)
+
+
 def model_dir(path: str, feedback=None) -> str:
     """The model folder behind MODEL: the folder itself, or the model/ of a Train model output folder."""
     folder = Path(path)

@@ -24,7 +24,7 @@ from qgis.core import (
 from ..plugin.about import __version__
 from ..plugin.grid import FORMAT_VERSION, GRID_FORMAT, fingerprint, write_grid
 from ..plugin.grid_layout import TooManyPatches, assign_splits, auto_block_size, plan_grid, select_cells, utm_crs
-from .base import MapSynthAlgorithm, helped
+from .base import MapSynthAlgorithm, check_area, helped
 
 WGS84 = QgsCoordinateReferenceSystem("EPSG:4326")
 
@@ -107,9 +107,7 @@ class CreatePatchGrid(MapSynthAlgorithm):
 
     def checkParameterValues(self, parameters, context):  # noqa: N802 - QGIS API name
         """One of EXTENT and AOI is required although each is optional: refuse before Run, in the dialog too."""
-        if all(parameters.get(name) in (None, "") for name in (self.EXTENT, self.AOI)):
-            return False, self.tr("Give the area: an Extent (EXTENT) or area of interest polygons (AOI).")
-        return super().checkParameterValues(parameters, context)
+        return check_area(self, parameters, context)
 
     def _area(self, parameters, context) -> tuple[QgsGeometry, QgsCoordinateReferenceSystem]:
         """The area to cover and its CRS, from AOI and/or EXTENT."""
