@@ -23,6 +23,7 @@ from .i18n import tr
 
 GRID_FORMAT = "mapsynth-patch-grid"
 FORMAT_VERSION = 1
+# SQL statements spell the table names out (static SQL, values bound as parameters: no string-built SQL)
 GRID_TABLE = "mapsynth_grid"
 PATCH_LAYER = "patches"
 GEOMETRY_KEYS = (
@@ -100,7 +101,7 @@ def write_grid(path: Path, definition: dict[str, Any], cells: list[tuple[int, in
             feature.SetGeometryDirectly(_ring(x_min, y_max - size_m, x_min + size_m, y_max))
             layer.CreateFeature(feature)
         layer.CommitTransaction()
-        ds.ExecuteSQL(f"CREATE UNIQUE INDEX idx_{PATCH_LAYER}_patch_id ON {PATCH_LAYER}(patch_id)")
+        ds.ExecuteSQL("CREATE UNIQUE INDEX idx_patches_patch_id ON patches(patch_id)")
         table = ds.CreateLayer(GRID_TABLE, None, ogr.wkbNone, ["DESCRIPTION=MapSynth grid definition (JSON)"])
         table.CreateField(ogr.FieldDefn("definition", ogr.OFTString))
         table.CreateField(ogr.FieldDefn("fingerprint", ogr.OFTString))
@@ -127,7 +128,7 @@ def read_definition(path: str | Path) -> dict[str, Any]:
         raise QgsProcessingException(tr("PATCH_GRID: file not found: {path}").format(path=path))
     try:
         with sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True) as conn:
-            row = conn.execute(f"SELECT definition, fingerprint FROM {GRID_TABLE}").fetchone()
+            row = conn.execute("SELECT definition, fingerprint FROM mapsynth_grid").fetchone()
         definition = json.loads(row[0])
     except (sqlite3.DatabaseError, TypeError, ValueError) as exc:
         raise QgsProcessingException(tr("PATCH_GRID: {path} is not a MapSynth patch grid; {hint}").format(
@@ -142,8 +143,8 @@ def read_definition(path: str | Path) -> dict[str, Any]:
 
 
 STATUS_TABLE = "mapsynth_status"
-_STATUS_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS {STATUS_TABLE} (
+_STATUS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS mapsynth_status (
     fid INTEGER PRIMARY KEY AUTOINCREMENT, patch_id TEXT NOT NULL, step TEXT NOT NULL, status TEXT NOT NULL,
     valid_fraction REAL, cloud_fraction REAL, detail TEXT, output TEXT, updated TEXT,
     UNIQUE (patch_id, step))
@@ -154,7 +155,7 @@ def list_patches(path: str | Path) -> list[dict[str, Any]]:
     """Patches of a grid (patch_id, row, col, split), north to south, west to east."""
     path = Path(str(path).split("|", 1)[0])
     with sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True) as conn:
-        rows = conn.execute(f"SELECT patch_id, row, col, split FROM {PATCH_LAYER} ORDER BY row, col").fetchall()
+        rows = conn.execute("SELECT patch_id, row, col, split FROM patches ORDER BY row, col").fetchall()
     unsafe = [str(p) for p, _, _, _ in rows if not SAFE_PATCH_ID.fullmatch(str(p))]
     if unsafe:  # patch ids become file names: a grid must not steer writes out of the output folders
         raise QgsProcessingException(tr("PATCH_GRID: {path}: patch id {pid!r} is not a plain file name "
@@ -170,7 +171,7 @@ def record_status(path: str | Path, step: str, records: list[dict[str, Any]]) ->
         conn.execute("INSERT OR IGNORE INTO gpkg_contents (table_name, data_type, identifier, description) "
                      "VALUES (?, 'attributes', ?, 'MapSynth per-patch status of each step')", (STATUS_TABLE,) * 2)
         conn.executemany(
-            f"INSERT INTO {STATUS_TABLE} (patch_id, step, status, valid_fraction, cloud_fraction, detail, output,"
+            "INSERT INTO mapsynth_status (patch_id, step, status, valid_fraction, cloud_fraction, detail, output,"
             " updated) VALUES (:patch_id, :step, :status, :valid_fraction, :cloud_fraction, :detail, :output,"
             " datetime('now')) ON CONFLICT (patch_id, step) DO UPDATE SET status=excluded.status,"
             " valid_fraction=excluded.valid_fraction, cloud_fraction=excluded.cloud_fraction,"
@@ -184,7 +185,7 @@ def read_status(path: str | Path, step: str) -> dict[str, dict[str, Any]]:
     with sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True) as conn:
         conn.row_factory = sqlite3.Row
         try:
-            rows = conn.execute(f"SELECT * FROM {STATUS_TABLE} WHERE step = ?", (step,)).fetchall()
+            rows = conn.execute("SELECT * FROM mapsynth_status WHERE step = ?", (step,)).fetchall()
         except sqlite3.OperationalError:
             return {}
     return {row["patch_id"]: dict(row) for row in rows}

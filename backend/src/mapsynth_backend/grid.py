@@ -21,6 +21,7 @@ from .protocol import Reporter, UserError
 
 GRID_FORMAT = "mapsynth-patch-grid"
 FORMAT_VERSION = 1
+# SQL statements spell the table names out (static SQL, values bound as parameters: no string-built SQL)
 GRID_TABLE = "mapsynth_grid"
 PATCH_LAYER = "patches"
 GEOMETRY_KEYS = (
@@ -115,8 +116,8 @@ def load_grid(path: str | Path) -> PatchGrid:
         raise UserError(f"PATCH_GRID: file not found: {path}")
     try:
         with sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True) as conn:
-            row = conn.execute(f"SELECT definition, fingerprint FROM {GRID_TABLE}").fetchone()
-            records = conn.execute(f"SELECT patch_id, row, col, split FROM {PATCH_LAYER} ORDER BY row, col").fetchall()
+            row = conn.execute("SELECT definition, fingerprint FROM mapsynth_grid").fetchone()
+            records = conn.execute("SELECT patch_id, row, col, split FROM patches ORDER BY row, col").fetchall()
     except sqlite3.DatabaseError as exc:
         raise UserError(f"PATCH_GRID: {path} is not a MapSynth patch grid ({exc}); {hint}") from exc
     if row is None:
@@ -192,8 +193,8 @@ COMMANDS = (
 
 
 STATUS_TABLE = "mapsynth_status"
-_STATUS_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS {STATUS_TABLE} (
+_STATUS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS mapsynth_status (
     fid INTEGER PRIMARY KEY AUTOINCREMENT, patch_id TEXT NOT NULL, step TEXT NOT NULL, status TEXT NOT NULL,
     valid_fraction REAL, cloud_fraction REAL, detail TEXT, output TEXT, updated TEXT,
     UNIQUE (patch_id, step))
@@ -211,7 +212,7 @@ def record_status(path: str | Path, step: str, records: list[dict[str, Any]]) ->
                 (STATUS_TABLE, STATUS_TABLE),
             )
         conn.executemany(
-            f"INSERT INTO {STATUS_TABLE} (patch_id, step, status, valid_fraction, cloud_fraction, detail, output,"
+            "INSERT INTO mapsynth_status (patch_id, step, status, valid_fraction, cloud_fraction, detail, output,"
             " updated) VALUES (:patch_id, :step, :status, :valid_fraction, :cloud_fraction, :detail, :output,"
             " datetime('now')) ON CONFLICT (patch_id, step) DO UPDATE SET status=excluded.status,"
             " valid_fraction=excluded.valid_fraction, cloud_fraction=excluded.cloud_fraction,"
@@ -227,7 +228,7 @@ def read_status(path: str | Path, step: str) -> dict[str, dict[str, Any]]:
     with sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True) as conn:
         conn.row_factory = sqlite3.Row
         try:
-            rows = conn.execute(f"SELECT * FROM {STATUS_TABLE} WHERE step = ?", (step,)).fetchall()
+            rows = conn.execute("SELECT * FROM mapsynth_status WHERE step = ?", (step,)).fetchall()
         except sqlite3.OperationalError:
             return {}
     return {row["patch_id"]: dict(row) for row in rows}
