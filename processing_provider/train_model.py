@@ -1,6 +1,10 @@
 """mapsynth:train_model — train a model family on a dataset folder, in the backend."""
 
+import re
+from pathlib import Path
+
 from qgis.core import (
+    QgsProcessingException,
     QgsProcessingOutputFolder,
     QgsProcessingOutputNumber,
     QgsProcessingParameterBoolean,
@@ -12,10 +16,12 @@ from qgis.core import (
     QgsProcessingParameterString,
 )
 
-from .base import MapSynthAlgorithm, run_backend
+from ..plugin import settings
+from .base import MapSynthAlgorithm, helped, run_backend
 
 FAMILIES = ("pixel", "controlnet-sd15")
 PRESETS = ("tiny", "small", "sd15")
+DEVICES = ("auto", "cpu")  # the backend's train choices; auto takes a GPU when there is one
 # The commit of stable-diffusion-v1-5/stable-diffusion-v1-5 on the Hugging Face hub that downloads are pinned to
 # (the backend's SD15_REVISION); a branch name such as "main" is refused.
 SD15_REVISION = "451f4fe16113bff5a5d2269ed5ad43b0592e9a14"
@@ -26,7 +32,7 @@ class TrainModel(MapSynthAlgorithm):
     MAX_STEPS, BATCH_SIZE, LEARNING_RATE, RESUME = "MAX_STEPS", "BATCH_SIZE", "LEARNING_RATE", "RESUME"
     ALLOW_DOWNLOAD, CHECKPOINT_EVERY, VALIDATION_EVERY, SEED = ("ALLOW_DOWNLOAD", "CHECKPOINT_EVERY",
                                                                 "VALIDATION_EVERY", "SEED")
-    MAP_DROPOUT, REVISION = "MAP_DROPOUT", "REVISION"
+    MAP_DROPOUT, REVISION, DEVICE = "MAP_DROPOUT", "REVISION", "DEVICE"
     OUTPUT_DIR, MODEL_DIR, FINAL_LOSS = "OUTPUT_DIR", "MODEL_DIR", "FINAL_LOSS"
     group_id = "training"
 
@@ -37,55 +43,90 @@ class TrainModel(MapSynthAlgorithm):
         return self.tr("Train model")
 
     def shortHelpString(self) -> str:  # noqa: N802 - QGIS API name
-        return self.tr(
-            "Trains a MapSynth model on a dataset folder from build_training_dataset, in the backend (GPU when "
-            "available). FAMILY pixel: a conditional pixel-space diffusion UNet on all bands (presets tiny, small); "
-            "FAMILY controlnet-sd15: two ControlNets on Stable Diffusion 1.5 (BASE_MODEL: a local diffusers folder, "
-            "or a hub id with ALLOW_DOWNLOAD, pinned to the commit REVISION), the NIR one conditioned on the map "
-            "and the RGB image.<br><br>"
-            "OUTPUT_DIR receives checkpoints (every CHECKPOINT_EVERY steps), validation grids (map | real | "
+        return self.help_html(self.tr(
+            "Trains a MapSynth model on a dataset folder from Build training dataset, in the backend (GPU when "
+            "available). Model family pixel: a conditional pixel-space diffusion UNet on all bands (presets tiny, "
+            "small); controlnet-sd15: two ControlNets on Stable Diffusion 1.5 (Base model: a local diffusers "
+            "folder, or a hub id when downloading is allowed, pinned to the hub commit given as revision), the NIR "
+            "one conditioned on the map and the RGB image.\n\n"
+            "The training folder receives checkpoints (checkpoints/checkpoint-N), validation grids (map | real | "
             "generated, RGB and NIR false colour), loss.csv and loss.png, and the final model in model/ with "
-            "model_card.json. RESUME continues from the latest checkpoint in OUTPUT_DIR with the same loss curve. "
-            "MAP_DROPOUT (pixel) trains that share of samples without their map, so generation can apply "
-            "classifier-free map guidance (GUIDANCE of generate_patches; the card records the recommended scale). "
-            "For multi-GPU training run the same job with 'accelerate launch -m mapsynth_backend train ...'."
-        )
+            "model_card.json; give the training folder or its model/ as the Model of Generate patches. Resume "
+            "from: 'latest' continues from the latest checkpoint in the training folder with the same loss curve; "
+            "a checkpoint-N folder continues from that one. Map dropout (pixel) trains that share of samples "
+            "without their map, so generation can apply classifier-free map guidance (Guidance scale of Generate "
+            "patches; the card records the recommended scale). Device auto runs on the device chosen in MapSynth "
+            "Settings. For multi-GPU training run the same job with 'accelerate launch -m mapsynth_backend train "
+            "...'."))
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API name
-        self.addParameter(QgsProcessingParameterFile(self.DATASET, self.tr("Dataset folder"),
-                                                     QgsProcessingParameterFile.Folder))
+        self.addParameter(helped(QgsProcessingParameterFile(self.DATASET, self.tr("Dataset folder"),
+                                                            QgsProcessingParameterFile.Folder),
+                                 "the output of Build training dataset"))
         self.addParameter(QgsProcessingParameterEnum(self.FAMILY, self.tr("Model family"), list(FAMILIES), False, 0))
         self.addParameter(QgsProcessingParameterEnum(self.PRESET, self.tr("Architecture preset"), list(PRESETS),
                                                      False, 1))
-        self.addParameter(QgsProcessingParameterString(
-            self.BASE_MODEL, self.tr("Base model (controlnet-sd15: local folder or hub id)"), "", optional=True))
+        self.addParameter(helped(QgsProcessingParameterString(
+            self.BASE_MODEL, self.tr("Base model"), "", optional=True),
+            "controlnet-sd15 only: a local diffusers folder of SD 1.5, or a hub id"))
         self.addParameter(QgsProcessingParameterNumber(self.MAX_STEPS, self.tr("Training steps"),
                                                        QgsProcessingParameterNumber.Integer, 2000, False, 1))
         self.addParameter(QgsProcessingParameterNumber(self.BATCH_SIZE, self.tr("Batch size"),
                                                        QgsProcessingParameterNumber.Integer, 8, False, 1, 4096))
         self.addParameter(QgsProcessingParameterNumber(self.LEARNING_RATE, self.tr("Learning rate"),
                                                        QgsProcessingParameterNumber.Double, 1e-4, False, 0.0, 1.0))
-        self.addParameter(QgsProcessingParameterBoolean(self.RESUME, self.tr("Resume from the latest checkpoint"),
-                                                        False))
+        self.addParameter(helped(QgsProcessingParameterFile(
+            self.RESUME, self.tr("Resume from"), QgsProcessingParameterFile.Folder, optional=True),
+            "empty = start afresh; 'latest' = the latest checkpoint in the training folder; or a checkpoint-N "
+            "folder"))
+        self.addParameter(helped(QgsProcessingParameterEnum(self.DEVICE, self.tr("Device"), list(DEVICES), False, 0),
+                                 "auto = the Device of MapSynth Settings (cuda there: auto, which uses the GPU)"))
         advanced = (
             QgsProcessingParameterBoolean(self.ALLOW_DOWNLOAD, self.tr("Allow downloading the base model"), False),
-            QgsProcessingParameterString(self.REVISION, self.tr("Base model hub commit (revision)"), SD15_REVISION),
+            QgsProcessingParameterString(self.REVISION, self.tr("Base model revision"), SD15_REVISION),
             QgsProcessingParameterNumber(self.CHECKPOINT_EVERY, self.tr("Checkpoint every N steps"),
                                          QgsProcessingParameterNumber.Integer, 500, False, 1),
             QgsProcessingParameterNumber(self.VALIDATION_EVERY, self.tr("Validation grid every N steps"),
                                          QgsProcessingParameterNumber.Integer, 500, False, 0),
             QgsProcessingParameterNumber(self.SEED, self.tr("Seed"), QgsProcessingParameterNumber.Integer, 0, False, 0),
-            QgsProcessingParameterNumber(self.MAP_DROPOUT, self.tr("Map dropout (pixel; enables map guidance)"),
+            QgsProcessingParameterNumber(self.MAP_DROPOUT, self.tr("Map dropout"),
                                          QgsProcessingParameterNumber.Double, 0.0, False, 0.0, 0.5),
         )
         for param in advanced:
             param.setFlags(param.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
             self.addParameter(param)
-        self.addParameter(QgsProcessingParameterFolderDestination(self.OUTPUT_DIR, self.tr("Training folder")))
+        self.addParameter(helped(QgsProcessingParameterFolderDestination(self.OUTPUT_DIR, self.tr("Training folder")),
+                                 "checkpoints, validation grids, loss curve and model/ (the Model of Generate "
+                                 "patches)"))
         self.addOutput(QgsProcessingOutputFolder(self.MODEL_DIR, self.tr("Model directory")))
         self.addOutput(QgsProcessingOutputNumber(self.FINAL_LOSS, self.tr("Final loss")))
 
+    def checkParameterValues(self, parameters, context):  # noqa: N802 - QGIS API name
+        try:
+            self._resume(parameters, context)
+        except QgsProcessingException as exc:
+            return False, str(exc)
+        return super().checkParameterValues(parameters, context)
+
+    def _resume(self, parameters, context) -> str:
+        """RESUME as the backend takes it: '', 'latest' or an existing checkpoint-N folder (one clear line else)."""
+        text = (self.parameterAsString(parameters, self.RESUME, context) or "").strip()
+        if text.lower() in ("", "false", "0", "no"):
+            return ""
+        if text.lower() in ("latest", "true", "1", "yes"):  # true: RESUME was a checkbox before
+            return "latest"
+        folder = Path(text)
+        if not re.fullmatch(r"checkpoint-\d+", folder.name) or not folder.is_dir():
+            raise QgsProcessingException(self.tr(
+                "RESUME: {path} is not a checkpoint folder; give a checkpoint-N folder from the training folder's "
+                "checkpoints/, or 'latest'.").format(path=text))
+        return str(folder)
+
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API name
+        device = DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)]
+        if device == "auto":
+            device = settings.device(DEVICES)
+            feedback.pushInfo(self.tr("Device: {d} (MapSynth Settings)").format(d=device))
         params = {
             "dataset": self.parameterAsFile(parameters, self.DATASET, context),
             "family": FAMILIES[self.parameterAsEnum(parameters, self.FAMILY, context)],
@@ -96,7 +137,8 @@ class TrainModel(MapSynthAlgorithm):
             "max_steps": self.parameterAsInt(parameters, self.MAX_STEPS, context),
             "batch_size": self.parameterAsInt(parameters, self.BATCH_SIZE, context),
             "learning_rate": self.parameterAsDouble(parameters, self.LEARNING_RATE, context),
-            "resume": "latest" if self.parameterAsBool(parameters, self.RESUME, context) else "",
+            "resume": self._resume(parameters, context),
+            "device": device,
             "checkpoint_every": self.parameterAsInt(parameters, self.CHECKPOINT_EVERY, context),
             "validation_every": self.parameterAsInt(parameters, self.VALIDATION_EVERY, context),
             "seed": self.parameterAsInt(parameters, self.SEED, context),
