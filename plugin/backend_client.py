@@ -81,7 +81,9 @@ def check_protocol(python: Path) -> None:
     log_file.parent.mkdir(parents=True, exist_ok=True)
     argv = [str(python), "-I", "-m", "mapsynth_backend", "doctor", "--brief", "--json", "--log-file", str(log_file)]
     try:
-        done = subprocess.run(argv, capture_output=True, timeout=120, env=clean_env(), check=False, **_popen_kwargs())
+        # B603 accepted: argv is a list (no shell), the interpreter is the backend the user configured
+        done = subprocess.run(argv, capture_output=True, timeout=120, env=clean_env(), check=False,  # nosec B603
+                              **_popen_kwargs())
         report = json.loads(done.stdout)
     except (OSError, subprocess.TimeoutExpired, ValueError) as exc:
         raise BackendError(tr(
@@ -131,7 +133,9 @@ class BackendProcess:
         self._started = time.monotonic()
         with open(self.log_path, "ab") as log:
             try:
-                proc = subprocess.Popen(argv, cwd=self.job_dir, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                # B603 accepted: argv is a list (no shell), the configured backend and fixed arguments
+                proc = subprocess.Popen(argv, cwd=self.job_dir, stdin=subprocess.DEVNULL,  # nosec B603
+                                        stdout=subprocess.PIPE,
                                         stderr=log, env=clean_env(), **_popen_kwargs())
             except OSError as exc:
                 raise BackendError(tr("Cannot start the MapSynth backend {python}: {error}").format(
