@@ -22,7 +22,7 @@ from ..plugin.osm_layers import background_rgb, semantic_layers
 from ..plugin.osm_semantic import load_palette
 from ..plugin.output_dir import output_lock, prepare_output_dir
 from ..plugin.rendering import MAX_OSM_TILES, is_osm_tile_layer, osm_tile_estimate, render_grid_patches
-from .base import MapSynthAlgorithm
+from .base import GRID_HELP, MapSynthAlgorithm, helped
 
 WGS84 = QgsCoordinateReferenceSystem("EPSG:4326")
 BLANK_WARNING = 0.1  # share of blank map patches above which the user is warned
@@ -44,35 +44,38 @@ class RenderMapPatches(MapSynthAlgorithm):
         return self.tr("Render map patches")
 
     def shortHelpString(self) -> str:  # noqa: N802 - QGIS API name
-        return self.tr(
+        return self.help_html(self.tr(
             "Renders one RGB GeoTIFF per patch of the grid (named by patch_id), exactly on the grid cell, at a "
-            "fixed DPI without antialiasing or labels, so training and inference renders are identical.<br><br>"
-            "Either OSM_FILE, an OpenStreetMap extract (.osm.pbf, .osm or a GeoPackage of OGR OSM layers) drawn "
-            "with the bundled semantic style (a fixed palette of land-use, building, road, rail, water and "
-            "boundary classes; seas are built from natural=coastline ways), or LAYERS, any layers as styled "
-            "(XYZ tiles, MBTiles, WMS). LAYERS are rendered over a transparent background; a patch with missing "
-            "pixels is retried RETRIES times, then recorded as incomplete and not written. Bulk rendering from "
-            "tile.openstreetmap.org beyond 5,000 tiles is refused, as QGIS core does.<br><br>"
+            "fixed DPI without antialiasing or labels, so training and inference renders are identical.\n\n"
+            "Either an OpenStreetMap extract (.osm.pbf, .osm or a GeoPackage of OGR OSM layers) drawn with the "
+            "bundled semantic style (a fixed palette of land-use, building, road, rail, water and boundary classes; "
+            "seas are built from natural=coastline ways), or layers rendered as styled (XYZ tiles, MBTiles, WMS). "
+            "Layers are rendered over a transparent background; a patch with missing pixels is retried, then "
+            "recorded as incomplete and not written. Bulk rendering from tile.openstreetmap.org beyond 5,000 tiles "
+            "is refused, as QGIS core does.\n\n"
             "An OSM extract that covers none of the grid, or that GDAL cannot read completely (a truncated "
             "download), fails the step. The share of patches that show no mapped feature at all is reported "
-            "(BLANK_FRACTION; a warning above 10 %), and each patch's share of mapped pixels is its valid_fraction "
-            "in the status table, which the dataset card summarises.<br><br>"
-            "A rerun into the same OUTPUT_DIR skips finished patches. Per-patch status goes to the grid's "
-            "mapsynth_status table (step 'map')."
-        )
+            "(a warning above 10 %), and each patch's share of mapped pixels is its valid_fraction in the status "
+            "table, which the dataset card summarises.\n\n"
+            "A rerun into the same folder skips finished patches. Per-patch status goes to the grid's "
+            "mapsynth_status table (step 'map')."))
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API name
-        self.addParameter(QgsProcessingParameterVectorLayer(
-            self.PATCH_GRID, self.tr("Patch grid"), [QgsProcessing.TypeVectorPolygon]))
-        self.addParameter(QgsProcessingParameterFile(
-            self.OSM_FILE, self.tr("OpenStreetMap extract (semantic style)"), optional=True,
-            fileFilter=self.tr("OpenStreetMap (*.osm.pbf *.pbf *.osm *.gpkg)")))
-        self.addParameter(QgsProcessingParameterMultipleLayers(
-            self.LAYERS, self.tr("Or: layers to render as styled"), QgsProcessing.TypeMapLayer, optional=True))
-        self.addParameter(QgsProcessingParameterNumber(
-            self.RETRIES, self.tr("Retries for incomplete patches"), QgsProcessingParameterNumber.Integer, 3, False,
-            0, 20))
-        self.addParameter(QgsProcessingParameterFolderDestination(self.OUTPUT_DIR, self.tr("Map patches folder")))
+        self.addParameter(helped(QgsProcessingParameterVectorLayer(
+            self.PATCH_GRID, self.tr("Patch grid"), [QgsProcessing.TypeVectorPolygon]), GRID_HELP))
+        self.addParameter(helped(QgsProcessingParameterFile(
+            self.OSM_FILE, self.tr("OpenStreetMap extract"), optional=True,
+            fileFilter=self.tr("OpenStreetMap (*.osm.pbf *.pbf *.osm *.gpkg)")),
+            "drawn in the bundled semantic style (what MapSynth models are trained on); give it or layers"))
+        self.addParameter(helped(QgsProcessingParameterMultipleLayers(
+            self.LAYERS, self.tr("Or: layers as styled"), QgsProcessing.TypeMapLayer, optional=True),
+            "any layers of the project, rendered with their own style"))
+        self.addParameter(helped(QgsProcessingParameterNumber(
+            self.RETRIES, self.tr("Retries"), QgsProcessingParameterNumber.Integer, 3, False, 0, 20),
+            "re-renders of a patch with missing pixels before it is recorded as incomplete"))
+        self.addParameter(helped(QgsProcessingParameterFolderDestination(self.OUTPUT_DIR,
+                                                                         self.tr("Map patches folder")),
+                                 "input of Build training dataset and Generate patches"))
         self.addOutput(QgsProcessingOutputNumber(self.PATCH_COUNT, self.tr("Patches written")))
         self.addOutput(QgsProcessingOutputNumber(self.INCOMPLETE, self.tr("Incomplete patches")))
         self.addOutput(QgsProcessingOutputNumber(self.BLANK_FRACTION,
