@@ -172,6 +172,11 @@ def crop_sentinel2(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]
                 }
             )
         elapsed = time.perf_counter() - started
+        if not written + skipped:
+            raise UserError(
+                f"INPUT has no valid pixel under any patch of the grid: {params['input']} overlaps it only with"
+                " nodata (or SCL no-data); choose the scene that covers this area"
+            )
         record_status(grid.path, "s2", records)
     outside = sum(1 for r in records if r["status"] == "outside")
     reporter.log(f"{written} patches written, {skipped} already there, {outside} outside the scene")
