@@ -12,6 +12,7 @@ from pathlib import Path
 
 from qgis.core import (
     QgsApplication,
+    QgsProcessing,
     QgsProcessingModelAlgorithm,
     QgsProcessingModelChildAlgorithm,
     QgsProcessingModelChildParameterSource,
@@ -71,6 +72,7 @@ def child(model, algorithm: str, child_id: str, description: str, sources: dict,
         out = QgsProcessingModelOutput(name, label)
         out.setChildId(child_id)
         out.setChildOutputName(output)
+        out.setDefaultValue(QgsProcessing.TEMPORARY_OUTPUT)  # runs (qgis_process too) without naming each output
         out.setPosition(at(column, CHILD_Y + ROW * (index + 2)))
         model_outputs[name] = out
     step.setModelOutputs(model_outputs)
