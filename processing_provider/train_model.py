@@ -24,7 +24,7 @@ PRESETS = ("tiny", "small", "sd15")
 DEVICES = ("auto", "cpu")  # the backend's train choices; auto takes a GPU when there is one
 # The commit of stable-diffusion-v1-5/stable-diffusion-v1-5 on the Hugging Face hub that downloads are pinned to
 # (the backend's SD15_REVISION); a branch name such as "main" is refused.
-SD15_REVISION = "451f4fe16113bff5a5d2269ed5ad43b0592e9a14"
+SD15_REVISION = "451f4fe16113bff5a5d2269ed5ad43b0592e9a14"  # pragma: allowlist secret (a public commit id)
 
 
 class TrainModel(MapSynthAlgorithm):

@@ -49,8 +49,9 @@ def check_backend(python: str) -> tuple[bool, str]:
     if not python or not Path(python).is_file():
         return False, tr("No such file: {p}").format(p=python)
     try:
-        done = subprocess.run(doctor_argv(python, "settings-check.log"), capture_output=True, text=True,
-                              timeout=60, env=clean_env(), check=False)
+        # B603 accepted: no shell; running the interpreter the user typed is this check's purpose
+        done = subprocess.run(doctor_argv(python, "settings-check.log"), capture_output=True,  # nosec B603
+                              text=True, timeout=60, env=clean_env(), check=False)
         report = json.loads(done.stdout)
     except (OSError, subprocess.TimeoutExpired, ValueError):
         report = None

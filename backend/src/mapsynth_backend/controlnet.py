@@ -20,7 +20,7 @@ from .protocol import UserError
 # Default: the commit of stable-diffusion-v1-5/stable-diffusion-v1-5 (formerly runwayml/stable-diffusion-v1-5)
 # found in hub caches as .../models--stable-diffusion-v1-5--stable-diffusion-v1-5/snapshots/<commit>.
 SD15_HUB_ID = "stable-diffusion-v1-5/stable-diffusion-v1-5"
-SD15_REVISION = "451f4fe16113bff5a5d2269ed5ad43b0592e9a14"
+SD15_REVISION = "451f4fe16113bff5a5d2269ed5ad43b0592e9a14"  # pragma: allowlist secret (a public commit id)
 SD15_UNET = {"cross_attention_dim": 768, "block_out_channels": [320, 640, 1280, 1280]}
 SD_TRAIN_SCHEDULER = {
     "num_train_timesteps": 1000,
