@@ -435,3 +435,27 @@ def test_blank_maps_are_warned_about_recorded_and_reach_the_dataset_card(run_alg
     card = (tmp_path / "dataset" / "dataset_card.md").read_text(encoding="utf-8")
     expected = f"Maps with no mapped feature at all: {blank} of {len(status)} pairs ({100 * blank / len(status):.1f} %)"
     assert expected in card, card
+
+
+def test_a_layer_that_fails_to_draw_fails_the_step(run_alg, tmp_path):
+    """LAYERS: a GeoTIFF cut short opens (its header is intact) but its pixels cannot be read."""
+    from mapsynth.plugin.grid import read_status
+
+    mem = gdal.GetDriverByName("MEM").Create("", 400, 400, 3, gdal.GDT_Byte)
+    mem.SetGeoTransform((385000, 10, 0, 6676000, 0, -10))
+    mem.SetProjection(UTM35.toWkt())
+    for band in range(3):
+        mem.GetRasterBand(band + 1).WriteArray(np.random.default_rng(band).integers(0, 255, (400, 400), np.uint8))
+    gdal.GetDriverByName("GTiff").CreateCopy(str(tmp_path / "whole.tif"), mem)
+    cut = tmp_path / "cut.tif"
+    cut.write_bytes((tmp_path / "whole.tif").read_bytes()[:200000])
+    layer = QgsRasterLayer(str(cut), "cut")
+    assert layer.isValid()
+    grid = run_alg("create_patch_grid", {"EXTENT": "385000,389000,6672000,6676000 [EPSG:32635]",
+                                         "PATCH_SIZE": 64, "OUTPUT": str(tmp_path / "g.gpkg")})
+    with pytest.raises(QgsProcessingException, match=r"LAYERS: cannot draw cut \(.*cut.tif\): .*IReadBlock failed"):
+        run_alg("render_map_patches", {"PATCH_GRID": grid["OUTPUT"], "LAYERS": [layer],
+                                       "OUTPUT_DIR": str(tmp_path / "maps")})
+    assert read_status(grid["OUTPUT"], "map") == {}, "nothing is marked finished"
+    for tif in (tmp_path / "maps").glob("*.tif"):  # patches drawn before the damaged rows are complete
+        assert gdal.Open(str(tif)).ReadAsArray().shape == (3, 64, 64)
