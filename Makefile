@@ -17,7 +17,7 @@ export QT_QPA_PLATFORM ?= offscreen
 
 help:
 	@echo "make demo    run the main job on the embedded default (sets up first)"
-	@echo "make test    set up, then lint and run the backend, QGIS headless and qgis_process tiers"
+	@echo "make test    set up, then lint and run the backend, QGIS headless, qgis_process and GUI (Xvfb) tiers"
 	@echo "make setup   install QGIS (Debian, as root) and create $(QGIS_VENV) and $(BACKEND_VENV)"
 	@echo "make bench   throughput and quality measurements -> docs/BENCHMARKS.md"
 	@echo "make train-demo-model   retrain the embedded demo model from the real scene (< 2 h on 2 cores)"
@@ -42,7 +42,7 @@ $(BACKEND_VENV)/.installed: backend/pyproject.toml
 	$(BACKEND_VENV)/bin/python -m pip install -q --disable-pip-version-check -e "backend[test]"
 	@touch $@
 
-test: setup lint test-backend test-qgis test-cli
+test: setup lint test-backend test-qgis test-cli test-gui
 
 test-backend: setup
 	cd backend && ../$(BACKEND_VENV)/bin/python -m pytest
@@ -52,6 +52,12 @@ test-qgis: setup
 
 test-cli: setup
 	$(QGIS_VENV)/bin/python -m pytest tests/cli
+
+# QGIS desktop in a virtual 1280x800 display (the tests start it through xvfb-run -a): every MapSynth window opened,
+# checked and photographed (.mapsynth-test/gui/screenshots).
+.PHONY: test-gui
+test-gui: setup
+	$(QGIS_VENV)/bin/python -m pytest tests/gui
 
 lint: $(BACKEND_VENV)/.installed
 	$(BACKEND_VENV)/bin/ruff check .
