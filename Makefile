@@ -10,10 +10,17 @@ TORCH_SPEC ?= torch==2.13.0
 QGIS_PROCESS ?= /usr/bin/qgis_process.bin
 BACKEND_VENV := .venv-backend
 QGIS_VENV := .venv-qgis
+TOOLS_VENV := .venv-tools
+# make zip: a development build (X.Y.Z-dev, experimental=True) unless RELEASE=1, which needs real contacts
+RELEASE ?=
+EMAIL ?=
+REPOSITORY_URL ?=
+TRACKER_URL ?=
+HOMEPAGE_URL ?=
 VERSION := $(shell sed -n 's/^version=//p' metadata.txt)
 export QT_QPA_PLATFORM ?= offscreen
 
-.PHONY: help setup qgis test test-backend test-qgis test-cli lint zip doctor demo bench train-demo-model clean
+.PHONY: help setup qgis tools test test-backend test-qgis test-cli lint zip doctor demo bench train-demo-model clean
 
 help:
 	@echo "make demo    run the main job on the embedded default (sets up first)"
@@ -21,9 +28,10 @@ help:
 	@echo "make setup   install QGIS (Debian, as root) and create $(QGIS_VENV) and $(BACKEND_VENV)"
 	@echo "make bench   throughput and quality measurements -> docs/BENCHMARKS.md"
 	@echo "make train-demo-model   retrain the embedded demo model from the real scene (< 2 h on 2 cores)"
-	@echo "make lint | make zip | make doctor | make clean"
+	@echo "make zip     development zip; release: make zip RELEASE=1 EMAIL=.. REPOSITORY_URL=.. TRACKER_URL=.. HOMEPAGE_URL=.."
+	@echo "make lint | make doctor | make clean"
 
-setup: qgis $(QGIS_VENV)/.installed $(BACKEND_VENV)/.installed
+setup: qgis $(QGIS_VENV)/.installed $(BACKEND_VENV)/.installed $(TOOLS_VENV)/.installed
 
 qgis:
 	@QGIS_PYTHON=$(QGIS_PYTHON) QGIS_PROCESS=$(QGIS_PROCESS) scripts/ensure_qgis.sh
@@ -63,10 +71,23 @@ lint: $(BACKEND_VENV)/.installed
 	$(BACKEND_VENV)/bin/ruff check .
 	$(BACKEND_VENV)/bin/ruff format --check --diff backend/src
 
-zip:
-	@mkdir -p dist
-	git archive --format=zip --prefix=mapsynth/ -o dist/mapsynth-$(VERSION).zip HEAD
-	$(QGIS_PYTHON) scripts/validate_zip.py dist/mapsynth-$(VERSION).zip
+# The plugins.qgis.org security scanners, at the versions the site runs (QGIS-Plugins-Website REQUIREMENTS.txt).
+$(TOOLS_VENV)/.installed:
+	test -x $(TOOLS_VENV)/bin/python || $(BASE_PYTHON) -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/python -m pip install -q --disable-pip-version-check "bandit~=1.9" "detect-secrets~=1.5" \
+		"flake8~=7.3"
+	@touch $@
+
+tools: $(TOOLS_VENV)/.installed
+
+# git archive of HEAD with the contacts written into its metadata.txt, then the validator and the site's scan;
+# a zip that fails either is deleted.
+ZIP := dist/mapsynth-$(VERSION)$(if $(RELEASE),,-dev).zip
+zip: $(TOOLS_VENV)/.installed
+	$(QGIS_PYTHON) scripts/build_zip.py $(ZIP) $(if $(RELEASE),--release) --email "$(EMAIL)" \
+		--repository "$(REPOSITORY_URL)" --tracker "$(TRACKER_URL)" --homepage "$(HOMEPAGE_URL)"
+	$(QGIS_PYTHON) scripts/validate_zip.py $(if $(RELEASE),--release) $(ZIP) || { rm -f $(ZIP); exit 1; }
+	$(TOOLS_VENV)/bin/python scripts/security_scan.py $(ZIP) || { rm -f $(ZIP); exit 1; }
 
 doctor: $(BACKEND_VENV)/.installed
 	$(BACKEND_VENV)/bin/mapsynth doctor
