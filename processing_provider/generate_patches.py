@@ -58,7 +58,8 @@ class GeneratePatches(MapSynthAlgorithm):
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API name
         self.addParameter(helped(QgsProcessingParameterFile(
-            self.MODEL, self.tr("Model"), QgsProcessingParameterFile.Folder, defaultValue=str(DEMO_MODEL)),
+            self.MODEL, self.tr("Model"), QgsProcessingParameterFile.Folder, defaultValue=str(DEMO_MODEL),
+            optional=True),
             MODEL_HELP))
         self.addParameter(helped(QgsProcessingParameterVectorLayer(
             self.PATCH_GRID, self.tr("Patch grid"), [QgsProcessing.TypeVectorPolygon]), GRID_HELP))
@@ -94,7 +95,7 @@ class GeneratePatches(MapSynthAlgorithm):
             device = settings.device(DEVICES)
             feedback.pushInfo(self.tr("Device: {d} (MapSynth Settings)").format(d=device))
         params = {
-            "model": model_dir(self.parameterAsFile(parameters, self.MODEL, context), feedback),
+            "model": model_dir(self.parameterAsFile(parameters, self.MODEL, context) or str(DEMO_MODEL), feedback),
             "patch_grid": grid_path(self, parameters, self.PATCH_GRID, context),
             "map_dir": self.parameterAsFile(parameters, self.MAP_DIR, context),
             "variations": self.parameterAsInt(parameters, self.VARIATIONS, context),

@@ -68,7 +68,8 @@ class SynthesizeCity(MapSynthAlgorithm):
             fileFilter=self.tr("OpenStreetMap (*.osm.pbf *.pbf *.osm *.gpkg)")),
             "an .osm.pbf, .osm or GeoPackage of OGR OSM layers covering the area (e.g. from Geofabrik)"))
         self.addParameter(helped(QgsProcessingParameterFile(
-            self.MODEL, self.tr("Model"), QgsProcessingParameterFile.Folder, defaultValue=str(DEMO_MODEL)),
+            self.MODEL, self.tr("Model"), QgsProcessingParameterFile.Folder, defaultValue=str(DEMO_MODEL),
+            optional=True),
             MODEL_HELP))
         self.addParameter(helped(QgsProcessingParameterNumber(
             self.PIXEL_SIZE, self.tr("Pixel size (m)"), QgsProcessingParameterNumber.Double, 0.0, False, 0.0,
@@ -95,7 +96,7 @@ class SynthesizeCity(MapSynthAlgorithm):
         return check_area(self, parameters, context)
 
     def prepareAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API name
-        model = Path(model_dir(self.parameterAsFile(parameters, self.MODEL, context), feedback))
+        model = Path(model_dir(self.parameterAsFile(parameters, self.MODEL, context) or str(DEMO_MODEL), feedback))
         self.model = str(model)
         try:
             card = json.loads((model / "model_card.json").read_text(encoding="utf-8"))
