@@ -132,3 +132,43 @@ def test_qgis_side_numpy_is_the_system_one():
 
     assert int(numpy.__version__.split(".")[0]) < 2 or not numpy.__file__.startswith(str(ROOT))
     assert gdal.VersionInfo()
+
+
+TOOLS_PYTHON = ROOT / ".venv-tools" / "bin" / "python"
+
+
+def security_scan(path: Path) -> subprocess.CompletedProcess:
+    if not TOOLS_PYTHON.exists():
+        pytest.skip("no .venv-tools (bandit, detect-secrets, flake8): `make setup` or `make tools` creates it")
+    return subprocess.run([str(TOOLS_PYTHON), str(ROOT / "scripts" / "security_scan.py"), str(path)],
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_the_zip_passes_the_plugins_qgis_org_security_scan(tmp_path):
+    done = security_scan(build_zip(tmp_path / "mapsynth.zip"))
+    assert done.returncode == 0, done.stderr
+    assert "security scan OK" in done.stdout
+
+
+HOSTILE = {
+    "mapsynth/hub.py": 'from transformers import CLIPTextModel\n\nCLIPTextModel.from_pretrained("org/model")\n',
+    "mapsynth/hidden.py": 'from transformers import CLIPTextModel\n\nCLIPTextModel.from_pretrained("org/m")  # nosec\n',
+    "mapsynth/sql.py": 'def rows(conn, table):\n    return conn.execute("SELECT * FROM " + table).fetchall()\n',
+    "mapsynth/undefined.py": "print(undefined_name)\n",
+    "mapsynth/docs/NOTES.md": 'key: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"\n',
+    "mapsynth/install.sh": "echo hi\n",
+    # allowed: a skippable rule with nosec, a pragma'd public id
+    "mapsynth/ok.py": 'import subprocess\n\nsubprocess.run(["git", "--version"], check=False)  # nosec B603 B607\n'
+                      'COMMIT = "451f4fe16113bff5a5d2269ed5ad43b0592e9a14"  # pragma: allowlist secret\n',
+}
+
+
+def test_the_security_scan_blocks_what_plugins_qgis_org_blocks(tmp_path):
+    done = security_scan(good_zip(tmp_path / "hostile.zip", HOSTILE.items()))
+    assert done.returncode == 1
+    for expected in ("bandit B615 (critical) mapsynth/hub.py:3", "bandit B615 (critical) mapsynth/hidden.py:3: "
+                     "silenced with '# nosec'", "bandit B608 (warning) mapsynth/sql.py:2",
+                     "flake8 mapsynth/undefined.py:1:7: F821", "detect-secrets Hex High Entropy String "
+                     "mapsynth/docs/NOTES.md:1", "FILE_SUSPICIOUS (critical) mapsynth/install.sh"):
+        assert expected in done.stderr, done.stderr
+    assert "ok.py" not in done.stderr and len(done.stderr.strip().splitlines()) == 6, done.stderr
