@@ -16,6 +16,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from validate_zip import report  # the same output convention (scripts/ is on sys.path)
+
 # bandit_rules.json: enabled rules; the non-skippable ones (severity critical) cannot be skipped at upload
 BANDIT_SKIPPABLE = ("B101 B104 B108 B110 B112 B113 B303 B308 B310 B311 B313 B314 B315 B316 B317 B318 B319 B320 "
                     "B324 B403 B405 B406 B407 B408 B409 B504 B508 B509 B603 B606 B607 B608 B614 B702 B703 "
@@ -97,12 +99,7 @@ def main() -> int:
               f"{', '.join(missing) or 'none'}; `make tools` installs them)", file=sys.stderr)
         return 2
     path = Path(sys.argv[1])
-    found = scan(path)
-    for finding in found:
-        print(f"{path}: {finding}", file=sys.stderr)
-    if not found:
-        print(f"{path}: security scan OK (bandit, detect-secrets, flake8 with the plugins.qgis.org rules)")
-    return 1 if found else 0
+    return report(path, scan(path), "security scan OK (bandit, detect-secrets, flake8 with the plugins.qgis.org rules)")
 
 
 if __name__ == "__main__":

@@ -89,16 +89,21 @@ def problems(path: Path, release: bool = False) -> list[str]:
     return found
 
 
+def report(path: Path, found: list[str], ok: str) -> int:
+    """One line per problem on stderr and exit code 1, or the OK line (shared with security_scan.py)."""
+    for problem in found:
+        print(f"{path}: {problem}", file=sys.stderr)
+    if not found:
+        print(f"{path}: {ok}")
+    return 1 if found else 0
+
+
 def main() -> int:
     args = sys.argv[1:]
     release = "--release" in args
     path = Path([a for a in args if a != "--release"][0])
-    found = problems(path, release)
-    for problem in found:
-        print(f"{path}: {problem}", file=sys.stderr)
-    if not found:
-        print(f"{path}: OK ({path.stat().st_size / 1024:.0f} KiB{', release' if release else ''})")
-    return 1 if found else 0
+    return report(path, problems(path, release),
+                  f"OK ({path.stat().st_size / 1024:.0f} KiB{', release' if release else ''})")
 
 
 if __name__ == "__main__":
