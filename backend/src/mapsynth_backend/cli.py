@@ -29,9 +29,28 @@ from . import (
     masks,
     train,
 )
-from .jobs import Command, load_job
+from .jobs import Command, Param, load_job
 from .outputs import output_lock
 from .protocol import CANCEL_FILE, Cancelled, ConsoleReporter, JsonLinesReporter, UserError, protocol_stream
+
+
+def _convert_fid_weights(params: dict, reporter) -> dict:
+    from .fid_inception import convert_fid_weights  # torch only for this command
+
+    return convert_fid_weights(params, reporter)
+
+
+CONVERT_FID = Command(
+    "convert-fid-weights",
+    "Convert pytorch-fid's pt_inception-2015-12-05-6726825d.pth to safetensors for evaluate (weights only,"
+    " sha256-checked; prints the tensor fingerprint).",
+    _convert_fid_weights,
+    (
+        Param("input", "path", help="pt_inception-2015-12-05-6726825d.pth, as pytorch-fid downloads it"),
+        Param("output", "path", help="the .safetensors file to write"),
+        Param("unverified_source", "bool", False, "convert a file whose sha256 does not match (FID marks it)"),
+    ),
+)
 
 COMMANDS: dict[str, Command] = {
     cmd.name: cmd
@@ -47,6 +66,7 @@ COMMANDS: dict[str, Command] = {
         *export.COMMANDS,
         *evaluate.COMMANDS,
         *landcover.COMMANDS,
+        CONVERT_FID,
     )
 }
 EXIT_OK, EXIT_ERROR, EXIT_CANCELLED = 0, 1, 130
@@ -69,6 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING"))
         cmd_parser.add_argument("--log-file", type=Path, help="log file in console mode (default: in the cache dir)")
         command.add_flags(cmd_parser)
+        if command is CONVERT_FID:  # also `mapsynth convert-fid-weights IN.pth OUT.safetensors`
+            cmd_parser.add_argument("files", nargs="*", metavar="IN.pth OUT.safetensors", help="instead of the flags")
     return parser
 
 
@@ -111,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     log_file = configure_logging(args)
     where = f"log: {log_file}" if log_file else "traceback in the log"
     flags = {p.name: getattr(args, p.name) for p in command.params if getattr(args, p.name) is not None}
+    flags.update(zip(("input", "output"), getattr(args, "files", None) or (), strict=False))
     if args.job is not None:
         reporter = JsonLinesReporter(protocol_stream(), Path.cwd() / CANCEL_FILE)
     else:
