@@ -3,6 +3,7 @@
 
 from qgis.core import (
     QgsProcessingOutputFile,
+    QgsProcessingParameterBoolean,
     QgsProcessingParameterFile,
     QgsProcessingParameterFolderDestination,
     QgsProcessingParameterRasterLayer,
@@ -20,6 +21,7 @@ from .base import MapSynthAlgorithm, helped, run_backend
 class Evaluate(MapSynthAlgorithm):
     SYNTHETIC, REAL, MAP, INCEPTION_WEIGHTS, OUTPUT_DIR = "SYNTHETIC", "REAL", "MAP", "INCEPTION_WEIGHTS", \
         "OUTPUT_DIR"
+    UNVERIFIED_FID = "UNVERIFIED_FID"
     REPORT, METRICS = "REPORT", "METRICS"
     group_id = "postprocessing"
 
@@ -51,6 +53,10 @@ class Evaluate(MapSynthAlgorithm):
         self.addParameter(helped(QgsProcessingParameterFile(self.INCEPTION_WEIGHTS, self.tr("FID Inception-v3 weights"),
                                                             optional=True, fileFilter="safetensors (*.safetensors)"),
                                  "local .safetensors weights; FID and KID are skipped without them"))
+        self.addParameter(helped(QgsProcessingParameterBoolean(self.UNVERIFIED_FID,
+                                                               self.tr("Allow unverified FID weights"), False),
+                                 "compute FID/KID with weights that are not the recognised FID Inception weights; "
+                                 "the report marks them UNVERIFIED", advanced=True))
         self.addParameter(helped(QgsProcessingParameterFolderDestination(self.OUTPUT_DIR, self.tr("Report folder")),
                                  "report.html and metrics.json"))
         self.addOutput(QgsProcessingOutputFile(self.REPORT, self.tr("Report (HTML)")))
@@ -87,6 +93,7 @@ class Evaluate(MapSynthAlgorithm):
             "real": real.source() if real is not None else "",
             "map": map_path, "palette": str(PALETTE_PATH),
             "inception_weights": self.parameterAsFile(parameters, self.INCEPTION_WEIGHTS, context) or "",
+            "unverified_fid": self.parameterAsBoolean(parameters, self.UNVERIFIED_FID, context),
             "output_dir": self.parameterAsString(parameters, self.OUTPUT_DIR, context),
         }
         result = run_backend("evaluate", params, feedback)
