@@ -40,6 +40,7 @@ BUILDING_CLASSES = (("residential", "Residential", (60, 120, 200, 140)),
 # top-to-bottom order of a run's layers in its group: vectors over masks over the mosaics, true colour first
 ORDER = ("buildings", "seams", "mask", "labels", "true_colour", "false_colour")
 KIND_PROPERTY = "mapsynth/kind"
+RAMP_TITLES = {"mask": "Coverage fraction (0-1)", "labels": "Source patch"}
 _KEEP: list = []  # post-processors must stay referenced or QGIS silently skips them
 
 
@@ -58,8 +59,11 @@ def _move_to_group(layer, project, group_name: str) -> None:
     clone = node.clone()
     group.insertChildNode(position, clone)
     node.parent().removeChildNode(node)
-    if layer.customProperty(KIND_PROPERTY) in ("true_colour", "false_colour"):
+    kind = layer.customProperty(KIND_PROPERTY)
+    if kind in ("true_colour", "false_colour"):
         label_bands(clone, layer)
+    elif kind in RAMP_TITLES:  # "Band 1 (Gray)" above the ramp says nothing
+        QgsMapLayerLegendUtils.setLegendNodeUserLabel(clone, 0, tr(RAMP_TITLES[kind]))
 
 
 def _rank(layer) -> int:

@@ -58,11 +58,20 @@ def check_backend(python: str) -> tuple[bool, str]:
     return describe(report, python)
 
 
-def _note(text: str) -> QLabel:
-    label = QLabel(text)
-    label.setWordWrap(True)
-    label.setStyleSheet("color: palette(mid);")
-    return label
+def _with_note(field: QWidget, text: str) -> QWidget:
+    """The field with a short explanation in smaller type right below it."""
+    box = QWidget()
+    column = QVBoxLayout(box)
+    column.setContentsMargins(0, 0, 0, 6)
+    column.setSpacing(2)
+    column.addWidget(field)
+    note = QLabel(text)
+    note.setWordWrap(True)
+    font = note.font()
+    font.setPointSizeF(font.pointSizeF() * 0.9)
+    note.setFont(font)
+    column.addWidget(note)
+    return box
 
 
 class SettingsDialog(QDialog):
@@ -78,16 +87,14 @@ class SettingsDialog(QDialog):
         self.device = QComboBox()
         self.device.addItems(DEVICES)
         self.device.setCurrentText(settings.value(settings.KEY_DEVICE, "auto") or "auto")
-        layout.addRow(tr("Backend Python"), self._with_browse(self.python, folder=False))
-        layout.addRow("", _note(tr("The Python of the environment where the MapSynth backend and PyTorch are "
-                                   "installed ('Set up backend environment' creates one). The environment "
-                                   "variable {env} overrides it.").format(env=settings.ENV_BACKEND_PYTHON)))
-        layout.addRow(tr("Device"), self.device)
-        layout.addRow("", _note(tr("Where training and generation run: auto takes a CUDA GPU when the backend "
-                                   "sees one, else the CPU.")))
-        layout.addRow(tr("Cache folder"), self._with_browse(self.cache, folder=True))
-        layout.addRow("", _note(tr("Backend environment, job folders and logs; outside the plugin folder so "
-                                   "that plugin updates keep it.")))
+        layout.addRow(tr("Backend Python"), _with_note(self._with_browse(self.python, folder=False), tr(
+            "The Python of the environment where the MapSynth backend and PyTorch are installed ('Set up backend "
+            "environment' creates one). The environment variable {env} overrides it.").format(
+            env=settings.ENV_BACKEND_PYTHON)))
+        layout.addRow(tr("Device"), _with_note(self.device, tr(
+            "Where training and generation run: auto takes a CUDA GPU when the backend sees one, else the CPU.")))
+        layout.addRow(tr("Cache folder"), _with_note(self._with_browse(self.cache, folder=True), tr(
+            "Backend environment, job folders and logs; outside the plugin folder so that plugin updates keep it.")))
         self.check_button = QPushButton(tr("Check backend"))
         self.check_button.clicked.connect(self.check)
         self.status = QLabel("")
@@ -104,6 +111,7 @@ class SettingsDialog(QDialog):
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(edit)
         button = QPushButton("…")
+        button.setFixedWidth(32)
         button.setToolTip(tr("Choose a folder") if folder else tr("Choose the backend Python"))
 
         def browse() -> None:

@@ -99,23 +99,25 @@ class SetupDialog(QDialog):
 
     def check_existing(self) -> None:
         """Ask the configured backend (without blocking the UI) whether it already works."""
-        python, source = settings.backend_python()
-        self.found.setText(tr("Looking for an existing backend ({p})…").format(p=python))
-        if not python.is_file():
-            self._checked(python, source, [])
+        self.check_python, self.check_source = settings.backend_python()
+        self.check_lines: list[str] = []
+        self.found.setText(tr("Looking for an existing backend ({p})…").format(p=self.check_python))
+        if not self.check_python.is_file():
+            self._checked(False)
             return
-        lines: list[str] = []
-        self.checker = ProcessRunner([doctor_argv(str(python), "setup-check.log")], self, merge_stderr=False)
-        self.checker.line.connect(lines.append)
-        self.checker.finished.connect(lambda ok: self._checked(python, source, lines))
+        self.checker = ProcessRunner([doctor_argv(str(self.check_python), "setup-check.log")], self,
+                                     merge_stderr=False)
+        self.checker.line.connect(self.check_lines.append)
+        self.checker.finished.connect(self._checked)
         self.checker.start()
 
-    def _checked(self, python: Path, source: str, lines: list[str]) -> None:
+    def _checked(self, _ok: bool) -> None:
+        python, source = self.check_python, self.check_source
         try:
-            report = json.loads("\n".join(line for line in lines if not line.startswith("$ ")))
+            report = json.loads("\n".join(line for line in self.check_lines if not line.startswith("$ ")))
         except ValueError:
             report = None
-        ok, message = describe(report, str(python)) if lines else (False, "")
+        ok, message = describe(report, str(python))
         self.existing = ok
         if ok:
             self.found.setText(tr("<b>A working backend is already set up:</b> {m} at {p} (from {s}). You only need "

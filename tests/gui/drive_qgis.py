@@ -136,7 +136,7 @@ def demo_project() -> None:
     path = os.environ["MAPSYNTH_GUI_DEMO"]
     iface.addProject(path)
     wait(2.0)
-    iface.mainWindow().showMaximized()
+    iface.mainWindow().setGeometry(QgsApplication.primaryScreen().availableGeometry())  # no window manager
     iface.mapCanvas().zoomToFullExtent()
     iface.mapCanvas().refreshAllLayers()
     wait(10, lambda: not iface.mapCanvas().isDrawing())

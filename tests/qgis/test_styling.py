@@ -53,7 +53,7 @@ def check_styles(project, group_name: str) -> None:
         if "coverage" in node.name():
             assert isinstance(renderer, QgsSingleBandPseudoColorRenderer)
             assert (renderer.classificationMin(), renderer.classificationMax()) == (0.0, 1.0)
-            assert texts[node.name()][-1] == "0 / 1"
+            assert texts[node.name()] == ["Coverage fraction (0-1)", "0 / 1"], texts[node.name()]
         elif "buildings" in node.name():
             assert isinstance(renderer, QgsCategorizedSymbolRenderer) and renderer.classAttribute() == "class"
             categories = {c.value(): c for c in renderer.categories()}
