@@ -62,5 +62,31 @@ def build(out: Path) -> Path:
     return out
 
 
+def buildings_in_wgs84(path: Path) -> Path:
+    """Building polygons in EPSG:4326 inside the fixture's UTM 35N extent: the backend reprojects them and warns."""
+    utm, wgs84 = osr.SpatialReference(), osr.SpatialReference()
+    utm.ImportFromEPSG(32635)
+    wgs84.ImportFromEPSG(4326)
+    wgs84.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    to_wgs84 = osr.CoordinateTransformation(utm, wgs84)
+    ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(path))
+    layer = ds.CreateLayer("buildings", wgs84, ogr.wkbPolygon)
+    layer.CreateField(ogr.FieldDefn("building", ogr.OFTString))
+    for i, kind in enumerate(("house", "retail", "yes")):
+        x, y = X0 + 50 + 150 * i, Y0 - 60 - 100 * i
+        ring = ogr.Geometry(ogr.wkbLinearRing)
+        for dx, dy in ((0, 0), (60, 0), (60, -40), (0, -40), (0, 0)):
+            ring.AddPoint_2D(x + dx, y + dy)
+        polygon = ogr.Geometry(ogr.wkbPolygon)
+        polygon.AddGeometry(ring)
+        polygon.Transform(to_wgs84)
+        feature = ogr.Feature(layer.GetLayerDefn())
+        feature.SetGeometry(polygon)
+        feature.SetField("building", kind)
+        layer.CreateFeature(feature)
+    ds = None  # noqa: F841 - closes the file
+    return path
+
+
 if __name__ == "__main__":
     build(Path(sys.argv[1]))

@@ -129,18 +129,11 @@ def modeler() -> None:
     dialog.close()
 
 
-def demo_project() -> None:
+def legend_texts() -> dict:
+    """Layer name -> legend texts as the Layers panel shows them (a colour ramp's ends from its shader)."""
     from qgis.core import QgsColorRampLegendNode
     from qgis.PyQt.QtCore import Qt
 
-    path = os.environ["MAPSYNTH_GUI_DEMO"]
-    iface.addProject(path)
-    wait(2.0)
-    iface.mainWindow().setGeometry(QgsApplication.primaryScreen().availableGeometry())  # no window manager
-    iface.mapCanvas().zoomToFullExtent()
-    iface.mapCanvas().refreshAllLayers()
-    wait(10, lambda: not iface.mapCanvas().isDrawing())
-    wait(1.0)
     model = iface.layerTreeView().layerTreeModel()
     legend = {}
     for node in QgsProject.instance().layerTreeRoot().findLayers():
@@ -152,6 +145,19 @@ def demo_project() -> None:
             else:
                 texts.append(str(legend_node.data(Qt.DisplayRole)))
         legend[node.name()] = texts
+    return legend
+
+
+def demo_project() -> None:
+    path = os.environ["MAPSYNTH_GUI_DEMO"]
+    iface.addProject(path)
+    wait(2.0)
+    iface.mainWindow().setGeometry(QgsApplication.primaryScreen().availableGeometry())  # no window manager
+    iface.mapCanvas().zoomToFullExtent()
+    iface.mapCanvas().refreshAllLayers()
+    wait(10, lambda: not iface.mapCanvas().isDrawing())
+    wait(1.0)
+    legend = legend_texts()
     tree = [child.name() for group in QgsProject.instance().layerTreeRoot().children()
             for child in getattr(group, "children", list)()]
     invalid = [layer.name() for layer in QgsProject.instance().mapLayers().values() if not layer.isValid()]
@@ -161,11 +167,34 @@ def demo_project() -> None:
                        "layers": len(QgsProject.instance().mapLayers())}
 
 
+def toolbox_run() -> None:
+    """A backend job the way the toolbox runs it (processing.runAndLoadResults): styled results in their group,
+    the job's summary and warnings under the MapSynth tab of the Log Messages panel."""
+    import processing
+
+    logged = len(RESULTS["log"])
+    result = processing.runAndLoadResults("mapsynth:building_masks", {
+        "BUILDINGS": os.environ["MAPSYNTH_GUI_BUILDINGS"], "TARGET_RASTER": os.environ["MAPSYNTH_GUI_TARGET"],
+        "OUTPUT_DIR": str(OUT / "toolbox-masks")})
+    wait(2.0)
+    root = QgsProject.instance().layerTreeRoot()
+    groups = [g for g in root.children() if g.name().startswith("MapSynth building masks")]
+    shot = SHOTS / "toolbox_run.png"
+    QgsApplication.primaryScreen().grabWindow(0).save(str(shot))
+    legend = legend_texts()
+    RESULTS["toolbox"] = {
+        "result": {k: str(v) for k, v in (result or {}).items()},
+        "groups": {g.name(): [c.name() for c in g.children()] for g in groups},
+        "legend": {c.name(): legend.get(c.name()) for g in groups for c in g.children()},
+        "mapsynth_log": [entry for entry in RESULTS["log"][logged:] if entry[0] == "MapSynth"],
+        "screenshot": str(shot)}
+
+
 def run() -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     screen = QgsApplication.primaryScreen().geometry()
     RESULTS["screen"] = [screen.width(), screen.height()]
-    for step in (algorithm_dialogs, plugin_dialogs, modeler, demo_project):
+    for step in (algorithm_dialogs, plugin_dialogs, modeler, demo_project, toolbox_run):
         started = time.monotonic()
         try:
             step()

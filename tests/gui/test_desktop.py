@@ -62,7 +62,8 @@ def desktop():
            if not k.startswith(("PYTHON", "QT_", "QGIS_", "VIRTUAL_ENV")) and k != "DISPLAY"}
     env.update(MAPSYNTH_GUI_OUT=str(OUT), MAPSYNTH_GUI_DEMO=str(demo),
                MAPSYNTH_GUI_MODEL=str(ROOT / "resources" / "models" / "synthesize_city.model3"),
-               MAPSYNTH_CACHE_DIR=str(OUT / "cache"),
+               MAPSYNTH_CACHE_DIR=str(OUT / "cache"), MAPSYNTH_GUI_TARGET=str(OUT / "demo" / "mosaic.tif"),
+               MAPSYNTH_GUI_BUILDINGS=str(demo_fixture.buildings_in_wgs84(OUT / "osm_buildings.gpkg")),
                MAPSYNTH_BACKEND_PYTHON=os.environ.get("MAPSYNTH_BACKEND_PYTHON",
                                                       str(ROOT / ".venv-backend" / "bin" / "python")))
     argv = ["xvfb-run", "-a", "-s", f"-screen 0 {SCREEN[0]}x{SCREEN[1]}x24", QGIS, "--profiles-path",
@@ -143,3 +144,15 @@ def test_demo_project_opens_with_readable_legends(desktop):
     assert tree.index("Synthetic Sentinel-2 (true colour)") < tree.index("Synthetic Sentinel-2 (NIR false colour)")
     assert demo["legend"]["Synthetic Sentinel-2 (true colour)"] == ["B04 (red)", "B03 (green)", "B02 (blue)"]
     assert demo["legend"]["Classified buildings"] == ["Residential", "Non-residential", "Undecided"]
+
+
+def test_toolbox_run_loads_styled_results_and_logs_under_mapsynth(desktop):
+    run = desktop["toolbox"]
+    assert len(run["groups"]) == 1, run
+    (names,) = run["groups"].values()
+    assert names == ["Classified buildings", "Building coverage", "Non-residential building coverage"], names
+    assert run["legend"]["Classified buildings"] == ["Residential", "Non-residential", "Undecided"]
+    assert run["legend"]["Building coverage"] == ["Coverage fraction (0-1)", "0 / 1"]
+    messages = [message for _, _, message in run["mapsynth_log"]]
+    assert any(m.startswith("masks finished in ") for m in messages), messages
+    assert any("reprojected" in m for _, level, m in run["mapsynth_log"] if level == 1), messages  # Qgis.Warning
