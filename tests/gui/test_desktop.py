@@ -7,6 +7,7 @@ folder printed by the session fixture (.mapsynth-test/gui/screenshots) for peopl
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -69,11 +70,13 @@ def desktop():
     argv = ["xvfb-run", "-a", "-s", f"-screen 0 {SCREEN[0]}x{SCREEN[1]}x24", QGIS, "--profiles-path",
             str(profile(OUT / "profile")), "--profile", "default", "--nologo", "--noversioncheck",
             "--code", str(Path(__file__).parent / "drive_qgis.py")]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=OUT,
+                            start_new_session=True)
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=420, env=env, check=False, cwd=OUT)
-        output = done.stdout + done.stderr
-    except subprocess.TimeoutExpired as exc:
-        output = f"QGIS did not finish within {exc.timeout} s"
+        output, _ = proc.communicate(timeout=420)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # xvfb-run, Xvfb and QGIS
+        output = proc.communicate()[0] + "\nQGIS did not finish within 420 s"
     (OUT / "qgis_output.txt").write_text(output, encoding="utf-8")
     results = OUT / "results.json"
     assert results.is_file(), f"QGIS wrote no results: {output[-3000:]}"
