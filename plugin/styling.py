@@ -128,13 +128,21 @@ def style_mosaic(layer, bands: tuple[str, str, str]) -> None:
     for band in bands:
         enhancement = QgsContrastEnhancement(provider.dataType(index[band]))
         enhancement.setContrastEnhancementAlgorithm(QgsContrastEnhancement.StretchToMinimumMaximum)
-        enhancement.setMinimumValue(STRETCH[band][0])
-        enhancement.setMaximumValue(STRETCH[band][1])
+        low, high = stretch_values(provider, index[band], band)
+        enhancement.setMinimumValue(low)
+        enhancement.setMaximumValue(high)
         enhancements.append(enhancement)
     renderer.setRedContrastEnhancement(enhancements[0])
     renderer.setGreenContrastEnhancement(enhancements[1])
     renderer.setBlueContrastEnhancement(enhancements[2])
     layer.setRenderer(renderer)
+
+
+def stretch_values(provider, band_number: int, band: str) -> tuple[float, float]:
+    """STRETCH in the values QGIS shows: with GDAL band scale/offset set, QGIS applies them (reflectance),
+    so the DN limits are scaled the same way."""
+    scale, offset = provider.bandScale(band_number), provider.bandOffset(band_number)
+    return tuple(dn * scale + offset for dn in STRETCH[band])
 
 
 def label_bands(node, layer) -> None:

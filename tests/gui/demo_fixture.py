@@ -11,7 +11,7 @@ from osgeo import gdal, ogr, osr
 SIZE, PIXEL, X0, Y0 = 64, 10.0, 385000.0, 6672000.0  # UTM 35N, central Helsinki
 
 
-def _raster(path: Path, data: np.ndarray, dtype: int, descriptions=()) -> None:
+def _raster(path: Path, data: np.ndarray, dtype: int, descriptions=(), scale_offset=None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     srs = osr.SpatialReference()
     srs.ImportFromEPSG(32635)
@@ -22,6 +22,9 @@ def _raster(path: Path, data: np.ndarray, dtype: int, descriptions=()) -> None:
         ds.GetRasterBand(index).WriteArray(band)
         if descriptions:
             ds.GetRasterBand(index).SetDescription(descriptions[index - 1])
+        if scale_offset:  # the reflectance encoding, as GDAL metadata (QGIS then shows reflectance)
+            ds.GetRasterBand(index).SetScale(scale_offset[0])
+            ds.GetRasterBand(index).SetOffset(scale_offset[1])
     ds = None  # noqa: F841 - closes and flushes
 
 
@@ -48,7 +51,8 @@ def build(out: Path) -> Path:
     rows, cols = np.mgrid[0:SIZE, 0:SIZE]
     base = 1500 + 8 * rows + 6 * cols
     mosaic = np.stack([base, base + 200, base + 300, base + 1500]) + rng.integers(0, 150, (4, SIZE, SIZE))
-    _raster(out / "mosaic.tif", mosaic.astype(np.uint16), gdal.GDT_UInt16, ("B02", "B03", "B04", "B08"))
+    _raster(out / "mosaic.tif", mosaic.astype(np.uint16), gdal.GDT_UInt16, ("B02", "B03", "B04", "B08"),
+            (0.0001, -0.1))
     coverage = np.clip((rows + cols) / (2 * SIZE), 0, 1).astype(np.float32)
     _raster(out / "masks" / "buildings_coverage.tif", coverage[None], gdal.GDT_Float32)
     _raster(out / "masks" / "nonresidential_coverage.tif", (coverage * (cols > SIZE // 2))[None], gdal.GDT_Float32)

@@ -50,6 +50,11 @@ def check_styles(project, group_name: str) -> None:
     for node in group.findLayers():
         layer = node.layer()
         renderer = layer.renderer()
+        if "colour" in node.name():  # QGIS shows reflectance (band scale/offset): the stretch is 0..0.25 / 0..0.5
+            enhancement = renderer.redContrastEnhancement()
+            expected = (0.0, 0.5) if "NIR" in node.name() else (0.0, 0.25)
+            actual = (enhancement.minimumValue(), enhancement.maximumValue())
+            assert actual == pytest.approx(expected, abs=1e-6), (node.name(), actual)
         if "coverage" in node.name():
             assert isinstance(renderer, QgsSingleBandPseudoColorRenderer)
             assert (renderer.classificationMin(), renderer.classificationMax()) == (0.0, 1.0)
