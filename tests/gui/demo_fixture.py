@@ -92,5 +92,24 @@ def buildings_in_wgs84(path: Path) -> Path:
     return path
 
 
+def legend_texts(root, model) -> dict[str, list[str]]:
+    """Layer name -> legend texts as the layer tree ``model`` shows them under ``root`` (a colour ramp's ends
+    from its shader: the ramp node draws them, it has no text of its own)."""
+    from qgis.core import QgsColorRampLegendNode
+    from qgis.PyQt.QtCore import Qt
+
+    texts = {}
+    for node in root.findLayers():
+        entries = []
+        for legend_node in model.layerLegendNodes(node):
+            if isinstance(legend_node, QgsColorRampLegendNode):
+                shader = node.layer().renderer().shader().rasterShaderFunction()
+                entries.append(f"{shader.minimumValue():g} / {shader.maximumValue():g}")
+            else:
+                entries.append(str(legend_node.data(Qt.DisplayRole)))
+        texts[node.name()] = entries
+    return texts
+
+
 if __name__ == "__main__":
     build(Path(sys.argv[1]))

@@ -130,22 +130,11 @@ def modeler() -> None:
 
 
 def legend_texts() -> dict:
-    """Layer name -> legend texts as the Layers panel shows them (a colour ramp's ends from its shader)."""
-    from qgis.core import QgsColorRampLegendNode
-    from qgis.PyQt.QtCore import Qt
+    """Layer name -> legend texts as the Layers panel shows them."""
+    sys.path.insert(0, os.environ["MAPSYNTH_GUI_TESTS"])
+    from demo_fixture import legend_texts as texts
 
-    model = iface.layerTreeView().layerTreeModel()
-    legend = {}
-    for node in QgsProject.instance().layerTreeRoot().findLayers():
-        texts = []
-        for legend_node in model.layerLegendNodes(node):
-            if isinstance(legend_node, QgsColorRampLegendNode):
-                shader = node.layer().renderer().shader().rasterShaderFunction()
-                texts.append(f"{shader.minimumValue():g} / {shader.maximumValue():g}")
-            else:
-                texts.append(str(legend_node.data(Qt.DisplayRole)))
-        legend[node.name()] = texts
-    return legend
+    return texts(QgsProject.instance().layerTreeRoot(), iface.layerTreeView().layerTreeModel())
 
 
 def demo_project() -> None:

@@ -61,7 +61,7 @@ def desktop():
     demo = build_demo(OUT / "demo")
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("PYTHON", "QT_", "QGIS_", "VIRTUAL_ENV")) and k != "DISPLAY"}
-    env.update(MAPSYNTH_GUI_OUT=str(OUT), MAPSYNTH_GUI_DEMO=str(demo),
+    env.update(MAPSYNTH_GUI_OUT=str(OUT), MAPSYNTH_GUI_TESTS=str(Path(__file__).parent), MAPSYNTH_GUI_DEMO=str(demo),
                MAPSYNTH_GUI_MODEL=str(ROOT / "resources" / "models" / "synthesize_city.model3"),
                MAPSYNTH_CACHE_DIR=str(OUT / "cache"), MAPSYNTH_GUI_TARGET=str(OUT / "demo" / "mosaic.tif"),
                MAPSYNTH_GUI_BUILDINGS=str(demo_fixture.buildings_in_wgs84(OUT / "osm_buildings.gpkg")),

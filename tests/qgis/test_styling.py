@@ -16,22 +16,9 @@ import demo_fixture  # noqa: E402
 
 
 def legend(project) -> dict[str, list[str]]:
-    """Layer name -> legend texts as the layer tree shows them (a colour ramp's ends from its shader)."""
-    from qgis.core import QgsColorRampLegendNode, QgsLayerTreeModel
-    from qgis.PyQt.QtCore import Qt
+    from qgis.core import QgsLayerTreeModel
 
-    model = QgsLayerTreeModel(project.layerTreeRoot())
-    texts = {}
-    for node in project.layerTreeRoot().findLayers():
-        entries = []
-        for legend_node in model.layerLegendNodes(node):
-            if isinstance(legend_node, QgsColorRampLegendNode):
-                shader = node.layer().renderer().shader().rasterShaderFunction()
-                entries.append(f"{shader.minimumValue():g} / {shader.maximumValue():g}")
-            else:
-                entries.append(str(legend_node.data(Qt.DisplayRole)))
-        texts[node.name()] = entries
-    return texts
+    return demo_fixture.legend_texts(project.layerTreeRoot(), QgsLayerTreeModel(project.layerTreeRoot()))
 
 
 def check_styles(project, group_name: str) -> None:
