@@ -56,6 +56,8 @@ def build(out: Path) -> Path:
     coverage = np.clip((rows + cols) / (2 * SIZE), 0, 1).astype(np.float32)
     _raster(out / "masks" / "buildings_coverage.tif", coverage[None], gdal.GDT_Float32)
     _raster(out / "masks" / "nonresidential_coverage.tif", (coverage * (cols > SIZE // 2))[None], gdal.GDT_Float32)
+    labels = (rows // 32) * 2 + cols // 32  # which generated patch each pixel came from, as assemble writes it
+    _raster(out / "mosaic_labels.tif", labels[None].astype(np.int32), gdal.GDT_Int32)
     _raster(out / "maps" / "r0_c0.tif", np.stack([rows * 3, cols * 3, rows + cols]).astype(np.uint8), gdal.GDT_Byte)
     mid = X0 + SIZE * PIXEL / 2
     _vector(out / "mosaic_seams.gpkg", "seams", ogr.wkbLineString,

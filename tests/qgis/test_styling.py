@@ -100,6 +100,7 @@ def test_toolbox_results_are_styled_by_the_post_processors(plugin, fixture_dir):
     for path, name, kind in ((fixture_dir / "mosaic.tif", "Synthetic city (NIR false colour)", "false_colour"),
                              (fixture_dir / "masks" / "buildings_coverage.tif", "Building coverage", "mask"),
                              (fixture_dir / "mosaic.tif", "Synthetic city (true colour)", "true_colour"),
+                             (fixture_dir / "mosaic_labels.tif", "Label map", "labels"),
                              (fixture_dir / "mosaic_seams.gpkg", "Seam lines", "seams"),
                              (fixture_dir / "buildings.gpkg", "Classified buildings", "buildings")):
         source = str(path)
@@ -115,7 +116,8 @@ def test_toolbox_results_are_styled_by_the_post_processors(plugin, fixture_dir):
         assert handleAlgorithmResults(alg, context)
         check_styles(project, group)
         names = [child.name() for child in project.layerTreeRoot().findGroup(group).children()]
-        assert names == ["Classified buildings", "Seam lines", "Building coverage", "Synthetic city (true colour)",
-                         "Synthetic city (NIR false colour)"]
+        assert names == ["Classified buildings", "Seam lines", "Building coverage", "Label map",
+                         "Synthetic city (true colour)", "Synthetic city (NIR false colour)"]
+        assert legend(project)["Label map"] == ["Source patch", "0 / 3"]
     finally:
         project.clear()
