@@ -1,7 +1,8 @@
 """GUI tier: QGIS desktop in a real (virtual, 1280x800) window with the plugin installed and enabled in a throw-away
 profile. One QGIS start (tests/gui/drive_qgis.py inside it) opens every MapSynth algorithm dialog, the plugin's
-three dialogs, the graphical modeler with synthesize_city.model3 and a demo.qgz built by
-scripts/make_demo_project.py; the tests below judge what it recorded. Screenshots of every window are kept in the
+three dialogs, the graphical modeler with synthesize_city.model3 and demo.qgz (`make demo`'s when it exists, else one
+built by scripts/make_demo_project.py from small fixture rasters), and runs one backend job the toolbox way; the
+tests below judge what it recorded. Screenshots of every window are kept in the
 folder printed by the session fixture (.mapsynth-test/gui/screenshots) for people to look at."""
 
 import json
@@ -22,6 +23,7 @@ SCREEN = (1280, 800)
 QGIS = os.environ.get("MAPSYNTH_QGIS", "/usr/bin/qgis")
 OUT = Path(os.environ.get("MAPSYNTH_GUI_OUT") or ROOT / ".mapsynth-test" / "gui")
 CRITICAL = 2  # Qgis.Critical
+DEMO = Path(os.environ.get("MAPSYNTH_DEMO_DIR") or ROOT / "demo-output") / "demo.qgz"  # `make demo` output
 
 
 def build_demo(folder: Path) -> Path:
@@ -58,7 +60,8 @@ def desktop():
     if OUT.exists():
         shutil.rmtree(OUT)
     OUT.mkdir(parents=True)
-    demo = build_demo(OUT / "demo")
+    fixture_demo = build_demo(OUT / "demo")  # also the target raster of the toolbox run
+    demo = DEMO if DEMO.is_file() else fixture_demo
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("PYTHON", "QT_", "QGIS_", "VIRTUAL_ENV")) and k != "DISPLAY"}
     env.update(MAPSYNTH_GUI_OUT=str(OUT), MAPSYNTH_GUI_TESTS=str(Path(__file__).parent), MAPSYNTH_GUI_DEMO=str(demo),
@@ -80,8 +83,8 @@ def desktop():
     (OUT / "qgis_output.txt").write_text(output, encoding="utf-8")
     results = OUT / "results.json"
     assert results.is_file(), f"QGIS wrote no results: {output[-3000:]}"
-    print(f"\nGUI screenshots: {OUT / 'screenshots'}")
-    return {**json.loads(results.read_text(encoding="utf-8")), "output": output}
+    print(f"\nGUI screenshots: {OUT / 'screenshots'}; demo project: {demo}")
+    return {**json.loads(results.read_text(encoding="utf-8")), "output": output, "demo_path": str(demo)}
 
 
 def windows(desktop, prefix=""):
@@ -140,9 +143,9 @@ def test_plugin_dialogs_say_what_a_user_needs(desktop):
 
 def test_demo_project_opens_with_readable_legends(desktop):
     demo = desktop["demo"]
-    assert demo["layers"] == 6 and not demo["invalid_layers"], demo
+    assert demo["layers"] == 6 and not demo["invalid_layers"], (desktop["demo_path"], demo)
     nan = {name: texts for name, texts in demo["legend"].items() if any("nan" in t.lower() for t in texts)}
-    assert not nan, nan
+    assert not nan, f"{nan} in {desktop['demo_path']} (built before the fix? rerun make demo)"
     tree = demo["tree"]
     assert tree.index("Synthetic Sentinel-2 (true colour)") < tree.index("Synthetic Sentinel-2 (NIR false colour)")
     assert demo["legend"]["Synthetic Sentinel-2 (true colour)"] == ["B04 (red)", "B03 (green)", "B02 (blue)"]
