@@ -109,3 +109,64 @@ def test_resume_refuses_a_checkpoint_this_installation_did_not_write(trained, tm
         train(params(dataset, tmp_path, max_steps=3, resume="latest"), REPORTER)
     assert expected in str(caught.value) and "\n" not in str(caught.value)
     assert not (tmp_path / "model").exists() and not (tmp_path / "loss.csv").exists()
+
+
+def test_ema_state_is_covered_and_resumes(trained, tmp_path):
+    """With EMA, accelerate saves custom_checkpoint_0.pkl, which it loads with weights_only=False: it must be in
+    the signed manifest, and an untouched EMA checkpoint resumes."""
+    dataset, _ = trained
+    train(params(dataset, tmp_path, ema=True), REPORTER)
+    manifest = json.loads((tmp_path / "checkpoints" / "checkpoint-2" / CHECKPOINT_MANIFEST).read_text())
+    assert "custom_checkpoint_0.pkl" in manifest["files"]
+    assert train(params(dataset, tmp_path, ema=True, max_steps=3, resume="latest"), REPORTER)["steps"] == 3
+
+
+def test_two_processes_sign_what_they_saved_and_resume(trained, tmp_path):
+    import os
+    import subprocess
+
+    dataset, _ = trained
+    launch = [
+        str(Path(sys.executable).parent / "accelerate"),
+        "launch",
+        "--cpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "-m",
+        "mapsynth_backend",
+        "train",
+        "--dataset",
+        str(dataset),
+        "--family",
+        "pixel",
+        "--preset",
+        "tiny",
+        "--batch-size",
+        "1",
+        "--checkpoint-every",
+        "2",
+        "--validation-every",
+        "0",
+        "--device",
+        "cpu",
+        "--output-dir",
+        str(tmp_path / "ddp"),
+        "--log-file",
+        str(tmp_path / "ddp.log"),
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    subprocess.run([*launch, "--max-steps", "2"], check=True, capture_output=True, env=env, timeout=600)
+    checkpoint = tmp_path / "ddp" / "checkpoints" / "checkpoint-2"
+    manifest = json.loads((checkpoint / CHECKPOINT_MANIFEST).read_text())
+    on_disk = {p.name for p in checkpoint.iterdir()} - {CHECKPOINT_MANIFEST}
+    assert set(manifest["files"]) == on_disk and "optimizer.bin" in on_disk
+    subprocess.run(
+        [*launch, "--max-steps", "3", "--resume", "latest"], check=True, capture_output=True, env=env, timeout=600
+    )
+    assert json.loads((tmp_path / "ddp" / "model" / "model_card.json").read_text())["steps"] == 3
