@@ -17,6 +17,7 @@ from mapsynth_backend.train import train
 
 sys.path.insert(0, str(Path(__file__).parent))
 from model_fixtures import make_dataset, make_grid  # noqa: E402
+from test_models import TWO_CPU_PROCESSES  # noqa: E402 - accelerate launch with two CPU processes
 
 REPORTER = ConsoleReporter(json_result=False)
 
@@ -127,19 +128,7 @@ def test_two_processes_sign_what_they_saved_and_resume(trained, tmp_path):
 
     dataset, _ = trained
     launch = [
-        str(Path(sys.executable).parent / "accelerate"),
-        "launch",
-        "--cpu",
-        "--num_processes",
-        "2",
-        "--num_machines",
-        "1",
-        "--mixed_precision",
-        "no",
-        "--dynamo_backend",
-        "no",
-        "-m",
-        "mapsynth_backend",
+        *TWO_CPU_PROCESSES,
         "train",
         "--dataset",
         str(dataset),
