@@ -137,7 +137,7 @@ class SynthesizeCity(MapSynthAlgorithm):
                            {"osm_file": Path(self.osm_file).name, "style": f"semantic v{load_palette()['version']}"})
         _, _, incomplete, records = render_grid_patches(
             self.layers, self.crs, self.definition, self.patches, maps, QColor(*background_rgb()), 0,
-            self.transform_context, steps)
+            self.transform_context, steps, background_rgb())
         record_status(grid, "map", records)
         if steps.isCanceled():
             return {}
