@@ -1,9 +1,12 @@
 """Shared base of MapSynth algorithms: instance creation, icon, groups, help, translation."""
 
-from qgis.core import QgsProcessingAlgorithm
+import html
+from pathlib import Path
+
+from qgis.core import QgsProcessingAlgorithm, QgsProcessingParameterDefinition
 from qgis.PyQt.QtGui import QIcon
 
-from ..plugin.about import ICON_PATH, METADATA
+from ..plugin.about import ICON_PATH, METADATA, PLUGIN_DIR
 from ..plugin.i18n import tr
 
 GROUPS = {
@@ -13,6 +16,13 @@ GROUPS = {
     "generation": "Generation",
     "postprocessing": "Mosaics, masks and export",
 }
+
+# Where inputs come from, said once for the algorithms that share them (help of the parameter).
+GRID_HELP = "the output of Create patch grid (a GeoPackage)"
+MODEL_HELP = ("a model folder (with model_card.json), or the training folder of Train model (its model/ is used); "
+              "default: the embedded demo model")
+DEMO_MODEL = PLUGIN_DIR / "resources" / "models" / "mapsynth-demo-pixel-small"
+MAP_DIR_HELP = "the output of Render map patches, for the same patch grid"
 
 
 class MapSynthAlgorithm(QgsProcessingAlgorithm):
@@ -35,6 +45,67 @@ class MapSynthAlgorithm(QgsProcessingAlgorithm):
 
     def helpUrl(self) -> str:  # noqa: N802 - QGIS API name
         return f"{METADATA['homepage']}#{self.name()}"
+
+    def help_html(self, text: str) -> str:
+        """The dialog's help: ``text`` is plain text (escaped here, so placeholders such as <patch_id> stay
+        visible; blank lines separate paragraphs), followed by the parameters under the labels the dialog shows,
+        generated from their definitions (description, id, optional, ``help()``) so help and dialog cannot drift."""
+        paragraphs = [html.escape(part.strip(), quote=False) for part in text.split("\n\n") if part.strip()]
+        definitions = self.parameterDefinitions()
+        if not definitions:  # help asked of an uninitialised instance
+            instance = type(self)()
+            instance.initAlgorithm()
+            definitions, outputs = instance.parameterDefinitions(), instance.outputDefinitions()
+        else:
+            outputs = self.outputDefinitions()
+        inputs = [param for param in definitions if not param.isDestination()]
+        destinations = [param for param in definitions if param.isDestination()]
+        reported = [out for out in outputs if out.name() not in {param.name() for param in destinations}]
+        sections = [(tr("Inputs"), inputs), (tr("Outputs"), destinations), (tr("Also reported"), reported)]
+        lists = [f"<b>{title}</b><ul>{''.join(_help_item(item) for item in items)}</ul>"
+                 for title, items in sections if items]
+        return "<br><br>".join(paragraphs) + "<br><br>" + "".join(lists)
+
+
+def _help_item(item) -> str:
+    """One <li>: the label as the dialog shows it, the id for qgis_process and scripts, then its help."""
+    notes = [item.name()]
+    if isinstance(item, QgsProcessingParameterDefinition):
+        if item.flags() & QgsProcessingParameterDefinition.FlagOptional:
+            notes.append(tr("optional"))
+        if item.flags() & QgsProcessingParameterDefinition.FlagAdvanced:
+            notes.append(tr("advanced"))
+        detail = item.help()
+    else:
+        detail = ""
+    text = f"<b>{html.escape(item.description(), quote=False)}</b> ({html.escape(', '.join(notes), quote=False)})"
+    return f"<li>{text}{': ' + html.escape(detail, quote=False) if detail else ''}</li>"
+
+
+def helped(param: QgsProcessingParameterDefinition, text: str, advanced: bool = False):
+    """``param`` with its help (where the value comes from, what it means), optionally advanced."""
+    param.setHelp(tr(text))
+    if advanced:
+        param.setFlags(param.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+    return param
+
+
+def check_area(algorithm: QgsProcessingAlgorithm, parameters, context) -> tuple[bool, str]:
+    """checkParameterValues of an algorithm whose EXTENT and AOI are each optional but one of them is required:
+    the dialog then refuses before Run, and qgis_process / processing.run fail with this line."""
+    if all(parameters.get(name) in (None, "") for name in ("EXTENT", "AOI")):
+        return False, tr("Give the area: an Extent (EXTENT) or area of interest polygons (AOI).")
+    return QgsProcessingAlgorithm.checkParameterValues(algorithm, parameters, context)
+
+
+def model_dir(path: str, feedback=None) -> str:
+    """The model folder behind MODEL: the folder itself, or the model/ of a Train model output folder."""
+    folder = Path(path)
+    if not (folder / "model_card.json").is_file() and (folder / "model" / "model_card.json").is_file():
+        if feedback is not None:
+            feedback.pushInfo(tr("MODEL is a training folder: using its model {m}").format(m=folder / "model"))
+        return str(folder / "model")
+    return path
 
 
 def grid_path(algorithm: QgsProcessingAlgorithm, parameters, name: str, context) -> str:

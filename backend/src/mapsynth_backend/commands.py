@@ -26,6 +26,7 @@ STAGES = {
     "building-masks": "masks.command",
     "export-netcdf": "export",
     "evaluate": "evaluate.command",
+    "convert-fid-weights": "evaluate.convert",
 }
 ALIASES = {
     "doctor": "backend-doctor",  # also the handshake's name: every backend version answers it

@@ -21,9 +21,11 @@ import numpy as np
 from .. import __version__
 from ..models import FAMILIES, family_class, load_card
 from ..models.card import DATA_LICENSES
+from ..models.sd_base import SD15_REVISION
 from ..radiometry import ClipRange
 from ..runtime.jobs import Command, Param
 from ..runtime.protocol import Reporter, UserError
+from .checkpoints import verify_checkpoint, write_manifest
 from .data import batch_indices, collate, load_pair, read_dataset
 from .validation import plot_losses, validation_grid
 
@@ -48,6 +50,7 @@ def save_checkpoint(accelerator, checkpoints: Path, step: int) -> None:
     accelerator.save_state(str(staging))
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
+        write_manifest(staging)  # every process has saved: hash and sign the whole folder, then publish it
         shutil.rmtree(final, ignore_errors=True)
         os.replace(staging, final)
     accelerator.wait_for_everyone()
@@ -101,7 +104,7 @@ def train(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
     from accelerate.utils import set_seed
 
     set_seed(params["seed"])  # the initial weights
-    options = {"base_model": params["base_model"], "allow_download": params["allow_download"]}
+    options = {k: params[k] for k in ("base_model", "allow_download", "revision")}
     model = family.create(params["preset"], bands, size, card, **options)
     model.prepare_training(accelerator.device, mixed)
     trainable = [p for module in model.trainable() for p in module.parameters()]
@@ -140,6 +143,7 @@ def train(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
         resume = latest_checkpoint(checkpoints) if params["resume"] == "latest" else Path(params["resume"])
         if resume is None or not resume.is_dir():
             raise UserError(f"RESUME: no checkpoint found ({params['resume']}) in {checkpoints}")
+        verify_checkpoint(resume)
         accelerator.load_state(str(resume))
         step = int(resume.name.split("-")[1])
         reporter.log(f"resumed from {resume} at step {step}")
@@ -253,6 +257,7 @@ COMMANDS = (
             ),
             Param("base_model", "str", "", "controlnet-sd15: local diffusers folder or hub id of SD 1.5"),
             Param("allow_download", "bool", False, "allow downloading BASE_MODEL from the Hugging Face hub"),
+            Param("revision", "str", SD15_REVISION, "hub commit (hex) a downloaded BASE_MODEL is pinned to"),
             Param(
                 "map_dropout",
                 "float",
