@@ -66,5 +66,5 @@ def test_contacts_are_declared_placeholders_until_a_release_fills_them():
 def test_plugin_and_backend_pin_the_same_sd15_commit():
     pattern = re.compile(r'^SD15_REVISION = "([0-9a-f]{40})"', re.M)
     plugin = pattern.search((ROOT / "processing_provider" / "train_model.py").read_text())
-    backend = pattern.search((ROOT / "backend" / "src" / "mapsynth_backend" / "controlnet.py").read_text())
+    backend = pattern.search((ROOT / "backend" / "src" / "mapsynth_backend" / "models" / "sd_base.py").read_text())
     assert plugin and backend and plugin.group(1) == backend.group(1)
