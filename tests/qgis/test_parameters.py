@@ -9,7 +9,8 @@ import pytest
 BACKEND_ALGORITHMS = ("crop_sentinel2", "build_training_dataset", "train_model", "generate_patches",
                       "assemble_mosaic", "building_masks", "export_netcdf", "evaluate")
 # Parameters whose job value is not the parameter's own (derived or converted in processAlgorithm).
-CONVERTED = {"train_model": {"resume"}, "evaluate": {"map"}}
+# MODEL: empty means the demo model the plugin ships, which the backend does not know about.
+CONVERTED = {"train_model": {"resume"}, "evaluate": {"map"}, "generate_patches": {"model"}}
 
 
 @pytest.fixture(scope="module")
