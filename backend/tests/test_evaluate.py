@@ -14,7 +14,8 @@ import rasterio
 import torch
 from safetensors.torch import save_file
 
-from mapsynth_backend.evaluate.command import COMMANDS, evaluate, psnr, ssim
+from mapsynth_backend.evaluate.command import COMMANDS, evaluate
+from mapsynth_backend.evaluate.metrics import psnr, ssim
 from mapsynth_backend.evaluate.fid_inception import FIDInceptionV3, load_fid_inception
 from mapsynth_backend.runtime.protocol import ConsoleReporter, UserError
 

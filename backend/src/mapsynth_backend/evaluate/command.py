@@ -22,13 +22,12 @@ from ..radiometry import reflectance_encoding
 from ..runtime.jobs import Command, Param
 from ..runtime.outputs import atomic_write
 from ..runtime.protocol import Reporter, UserError
+from .metrics import RANGE_PERCENTILES, band_id, band_index, data_range, ndvi, psnr, sample, ssim
 from .report import Report
 
 BANDS = ("B02", "B03", "B04", "B08")
 
-SAMPLE = 200_000
 VIEW = (0.0, 0.3)  # reflectance shown in quick-looks
-RANGE_PERCENTILES = (0.5, 99.5)  # SSIM/PSNR data range: robust to a few bright pixels
 
 
 def read_reflectance(path: str, label: str, like=None) -> tuple[np.ndarray, list[str], Any]:
@@ -41,7 +40,7 @@ def read_reflectance(path: str, label: str, like=None) -> tuple[np.ndarray, list
     except rasterio.errors.RasterioIOError as exc:
         raise UserError(f"{label}: cannot read {path}") from exc
     with src:
-        names = [_band_id(d) or f"band {i}" for i, d in enumerate(src.descriptions, start=1)]
+        names = [band_id(d) or f"band {i}" for i, d in enumerate(src.descriptions, start=1)]
         if like is not None:
             with WarpedVRT(
                 src,
@@ -62,57 +61,6 @@ def read_reflectance(path: str, label: str, like=None) -> tuple[np.ndarray, list
             values[data == src.nodata] = np.nan
         profile = {**src.profile, **extra} if like is None else like
     return values.astype(np.float32), names, profile
-
-
-def _band_id(description: str | None) -> str | None:
-    """'B02', 'B02_blue', 'Sentinel-2 B8A' -> 'B02', 'B02', 'B8A'."""
-    import re
-
-    match = re.search(r"\bB(\d{2}|8A)(?![0-9])", description or "")
-    return f"B{match.group(1)}" if match else description
-
-
-def band_index(names: list[str], band: str) -> int | None:
-    return names.index(band) if band in names else None
-
-
-def sample(values: np.ndarray, rng) -> np.ndarray:
-    flat = values.reshape(values.shape[0], -1)
-    flat = flat[:, np.isfinite(flat).all(axis=0)]
-    if flat.shape[1] > SAMPLE:
-        flat = flat[:, rng.choice(flat.shape[1], SAMPLE, replace=False)]
-    return flat
-
-
-def ndvi(values: np.ndarray, names: list[str]) -> np.ndarray | None:
-    red, nir = band_index(names, "B04"), band_index(names, "B08")
-    if red is None or nir is None:
-        return None
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (values[nir] - values[red]) / (values[nir] + values[red])
-
-
-def ssim(a: np.ndarray, b: np.ndarray, data_range: float) -> float:
-    """Structural similarity (Gaussian window sigma 1.5, K1 0.01, K2 0.03) over pixels valid in both."""
-    from scipy.ndimage import gaussian_filter
-
-    valid = np.isfinite(a) & np.isfinite(b)
-    if valid.mean() < 0.5:
-        return float("nan")
-    a, b = np.where(valid, a, np.nanmean(a)), np.where(valid, b, np.nanmean(b))
-    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
-    mu_a, mu_b = gaussian_filter(a, 1.5), gaussian_filter(b, 1.5)
-    var_a = gaussian_filter(a * a, 1.5) - mu_a**2
-    var_b = gaussian_filter(b * b, 1.5) - mu_b**2
-    cov = gaussian_filter(a * b, 1.5) - mu_a * mu_b
-    index = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
-    return float(index[valid].mean())
-
-
-def psnr(a: np.ndarray, b: np.ndarray, data_range: float) -> float:
-    valid = np.isfinite(a) & np.isfinite(b)
-    mse = float(np.mean((a[valid] - b[valid]) ** 2))
-    return float("inf") if mse == 0 else 10 * np.log10(data_range**2 / mse)
 
 
 def map_classes(path: str, like, palette_path: str) -> tuple[np.ndarray, dict[int, str]]:
@@ -141,15 +89,6 @@ def map_classes(path: str, like, palette_path: str) -> tuple[np.ndarray, dict[in
     for code in np.unique(codes):
         names.setdefault(int(code), f"#{int(code):06x}")
     return codes, names
-
-
-def data_range(real: np.ndarray, method: str) -> float:
-    """The real band's reflectance range for SSIM/PSNR: 0.5-99.5 percentiles (default) or max - min."""
-    finite = real[np.isfinite(real)]
-    if method == "minmax":
-        return float(finite.max() - finite.min())
-    low, high = np.percentile(finite, RANGE_PERCENTILES)
-    return float(high - low)
 
 
 def _rgb_unit(values: np.ndarray, names: list[str]) -> np.ndarray:
