@@ -15,8 +15,8 @@ import torch
 from safetensors.torch import save_file
 
 from mapsynth_backend.evaluate.command import COMMANDS, evaluate
-from mapsynth_backend.evaluate.metrics import psnr, ssim
 from mapsynth_backend.evaluate.fid_inception import FIDInceptionV3, load_fid_inception
+from mapsynth_backend.evaluate.metrics import psnr, ssim
 from mapsynth_backend.runtime.protocol import ConsoleReporter, UserError
 
 sys.path.insert(0, str(Path(__file__).parent))

@@ -16,8 +16,8 @@ from safetensors.torch import save_file
 
 from mapsynth_backend.evaluate import fid_inception
 from mapsynth_backend.evaluate.command import read_reflectance
-from mapsynth_backend.evaluate.metrics import data_range
 from mapsynth_backend.evaluate.fid_inception import FIDInceptionV3, load_fid_inception
+from mapsynth_backend.evaluate.metrics import data_range
 from mapsynth_backend.runtime.protocol import UserError
 
 
