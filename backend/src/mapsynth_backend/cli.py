@@ -22,6 +22,7 @@ from . import (
     dataset,
     diagnostics,
     evaluate,
+    experiment,
     export,
     generate,
     grid,
@@ -65,6 +66,7 @@ COMMANDS: dict[str, Command] = {
         *masks.COMMANDS,
         *export.COMMANDS,
         *evaluate.COMMANDS,
+        *experiment.COMMANDS,
         *landcover.COMMANDS,
         CONVERT_FID,
     )
