@@ -8,10 +8,12 @@ ROOT=$PWD
 WORK=${MAPSYNTH_EXPERIMENT_DIR:-$ROOT/.mapsynth-experiment}
 MODEL=$ROOT/resources/models/mapsynth-demo-pixel-small
 echo "== Aberystwyth pairs (grid, Sentinel-2 patches, derived maps, dataset) in $WORK/data"
-DEMO_PREPARE_ONLY=1 MAPSYNTH_DEMO_TRAINING="$WORK/data" scripts/train_demo_model.sh
+[ -f "$WORK/data/dataset/test/metadata.jsonl" ] ||
+    DEMO_PREPARE_ONLY=1 MAPSYNTH_DEMO_TRAINING="$WORK/data" scripts/train_demo_model.sh
 echo "== experiment (progress below; resumes if interrupted)"
 "$ROOT/.venv-backend/bin/mapsynth" augmentation-experiment --dataset "$WORK/data/dataset" --model "$MODEL" \
     --real-fractions "${FRACTIONS:-0.1,0.25,1.0}" --seeds "${SEEDS:-3}" --variations "${VARIATIONS:-1}" \
-    --steps "${SEG_STEPS:-200}" --batch-size "${SEG_BATCH:-8}" --threads "${THREADS:-2}" \
+    --generation-steps "${GEN_STEPS:-10}" --steps "${SEG_STEPS:-200}" --batch-size "${SEG_BATCH:-8}" \
+    --threads "${THREADS:-1}" \
     --output-dir "$WORK/results" --json
 echo "results: $WORK/results/results.json, report: $WORK/results/report.html"
