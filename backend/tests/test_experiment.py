@@ -44,9 +44,8 @@ def world(tmp_path_factory):
     root = tmp_path_factory.mktemp("experiment")
     dataset = make_split_dataset(root / "dataset")
     model = make_model_card(root / "model")
-    copies = run_experiment(
-        root / "copies", dataset, model, fill_synthetic(dataset, root / "copy", "copy"), real_fractions="0.2,1.0", seeds=2
-    )
+    copy_dir = fill_synthetic(dataset, root / "copy", "copy")
+    copies = run_experiment(root / "copies", dataset, model, copy_dir, real_fractions="0.2,1.0", seeds=2)
     noise = run_experiment(
         root / "noise",
         dataset,
