@@ -86,3 +86,15 @@ def fill_synthetic(dataset: Path, out: Path, kind: str, variations: int = 1, see
             else:
                 _write_tif(target, rng.uniform(0, 0.5, (4, SIZE, SIZE)), transform)
     return out
+
+
+def map_raster(dataset: Path, out: Path) -> tuple[str, str]:
+    """(the first test pair's image, its map as a GeoTIFF on the same grid): inputs of evaluate's map adherence."""
+    record = json.loads((dataset / "test" / "metadata.jsonl").read_text().splitlines()[0])
+    image = dataset / "test" / record["multispectral"]
+    colours = cv2.imread(str(dataset / "test" / record["conditioning_image"]))[:, :, ::-1].transpose(2, 0, 1)
+    with rasterio.open(image) as src:
+        profile = {**src.profile, "count": 3, "dtype": "uint8", "nodata": None}
+    with rasterio.open(out, "w", **profile) as dst:
+        dst.write(colours)
+    return str(image), str(out)

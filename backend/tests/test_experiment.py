@@ -16,7 +16,7 @@ import rasterio
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from experiment_fixtures import SIZE, fill_synthetic, make_model_card, make_split_dataset  # noqa: E402
+from experiment_fixtures import SIZE, fill_synthetic, make_model_card, make_split_dataset, map_raster  # noqa: E402
 
 from mapsynth_backend.evaluate import COMMANDS as EVALUATE  # noqa: E402
 from mapsynth_backend.experiment.command import COMMANDS  # noqa: E402
@@ -141,31 +141,24 @@ def test_a_killed_experiment_continues_with_the_runs_it_has_not_finished(world, 
     assert len(json.loads((tmp_path / "out" / "results.json").read_text())["runs"]) == 7
 
 
-def _raster(path: Path, data: np.ndarray, like: Path, dtype: str) -> str:
-    with rasterio.open(like) as src:
-        profile = {**src.profile, "count": data.shape[0], "dtype": dtype, "nodata": None}
-    with rasterio.open(path, "w", **profile) as dst:
-        dst.write(data.astype(dtype))
-        if dtype == "uint16":
-            from mapsynth_backend.radiometry import set_band_encoding
+def _noise_like(path: Path, like: str) -> str:
+    from mapsynth_backend.radiometry import set_band_encoding
 
-            set_band_encoding(dst, ["B02", "B03", "B04", "B08"])
+    with rasterio.open(like) as src:
+        profile = src.profile
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(np.random.default_rng(1).integers(1000, 6000, (4, SIZE, SIZE)).astype("uint16"))
+        set_band_encoding(dst, ["B02", "B03", "B04", "B08"])
     return str(path)
 
 
 def test_evaluate_scores_map_adherence_against_the_real_ceiling(world, tmp_path):
     dataset, segmenter = world["dataset"], world["root"] / "copies" / "segmenter"
-    record = json.loads((dataset / "test" / "metadata.jsonl").read_text().splitlines()[0])
-    real = dataset / "test" / record["multispectral"]
-    import cv2
-
-    colours = cv2.imread(str(dataset / "test" / record["conditioning_image"]))[:, :, ::-1].transpose(2, 0, 1)
-    map_path = _raster(tmp_path / "map.tif", colours, real, "uint8")
-    noise = np.random.default_rng(1).integers(1000, 6000, (4, SIZE, SIZE))
+    real, map_path = map_raster(dataset, tmp_path / "map.tif")
     scores = {}
-    for name, synthetic in (("copy", str(real)), ("noise", _raster(tmp_path / "noise.tif", noise, real, "uint16"))):
+    for name, synthetic in (("copy", real), ("noise", _noise_like(tmp_path / "noise.tif", real))):
         params = EVALUATE[0].resolve(
-            {"synthetic": synthetic, "real": str(real), "map": map_path, "segmenter": str(segmenter)}
+            {"synthetic": synthetic, "real": real, "map": map_path, "segmenter": str(segmenter)}
             | {"output_dir": str(tmp_path / name)}
         )
         EVALUATE[0].run(params, ConsoleReporter(json_result=False))
