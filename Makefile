@@ -20,7 +20,7 @@ HOMEPAGE_URL ?=
 VERSION := $(shell sed -n 's/^version=//p' metadata.txt)
 export QT_QPA_PLATFORM ?= offscreen
 
-.PHONY: help setup qgis tools test test-backend test-qgis test-cli lint zip doctor demo bench train-demo-model clean
+.PHONY: help setup qgis tools test test-backend test-qgis test-cli lint zip doctor demo bench train-demo-model experiment clean
 
 help:
 	@echo "make demo    run the main job on the embedded default (sets up first)"
@@ -28,6 +28,7 @@ help:
 	@echo "make setup   install QGIS (Debian, as root) and create $(QGIS_VENV) and $(BACKEND_VENV)"
 	@echo "make bench   throughput and quality measurements -> docs/BENCHMARKS.md"
 	@echo "make train-demo-model   retrain the embedded demo model from the real scene (< 2 h on 2 cores)"
+	@echo "make experiment   is the synthetic data useful? augmentation experiment on the demo model's real pairs"
 	@echo "make zip     development zip; release: make zip RELEASE=1 EMAIL=.. REPOSITORY_URL=.. TRACKER_URL=.. HOMEPAGE_URL=.."
 	@echo "make lint | make doctor | make clean"
 
@@ -100,6 +101,10 @@ demo: setup
 
 train-demo-model: setup
 	QGIS_PROCESS=$(QGIS_PROCESS) scripts/train_demo_model.sh
+
+# The augmentation experiment (issue 18) on the demo model's Aberystwyth pairs; resumable (rerun after a kill).
+experiment: setup
+	QGIS_PROCESS=$(QGIS_PROCESS) scripts/run_experiment.sh
 
 clean:
 	rm -rf dist .mapsynth-demo demo-output $(QGIS_VENV)

@@ -128,7 +128,8 @@ def backend_command(algorithm: QgsProcessingAlgorithm) -> str:
 
 
 def job_value(algorithm: QgsProcessingAlgorithm, definition, parameters, context):
-    """One Processing parameter as the backend job takes it: enums as their option string, layers as their source,
+    """One Processing parameter as the backend job takes it: enums as their option string (several: joined by
+    commas), layers as their source,
     patch grids (vector layers) as their GeoPackage, absent optional values as ""."""
     name, kind = definition.name(), definition.type()
     if kind == "number":
@@ -136,6 +137,8 @@ def job_value(algorithm: QgsProcessingAlgorithm, definition, parameters, context
         return (algorithm.parameterAsInt if integer else algorithm.parameterAsDouble)(parameters, name, context)
     if kind == "boolean":
         return algorithm.parameterAsBool(parameters, name, context)
+    if kind == "enum" and definition.allowMultiple():
+        return ",".join(definition.options()[i] for i in algorithm.parameterAsEnums(parameters, name, context))
     if kind == "enum":
         return definition.options()[algorithm.parameterAsEnum(parameters, name, context)]
     if kind == "file":
@@ -168,6 +171,8 @@ def job_params(algorithm: QgsProcessingAlgorithm, parameters, context, **overrid
 def job_default(definition):
     """A parameter's default as the backend job would receive it (None: no default, e.g. a required input)."""
     default = definition.defaultValue()
+    if definition.type() == "enum" and definition.allowMultiple() and isinstance(default, list):
+        return ",".join(definition.options()[int(i)] for i in default)
     if definition.type() == "enum":
         return definition.options()[int(default)] if default not in (None, "") else None
     if default is None and definition.flags() & definition.FlagOptional and not definition.isDestination():

@@ -21,7 +21,7 @@ from .base import MapSynthAlgorithm, backend_command, helped, job_params, run_ba
 class Evaluate(MapSynthAlgorithm):
     SYNTHETIC, REAL, MAP, INCEPTION_WEIGHTS, OUTPUT_DIR = "SYNTHETIC", "REAL", "MAP", "INCEPTION_WEIGHTS", \
         "OUTPUT_DIR"
-    UNVERIFIED_FID = "UNVERIFIED_FID"
+    UNVERIFIED_FID, SEGMENTER = "UNVERIFIED_FID", "SEGMENTER"
     REPORT, METRICS = "REPORT", "METRICS"
     group_id = "postprocessing"
 
@@ -35,7 +35,9 @@ class Evaluate(MapSynthAlgorithm):
         return self.help_html(self.tr(
             "Compares synthetic imagery with real Sentinel-2 and writes report.html (self-contained, with plots) "
             "and metrics.json: per-band histograms and Wasserstein distances; NDVI per map class (from a map raster, "
-            "or an OpenStreetMap extract rendered here in the semantic style); SSIM and PSNR with the real data range "
+            "or an OpenStreetMap extract rendered here in the semantic style); map adherence with the segmenter of an "
+            "Augmentation experiment (mIoU and F1 per class of its prediction against the map; the real image of the "
+            "same grid is the ceiling); SSIM and PSNR with the real data range "
             "when the real raster covers the same grid; seam visibility and periodicity of a MapSynth mosaic (its "
             "label map is read next to it); FID and KID when local Inception weights are given: the FID Inception-v3 "
             "weights (pytorch-fid's, converted once to .safetensors; no pickle or TorchScript file is ever loaded); "
@@ -53,6 +55,11 @@ class Evaluate(MapSynthAlgorithm):
         self.addParameter(helped(QgsProcessingParameterFile(self.INCEPTION_WEIGHTS, self.tr("FID Inception-v3 weights"),
                                                             optional=True, fileFilter="safetensors (*.safetensors)"),
                                  "local .safetensors weights; FID and KID are skipped without them"))
+        self.addParameter(helped(QgsProcessingParameterFile(self.SEGMENTER, self.tr("Segmenter (map adherence)"),
+                                                            QgsProcessingParameterFile.Folder, optional=True),
+                                 "the segmenter folder of an Augmentation experiment: with a map, scores whether the "
+                                 "synthetic image shows what the map says (mIoU, F1 per class; the real image of "
+                                 "the same grid is the ceiling)"))
         self.addParameter(helped(QgsProcessingParameterBoolean(self.UNVERIFIED_FID,
                                                                self.tr("Allow unverified FID weights"), False),
                                  "compute FID/KID with weights that are not the recognised FID Inception weights; "

@@ -29,7 +29,11 @@ def main(out: Path) -> None:
     for layer, kind in layers:
         assert layer.isValid(), layer.name()
         add_styled(project, group, layer, kind)
-    group.findLayer(layers[1][0].id()).setItemVisibilityChecked(False)  # true colour shows; NIR one click away
+    # the opening view: true colour, classified buildings and seams; NIR and the coverage rasters (which the
+    # buildings outline anyway) one click away
+    for layer, kind in layers:
+        if kind in ("false_colour", "mask"):
+            group.findLayer(layer.id()).setItemVisibilityChecked(False)
     layers = [layer for layer, _ in layers]
     project.setCrs(layers[0].crs())
     assert project.write(str(out / "demo.qgz"))

@@ -127,28 +127,9 @@ def test_two_processes_sign_what_they_saved_and_resume(trained, tmp_path):
     import subprocess
 
     dataset, _ = trained
-    launch = [
-        *TWO_CPU_PROCESSES,
-        "train",
-        "--dataset",
-        str(dataset),
-        "--family",
-        "pixel",
-        "--preset",
-        "tiny",
-        "--batch-size",
-        "1",
-        "--checkpoint-every",
-        "2",
-        "--validation-every",
-        "0",
-        "--device",
-        "cpu",
-        "--output-dir",
-        str(tmp_path / "ddp"),
-        "--log-file",
-        str(tmp_path / "ddp.log"),
-    ]
+    flags = "--family pixel --preset tiny --batch-size 1 --checkpoint-every 2 --validation-every 0 --device cpu"
+    launch = [*TWO_CPU_PROCESSES, "train", "--dataset", str(dataset), *flags.split()]
+    launch += ["--output-dir", str(tmp_path / "ddp"), "--log-file", str(tmp_path / "ddp.log")]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     subprocess.run([*launch, "--max-steps", "2"], check=True, capture_output=True, env=env, timeout=600)
     checkpoint = tmp_path / "ddp" / "checkpoints" / "checkpoint-2"

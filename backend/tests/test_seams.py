@@ -103,13 +103,15 @@ def test_visibility_is_one_without_seams_and_reacts_alike_in_every_band():
 
 
 def test_periodicity_is_about_zero_without_seams_at_any_stride_and_rises_with_offsets():
-    """Item 2: a seam-free image scores about 0 dB whatever stride it is measured at; tile offsets raise it."""
+    """Item 2: a seam-free image scores about 0 dB whatever stride it is measured at; tile offsets raise it in
+    every band, also the one with four times the texture. (Over 8 such fields and 4 strides the seam-free
+    scores had a standard deviation of 0.6-1.2 dB per band, so 3 dB is about three of them.)"""
     rng = np.random.default_rng(2)
     image, labels = tiled(rng)
     for stride in (32, 40, 48, 64):
-        assert np.abs(tiling_periodicity_db(image, stride)).max() < 2.0, stride
+        assert np.abs(tiling_periodicity_db(image, stride)).max() < 3.0, stride
     stepped = tiling_periodicity_db(with_offsets(image, labels, rng, 0.003), 48)
-    assert min(stepped) > 2.5 and min(stepped[:3]) > 6.0, stepped
+    assert min(stepped) > 3.5 and min(stepped[:3]) > 9.0, stepped
 
 
 def test_streamed_strips_give_the_whole_images_numbers_and_count_seams_on_strip_boundaries():
@@ -128,4 +130,4 @@ def test_streamed_strips_give_the_whole_images_numbers_and_count_seams_on_strip_
         assert np.allclose(meter.visibility(), whole.visibility()) and min(meter.visibility()) > 1.3
         assert np.allclose(meter.periodicity_db(), whole.periodicity_db())
         assert np.isfinite(meter.periodicity_db()).all()
-    assert min(whole.periodicity_db()[:3]) > 3.0
+    assert min(whole.periodicity_db()) > 3.0

@@ -7,10 +7,12 @@ import subprocess
 import pytest
 
 BACKEND_ALGORITHMS = ("crop_sentinel2", "build_training_dataset", "train_model", "generate_patches",
-                      "assemble_mosaic", "building_masks", "export_netcdf", "evaluate")
+                      "assemble_mosaic", "building_masks", "export_netcdf", "evaluate", "augmentation_experiment")
 # Parameters whose job value is not the parameter's own (derived or converted in processAlgorithm).
 # MODEL: empty means the demo model the plugin ships, which the backend does not know about.
-CONVERTED = {"train_model": {"resume"}, "evaluate": {"map"}, "generate_patches": {"model"}}
+# DEVICE auto: the Device of MapSynth Settings, resolved by the plugin.
+CONVERTED = {"train_model": {"resume"}, "evaluate": {"map"}, "generate_patches": {"model"},
+             "augmentation_experiment": {"model", "device"}}
 
 
 @pytest.fixture(scope="module")

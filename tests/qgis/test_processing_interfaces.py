@@ -22,7 +22,7 @@ MAIN_OUTPUT = {
     "create_patch_grid": "OUTPUT", "render_map_patches": "OUTPUT_DIR", "crop_sentinel2": "OUTPUT_DIR",
     "build_training_dataset": "OUTPUT_DIR", "train_model": "OUTPUT_DIR", "generate_patches": "OUTPUT_DIR",
     "assemble_mosaic": "OUTPUT", "building_masks": "OUTPUT_DIR", "export_netcdf": "OUTPUT",
-    "evaluate": "OUTPUT_DIR", "synthesize_city": "OUTPUT_DIR",
+    "evaluate": "OUTPUT_DIR", "synthesize_city": "OUTPUT_DIR", "augmentation_experiment": "OUTPUT_DIR",
 }
 HELP_TAGS = {"b", "i", "br", "ul", "li", "p", "code"}
 MAX_LABEL = 32  # characters: longer labels make the dialogs scroll sideways at their default size

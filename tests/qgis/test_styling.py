@@ -80,6 +80,8 @@ def test_demo_project_is_styled_as_a_gis_user_expects(qgis_app, fixture_dir):
     assert project.read(str(fixture_dir / "demo.qgz"))
     try:
         check_styles(project, "MapSynth demo: Helsinki")
+        shown = [node.name() for node in project.layerTreeRoot().findLayers() if node.isVisible()]
+        assert shown == ["Classified buildings", "Seam lines", "Synthetic Sentinel-2 (true colour)"], shown
         assert (fixture_dir / "quicklook.png").stat().st_size > 0
     finally:
         project.clear()

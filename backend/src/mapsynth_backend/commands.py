@@ -27,6 +27,7 @@ STAGES = {
     "export-netcdf": "export",
     "evaluate": "evaluate.command",
     "convert-fid-weights": "evaluate.convert",
+    "augmentation-experiment": "experiment.command",
 }
 ALIASES = {
     "doctor": "backend-doctor",  # also the handshake's name: every backend version answers it

@@ -189,6 +189,16 @@ def evaluate(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
         axis.set_ylabel("synthetic NDVI")
         report.figure(figure, "Synthetic NDVI per map class")
         metrics["ndvi_per_class"] = per_class
+    report.section("Map adherence")
+    if not (params["segmenter"] and params["map"]):
+        report.note("No SEGMENTER (an augmentation experiment's segmenter folder) or no MAP: skipped.")
+    else:
+        from ..experiment.adherence import adherence_section, map_adherence
+
+        codes, _ = map_classes(params["map"], like, params["palette"])
+        pair = (real, real_names) if paired else None
+        metrics["map_adherence"] = map_adherence(params["segmenter"], codes, (synthetic, names), pair)
+        adherence_section(report, metrics["map_adherence"])
     reporter.progress(0.5, "paired metrics", "evaluate")
     report.section("Paired similarity (same grid)")
     if not paired:
@@ -285,7 +295,9 @@ def evaluate(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
     return {
         "report": str(out / "report.html"),
         "metrics": str(out / "metrics.json"),
-        "sections": [k for k in ("wasserstein", "ndvi_per_class", "paired", "seams", "fid_kid") if k in metrics],
+        "sections": [
+            k for k in ("wasserstein", "ndvi_per_class", "map_adherence", "paired", "seams", "fid_kid") if k in metrics
+        ],
     }
 
 
@@ -307,6 +319,7 @@ COMMANDS = (
             Param("real", "str", "", "real Sentinel-2 raster (same grid: paired metrics; elsewhere: distributions)"),
             Param("map", "str", "", "map raster on the synthetic grid, for NDVI per class"),
             Param("palette", "str", "", "semantic palette JSON, to name map classes"),
+            Param("segmenter", "str", "", "segmenter folder (augmentation-experiment) for map adherence"),
             Param("inception_weights", "str", "", "local FID Inception-v3 weights (.safetensors) for FID/KID"),
             Param(
                 "unverified_fid",
