@@ -134,6 +134,11 @@ def test_a_killed_experiment_continues_with_the_runs_it_has_not_finished(world, 
     process.wait()
     finished = {p.name: p.stat().st_mtime_ns for p in runs.glob("*.json")}
     assert 2 <= len(finished) < 7 and not (tmp_path / "out" / "results.json").exists()
+    partial = subprocess.run([*args, "--report-only"], capture_output=True, text=True, timeout=300, check=False)
+    assert partial.returncode == 0, partial.stderr[-2000:]
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert len(results["runs"]) == len(finished) and len(results["runs_missing"]) == 7 - len(finished)
+    assert "have not finished yet" in (tmp_path / "out" / "report.html").read_text()
     done = subprocess.run(args, capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     assert f"resuming: {len(finished)} of 7 runs already finished" in done.stderr

@@ -77,6 +77,8 @@ def augmentation_experiment(params: dict[str, Any], reporter: Reporter) -> dict[
     }
     prepare_output_dir(out, "augmentation-experiment", dataset.fingerprint(), details)
     (out / "runs").mkdir(exist_ok=True)
+    if params["report_only"]:
+        return _finish(out, runs, names, dataset, params, card)
     torch.set_num_threads(max(1, params["threads"] or torch.get_num_threads()))
 
     synthetic_dir = Path(params["synthetic_dir"]) if params["synthetic_dir"] else out / "synthetic"
@@ -172,7 +174,10 @@ def _one_run(run: Run, block, synthetic, classes, params, reporter):
 
 
 def _finish(out: Path, runs: list[Run], names: list[str], dataset: Dataset, params, card) -> dict[str, Any]:
-    finished = [json.loads((out / "runs" / f"{r.key}.json").read_text()) for r in runs]
+    paths = [out / "runs" / f"{r.key}.json" for r in runs]
+    finished = [json.loads(p.read_text()) for p in paths if p.exists()]
+    if not finished:
+        raise UserError(f"OUTPUT_DIR: no run of this experiment has finished yet in {out}")
     results = {
         "dataset": str(dataset.folder),
         "model": params["model"],
@@ -201,6 +206,7 @@ def _finish(out: Path, runs: list[Run], names: list[str], dataset: Dataset, para
             for r in finished
         ],
         "summary": summarise(finished, names),
+        "runs_missing": [r.key for r, p in zip(runs, paths, strict=True) if not p.exists()],
     }
     notes = [
         f"Dataset {dataset.folder}: {results['splits']} pairs; scored on the {results['splits']['test']} held-out"
@@ -244,6 +250,7 @@ COMMANDS = (
             Param("generation_seed", "int", 0, "generator seed", minimum=0),
             Param("device", "str", "cpu", "generator device: cpu, cuda or cuda:N"),
             Param("threads", "int", 0, "torch CPU threads (0 = torch's default)", minimum=0),
+            Param("report_only", "bool", False, "write results.json and report.html from the finished runs only"),
             Param("output_dir", "path", help="folder for results.json, report.html, runs/, synthetic/, segmenter/"),
         ),
     ),
