@@ -162,6 +162,12 @@ def tampered_training(root: Path) -> Path:
     return target
 
 
+def empty_folder(path: Path) -> Path:
+    """A folder with no patch in it: neither generated variations nor real (crop_sentinel2) patches."""
+    path.mkdir(exist_ok=True)
+    return path
+
+
 def matrix(root: Path, model: Path) -> list[tuple[str, str, list[str], str, Path]]:
     """(case, algorithm, parameters, expected text in the error line, output that must not look complete)."""
     grid, s2, maps, out = root / "grid.gpkg", root / "s2", root / "maps", root / "out"
@@ -218,7 +224,7 @@ def matrix(root: Path, model: Path) -> list[tuple[str, str, list[str], str, Path
         ("variations out of range", *generate, f"MODEL={model}", "VARIATIONS=0", f"OUTPUT_DIR={out / 'r'}",
          "VARIATIONS", out / "r"),
         ("generated folder without patches", "mapsynth:assemble_mosaic", f"PATCH_GRID={grid}",
-         f"GENERATED_DIR={s2}", f"OUTPUT={out / 's.tif'}", f"LABELS={out / 's_labels.tif'}",
+         f"GENERATED_DIR={empty_folder(root / 'nothing generated')}", f"OUTPUT={out / 's.tif'}", f"LABELS={out / 's_labels.tif'}",
          f"SEAMS={out / 's_seams.gpkg'}", "GENERATED_DIR", out / "s.tif"),
         ("mosaic missing", "mapsynth:export_netcdf", f"MOSAIC={root / 'no mosaic.tif'}", f"OUTPUT={out / 't.nc'}",
          "MOSAIC", out / "t.nc"),
