@@ -112,6 +112,15 @@ def test_resume_refuses_a_checkpoint_this_installation_did_not_write(trained, tm
     assert not (tmp_path / "model").exists() and not (tmp_path / "loss.csv").exists()
 
 
+def test_resume_from_a_folder_that_is_no_checkpoint_is_one_clear_error(trained, tmp_path):
+    dataset, checkpoint = trained
+    renamed = tmp_path / "my backup"
+    shutil.copytree(checkpoint, renamed)
+    with pytest.raises(UserError, match="is not a checkpoint folder") as caught:
+        train(params(dataset, tmp_path / "run", max_steps=3, resume=str(renamed)), REPORTER)
+    assert "\n" not in str(caught.value)
+
+
 def test_ema_state_is_covered_and_resumes(trained, tmp_path):
     """With EMA, accelerate saves custom_checkpoint_0.pkl, which it loads with weights_only=False: it must be in
     the signed manifest, and an untouched EMA checkpoint resumes."""

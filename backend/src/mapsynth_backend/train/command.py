@@ -143,6 +143,8 @@ def train(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
         resume = latest_checkpoint(checkpoints) if params["resume"] == "latest" else Path(params["resume"])
         if resume is None or not resume.is_dir():
             raise UserError(f"RESUME: no checkpoint found ({params['resume']}) in {checkpoints}")
+        if not re.fullmatch(r"checkpoint-\d+", resume.name):
+            raise UserError(f"RESUME: {resume} is not a checkpoint folder (checkpoint-N, written by train-model)")
         verify_checkpoint(resume)
         accelerator.load_state(str(resume))
         step = int(resume.name.split("-")[1])
