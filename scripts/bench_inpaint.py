@@ -34,8 +34,8 @@ WINDOW = Window(300, 300, 256, 256)  # col, row, width, height: the town's east 
 # (name, class, polygon in crop pixels (col, row)); the demo model knows residential_building as built-up
 EDITS = [
     ("housing estate", "residential_building", [(150, 62), (196, 58), (200, 96), (154, 100)]),
-    ("lake", "water", [(62, 150), (84, 146), (92, 162), (80, 176), (60, 170)]),
-    ("burned field", "bare", [(172, 190), (196, 192), (194, 214), (170, 212)]),
+    ("lake", "water", [(208, 122), (226, 118), (234, 132), (224, 146), (206, 140)]),
+    ("burned field", "bare", [(100, 170), (124, 168), (126, 190), (102, 191)]),
 ]
 DERIVED = {"residential_building": "other_building", "water": "water", "bare": "bare"}
 SECTION = "## What-if scenarios (inpaint_scenario)"

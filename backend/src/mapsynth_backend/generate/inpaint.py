@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from ..models import load_model
+from ..models import load_card, load_model
 from ..runtime.jobs import Command, Param
 from ..runtime.outputs import atomic_write
 from ..runtime.protocol import Reporter, UserError
@@ -190,15 +190,15 @@ def inpaint_scenario(params: dict[str, Any], reporter: Reporter) -> dict[str, An
 
     output, output_mask = Path(params["output"]), Path(params["output_mask"])
     path = model_dir(params["model"])
-    device = resolve_device(params["device"], _NoAccelerate())
-    model = load_model(path, device)
-    bands = model.card["bands"]
+    bands = load_card(path)["bands"]  # inputs are checked before the (slow) model loading
     base = read_base(params["base"], bands, params["scale"], params["offset"])
     classes = palette()
     edits = read_edits(params["edits"], params["class_field"], base, classes)
     mask, index = rasterise(edits, base)
     if not mask.any():
         raise UserError("EDITS: the polygons cover no pixel centre of BASE; draw them larger than a pixel")
+    device = resolve_device(params["device"], _NoAccelerate())
+    model = load_model(path, device)
     weights = blend_weights(mask, params["margin"])
     region = weights > 0
     change = np.where(mask, EDITED, np.where(region, MARGIN, UNCHANGED)).astype(np.uint8)
