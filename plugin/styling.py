@@ -7,7 +7,6 @@ from __future__ import annotations
 from qgis.core import (
     QgsColorRampShader,
     QgsContrastEnhancement,
-    QgsFillSymbol,
     QgsLineSymbol,
     QgsMultiBandColorRenderer,
     QgsProcessingContext,
@@ -22,7 +21,6 @@ from .i18n import tr
 
 # DN of the patch encoding (reflectance = DN / 10000 - 0.1): 0..0.25 reflectance visible, 0..0.5 NIR
 STRETCH = {"B02": (1000, 3500), "B03": (1000, 3500), "B04": (1000, 3500), "B08": (1000, 6000)}
-PATCH_SCALE, PATCH_OFFSET = 1e-4, -0.1
 TRUE_COLOUR, FALSE_COLOUR = ("B04", "B03", "B02"), ("B08", "B04", "B03")
 _KEEP: list = []  # post-processors must stay referenced or QGIS silently skips them
 
@@ -51,9 +49,6 @@ class Styler(QgsProcessingLayerPostProcessorInterface):
             style_mosaic(layer, TRUE_COLOUR if self.kind == "true_colour" else FALSE_COLOUR)
         elif self.kind == "mask":
             style_mask(layer)
-        elif self.kind == "outline":
-            layer.setRenderer(QgsSingleSymbolRenderer(QgsFillSymbol.createSimple(
-                {"color": "0,0,0,0", "outline_color": "230,30,30,230", "outline_width": "0.5"})))
         elif self.kind == "seams":
             layer.setRenderer(QgsSingleSymbolRenderer(QgsLineSymbol.createSimple(
                 {"line_color": "230,30,30,200", "line_width": "0.3"})))
@@ -77,23 +72,13 @@ def style_mosaic(layer, bands: tuple[str, str, str]) -> None:
     for band in bands:
         enhancement = QgsContrastEnhancement(provider.dataType(index[band]))
         enhancement.setContrastEnhancementAlgorithm(QgsContrastEnhancement.StretchToMinimumMaximum)
-        low, high = _stretch_dn(provider, index[band], band)
-        enhancement.setMinimumValue(low)
-        enhancement.setMaximumValue(high)
+        enhancement.setMinimumValue(STRETCH[band][0])
+        enhancement.setMaximumValue(STRETCH[band][1])
         enhancements.append(enhancement)
     renderer.setRedContrastEnhancement(enhancements[0])
     renderer.setGreenContrastEnhancement(enhancements[1])
     renderer.setBlueContrastEnhancement(enhancements[2])
     layer.setRenderer(renderer)
-
-
-def _stretch_dn(provider, number: int, band: str) -> tuple[float, float]:
-    """STRETCH in the raster's own DNs: rasters with other scale/offset metadata (a Sentinel-2 scene x 1000)
-    get the same reflectance range."""
-    scale, offset = provider.bandScale(number), provider.bandOffset(number)
-    if scale in (0.0, 1.0) and offset == 0.0:
-        return STRETCH[band]
-    return tuple((PATCH_SCALE * dn + PATCH_OFFSET - offset) / scale for dn in STRETCH[band])
 
 
 def style_mask(layer) -> None:

@@ -1,7 +1,9 @@
 """mapsynth:inpaint_scenario — what-if map edits (a housing estate, a lake, a burned field) inpainted into imagery."""
 
 from qgis.core import (
+    QgsFillSymbol,
     QgsProcessing,
+    QgsProcessingContext,
     QgsProcessingException,
     QgsProcessingOutputNumber,
     QgsProcessingParameterDefinition,
@@ -12,16 +14,39 @@ from qgis.core import (
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterRasterLayer,
     QgsProcessingParameterVectorLayer,
+    QgsSingleSymbolRenderer,
     QgsVectorFileWriter,
 )
 
 from ..plugin.about import PLUGIN_DIR
 from ..plugin.backend_client import new_job_dir
-from ..plugin.styling import load_styled, run_group
+from ..plugin.styling import Styler, load_styled, run_group
 from .base import MapSynthAlgorithm, backend_command, job_params, run_backend
 
 DEVICES = ("auto", "cpu", "cuda")
 DEMO_MODEL = PLUGIN_DIR / "resources" / "models" / "mapsynth-demo-pixel-small"
+_KEEP: list = []  # post-processors must stay referenced or QGIS silently skips them
+
+
+class OutlineStyler(Styler):
+    """The edit polygons as red outlines over before/after (then placed in the run's group like the others)."""
+
+    def postProcessLayer(self, layer, context, feedback):  # noqa: N802 - QGIS API name
+        if layer is not None and layer.isValid():
+            layer.setRenderer(QgsSingleSymbolRenderer(QgsFillSymbol.createSimple(
+                {"color": "0,0,0,0", "outline_color": "230,30,30,230", "outline_width": "0.5"})))
+        super().postProcessLayer(layer, context, feedback)
+
+
+def load_outline(context, path: str, name: str, group: str) -> None:
+    if context.project() is None:
+        return
+    styler = OutlineStyler("outline", group)
+    _KEEP.append(styler)
+    details = QgsProcessingContext.LayerDetails(name, context.project())
+    details.forceName = True
+    details.setPostProcessor(styler)
+    context.addLayerToLoadOnCompletion(path, details)
 
 
 class InpaintScenario(MapSynthAlgorithm):
@@ -124,7 +149,7 @@ class InpaintScenario(MapSynthAlgorithm):
         load_styled(context, base.source(), self.tr("Before"), "true_colour", group)
         load_styled(context, params["output"], self.tr("After"), "true_colour", group, self.OUTPUT)
         load_styled(context, params["output_mask"], self.tr("Change mask"), "mask", group, self.OUTPUT_MASK)
-        load_styled(context, edits, self.tr("Edits"), "outline", group)
+        load_outline(context, edits, self.tr("Edits"), group)
         if params["output_map"]:
             load_styled(context, params["output_map"], self.tr("Edited map"), "map", group, self.OUTPUT_MAP)
         return {self.OUTPUT: params["output"], self.OUTPUT_MASK: params["output_mask"],

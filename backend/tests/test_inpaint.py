@@ -215,3 +215,38 @@ def test_controlnet_family_latent_inpainting(setup, tmp_path):
     mask = read(tmp_path / "out" / "mask.tif")[0][0]
     np.testing.assert_array_equal(after[:, mask == 0], before[:, mask == 0])
     assert (after[:, mask == 1] != before[:, mask == 1]).any() and result["canvases"] >= 1
+
+
+SCENE = Path("/work/shared/data/s2_aberystwyth_20210527/aberystwyth_s2_20210527_b02_b03_b04_b08_10m_epsg27700.tif")
+
+
+@pytest.mark.skipif(not SCENE.exists(), reason=f"the real Aberystwyth scene is absent ({SCENE})")
+def test_a_lake_on_real_farmland_with_the_demo_model(tmp_path):
+    """Real Sentinel-2 (reflectance x 1000, no scale metadata: SCALE given), the embedded demo model, a lake
+    drawn on fields: the lake reads as water (NDWI > 0), the rest of the crop is the scene's DNs."""
+    from rasterio.windows import Window
+
+    window = Window(490, 400, 64, 64)  # farmland east of Aberystwyth (the lake of scripts/bench_inpaint.py)
+    with rasterio.open(SCENE) as src:
+        profile = {**src.profile, "width": 64, "height": 64, "transform": src.window_transform(window)}
+        crop = src.read(window=window)
+    base = tmp_path / "base.tif"
+    with rasterio.open(base, "w", **profile) as dst:
+        dst.write(crop)
+    t = profile["transform"]
+    lake = shapely.Polygon([t * xy for xy in [(20, 20), (40, 18), (46, 34), (36, 46), (18, 40)]])
+    edits = write_edits(tmp_path / "lake.gpkg", [lake], ["water"], crs="EPSG:27700")
+    result = inpaint_scenario(
+        COMMANDS[0].resolve({"base": str(base), "edits": str(edits), "scale": 0.001, "steps": 8, "resample": 2,
+                             "margin": 3, "device": "cpu", "output": str(tmp_path / "after.tif"),
+                             "output_mask": str(tmp_path / "mask.tif")}),
+        REPORTER,
+    )
+    after, profile_after, scales, *_ = read(tmp_path / "after.tif")
+    mask = read(tmp_path / "mask.tif")[0][0]
+    np.testing.assert_array_equal(after[:, mask == 0], crop[:, mask == 0])
+    assert scales == (0.001,) * 4 and profile_after["dtype"] == "uint16"
+    green, nir = after[1][mask == 1].astype(float), after[3][mask == 1].astype(float)
+    assert np.mean((green - nir) / (green + nir) > 0) > 0.8
+    edit = result["variations"][0]["edits"][0]
+    assert edit["ndwi_before"] < 0 < edit["ndwi_after"]

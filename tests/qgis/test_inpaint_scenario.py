@@ -7,7 +7,7 @@ from osgeo import gdal
 from qgis.core import QgsFeature, QgsField, QgsGeometry, QgsProcessingException, QgsVectorLayer
 from qgis.PyQt.QtCore import QVariant
 
-from .conftest import X0, Y0
+X0, Y0 = 420000.0, 5820000.0  # the synthetic scene's corner (conftest.py), EPSG:32630
 
 
 def edits_layer(crs: str, polygons_wkt: list[str], classes: list[str]) -> QgsVectorLayer:
