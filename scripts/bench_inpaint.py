@@ -85,7 +85,7 @@ def main() -> int:
     parser.add_argument("--write", action="store_true", help="update docs/BENCHMARKS.md and docs/inpaint.png")
     parser.add_argument("--work", default="", help="working folder (default: a temporary one)")
     parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--resample", type=int, default=4)
+    parser.add_argument("--resample", type=int, default=3)
     parser.add_argument("--margin", type=int, default=4)
     args = parser.parse_args()
     if not SCENE_FILE.exists():

@@ -36,7 +36,7 @@ def blended_prediction(canvas, t, windows: list[tuple[int, int]], size: int, sch
         for (y, x), prediction in zip(batch, predictions, strict=True):
             total[:, y : y + size, x : x + size] += prediction * weights
             norm[:, y : y + size, x : x + size] += weights
-    return total / norm
+    return total / norm  # NaN where no window lies (inpainting skips windows over known pixels only)
 
 
 def denoise_canvas(

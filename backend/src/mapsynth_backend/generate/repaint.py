@@ -63,6 +63,9 @@ class RePaint:
         known = self.known[self.calls].to(noise.device, noise.dtype)
         self.calls += 1
         free = pool_mask(self.unknown.to(noise.device, noise.dtype), noise.shape[1], noise.shape[2])
+        # only windows that see a free cell: elsewhere every step is replaced by the known values anyway
+        windows = [(y, x) for y, x in windows if free[:, y : y + size, x : x + size].any()]
+        keep = free > 0
         ddim = inpaint_scheduler(scheduler, len(scheduler.timesteps))
         weights = hann_weights(size).to(noise.device, noise.dtype)
         alphas = ddim.alphas_cumprod.to(noise.device, noise.dtype)
@@ -82,7 +85,7 @@ class RePaint:
                 prediction = blended_prediction(canvas, t, windows, size, ddim, predict, batch_size, weights)
                 previous = ddim.step(prediction, t, canvas, eta=0.0).prev_sample
                 known_prev = a_prev.sqrt() * known + (1 - a_prev).sqrt() * self._noise(known)
-                previous = free * previous + (1 - free) * known_prev
+                previous = torch.where(keep, previous, known_prev)  # cells no window sees are NaN: not kept
                 if round_ < self.resample - 1 and t_prev >= 0:  # back to t: q(x_t | x_prev)
                     ratio_a = a_t / a_prev
                     canvas = ratio_a.sqrt() * previous + (1 - ratio_a).sqrt() * self._noise(previous)
