@@ -44,46 +44,33 @@ def blend_weights(mask: np.ndarray, margin: int) -> np.ndarray:
     return np.where(distance <= margin, 1 - distance / (margin + 1), 0.0)
 
 
-def plan_canvases(region: np.ndarray, size: int, step: int, context: int) -> list[tuple[int, int, int, int]]:
-    """(y, x, h, w) canvases covering the region plus ``context`` known pixels, at least one window large, on
-    multiples of ``step`` (the latent factor); overlapping canvases are merged."""
+def plan_canvases(region: np.ndarray, size: int, step: int, context: int) -> tuple[np.ndarray, list]:
+    """One canvas per connected part of the region: its box plus ``context`` known pixels, at least one window
+    large, on multiples of ``step`` (the latent factor). Returns the part labels and (label, (y, x, h, w))."""
     from scipy import ndimage
 
     height, width = region.shape
     if height < size or width < size:
         raise UserError(f"BASE: {width} x {height} px is smaller than the model's patch ({size} px)")
-    grown = ndimage.distance_transform_edt(~region) <= context
-    boxes = [[s[0].start, s[0].stop, s[1].start, s[1].stop] for s in ndimage.find_objects(ndimage.label(grown)[0])]
-    merged = True
-    while merged:
-        merged = False
-        for i in range(len(boxes)):
-            for j in range(i + 1, len(boxes)):
-                a, b = boxes[i], boxes[j]
-                if a[0] < b[1] and b[0] < a[1] and a[2] < b[3] and b[2] < a[3]:
-                    boxes[i] = [min(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), max(a[3], b[3])]
-                    del boxes[j]
-                    merged = True
-                    break
-            if merged:
-                break
+    labels, _ = ndimage.label(region)
 
     def span(start: int, stop: int, length: int) -> tuple[int, int]:
-        extent = max(size, -(-(stop - start) // step) * step)
-        extent = min(extent, length // step * step)
+        start, stop = max(0, start - context), min(length, stop + context)
+        extent = min(max(size, -(-(stop - start) // step) * step), length // step * step)
         begin = min(max(0, start - (extent - (stop - start)) // 2), length - extent)
         return begin, extent
 
     canvases = []
-    for y0, y1, x0, x1 in sorted(boxes):
-        y, h = span(y0, y1, height)
-        x, w = span(x0, x1, width)
-        canvases.append((y, x, h, w))
-    return canvases
+    for number, box in enumerate(ndimage.find_objects(labels), start=1):
+        y, h = span(box[0].start, box[0].stop, height)
+        x, w = span(box[1].start, box[1].stop, width)
+        canvases.append((number, (y, x, h, w)))
+    return labels, canvases
 
 
-def inpaint_canvas(model, base: Base, edited_map, region, box, params, variation: int, device: str, reporter):
-    """Reflectance (bands, h, w) of one canvas: RePaint conditioned on BASE outside ``region``."""
+def inpaint_canvas(model, current, edited_map, free, box, params, variation: int, device: str, reporter):
+    """Reflectance (bands, h, w) of one canvas: RePaint conditioned on ``current`` (BASE with the parts done so
+    far) outside ``free``."""
     import torch
 
     from .joint import window_offsets
@@ -93,9 +80,9 @@ def inpaint_canvas(model, base: Base, edited_map, region, box, params, variation
     y, x, h, w = box
     window = (slice(y, y + h), slice(x, x + w))
     size, step = model.card["patch_size"], model.window_step
-    unit, _ = clip_range(model.card).forward(base.reflectance[:, window[0], window[1]])
+    unit, _ = clip_range(model.card).forward(current[:, window[0], window[1]])
     known = model.known_values(np.nan_to_num(unit, nan=0.5))
-    unknown = torch.from_numpy(region[window].astype(np.float32))
+    unknown = torch.from_numpy(free[window].astype(np.float32))
     map_canvas = map_to_model(remap_map(edited_map[:, window[0], window[1]], model.card.get("map_remap"))).to(device)
     key = f"inpaint|{y}|{x}|{h}|{w}"
     noise_gen = torch.Generator("cpu").manual_seed(item_seed(params["seed"], key, variation))
@@ -206,7 +193,7 @@ def inpaint_scenario(params: dict[str, Any], reporter: Reporter) -> dict[str, An
     params = {**params, "guidance": model.guidance_scale(params["guidance"])}
     key = scenario_key(params, path)
     size = model.card["patch_size"]
-    canvases = plan_canvases(region, size, model.window_step, max(size // 4, params["margin"]))
+    parts, canvases = plan_canvases(region, size, model.window_step, max(size // 4, params["margin"]))
     reporter.log(
         f"{len(edits)} edits, {int(mask.sum())} px edited, {int(region.sum())} px regenerated, "
         f"{len(canvases)} canvas(es)"
@@ -227,12 +214,16 @@ def inpaint_scenario(params: dict[str, Any], reporter: Reporter) -> dict[str, An
             reporter.log(f"{target.name} is finished (same scenario); kept")
             continue
         after = base.reflectance.copy()
-        for box in canvases:
+        for number, box in canvases:  # one part after the other: later parts see the earlier ones as known
             reporter.check_cancel()
             y, x, h, w = box
-            generated = inpaint_canvas(model, base, edited_map, region, box, params, variation, device, reporter)
-            alpha = weights[y : y + h, x : x + w]
-            after[:, y : y + h, x : x + w] = alpha * generated + (1 - alpha) * base.reflectance[:, y : y + h, x : x + w]
+            part = parts == number
+            generated = inpaint_canvas(model, after, edited_map, part, box, params, variation, device, reporter)
+            own = part[y : y + h, x : x + w]
+            alpha = weights[y : y + h, x : x + w][own]
+            after[:, y : y + h, x : x + w][:, own] = (
+                alpha * generated[:, own] + (1 - alpha) * after[:, y : y + h, x : x + w][:, own]
+            )
         dn = base.dn.copy()
         encoded = base.encode(np.nan_to_num(after))
         for model_band, base_band in enumerate(base.bands):
