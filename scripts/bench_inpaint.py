@@ -149,7 +149,8 @@ def main() -> int:
     text = "\n".join([
         SECTION,
         "",
-        f"`scripts/bench_inpaint.py` on the real Aberystwyth scene (256 x 256 px crop at 10 m, EPSG:27700), embedded "
+        f"`.venv-backend/bin/python scripts/bench_inpaint.py --write --steps {args.steps} --resample {args.resample}"
+        f" --margin {args.margin}` on the real Aberystwyth scene (256 x 256 px crop at 10 m, EPSG:27700), embedded "
         f"demo model, CPU, {args.steps} DDIM steps x {args.resample} RePaint rounds, MARGIN {args.margin}, seed 0: "
         f"{result['edited_pixels']} px edited, {result['regenerated_pixels']} px regenerated on "
         f"{result['canvases']} canvas(es), {seconds:.0f} s wall time (whole CLI run, model loading included).",

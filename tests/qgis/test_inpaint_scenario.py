@@ -11,7 +11,11 @@ X0, Y0 = 420000.0, 5820000.0  # the synthetic scene's corner (conftest.py), EPSG
 
 
 def edits_layer(crs: str, polygons_wkt: list[str], classes: list[str]) -> QgsVectorLayer:
+    from qgis.core import QgsCoordinateReferenceSystem
+
     layer = QgsVectorLayer(f"Polygon?crs={crs}" if crs else "Polygon", "edits", "memory")
+    if not crs:
+        layer.setCrs(QgsCoordinateReferenceSystem())  # QGIS would otherwise give it a default CRS
     layer.dataProvider().addAttributes([QgsField("class", QVariant.String)])
     layer.updateFields()
     features = []
