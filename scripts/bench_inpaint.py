@@ -122,8 +122,7 @@ def main() -> int:
     if done.returncode:
         print(done.stdout[-2000:], done.stderr[-2000:])
         return done.returncode
-    result = json.loads([line for line in done.stdout.splitlines() if line.strip()][-1])
-    result = result.get("outputs", result)
+    result = json.loads(done.stdout[done.stdout.index("{\n") :])  # --json: the result, indented
     with rasterio.open(work / "after.tif") as src:
         after_dn = src.read()
     with rasterio.open(work / "mask.tif") as src:
