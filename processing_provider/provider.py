@@ -15,13 +15,14 @@ from .crop_sentinel2 import CropSentinel2
 from .evaluate import Evaluate
 from .export_netcdf import ExportNetcdf
 from .generate_patches import GeneratePatches
+from .inpaint_scenario import InpaintScenario
 from .render_map_patches import RenderMapPatches
 from .synthesize_city import SynthesizeCity
 from .train_model import TrainModel
 
 ALGORITHMS = (BackendDoctor, CreatePatchGrid, RenderMapPatches, CropSentinel2, BuildTrainingDataset, TrainModel,
               GeneratePatches, AssembleMosaic, BuildingMasks, ExportNetcdf, Evaluate, SynthesizeCity,
-              AugmentationExperiment)
+              AugmentationExperiment, InpaintScenario)
 
 
 class MapSynthProvider(QgsProcessingProvider):

@@ -7,7 +7,8 @@ import subprocess
 import pytest
 
 BACKEND_ALGORITHMS = ("crop_sentinel2", "build_training_dataset", "train_model", "generate_patches",
-                      "assemble_mosaic", "building_masks", "export_netcdf", "evaluate", "augmentation_experiment")
+                      "assemble_mosaic", "building_masks", "export_netcdf", "evaluate", "augmentation_experiment",
+                      "inpaint_scenario")
 # Parameters whose job value is not the parameter's own (derived or converted in processAlgorithm).
 # MODEL: empty means the demo model the plugin ships, which the backend does not know about.
 # DEVICE auto: the Device of MapSynth Settings, resolved by the plugin.

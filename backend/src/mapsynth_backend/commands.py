@@ -22,6 +22,7 @@ STAGES = {
     "derive-maps": "prepare.landcover",
     "train-model": "train.command",
     "generate-patches": "generate.command",
+    "inpaint-scenario": "generate.inpaint",
     "assemble-mosaic": "mosaic.command",
     "building-masks": "masks.command",
     "export-netcdf": "export",

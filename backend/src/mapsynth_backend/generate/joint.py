@@ -23,27 +23,33 @@ def hann_weights(size: int):
     return (ramp[:, None] * ramp[None, :]).clamp(min=1e-3)
 
 
+def blended_prediction(canvas, t, windows: list[tuple[int, int]], size: int, scheduler, predict, batch_size, weights):
+    """The model's prediction for the whole canvas at step ``t``: window predictions blended with ``weights``."""
+    import torch
+
+    total = torch.zeros_like(canvas)
+    norm = torch.zeros_like(canvas[:1])
+    for start in range(0, len(windows), batch_size):
+        batch = windows[start : start + batch_size]
+        crops = torch.stack([canvas[:, y : y + size, x : x + size] for y, x in batch])
+        predictions = predict(scheduler.scale_model_input(crops, t), t, batch)
+        for (y, x), prediction in zip(batch, predictions, strict=True):
+            total[:, y : y + size, x : x + size] += prediction * weights
+            norm[:, y : y + size, x : x + size] += weights
+    return total / norm  # NaN where no window lies (inpainting skips windows over known pixels only)
+
+
 def denoise_canvas(
     noise, windows: list[tuple[int, int]], size: int, scheduler, predict, batch_size: int, reporter=None
 ):
     """noise (C, H, W); predict(inputs (B, C, size, size), t, offsets) -> predictions; returns the canvas."""
-    import torch
-
     weights = hann_weights(size).to(noise.device, noise.dtype)
     canvas = noise * scheduler.init_noise_sigma
     for number, t in enumerate(scheduler.timesteps):
         if reporter is not None:
             reporter.check_cancel()
-        total = torch.zeros_like(canvas)
-        norm = torch.zeros_like(canvas[:1])
-        for start in range(0, len(windows), batch_size):
-            batch = windows[start : start + batch_size]
-            crops = torch.stack([canvas[:, y : y + size, x : x + size] for y, x in batch])
-            predictions = predict(scheduler.scale_model_input(crops, t), t, batch)
-            for (y, x), prediction in zip(batch, predictions, strict=True):
-                total[:, y : y + size, x : x + size] += prediction * weights
-                norm[:, y : y + size, x : x + size] += weights
-        canvas = scheduler.step(total / norm, t, canvas).prev_sample
+        prediction = blended_prediction(canvas, t, windows, size, scheduler, predict, batch_size, weights)
+        canvas = scheduler.step(prediction, t, canvas).prev_sample
         if reporter is not None:
             reporter.progress((number + 1) / len(scheduler.timesteps), f"joint step {number + 1}", "generate")
     return canvas

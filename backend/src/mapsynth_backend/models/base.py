@@ -83,7 +83,13 @@ class ModelFamily(Protocol):
         denoise: Callable[..., Any],
         **options: Any,
     ) -> dict[str, Any]:
-        """Joint denoising of a whole canvas; ``denoise`` is :func:`generate.joint.denoise_canvas`."""
+        """Joint denoising of a whole canvas; ``denoise`` is :func:`generate.joint.denoise_canvas` (or the
+        inpainting :class:`generate.repaint.RePaint`); the noises are denoised in ``noise_names`` order."""
+        ...
+
+    def known_values(self, unit: Any) -> dict[str, Any]:
+        """Inpainting: known bands (bands, H, W) in [0, 1], card order -> the values the sampler denoises, per
+        noise name (pixel: the bands in [-1, 1]; controlnet-sd15: the VAE latents of RGB and NIR)."""
         ...
 
 

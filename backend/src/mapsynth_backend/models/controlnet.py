@@ -289,6 +289,18 @@ class ControlNetPair:
         self.controlnet_nir.save_pretrained(model_dir / "controlnet_nir", safe_serialization=True)
         write_card(model_dir, self.card)
 
+    def known_values(self, unit) -> dict[str, Any]:
+        """Known bands -> VAE latents of the RGB image and of the NIR image (NIR repeated on 3 channels)."""
+        import torch
+
+        index = {band: i for i, band in enumerate(self.card["bands"])}
+        images = torch.as_tensor(np.asarray(unit, np.float32) * 2 - 1)
+        rgb = images[[index["B04"], index["B03"], index["B02"]]][None]
+        nir = images[[index["B08"]] * 3][None]
+        device = self.base["vae"].device
+        with torch.inference_mode():
+            return {"rgb": self._encode(rgb.to(device))[0].float(), "nir": self._encode(nir.to(device))[0].float()}
+
     def to_unit(self, outputs: dict[str, Any]) -> np.ndarray:
         rgb = (outputs["rgb"].cpu().numpy().astype(np.float64) + 1) / 2
         nir = (outputs["nir"].cpu().numpy().astype(np.float64) + 1) / 2

@@ -205,6 +205,11 @@ class PixelModel:
             canvas = denoise(noises["bands"], windows, size, scheduler, predict, batch_size)
         return {"bands": canvas[None].float().clamp(-1, 1)}
 
+    def known_values(self, unit) -> dict[str, Any]:
+        import torch
+
+        return {"bands": torch.as_tensor(np.asarray(unit, np.float32) * 2 - 1)}
+
     def to_unit(self, outputs: dict[str, Any]) -> np.ndarray:
         return (outputs["bands"].cpu().numpy().astype(np.float64) + 1) / 2
 

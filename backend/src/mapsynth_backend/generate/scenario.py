@@ -1,0 +1,190 @@
+"""The inputs of a what-if scenario, on BASE's pixel grid: BASE's bands and encoding, the edit polygons (any CRS)
+rasterised as a change mask, and the map of the area (rendered, or derived from BASE as the demo maps are)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..runtime.protocol import UserError
+
+# OUTPUT_MASK values: what happened to each pixel of BASE.
+UNCHANGED, EDITED, MARGIN = 0, 1, 2
+
+
+@dataclass
+class Base:
+    """BASE as read: its DNs (kept for the bitwise copy), their encoding and the reflectance in model band order."""
+
+    dn: np.ndarray  # (count, H, W), BASE's dtype, all bands
+    reflectance: np.ndarray  # (model bands, H, W) float64, NaN = nodata
+    bands: list[int]  # 0-based BASE band of each model band
+    scale: float
+    offset: float
+    nodata: float | None
+    profile: dict[str, Any]
+    descriptions: tuple[str | None, ...]
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.dn.shape[1], self.dn.shape[2]
+
+    def encode(self, reflectance: np.ndarray) -> np.ndarray:
+        """Reflectance -> DNs in BASE's encoding and dtype; never the nodata value."""
+        info = np.iinfo(self.dn.dtype) if np.issubdtype(self.dn.dtype, np.integer) else None
+        dn = (reflectance - self.offset) / self.scale
+        if info is None:
+            return dn.astype(self.dn.dtype)
+        low = info.min + 1 if self.nodata == info.min else info.min
+        dn = np.clip(np.rint(dn), low, info.max)
+        if self.nodata is not None and low <= self.nodata <= info.max:
+            dn[dn == self.nodata] = self.nodata + 1
+        return dn.astype(self.dn.dtype)
+
+
+def read_base(path: str, model_bands: list[str], scale: float, offset: float) -> Base:
+    """BASE with its encoding: SCALE/OFFSET when given, else the band metadata, else MapSynth's (DN/10000 - 0.1)."""
+    import rasterio
+
+    from ..radiometry import ENCODING
+
+    try:
+        src = rasterio.open(path)
+    except rasterio.errors.RasterioIOError as exc:
+        raise UserError(f"BASE: cannot open {path}: {str(exc).splitlines()[0]}") from exc
+    with src:
+        if src.crs is None:
+            raise UserError(f"BASE: {path} has no CRS; it must be a georeferenced raster")
+        descriptions = src.descriptions
+        named = {d.upper(): i for i, d in enumerate(descriptions) if d}
+        if all(b.upper() in named for b in model_bands):
+            bands = [named[b.upper()] for b in model_bands]
+        elif src.count == len(model_bands):
+            bands = list(range(src.count))
+        else:
+            raise UserError(
+                f"BASE: {path} has {src.count} bands without the descriptions {', '.join(model_bands)};"
+                f" give a raster with the model's bands in this order"
+            )
+        dn = src.read()
+        if not scale:
+            scale = src.scales[bands[0]] if src.scales[bands[0]] not in (None, 1.0) else ENCODING["scale"]
+            offset = src.offsets[bands[0]] if src.scales[bands[0]] not in (None, 1.0) else ENCODING["offset"]
+        nodata = src.nodata
+        profile = {"crs": src.crs, "transform": src.transform, "width": src.width, "height": src.height}
+    values = dn[bands].astype(np.float64) * scale + offset
+    if nodata is not None:
+        values[dn[bands] == nodata] = np.nan
+    return Base(dn, values, bands, float(scale), float(offset), nodata, profile, descriptions)
+
+
+def read_edits(path: str, class_field: str, base: Base, classes: dict[str, Any]) -> list[tuple[Any, str]]:
+    """Edit polygons reprojected onto BASE's CRS, with their class; one clear error per kind of bad input."""
+    import pyogrio
+    import shapely
+    from pyproj import CRS, Transformer
+
+    try:
+        meta, _, geometry, values = pyogrio.raw.read(path)
+    except Exception as exc:  # noqa: BLE001 - any reader failure is a bad input for the user
+        raise UserError(f"EDITS: cannot read {path}: {str(exc).splitlines()[0]}") from exc
+    if not meta.get("crs"):
+        raise UserError(f"EDITS: {path} has no CRS; assign the layer's CRS before editing")
+    fields = list(meta["fields"])
+    if class_field not in fields:
+        raise UserError(f"CLASS_FIELD: {class_field!r} is not a field of EDITS ({', '.join(fields) or 'no fields'})")
+    names = [str(v) if v is not None else "" for v in values[fields.index(class_field)]]
+    geoms = shapely.from_wkb(geometry, on_invalid="fix")
+    source, target = CRS.from_user_input(meta["crs"]), CRS.from_user_input(base.profile["crs"].to_wkt())
+    if source != target:
+        transformer = Transformer.from_crs(source, target, always_xy=True)
+        geoms = shapely.transform(geoms, lambda xy: np.column_stack(transformer.transform(xy[:, 0], xy[:, 1])))
+    left, top = base.profile["transform"].c, base.profile["transform"].f
+    right = left + base.profile["width"] * base.profile["transform"].a
+    bottom = top + base.profile["height"] * base.profile["transform"].e
+    extent = shapely.box(min(left, right), min(top, bottom), max(left, right), max(top, bottom))
+    edits = []
+    for number, (geom, name) in enumerate(zip(geoms, names, strict=True), start=1):
+        if geom is None or geom.is_empty:
+            continue
+        if name not in classes:
+            raise UserError(
+                f"EDITS: feature {number} has class {name!r}, not a semantic-palette class ({', '.join(classes)})"
+            )
+        if not geom.intersects(extent):
+            raise UserError(f"EDITS: feature {number} ({name}) lies outside BASE's extent; draw it over BASE")
+        edits.append((geom, name))
+    if not edits:
+        raise UserError(f"EDITS: {path} has no polygons")
+    return edits
+
+
+def rasterise(edits: list[tuple[Any, str]], base: Base) -> tuple[np.ndarray, np.ndarray]:
+    """Edit mask (H, W) bool and the index of each pixel's edit (-1 none, later features on top).
+
+    Rule: a pixel belongs to an edit when its centre lies inside the polygon (GDAL's default, not all-touched),
+    so the mask's area matches the polygon's; pixels only touched by the outline fall in the MARGIN band."""
+    from rasterio.features import rasterize
+
+    index = rasterize(
+        [(geom, number) for number, (geom, _) in enumerate(edits)],
+        out_shape=base.shape,
+        transform=base.profile["transform"],
+        fill=-1,
+        all_touched=False,
+        dtype="int32",
+    )
+    return index >= 0, index
+
+
+def area_map(map_path: str, base: Base) -> np.ndarray:
+    """The map of BASE's area (3, H, W) uint8: a rendered map raster or folder of patches, warped (nearest) onto
+    BASE's grid; without one, derived from BASE itself as the demo model's training maps were."""
+    if not map_path:
+        from ..prepare.landcover import derive
+
+        return derive(base.reflectance.astype(np.float32))
+    import rasterio
+    from rasterio.warp import Resampling, reproject
+
+    folder = Path(map_path)
+    paths = sorted(p for p in folder.glob("*.tif") if not p.name.startswith(".")) if folder.is_dir() else [folder]
+    if not paths:
+        raise UserError(f"MAP: {map_path} holds no map rasters (*.tif)")
+    out = np.zeros((3, *base.shape), np.uint8)
+    for path in paths:
+        try:
+            with rasterio.open(path) as src:
+                if src.count < 3 or src.crs is None:
+                    raise UserError(f"MAP: {path} is not a georeferenced RGB map raster")
+                layers = np.zeros((3, *base.shape), np.uint8)
+                reproject(
+                    src.read([1, 2, 3]),
+                    layers,
+                    src_transform=src.transform,
+                    src_crs=src.crs,
+                    dst_transform=base.profile["transform"],
+                    dst_crs=base.profile["crs"],
+                    dst_nodata=0,
+                    resampling=Resampling.nearest,
+                )
+                covered = layers.any(axis=0)
+                out[:, covered] = layers[:, covered]
+        except rasterio.errors.RasterioIOError as exc:
+            raise UserError(f"MAP: cannot open {path}: {str(exc).splitlines()[0]}") from exc
+    if not out.any(axis=0).any():
+        raise UserError(f"MAP: {map_path} does not cover BASE")
+    return out
+
+
+def paint(map_rgb: np.ndarray, index: np.ndarray, edits: list[tuple[Any, str]], classes: dict) -> np.ndarray:
+    """The edited map: each edit's pixels in its class colour."""
+    edited = map_rgb.copy()
+    for number, (_, name) in enumerate(edits):
+        where = index == number
+        for channel in range(3):
+            edited[channel][where] = classes[name][channel]
+    return edited

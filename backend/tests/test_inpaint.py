@@ -1,0 +1,252 @@
+"""inpaint-scenario: outside the edits + margin BASE is copied bitwise, the mask is the polygons rasterised on
+BASE's grid, bad inputs fail with one line, a seed fixes the result, cancel and rerun resume; both families."""
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pyogrio
+import pytest
+import rasterio
+import shapely
+from rasterio.features import rasterize
+from rasterio.transform import from_origin
+
+from mapsynth_backend.generate.inpaint import COMMANDS, inpaint_scenario
+from mapsynth_backend.runtime.protocol import ConsoleReporter
+from mapsynth_backend.train import COMMANDS as TRAIN
+from mapsynth_backend.train import train
+
+sys.path.insert(0, str(Path(__file__).parent))
+from model_fixtures import make_dataset, make_grid, synthetic_scene  # noqa: E402
+from tiny_models import build_tiny_sd  # noqa: E402
+
+REPORTER = ConsoleReporter(json_result=False)
+P, SIZE = 16, 48
+X0, Y0 = 420000.0, 5809000.0
+
+
+def write_base(path: Path, size: int = SIZE) -> Path:
+    from mapsynth_backend.radiometry import encode_reflectance
+
+    _, reflectance = synthetic_scene(np.random.default_rng(3), size)
+    with rasterio.open(
+        path, "w", driver="GTiff", width=size, height=size, count=4, dtype="uint16", nodata=0,
+        crs="EPSG:32630", transform=from_origin(X0, Y0, 10, 10),
+    ) as dst:
+        dst.write(encode_reflectance(reflectance, np.ones((1, size, size), bool)))
+        for index, band in enumerate(["B02", "B03", "B04", "B08"], start=1):
+            dst.set_band_description(index, band)
+    return path
+
+
+def write_edits(path: Path, polygons, classes, crs="EPSG:32630") -> Path:
+    pyogrio.raw.write(
+        str(path),
+        geometry=shapely.to_wkb(polygons),
+        field_data=[np.array(classes, dtype=object)],
+        fields=["class"],
+        geometry_type="Polygon",
+        crs=crs,
+        driver="GPKG",
+    )
+    return path
+
+
+def pixel_box(col0, row0, col1, row1):
+    return shapely.box(X0 + col0 * 10, Y0 - row1 * 10, X0 + col1 * 10, Y0 - row0 * 10)
+
+
+# a field-aligned square and a triangle (its diagonal edge tests the pixel-centre rule)
+TRIANGLE = [(X0 + 250, Y0 - 300), (X0 + 420, Y0 - 300), (X0 + 250, Y0 - 440)]
+POLYGONS = [pixel_box(5, 6, 15, 14), shapely.Polygon(TRIANGLE)]
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("inpaint")
+    grid = make_grid(folder / "train.gpkg", 2, 3, P)
+    dataset = make_dataset(folder / "data", grid)
+    train(
+        TRAIN[0].resolve(
+            {"dataset": str(dataset), "family": "pixel", "preset": "tiny", "max_steps": 2, "batch_size": 4,
+             "validation_every": 0, "device": "cpu", "output_dir": str(folder / "training")}
+        ),
+        REPORTER,
+    )
+    base = write_base(folder / "base.tif")
+    edits = write_edits(folder / "edits.gpkg", POLYGONS, ["water", "residential_building"])
+    return folder, folder / "training" / "model", base, edits
+
+
+def params(setup, out: Path, **extra):
+    folder, model, base, edits = setup
+    return {
+        "base": str(base), "edits": str(edits), "model": str(model), "steps": 3, "resample": 2, "margin": 2,
+        "device": "cpu", "output": str(out / "after.tif"), "output_mask": str(out / "mask.tif"),
+        "output_map": str(out / "map.tif"), **extra,
+    }
+
+
+def run(setup, out: Path, **extra):
+    out.mkdir(parents=True, exist_ok=True)
+    return inpaint_scenario(COMMANDS[0].resolve(params(setup, out, **extra)), REPORTER)
+
+
+def read(path):
+    with rasterio.open(path) as src:
+        return src.read(), src.profile, src.scales, src.offsets, src.descriptions
+
+
+def test_outside_edits_and_margin_bitwise_base_mask_is_the_rasterised_polygons(setup, tmp_path):
+    _, _, base, _ = setup
+    result = run(setup, tmp_path)
+    before, profile, *_ = read(base)
+    after, after_profile, scales, offsets, descriptions = read(tmp_path / "after.tif")
+    mask = read(tmp_path / "mask.tif")[0][0]
+    assert after_profile["transform"] == profile["transform"] and after_profile["crs"] == profile["crs"]
+    assert after.dtype == before.dtype and after_profile["nodata"] == 0
+    expected = rasterize([(g, 1) for g in POLYGONS], out_shape=(SIZE, SIZE), transform=profile["transform"])
+    np.testing.assert_array_equal(mask == 1, expected == 1)  # pixel centres inside a polygon
+    assert ((mask == 2) == ((mask != 1) & (mask > 0))).all() and (mask == 2).any()
+    unchanged = mask == 0
+    np.testing.assert_array_equal(after[:, unchanged], before[:, unchanged])
+    assert (after[:, mask == 1] != before[:, mask == 1]).any()
+    assert scales == (1e-4,) * 4 and offsets == (-0.1,) * 4
+    assert descriptions == ("B02", "B03", "B04", "B08")
+    assert result["edited_pixels"] == int(expected.sum())
+    edited_map = read(tmp_path / "map.tif")[0]
+    from mapsynth_backend.prepare.landcover import palette
+
+    square = rasterize([(POLYGONS[0], 1)], out_shape=(SIZE, SIZE), transform=profile["transform"]) == 1
+    assert (edited_map[:, square].T == palette()["water"]).all()
+
+
+def test_edits_in_another_crs_are_reprojected(setup, tmp_path):
+    from pyproj import Transformer
+
+    folder = setup[0]
+    to_wgs84 = Transformer.from_crs("EPSG:32630", "EPSG:4326", always_xy=True)
+    square = shapely.transform(pixel_box(10, 10, 30, 30), lambda xy: np.column_stack(to_wgs84.transform(*xy.T)))
+    edits = write_edits(folder / "wgs84.gpkg", [square], ["bare"], crs="EPSG:4326")
+    out = tmp_path / "wgs"
+    run(setup, out, edits=str(edits), margin=0)
+    mask = read(out / "mask.tif")[0][0]
+    assert abs(int((mask == 1).sum()) - 400) <= 40  # 20 x 20 px, corners bent by the projection
+    assert not (mask == 2).any()
+
+
+def test_deterministic_for_a_seed_and_different_for_another(setup, tmp_path):
+    run(setup, tmp_path / "a", seed=7)
+    run(setup, tmp_path / "b", seed=7)
+    run(setup, tmp_path / "c", seed=8)
+    a, b, c = (read(tmp_path / name / "after.tif")[0] for name in "abc")
+    np.testing.assert_array_equal(a, b)
+    assert (a != c).any()
+
+
+def test_variations_and_rerun_keeps_finished_files(setup, tmp_path):
+    run(setup, tmp_path, variations=2)
+    first, second = tmp_path / "after.tif", tmp_path / "after_v01.tif"
+    assert second.exists() and (read(first)[0] != read(second)[0]).any()
+    stamps = (first.stat().st_mtime_ns, second.stat().st_mtime_ns)
+    result = run(setup, tmp_path, variations=2)
+    assert result["written"] == 0 and (first.stat().st_mtime_ns, second.stat().st_mtime_ns) == stamps
+    result = run(setup, tmp_path, variations=2, margin=3)  # other settings: redone
+    assert result["written"] == 2
+
+
+@pytest.mark.parametrize(
+    ("polygons", "classes", "crs", "message"),
+    [
+        ([pixel_box(200, 200, 210, 210)], ["water"], "EPSG:32630", "outside BASE"),
+        ([pixel_box(5, 5, 10, 10)], ["lava"], "EPSG:32630", "not a semantic-palette class"),
+        ([pixel_box(5, 5, 10, 10)], ["water"], None, "has no CRS"),
+    ],
+)
+def test_bad_edits_fail_with_one_line(setup, tmp_path, run_job, polygons, classes, crs, message):
+    edits = write_edits(tmp_path / "bad.gpkg", polygons, classes, crs=crs)
+    code, events, _ = run_job("inpaint-scenario", params(setup, tmp_path, edits=str(edits)), timeout=600)
+    assert code == 1
+    errors = [e for e in events if e["type"] == "error"]
+    assert len(errors) == 1 and message in errors[0]["message"] and "\n" not in errors[0]["message"]
+    assert not (tmp_path / "after.tif").exists() and not (tmp_path / "mask.tif").exists()
+
+
+def test_cancel_leaves_no_output_and_a_rerun_finishes(setup, tmp_path, backend_cmd):
+    job_dir = tmp_path / "job"
+    job_dir.mkdir()
+    job = {"v": 1, "command": "inpaint-scenario", "params": params(setup, tmp_path, steps=40, resample=4)}
+    (job_dir / "job.json").write_text(json.dumps(job))
+    proc = subprocess.Popen([*backend_cmd, "inpaint-scenario", "--job", "job.json"], cwd=job_dir,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    for line in proc.stdout:
+        if json.loads(line).get("stage") == "inpaint":
+            (job_dir / "cancel").touch()
+            break
+    started = time.monotonic()
+    assert proc.wait(timeout=60) == 130 and time.monotonic() - started < 30  # a shared CPU can be slow
+    assert not (tmp_path / "after.tif").exists() and not (tmp_path / "mask.tif").exists()
+    (job_dir / "cancel").unlink()
+    job["params"].update(steps=2, resample=1)
+    (job_dir / "job.json").write_text(json.dumps(job))
+    assert subprocess.run([*backend_cmd, "inpaint-scenario", "--job", "job.json"], cwd=job_dir,
+                          capture_output=True, timeout=900).returncode == 0
+    assert (tmp_path / "after.tif").exists() and (tmp_path / "mask.tif").exists()
+
+
+def test_controlnet_family_latent_inpainting(setup, tmp_path):
+    folder = setup[0]
+    sd = build_tiny_sd(tmp_path / "tiny-sd")
+    train(
+        TRAIN[0].resolve(
+            {"dataset": str(folder / "data" / "dataset"), "family": "controlnet-sd15", "preset": "tiny",
+             "base_model": str(sd), "max_steps": 1, "batch_size": 2, "validation_every": 0, "device": "cpu",
+             "output_dir": str(tmp_path / "cn")}
+        ),
+        REPORTER,
+    )
+    result = run(setup, tmp_path / "out", model=str(tmp_path / "cn" / "model"), steps=2, resample=2)
+    before = read(setup[2])[0]
+    after = read(tmp_path / "out" / "after.tif")[0]
+    mask = read(tmp_path / "out" / "mask.tif")[0][0]
+    np.testing.assert_array_equal(after[:, mask == 0], before[:, mask == 0])
+    assert (after[:, mask == 1] != before[:, mask == 1]).any() and result["canvases"] >= 1
+
+
+SCENE = Path("/work/shared/data/s2_aberystwyth_20210527/aberystwyth_s2_20210527_b02_b03_b04_b08_10m_epsg27700.tif")
+
+
+@pytest.mark.skipif(not SCENE.exists(), reason=f"the real Aberystwyth scene is absent ({SCENE})")
+def test_a_lake_on_real_farmland_with_the_demo_model(tmp_path):
+    """Real Sentinel-2 (reflectance x 1000, no scale metadata: SCALE given), the embedded demo model, a lake
+    drawn on fields: the lake reads as water (NDWI > 0), the rest of the crop is the scene's DNs."""
+    from rasterio.windows import Window
+
+    window = Window(490, 400, 64, 64)  # farmland east of Aberystwyth (the lake of scripts/bench_inpaint.py)
+    with rasterio.open(SCENE) as src:
+        profile = {**src.profile, "width": 64, "height": 64, "transform": src.window_transform(window)}
+        crop = src.read(window=window)
+    base = tmp_path / "base.tif"
+    with rasterio.open(base, "w", **profile) as dst:
+        dst.write(crop)
+    t = profile["transform"]
+    lake = shapely.Polygon([t * xy for xy in [(20, 20), (40, 18), (46, 34), (36, 46), (18, 40)]])
+    edits = write_edits(tmp_path / "lake.gpkg", [lake], ["water"], crs="EPSG:27700")
+    result = inpaint_scenario(
+        COMMANDS[0].resolve({"base": str(base), "edits": str(edits), "scale": 0.001, "steps": 8, "resample": 2,
+                             "margin": 3, "device": "cpu", "output": str(tmp_path / "after.tif"),
+                             "output_mask": str(tmp_path / "mask.tif")}),
+        REPORTER,
+    )
+    after, profile_after, scales, *_ = read(tmp_path / "after.tif")
+    mask = read(tmp_path / "mask.tif")[0][0]
+    np.testing.assert_array_equal(after[:, mask == 0], crop[:, mask == 0])
+    assert scales == (0.001,) * 4 and profile_after["dtype"] == "uint16"
+    green, nir = after[1][mask == 1].astype(float), after[3][mask == 1].astype(float)
+    assert np.mean((green - nir) / (green + nir) > 0) > 0.8
+    edit = result["variations"][0]["edits"][0]
+    assert edit["ndwi_before"] < 0 < edit["ndwi_after"]
