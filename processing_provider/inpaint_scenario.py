@@ -64,21 +64,21 @@ class InpaintScenario(MapSynthAlgorithm):
         return self.tr("Inpaint a what-if scenario")
 
     def shortHelpString(self) -> str:  # noqa: N802 - QGIS API name
-        return self.tr(
+        return self.help_html(self.tr(
             "Draws map edits into a reflectance raster: EDITS polygons (any CRS), each with a semantic-palette class "
             "in CLASS_FIELD (residential_building, bare, water, forest, ...), are painted onto the map of BASE's "
             "area (MAP: a rendered map raster; empty = derived from BASE as the demo model's maps are), and the "
             "model (MODEL; empty = the embedded demo model) regenerates the edits plus MARGIN pixels around them, "
             "conditioned on the known pixels around (RePaint resampling; controlnet-sd15: the same in latent "
-            "space), blended into BASE across the margin.<br><br>OUTPUT: BASE with the edits (same grid, data "
+            "space), blended into BASE across the margin.\n\nOUTPUT: BASE with the edits (same grid, data "
             "type, nodata and encoding; every pixel outside the edits + MARGIN is BASE's value, bit for bit). "
-            "VARIATIONS &gt; 1 adds OUTPUT_v01, .... OUTPUT_MASK: uint8 on BASE's grid, 1 = edit (the pixel's "
+            "VARIATIONS > 1 adds OUTPUT_v01, .... OUTPUT_MASK: uint8 on BASE's grid, 1 = edit (the pixel's "
             "centre lies inside a polygon: GDAL's default rule, not all-touched), 2 = margin (regenerated and "
             "blended), 0 = unchanged. BASE, OUTPUT and OUTPUT_MASK form a before/after/label triplet for change "
-            "detection. OUTPUT_MAP: the edited map.<br><br>BASE's reflectance = DN x SCALE + OFFSET; SCALE 0 reads "
+            "detection. OUTPUT_MAP: the edited map.\n\nBASE's reflectance = DN x SCALE + OFFSET; SCALE 0 reads "
             "the band metadata, else MapSynth's DN / 10000 - 0.1. Deterministic for a SEED; a rerun keeps "
             "finished variations."
-        )
+        ))
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API name
         self.addParameter(QgsProcessingParameterRasterLayer(self.BASE, self.tr("Base reflectance raster")))

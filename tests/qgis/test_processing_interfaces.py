@@ -23,6 +23,7 @@ MAIN_OUTPUT = {
     "build_training_dataset": "OUTPUT_DIR", "train_model": "OUTPUT_DIR", "generate_patches": "OUTPUT_DIR",
     "assemble_mosaic": "OUTPUT", "building_masks": "OUTPUT_DIR", "export_netcdf": "OUTPUT",
     "evaluate": "OUTPUT_DIR", "synthesize_city": "OUTPUT_DIR", "augmentation_experiment": "OUTPUT_DIR",
+    "inpaint_scenario": ("OUTPUT", "OUTPUT_MASK"),  # after + change mask: the triplet's image and label
 }
 HELP_TAGS = {"b", "i", "br", "ul", "li", "p", "code"}
 MAX_LABEL = 32  # characters: longer labels make the dialogs scroll sideways at their default size
@@ -37,7 +38,9 @@ def test_every_by_product_destination_is_optional(plugin):
     for alg in algorithms():
         mandatory = [p.name() for p in alg.destinationParameterDefinitions() if not p.flags() & p.FlagOptional]
         found[alg.name()] = mandatory
-    assert found == {name: [main] if main else [] for name, main in MAIN_OUTPUT.items()}
+    expected = {name: list(main) if isinstance(main, tuple) else [main] if main else []
+                for name, main in MAIN_OUTPUT.items()}
+    assert found == expected
 
 
 class _Tags(HTMLParser):
