@@ -39,6 +39,9 @@ class AssembleMosaic(MapSynthAlgorithm):
             "largest saturated blob are rejected. Each overlap is cut along its minimum-error boundary (dynamic "
             "programming, correct at corners), optionally feathered. One cut serves all bands, so RGB and NIR "
             "always come from the same source pixel.\n\n"
+            "The folder may also be the output of Crop Sentinel-2 to the grid, for the same grid (real patches, "
+            "one per cell): it is assembled as one candidate per cell and reproduces the real image exactly, the "
+            "reference for the seam visibility index (1.0) and the tiling periodicity (about 0 dB).\n\n"
             "The mosaic is a Cloud-Optimized GeoTIFF with overviews (reflectance = DN / 10000 - 0.1, DN 0 = "
             "nodata) exactly on the grid, or resampled with area averaging to another pixel size (e.g. 10 m). The "
             "label map and the seam lines are by-products: when skipped they are still written next to the mosaic "
@@ -49,7 +52,8 @@ class AssembleMosaic(MapSynthAlgorithm):
             self.PATCH_GRID, self.tr("Patch grid"), [QgsProcessing.TypeVectorPolygon]), GRID_HELP))
         self.addParameter(helped(QgsProcessingParameterFile(
             self.GENERATED_DIR, self.tr("Generated patches folder"), QgsProcessingParameterFile.Folder),
-            self.tr("the output of Generate patches, for the same patch grid")))
+            self.tr("the output of Generate patches (or of Crop Sentinel-2 to the grid: real patches), "
+                    "for the same patch grid")))
         self.addParameter(helped(QgsProcessingParameterEnum(
             self.SELECTION, self.tr("Candidate selection"), list(SELECTIONS), False, 0),
             self.tr("best: lowest error against what is already placed; random: among the best 3")))
