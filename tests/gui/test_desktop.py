@@ -160,5 +160,5 @@ def test_toolbox_run_loads_styled_results_and_logs_under_mapsynth(desktop):
     assert run["legend"]["Classified buildings"] == ["Residential", "Non-residential", "Undecided"]
     assert run["legend"]["Building coverage"] == ["Coverage fraction (0-1)", "0 / 1"]
     messages = [message for _, _, message in run["mapsynth_log"]]
-    assert any(m.startswith("masks finished in ") for m in messages), messages
+    assert any(m.startswith("building-masks finished in ") for m in messages), messages
     assert any("reprojected" in m for _, level, m in run["mapsynth_log"] if level == 1), messages  # Qgis.Warning

@@ -33,7 +33,7 @@ def test_backend_warnings_and_job_summaries_reach_the_mapsynth_log_tab(run_alg, 
     ours = [(level, message) for tag, level, message in received if tag == "MapSynth"]
     warnings = [m for level, m in ours if level == Qgis.Warning]
     assert any("masks: inputs in" in m and "reprojected" in m for m in warnings), ours
-    summaries = [m for level, m in ours if level == Qgis.Info and m.startswith("masks finished in ")]
+    summaries = [m for level, m in ours if level == Qgis.Info and m.startswith("building-masks finished in ")]
     assert len(summaries) == 1 and "buildings=3" in summaries[0] and "backend.log" in summaries[0], ours
-    failures = [m for level, m in ours if level == Qgis.Critical and m.startswith("masks failed after ")]
+    failures = [m for level, m in ours if level == Qgis.Critical and m.startswith("building-masks failed after ")]
     assert len(failures) == 1 and "residential" in failures[0].lower(), ours
