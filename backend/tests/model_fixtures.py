@@ -16,14 +16,16 @@ BANDS = ["B02", "B03", "B04", "B08"]
 CLIP = {"B02": [0.0, 0.15], "B03": [0.0, 0.2], "B04": [0.0, 0.25], "B08": [0.05, 0.6]}
 
 
-def make_grid(path: Path, rows: int, cols: int, size: int, overlap: int = 0) -> dict:
+def make_grid(
+    path: Path, rows: int, cols: int, size: int, overlap: int = 0, origin: tuple[float, float] = (420000.0, 5809000.0)
+) -> dict:
     definition = {
         "format": GRID_FORMAT,
         "format_version": 1,
         "crs_wkt": rasterio.crs.CRS.from_epsg(32630).to_wkt(),
         "crs_authid": "EPSG:32630",
-        "origin_x": 420000.0,
-        "origin_y": 5809000.0,
+        "origin_x": origin[0],
+        "origin_y": origin[1],
         "pixel_size": 10.0,
         "patch_size": size,
         "overlap": overlap,

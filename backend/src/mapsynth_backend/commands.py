@@ -20,6 +20,7 @@ STAGES = {
     "crop-sentinel2": "prepare.crop",
     "build-training-dataset": "prepare.dataset",
     "derive-maps": "prepare.landcover",
+    "map-from-land-cover": "prepare.land_cover_map",
     "train-model": "train",
     "generate-patches": "generate.command",
     "assemble-mosaic": "mosaic.command",
