@@ -216,7 +216,7 @@ def test_osm_lines_are_drawn_over_the_base_resume_and_manifest(tmp_path, grid):
     assert rgb_at(first, 2, 3) == colour("major_road")
     assert rgb_at(first, 5, 3) == colour("farmland") and rgb_at(first, 0, 0) == colour("farmland")
     details = json.loads((out / "mapsynth_output.json").read_text())["details"]
-    assert details["table"] == WORLDCOVER and details["lines"] == "city.osm.pbf"
+    assert details["table"] == "esa_worldcover.csv" and details["lines"] == "city.osm.pbf"
     assert details["source"] == "land cover: wc.tif band 1"
     again = run({**params, "osm_file": "city.osm.pbf", "lines_dir": str(lines)})
     assert again["written"] == 0 and again["patch_count"] == 2

@@ -7,9 +7,9 @@ import subprocess
 import pytest
 
 BACKEND_ALGORITHMS = ("crop_sentinel2", "build_training_dataset", "train_model", "generate_patches",
-                      "assemble_mosaic", "building_masks", "export_netcdf", "evaluate")
+                      "assemble_mosaic", "building_masks", "export_netcdf", "evaluate", "map_from_land_cover")
 # Parameters whose job value is not the parameter's own (derived or converted in processAlgorithm).
-CONVERTED = {"train_model": {"resume"}, "evaluate": {"map"}}
+CONVERTED = {"train_model": {"resume"}, "evaluate": {"map"}, "map_from_land_cover": {"vector", "table_file"}}
 
 
 @pytest.fixture(scope="module")

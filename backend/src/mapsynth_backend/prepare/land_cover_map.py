@@ -9,6 +9,7 @@ at all are not written. OSM lines rendered by the QGIS side (``LINES_DIR``, RGBA
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -257,7 +258,8 @@ def map_from_land_cover(params: dict[str, Any], reporter: Reporter) -> dict[str,
         details = {
             "style": f"semantic v{palette_version()}",
             "source": f"land cover: {source.description}",
-            "table": params["table"] if not params["table_file"] else table.name,
+            "table": table.name,
+            "table_sha256": hashlib.sha256(table.path.read_bytes()).hexdigest()[:16],
             "unknown": params["unknown"],
             "lines": Path(params["osm_file"]).name if params["osm_file"] else "",
         }
