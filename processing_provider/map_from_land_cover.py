@@ -11,11 +11,11 @@ from qgis.core import (
     QgsProcessing,
     QgsProcessingException,
     QgsProcessingOutputNumber,
-    QgsProcessingParameterBand,
     QgsProcessingParameterEnum,
     QgsProcessingParameterField,
     QgsProcessingParameterFile,
     QgsProcessingParameterFolderDestination,
+    QgsProcessingParameterNumber,
     QgsProcessingParameterRasterLayer,
     QgsProcessingParameterVectorLayer,
     QgsRectangle,
@@ -88,7 +88,8 @@ class MapFromLandCover(MapSynthAlgorithm):
         self.addParameter(QgsProcessingParameterVectorLayer(
             self.PATCH_GRID, self.tr("Patch grid"), [QgsProcessing.TypeVectorPolygon]))
         self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, self.tr("Classified raster"), optional=True))
-        self.addParameter(QgsProcessingParameterBand(self.BAND, self.tr("Class band"), 1, self.INPUT))
+        self.addParameter(QgsProcessingParameterNumber(
+            self.BAND, self.tr("Class band"), QgsProcessingParameterNumber.Integer, 1, False, 1))
         self.addParameter(QgsProcessingParameterVectorLayer(
             self.VECTOR, self.tr("Or: land-cover polygons"), [QgsProcessing.TypeVectorPolygon], optional=True))
         self.addParameter(QgsProcessingParameterField(
@@ -165,8 +166,7 @@ class MapFromLandCover(MapSynthAlgorithm):
         table_file = self._table_file(parameters, context)
         vector = self._export_vector(parameters, context)
         lines_dir = self._render_lines(feedback) if self.line_layer is not None else ""
-        params = job_params(self, parameters, context, vector=vector, table_file=table_file, lines_dir=lines_dir,
-                            band=self.parameterAsInt(parameters, self.BAND, context))
+        params = job_params(self, parameters, context, vector=vector, table_file=table_file, lines_dir=lines_dir)
         result = run_backend(backend_command(self), params, feedback)
         unknown = result.get("unknown_values") or []
         if unknown:
