@@ -2,12 +2,8 @@
 lookup table, optionally with OSM lines drawn on top. The backend does the raster work; QGIS exports the polygons
 to a GeoPackage and renders the OSM lines (rendering must run in QGIS)."""
 
-import os
-import uuid
-from pathlib import Path
-
-from osgeo import gdal
 from qgis.core import (
+    QgsCoordinateReferenceSystem,
     QgsProcessing,
     QgsProcessingException,
     QgsProcessingOutputNumber,
@@ -27,7 +23,7 @@ from ..plugin.about import PLUGIN_DIR
 from ..plugin.backend_client import new_job_dir
 from ..plugin.grid import list_patches, patches_extent, read_definition
 from ..plugin.osm_layers import semantic_layers
-from ..plugin.rendering import map_settings, render_rgba
+from ..plugin.rendering import map_settings, render_rgba, write_rgb_geotiff
 from .base import MapSynthAlgorithm, backend_command, grid_path, job_params, run_backend
 
 TABLES = PLUGIN_DIR / "resources" / "land_cover"
@@ -38,24 +34,6 @@ TABLE_FILES = (("CORINE Land Cover (level 3)", "corine_clc_level3.csv"),
                ("FLAIR-1 (19 classes)", "flair1.csv"),
                ("Own CSV (TABLE_FILE)", ""))
 UNKNOWN = ("refuse", "no data")
-
-
-def write_rgba_geotiff(path: Path, rgba, geotransform, crs_wkt: str) -> None:
-    """The OSM line render of one patch with its alpha (transparent where no line), renamed when complete."""
-    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.partial.tif")
-    ds = gdal.GetDriverByName("GTiff").Create(str(tmp), rgba.shape[1], rgba.shape[0], 4, gdal.GDT_Byte,
-                                              ["COMPRESS=DEFLATE", "ALPHA=YES"])
-    try:
-        ds.SetGeoTransform(geotransform)
-        ds.SetProjection(crs_wkt)
-        for band in range(4):
-            ds.GetRasterBand(band + 1).WriteArray(rgba[:, :, band])
-        ds.FlushCache()
-        ds = None
-        os.replace(tmp, path)
-    finally:
-        ds = None
-        tmp.unlink(missing_ok=True)
 
 
 class MapFromLandCover(MapSynthAlgorithm):
@@ -114,8 +92,6 @@ class MapFromLandCover(MapSynthAlgorithm):
         if osm_file:
             grid = grid_path(self, parameters, self.PATCH_GRID, context)
             self.definition, self.patches = read_definition(grid), list_patches(grid)
-            from qgis.core import QgsCoordinateReferenceSystem
-
             crs = QgsCoordinateReferenceSystem.fromWkt(self.definition["crs_wkt"])
             area = QgsRectangle(*patches_extent(self.definition, self.patches))
             layers, _ = semantic_layers(osm_file, area, crs, self.definition["pixel_size"], feedback)
@@ -158,8 +134,8 @@ class MapFromLandCover(MapSynthAlgorithm):
             rect = QgsRectangle(x_min, y_max - size * pixel, x_min + size * pixel, y_max)
             rgba = render_rgba(map_settings([self.line_layer], self.crs, rect, size, QColor(0, 0, 0, 0),
                                             self.transform_context))
-            write_rgba_geotiff(folder / f"{patch['patch_id']}.tif", rgba, (x_min, pixel, 0.0, y_max, 0.0, -pixel),
-                               d["crs_wkt"])
+            write_rgb_geotiff(folder / f"{patch['patch_id']}.tif", rgba, (x_min, pixel, 0.0, y_max, 0.0, -pixel),
+                              d["crs_wkt"], alpha=True)
         return str(folder)
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API name
