@@ -171,3 +171,47 @@ def test_generation_from_the_tables_maps_equals_generation_from_the_derived_maps
         assert worst <= 1
     hedges = np.mean([np.abs(full[n].astype(int) - reference[n].astype(int)).mean() for n in reference])
     print(f"mean |DN difference| caused by the hedge lines alone (derived maps as they are): {hedges:.2f}")
+
+
+def test_dataset_and_model_cards_record_the_map_source_and_table(demo):
+    """The land-cover maps go through build-training-dataset and train-model unchanged; the cards say where they
+    came from."""
+    root, _ = demo
+    grid = str(root / "grid.gpkg")
+    backend(
+        "build-training-dataset",
+        "--patch-grid",
+        grid,
+        "--map-dir",
+        str(root / "maps0"),
+        "--s2-dir",
+        str(root / "s2"),
+        "--output-dir",
+        str(root / "dataset"),
+    )
+    details = json.loads((root / "dataset" / "mapsynth_output.json").read_text())["details"]["map"]
+    assert details["table"] == "corine_clc_level3.csv" and details["source"] == "land cover: product0.tif band 1"
+    backend(
+        "train-model",
+        "--dataset",
+        str(root / "dataset"),
+        "--preset",
+        "tiny",
+        "--max-steps",
+        "1",
+        "--batch-size",
+        "2",
+        "--validation-every",
+        "0",
+        "--validation-samples",
+        "1",
+        "--validation-steps",
+        "1",
+        "--device",
+        "cpu",
+        "--output-dir",
+        str(root / "training"),
+    )
+    card = json.loads((root / "training" / "model" / "model_card.json").read_text())
+    assert card["map_style"]["table"] == "corine_clc_level3.csv"
+    assert card["map_style"]["source"] == "land cover: product0.tif band 1"
