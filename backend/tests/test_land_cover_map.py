@@ -85,13 +85,13 @@ def test_mode_resampling_at_a_coarser_grid_keeps_the_majority_class(tmp_path, gr
     class majority agree: grass). Cell B: 8 broad-leaved + 8 coniferous (16 forest) vs 9 arable: the majority
     *class* is forest although the most frequent *code* is arable (a mode of raw codes would say farmland)."""
     codes = np.full((40, 80), 211, np.uint16)  # arable -> farmland
-    block = np.full((5, 5), 211)
-    block.flat[:13] = 231  # pastures -> grass
-    codes[0:5, 0:5] = block
-    block = np.full((5, 5), 211)
-    block.flat[:8] = 311
-    block.flat[8:16] = 312
-    codes[0:5, 5:10] = block
+    block = np.full(25, 231)  # pastures -> grass
+    block[[*range(11), 12]] = 211  # 12 arable, among them the centre pixel (what nearest-neighbour would take)
+    codes[0:5, 0:5] = block.reshape(5, 5)
+    block = np.full(25, 211)
+    forest = [i for i in range(25) if i not in (*range(8), 12)]  # 9 arable, the centre among them
+    block[forest[:8]], block[forest[8:]] = 311, 312
+    codes[0:5, 5:10] = block.reshape(5, 5)
     raster = write_raster(tmp_path / "clc.tif", codes, from_origin(420000, 5809000, 2, 2))
     out = tmp_path / "maps"
     result = run({"patch_grid": grid, "input": raster, "table": CORINE, "output_dir": str(out)})

@@ -170,7 +170,7 @@ def majority(fine: np.ndarray, factor: int) -> np.ndarray:
     """The most frequent class (ignoring 0, no data) of each factor x factor block; ties go to the lower class."""
     rows, cols = fine.shape[0] // factor, fine.shape[1] // factor
     blocks = fine.reshape(rows, factor, cols, factor).transpose(0, 2, 1, 3).reshape(rows, cols, -1)
-    counts = np.stack([(blocks == index).sum(axis=-1) for index in range(1, 256)], axis=-1)
+    counts = np.stack([(blocks == index).sum(axis=-1) for index in range(1, max(int(fine.max()), 1) + 1)], axis=-1)
     best = counts.argmax(axis=-1).astype(np.uint8) + 1
     best[counts.max(axis=-1) == 0] = 0
     return best
