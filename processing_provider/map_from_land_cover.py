@@ -2,8 +2,11 @@
 lookup table, optionally with OSM lines drawn on top. The backend does the raster work; QGIS exports the polygons
 to a GeoPackage and renders the OSM lines (rendering must run in QGIS)."""
 
+from pathlib import Path
+
 from qgis.core import (
     QgsCoordinateReferenceSystem,
+    QgsCoordinateTransform,
     QgsProcessing,
     QgsProcessingException,
     QgsProcessingOutputNumber,
@@ -88,14 +91,15 @@ class MapFromLandCover(MapSynthAlgorithm):
     def prepareAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API name
         """Main thread: the OSM line layer must be built here (layers are created on the main thread)."""
         self.line_layer = None
+        grid = grid_path(self, parameters, self.PATCH_GRID, context)
+        self.definition, self.patches = read_definition(grid), list_patches(grid)
+        self.crs = QgsCoordinateReferenceSystem.fromWkt(self.definition["crs_wkt"])
+        self.area = QgsRectangle(*patches_extent(self.definition, self.patches))
+        self.transform_context = context.transformContext()
         osm_file = self.parameterAsFile(parameters, self.OSM_FILE, context)
         if osm_file:
-            grid = grid_path(self, parameters, self.PATCH_GRID, context)
-            self.definition, self.patches = read_definition(grid), list_patches(grid)
-            crs = QgsCoordinateReferenceSystem.fromWkt(self.definition["crs_wkt"])
-            area = QgsRectangle(*patches_extent(self.definition, self.patches))
-            layers, _ = semantic_layers(osm_file, area, crs, self.definition["pixel_size"], feedback)
-            self.line_layer, self.crs, self.transform_context = layers[0], crs, context.transformContext()
+            layers, _ = semantic_layers(osm_file, self.area, self.crs, self.definition["pixel_size"], feedback)
+            self.line_layer = layers[0]
         return True
 
     def _table_file(self, parameters, context) -> str:
@@ -114,14 +118,21 @@ class MapFromLandCover(MapSynthAlgorithm):
         path = new_job_dir("land-cover-input") / "land_cover.gpkg"
         options = QgsVectorFileWriter.SaveVectorOptions()
         options.driverName = "GPKG"
+        # only what lies under the grid, and only the class field: a continental product stays a small export
+        to_layer = QgsCoordinateTransform(self.crs, layer.crs(), self.transform_context)
+        options.filterExtent = to_layer.transformBoundingBox(self.area.buffered(self.definition["pixel_size"]))
+        field = self.parameterAsString(parameters, self.CLASS_FIELD, context)
+        if layer.fields().indexOf(field) >= 0:
+            options.attributes = [layer.fields().indexOf(field)]
         error, message, _, _ = QgsVectorFileWriter.writeAsVectorFormatV3(layer, str(path), context.transformContext(),
                                                                          options)
         if error != QgsVectorFileWriter.NoError:
             raise QgsProcessingException(self.tr("VECTOR: cannot export the layer: {msg}").format(msg=message))
         return str(path)
 
-    def _render_lines(self, feedback) -> str:
-        """One RGBA render of the OSM lines per patch (transparent background) for the backend to draw on top."""
+    def _render_lines(self, out_dir: Path, feedback) -> str:
+        """One RGBA render of the OSM lines per patch still to write (transparent background), for the backend to
+        draw on top."""
         folder = new_job_dir("land-cover-lines")
         d = self.definition
         size, pixel = d["patch_size"], d["pixel_size"]
@@ -130,6 +141,8 @@ class MapFromLandCover(MapSynthAlgorithm):
             if feedback.isCanceled():
                 raise QgsProcessingException(self.tr("Cancelled"))
             feedback.setProgress(20.0 * index / len(self.patches))
+            if (out_dir / f"{patch['patch_id']}.tif").exists():
+                continue
             x_min, y_max = d["origin_x"] + patch["col"] * stride, d["origin_y"] - patch["row"] * stride
             rect = QgsRectangle(x_min, y_max - size * pixel, x_min + size * pixel, y_max)
             rgba = render_rgba(map_settings([self.line_layer], self.crs, rect, size, QColor(0, 0, 0, 0),
@@ -141,7 +154,8 @@ class MapFromLandCover(MapSynthAlgorithm):
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API name
         table_file = self._table_file(parameters, context)
         vector = self._export_vector(parameters, context)
-        lines_dir = self._render_lines(feedback) if self.line_layer is not None else ""
+        out_dir = Path(self.parameterAsString(parameters, self.OUTPUT_DIR, context))
+        lines_dir = self._render_lines(out_dir, feedback) if self.line_layer is not None else ""
         params = job_params(self, parameters, context, vector=vector, table_file=table_file, lines_dir=lines_dir)
         result = run_backend(backend_command(self), params, feedback)
         unknown = result.get("unknown_values") or []
