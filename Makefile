@@ -10,20 +10,29 @@ TORCH_SPEC ?= torch==2.13.0
 QGIS_PROCESS ?= /usr/bin/qgis_process.bin
 BACKEND_VENV := .venv-backend
 QGIS_VENV := .venv-qgis
+TOOLS_VENV := .venv-tools
+# make zip: a development build (X.Y.Z-dev, experimental=True) unless RELEASE=1, which needs real contacts
+RELEASE ?=
+EMAIL ?=
+REPOSITORY_URL ?=
+TRACKER_URL ?=
+HOMEPAGE_URL ?=
 VERSION := $(shell sed -n 's/^version=//p' metadata.txt)
 export QT_QPA_PLATFORM ?= offscreen
 
-.PHONY: help setup qgis test test-backend test-qgis test-cli lint zip doctor demo bench train-demo-model clean
+.PHONY: help setup qgis tools test test-backend test-qgis test-cli lint zip doctor demo bench train-demo-model experiment clean
 
 help:
 	@echo "make demo    run the main job on the embedded default (sets up first)"
-	@echo "make test    set up, then lint and run the backend, QGIS headless and qgis_process tiers"
+	@echo "make test    set up, then lint and run the backend, QGIS headless, qgis_process and GUI (Xvfb) tiers"
 	@echo "make setup   install QGIS (Debian, as root) and create $(QGIS_VENV) and $(BACKEND_VENV)"
 	@echo "make bench   throughput and quality measurements -> docs/BENCHMARKS.md"
 	@echo "make train-demo-model   retrain the embedded demo model from the real scene (< 2 h on 2 cores)"
-	@echo "make lint | make zip | make doctor | make clean"
+	@echo "make experiment   is the synthetic data useful? augmentation experiment on the demo model's real pairs"
+	@echo "make zip     development zip; release: make zip RELEASE=1 EMAIL=.. REPOSITORY_URL=.. TRACKER_URL=.. HOMEPAGE_URL=.."
+	@echo "make lint | make doctor | make clean"
 
-setup: qgis $(QGIS_VENV)/.installed $(BACKEND_VENV)/.installed
+setup: qgis $(QGIS_VENV)/.installed $(BACKEND_VENV)/.installed $(TOOLS_VENV)/.installed
 
 qgis:
 	@QGIS_PYTHON=$(QGIS_PYTHON) QGIS_PROCESS=$(QGIS_PROCESS) scripts/ensure_qgis.sh
@@ -42,7 +51,7 @@ $(BACKEND_VENV)/.installed: backend/pyproject.toml
 	$(BACKEND_VENV)/bin/python -m pip install -q --disable-pip-version-check -e "backend[test]"
 	@touch $@
 
-test: setup lint test-backend test-qgis test-cli
+test: setup lint test-backend test-qgis test-cli test-gui
 
 test-backend: setup
 	cd backend && ../$(BACKEND_VENV)/bin/python -m pytest
@@ -53,14 +62,33 @@ test-qgis: setup
 test-cli: setup
 	$(QGIS_VENV)/bin/python -m pytest tests/cli
 
+# QGIS desktop in a virtual 1280x800 display (the tests start it through xvfb-run -a): every MapSynth window opened,
+# checked and photographed (.mapsynth-test/gui/screenshots).
+.PHONY: test-gui
+test-gui: setup
+	$(QGIS_VENV)/bin/python -m pytest tests/gui
+
 lint: $(BACKEND_VENV)/.installed
 	$(BACKEND_VENV)/bin/ruff check .
 	$(BACKEND_VENV)/bin/ruff format --check --diff backend/src
 
-zip:
-	@mkdir -p dist
-	git archive --format=zip --prefix=mapsynth/ -o dist/mapsynth-$(VERSION).zip HEAD
-	$(QGIS_PYTHON) scripts/validate_zip.py dist/mapsynth-$(VERSION).zip
+# The plugins.qgis.org security scanners, at the versions the site runs (QGIS-Plugins-Website REQUIREMENTS.txt).
+$(TOOLS_VENV)/.installed:
+	test -x $(TOOLS_VENV)/bin/python || $(BASE_PYTHON) -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/python -m pip install -q --disable-pip-version-check "bandit~=1.9" "detect-secrets~=1.5" \
+		"flake8~=7.3"
+	@touch $@
+
+tools: $(TOOLS_VENV)/.installed
+
+# git archive of HEAD with the contacts written into its metadata.txt, then the validator and the site's scan;
+# a zip that fails either is deleted.
+ZIP := dist/mapsynth-$(VERSION)$(if $(RELEASE),,-dev).zip
+zip: $(TOOLS_VENV)/.installed
+	$(QGIS_PYTHON) scripts/build_zip.py $(ZIP) $(if $(RELEASE),--release) --email "$(EMAIL)" \
+		--repository "$(REPOSITORY_URL)" --tracker "$(TRACKER_URL)" --homepage "$(HOMEPAGE_URL)"
+	$(QGIS_PYTHON) scripts/validate_zip.py $(if $(RELEASE),--release) $(ZIP) || { rm -f $(ZIP); exit 1; }
+	$(TOOLS_VENV)/bin/python scripts/security_scan.py $(ZIP) || { rm -f $(ZIP); exit 1; }
 
 doctor: $(BACKEND_VENV)/.installed
 	$(BACKEND_VENV)/bin/mapsynth doctor
@@ -73,6 +101,10 @@ demo: setup
 
 train-demo-model: setup
 	QGIS_PROCESS=$(QGIS_PROCESS) scripts/train_demo_model.sh
+
+# The augmentation experiment (issue 18) on the demo model's Aberystwyth pairs; resumable (rerun after a kill).
+experiment: setup
+	QGIS_PROCESS=$(QGIS_PROCESS) scripts/run_experiment.sh
 
 clean:
 	rm -rf dist .mapsynth-demo demo-output $(QGIS_VENV)

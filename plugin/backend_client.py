@@ -81,7 +81,9 @@ def check_protocol(python: Path) -> None:
     log_file.parent.mkdir(parents=True, exist_ok=True)
     argv = contract.handshake_argv(python, log_file)
     try:
-        done = subprocess.run(argv, capture_output=True, timeout=120, env=clean_env(), check=False, **_popen_kwargs())
+        # B603 accepted: argv is a list (no shell), the interpreter is the backend the user configured
+        done = subprocess.run(argv, capture_output=True, timeout=120, env=clean_env(), check=False,  # nosec B603
+                              **_popen_kwargs())
         report = json.loads(done.stdout)
     except (OSError, subprocess.TimeoutExpired, ValueError) as exc:
         raise backend_error(tr(
@@ -92,6 +94,12 @@ def check_protocol(python: Path) -> None:
     if problem:
         raise backend_error(tr("MapSynth backend at {python}: {problem}").format(python=python, problem=problem))
     _compatible.add(str(python))
+
+
+def _summary(outputs: dict[str, Any]) -> str:
+    """The result's scalar values and paths on one line, for the job summary in the Log Messages panel."""
+    items = [f"{key}={value}" for key, value in outputs.items() if isinstance(value, (str, int, float, bool))]
+    return ", ".join(items)[:500] or "no outputs"
 
 
 class BackendProcess:
@@ -120,9 +128,12 @@ class BackendProcess:
         (self.job_dir / "job.json").write_text(json.dumps(job, indent=2), encoding="utf-8")
         argv = contract.backend_argv(python, self.command, "--job", "job.json")
         get_logger().info("backend job %s: %s", self.job_dir, " ".join(argv))
+        self._started = time.monotonic()
         with open(self.log_path, "ab") as log:
             try:
-                proc = subprocess.Popen(argv, cwd=self.job_dir, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                # B603 accepted: argv is a list (no shell), the configured backend and fixed arguments
+                proc = subprocess.Popen(argv, cwd=self.job_dir, stdin=subprocess.DEVNULL,  # nosec B603
+                                        stdout=subprocess.PIPE,
                                         stderr=log, env=clean_env(), **_popen_kwargs())
             except OSError as exc:
                 raise backend_error(tr("Cannot start the MapSynth backend {python}: {error}").format(
@@ -134,7 +145,16 @@ class BackendProcess:
             if proc.poll() is None:
                 self._stop(proc)
             proc.stdout.close()
-        return self._finish(proc.returncode, cancelled)
+        try:
+            outputs = self._finish(proc.returncode, cancelled)
+        except QgsProcessingException as exc:
+            log = get_logger().info if self.cancelled else get_logger().error
+            log("%s %s after %.1f s: %s", self.command, "cancelled" if self.cancelled else "failed",
+                time.monotonic() - self._started, str(exc))
+            raise
+        get_logger().info("%s finished in %.1f s: %s (log: %s)", self.command, time.monotonic() - self._started,
+                          _summary(outputs), self.log_path)
+        return outputs
 
     def _pump(self, proc: subprocess.Popen, feedback: QgsProcessingFeedback) -> bool:
         lines: queue.Queue = queue.Queue()
@@ -182,8 +202,10 @@ class BackendProcess:
             level, msg = event.get("level", "info"), str(event.get("msg", ""))
             if level == "warning":
                 feedback.pushWarning(msg)
+                get_logger().warning("%s: %s", self.command, msg)
             elif level == "error":
                 feedback.reportError(msg, False)
+                get_logger().error("%s: %s", self.command, msg)
             elif level == "debug":
                 feedback.pushDebugInfo(msg)
             else:

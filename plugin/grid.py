@@ -83,7 +83,7 @@ def write_grid(path: Path, definition: dict[str, Any], cells: list[tuple[int, in
             feature.SetGeometryDirectly(_ring(x_min, y_max - size_m, x_min + size_m, y_max))
             layer.CreateFeature(feature)
         layer.CommitTransaction()
-        ds.ExecuteSQL(f"CREATE UNIQUE INDEX idx_{PATCH_LAYER}_patch_id ON {PATCH_LAYER}(patch_id)")
+        ds.ExecuteSQL("CREATE UNIQUE INDEX idx_patches_patch_id ON patches(patch_id)")
         table = ds.CreateLayer(GRID_TABLE, None, ogr.wkbNone, ["DESCRIPTION=MapSynth grid definition (JSON)"])
         table.CreateField(ogr.FieldDefn("definition", ogr.OFTString))
         table.CreateField(ogr.FieldDefn("fingerprint", ogr.OFTString))
@@ -110,7 +110,7 @@ def read_definition(path: str | Path) -> dict[str, Any]:
         raise QgsProcessingException(tr("PATCH_GRID: file not found: {path}").format(path=path))
     try:
         with sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True) as conn:
-            row = conn.execute(f"SELECT definition, fingerprint FROM {GRID_TABLE}").fetchone()
+            row = conn.execute("SELECT definition, fingerprint FROM mapsynth_grid").fetchone()
         definition = json.loads(row[0])
     except (sqlite3.DatabaseError, TypeError, ValueError) as exc:
         raise QgsProcessingException(tr("PATCH_GRID: {path} is not a MapSynth patch grid; {hint}").format(
@@ -128,7 +128,7 @@ def list_patches(path: str | Path) -> list[dict[str, Any]]:
     """Patches of a grid (patch_id, row, col, split), north to south, west to east."""
     path = Path(str(path).split("|", 1)[0])
     with sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True) as conn:
-        rows = conn.execute(f"SELECT patch_id, row, col, split FROM {PATCH_LAYER} ORDER BY row, col").fetchall()
+        rows = conn.execute("SELECT patch_id, row, col, split FROM patches ORDER BY row, col").fetchall()
     unsafe = [str(p) for p, _, _, _ in rows if not SAFE_PATCH_ID.fullmatch(str(p))]
     if unsafe:  # patch ids become file names: a grid must not steer writes out of the output folders
         raise QgsProcessingException(tr("PATCH_GRID: {path}: patch id {pid!r} is not a plain file name "

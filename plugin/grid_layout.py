@@ -112,7 +112,7 @@ def assign_splits(cells: list[tuple[int, int]], val_fraction: float, test_fracti
     for row, col in cells:
         blocks.setdefault((row // block, col // block), []).append((row, col))
     order = sorted(blocks)
-    random.Random(seed).shuffle(order)
+    random.Random(seed).shuffle(order)  # nosec B311  # a reproducible seeded split, not a secret
     targets = {"test": test_fraction * len(cells), "val": val_fraction * len(cells)}
     counts = {"test": 0, "val": 0}
     splits: dict[tuple[int, int], str] = {}

@@ -54,7 +54,8 @@ class MapSynthPlugin:
     def show_settings(self) -> None:
         from .gui.settings_dialog import SettingsDialog
 
-        SettingsDialog(self.iface.mainWindow()).exec_()
+        self.settings_dialog = SettingsDialog(self.iface.mainWindow())  # kept: open() does not block
+        self.settings_dialog.open()
 
     def show_setup(self) -> None:
         from .gui.setup_dialog import SetupDialog

@@ -4,6 +4,8 @@ created there, see the QGIS threading rules)."""
 
 from __future__ import annotations
 
+import contextlib
+from collections import Counter
 from pathlib import Path
 
 from osgeo import gdal, ogr
@@ -48,7 +50,8 @@ def open_osm(path: str) -> gdal.Dataset:
     if not path.lower().endswith(OSM_SUFFIXES):
         raise QgsProcessingException(tr("OSM_FILE: expected .osm.pbf, .osm or .gpkg, got {path}").format(path=path))
     gdal.SetConfigOption("OGR_INTERLEAVED_READING", "NO")
-    ds = ogr.Open(path)
+    with gdal_errors(path):
+        ds = ogr.Open(path)
     if ds is None or ds.GetLayerByName("multipolygons") is None or ds.GetLayerByName("lines") is None:
         raise QgsProcessingException(tr(
             "OSM_FILE: {path} is not an OpenStreetMap extract OGR can read (it needs 'multipolygons' and 'lines' "
@@ -56,9 +59,41 @@ def open_osm(path: str) -> gdal.Dataset:
     return ds
 
 
+class GdalErrors:
+    """Collects GDAL/OGR errors instead of letting them go to the log only: OGR's OSM driver reports a damaged
+    file ("An error occurred during the parsing of data") and then simply ends the feature loop."""
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    def __call__(self, level: int, number: int, message: str) -> None:
+        if level >= gdal.CE_Failure:
+            self.messages.append(" ".join(str(message).split()))
+
+
+@contextlib.contextmanager
+def gdal_errors(path: str, label: str = "OSM_FILE"):
+    """Turn any GDAL/OGR failure while reading ``path`` into one QgsProcessingException naming the file."""
+    errors = GdalErrors()
+    gdal.PushErrorHandler(errors)
+    try:
+        yield errors
+    finally:
+        gdal.PopErrorHandler()
+    if errors.messages:
+        raise QgsProcessingException(tr("{label}: cannot read {path}: {msg} (the file is damaged or incomplete)")
+                                     .format(label=label, path=path, msg=errors.messages[0]))
+
+
 def read_osm(path: str, bounds_wgs84: QgsRectangle, crs: QgsCoordinateReferenceSystem, feedback=None):
-    """Classified geometries in ``crs``: (areas [(geom, class)], lines [(geom, class, width)], coast, extent)."""
+    """Classified geometries in ``crs``: (areas [(geom, class)], lines [(geom, class, width)], coast, extent).
+    Any GDAL/OGR error while reading fails the step: a truncated extract must not render as empty maps."""
     ds = open_osm(path)
+    with gdal_errors(path):
+        return _read_layers(ds, bounds_wgs84, crs, feedback)
+
+
+def _read_layers(ds, bounds_wgs84: QgsRectangle, crs: QgsCoordinateReferenceSystem, feedback):
     to_grid = QgsCoordinateTransform(WGS84, crs, QgsProject.instance().transformContext())
     areas, lines, coast = [], [], []
     extent = QgsRectangle()
@@ -138,6 +173,15 @@ def semantic_layers(path: str, area: QgsRectangle, crs: QgsCoordinateReferenceSy
     if feedback is not None:
         feedback.pushInfo(tr("OSM: {a} areas, {l} lines, {c} coastline ways -> {s} sea polygons").format(
             a=len(areas), l=len(lines), c=len(coast), s=len(sea)))
+    counts = classes_on_grid(areas, lines, sea, area)
+    if not counts:
+        raise QgsProcessingException(tr(
+            "OSM_FILE: the OSM file covers none of the grid: its data lies at {data}; the grid at {grid}. Choose the "
+            "extract of this area (or a grid over the extract)").format(data=lon_lat(extent),
+                                                                        grid=lon_lat(bounds_wgs84)))
+    if feedback is not None:
+        feedback.pushInfo(tr("OSM features on the grid per class: {counts}").format(
+            counts=", ".join(f"{cls} {n}" for cls, n in counts.most_common())))
     boundaries = []
     for geometry, cls in areas:
         if cls in PARCEL_CLASSES:
@@ -157,6 +201,22 @@ def semantic_layers(path: str, area: QgsRectangle, crs: QgsCoordinateReferenceSy
                 style=style, msg=message))
     at_least_one_pixel_wide(line_layer, pixel_size)
     return [line_layer, area_layer], extent
+
+
+def classes_on_grid(areas, lines, sea, area: QgsRectangle) -> Counter:
+    """How many classified features of each class intersect the grid area (the sea counts as class 'sea')."""
+    box = QgsGeometry.fromRect(area)
+    counts = Counter(cls for geometry, cls in areas if geometry.intersects(box))
+    counts.update(cls for geometry, cls, _ in lines if geometry.intersects(box))
+    counts.update("sea" for geometry in sea if geometry.intersects(box))
+    return counts
+
+
+def lon_lat(rect: QgsRectangle) -> str:
+    if rect.isNull():
+        return tr("nowhere (the file holds no features)")
+    return tr("lon {x0:.3f} to {x1:.3f}, lat {y0:.3f} to {y1:.3f}").format(
+        x0=rect.xMinimum(), x1=rect.xMaximum(), y0=rect.yMinimum(), y1=rect.yMaximum())
 
 
 # Field structure that shows at 10 m whatever its width (hedge shadows and NIR contrast; the derived training maps

@@ -48,12 +48,29 @@ def render_rgba(settings: QgsMapSettings) -> np.ndarray:
     job = QgsMapRendererSequentialJob(settings)
     job.start()
     job.waitForFinished()
+    _raise_layer_errors(job, settings)
     image = job.renderedImage().convertToFormat(QImage.Format_RGBA8888)
     height, width = image.height(), image.width()
     bits = image.constBits()
     bits.setsize(image.sizeInBytes())
     rows = np.frombuffer(bits, np.uint8).reshape(height, image.bytesPerLine())
     return rows[:, : width * 4].reshape(height, width, 4).copy()
+
+
+TILE_PROVIDERS = ("wms", "wcs", "arcgismapserver", "vectortile")  # missing tiles: retried by the completeness check
+
+
+def _raise_layer_errors(job, settings: QgsMapSettings) -> None:
+    """A layer that fails to draw (a damaged file, a read error) fails the step instead of leaving a hole."""
+    layers = {layer.id(): layer for layer in settings.layers()}
+    for error in job.errors():
+        layer = layers.get(error.layerID)
+        if layer is not None and layer.providerType() in TILE_PROVIDERS:
+            continue
+        name = layer.name() if layer is not None else error.layerID
+        source = layer.source() if layer is not None else ""
+        raise QgsProcessingException(tr("LAYERS: cannot draw {name} ({source}): {msg}").format(
+            name=name, source=source, msg=" ".join(error.message.split())))
 
 
 def write_rgb_geotiff(path: Path, rgba: np.ndarray, geotransform, crs_wkt: str, alpha: bool = False) -> None:
@@ -121,10 +138,29 @@ def render_to_raster(layers, crs, transform: tuple, width: int, height: int, pat
             tmp.unlink()
 
 
+def mapped_fraction(rgb: np.ndarray, background) -> float:
+    """Share of pixels (rows, cols, >= 3) that show a mapped feature, i.e. differ from the background colour."""
+    if background is None:
+        return 1.0
+    return float((rgb[:, :, :3] != np.asarray(background, np.uint8)).any(axis=2).mean())
+
+
+def _read_rgb(path: Path) -> np.ndarray:
+    ds = gdal.Open(str(path))
+    if ds is None:
+        raise QgsProcessingException(tr("OUTPUT_DIR: cannot read the existing patch {p}; delete it and rerun")
+                                     .format(p=path))
+    rgb = ds.ReadAsArray(band_list=[1, 2, 3])
+    ds = None
+    return rgb.transpose(1, 2, 0)
+
+
 def render_grid_patches(layers, crs, definition: dict, patches: list[dict], out_dir: Path, background: QColor,
-                        retries: int, transform_context, feedback):
+                        retries: int, transform_context, feedback, blank_rgb=None):
     """Render every patch not yet in ``out_dir``; incomplete ones (missing pixels after the retries) are
-    recorded, not written. Returns (written, skipped, incomplete ids, status records)."""
+    recorded, not written. With ``blank_rgb`` (the background of a semantic render), a map's valid_fraction is the
+    share of its pixels that show a mapped feature (0: a blank map). Returns (written, skipped, incomplete ids,
+    status records)."""
     size, pixel = definition["patch_size"], definition["pixel_size"]
     stride = (size - definition["overlap"]) * pixel
     records, written, skipped, incomplete = [], 0, 0, []
@@ -136,6 +172,9 @@ def render_grid_patches(layers, crs, definition: dict, patches: list[dict], out_
         feedback.setProgress(100.0 * index / len(patches))
         if target.exists():
             skipped += 1
+            if blank_rgb is not None:
+                records.append({"patch_id": patch["patch_id"], "status": "ok", "output": str(target),
+                                "valid_fraction": mapped_fraction(_read_rgb(target), blank_rgb)})
             continue
         x_min = definition["origin_x"] + patch["col"] * stride
         y_max = definition["origin_y"] - patch["row"] * stride
@@ -153,5 +192,6 @@ def render_grid_patches(layers, crs, definition: dict, patches: list[dict], out_
             continue
         write_rgb_geotiff(target, rgba, (x_min, pixel, 0.0, y_max, 0.0, -pixel), definition["crs_wkt"])
         written += 1
-        records.append({"patch_id": patch["patch_id"], "status": "ok", "valid_fraction": 1.0, "output": str(target)})
+        records.append({"patch_id": patch["patch_id"], "status": "ok", "output": str(target),
+                        "valid_fraction": mapped_fraction(rgba, blank_rgb)})
     return written, skipped, incomplete, records

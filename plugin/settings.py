@@ -27,6 +27,13 @@ def set_value(key: str, new_value: str) -> None:
     QgsSettings().setValue(PREFIX + key, new_value)
 
 
+def device(choices: tuple[str, ...] = ("auto", "cpu", "cuda")) -> str:
+    """The Settings dialog's Device: what DEVICE 'auto' of Train model and Generate patches runs on ('auto'
+    when unset or when the backend command does not offer it, e.g. 'cuda' for training, where auto uses it)."""
+    chosen = value(KEY_DEVICE, "auto") or "auto"
+    return chosen if chosen in choices else "auto"
+
+
 def cache_dir() -> Path:
     """Per-user cache (backend venv, jobs, logs): the contract's rule, with the plugin setting."""
     return contract.cache_dir(value(KEY_CACHE_DIR))

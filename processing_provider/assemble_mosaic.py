@@ -4,7 +4,6 @@ from osgeo import gdal
 from qgis.core import (
     QgsProcessing,
     QgsProcessingOutputNumber,
-    QgsProcessingParameterDefinition,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFile,
     QgsProcessingParameterNumber,
@@ -14,7 +13,7 @@ from qgis.core import (
 )
 
 from ..plugin.styling import load_styled, run_group
-from .base import MapSynthAlgorithm, backend_command, job_params, run_backend
+from .base import GRID_HELP, MapSynthAlgorithm, backend_command, helped, job_params, run_backend
 
 SELECTIONS = ("best", "random")
 
@@ -32,49 +31,58 @@ class AssembleMosaic(MapSynthAlgorithm):
         return self.tr("Assemble seamless mosaic")
 
     def shortHelpString(self) -> str:  # noqa: N802 - QGIS API name
-        return self.tr(
-            "Assembles the generated variations (GENERATED_DIR, <patch_id>_vNN.tif) into one mosaic, in raster "
-            "order (north to south, west to east). For each cell the variation with the lowest error against what "
-            "is already placed is taken (all bands, normalised per band), or with SELECTION random a seeded pick "
-            "among the best three; variations with a saturated, cloud-like blob larger than MAX_BLOB pixels are "
-            "rejected. Each overlap is cut along its minimum-error boundary (dynamic programming, correct at "
-            "corners), optionally feathered over FEATHER pixels. One cut serves all bands, so RGB and NIR always "
-            "come from the same source pixel.<br><br>Outputs: OUTPUT, a Cloud-Optimized GeoTIFF with overviews "
-            "(reflectance = DN / 10000 - 0.1, DN 0 = nodata) exactly on the grid, or resampled with area "
-            "averaging onto TARGET_PIXEL_SIZE (e.g. 10 m); LABELS, the cell and variation of every pixel "
-            "((row × columns + col) × 1000 + variation); SEAMS, the cut lines. The log reports the seam visibility "
-            "index (1.0 = invisible) and the tiling periodicity per band."
-        )
-
+        return self.help_html(self.tr(
+            "Assembles the generated variations (files <patch_id>_vNN.tif) into one mosaic, in raster order (north "
+            "to south, west to east). For each cell the variation with the lowest error against what is already "
+            "placed is taken (all bands, normalised per band), or, with Candidate selection 'random among the best "
+            "3', a seeded pick among the best three; variations with a saturated, cloud-like blob larger than the "
+            "largest saturated blob are rejected. Each overlap is cut along its minimum-error boundary (dynamic "
+            "programming, correct at corners), optionally feathered. One cut serves all bands, so RGB and NIR "
+            "always come from the same source pixel.\n\n"
+            "The mosaic is a Cloud-Optimized GeoTIFF with overviews (reflectance = DN / 10000 - 0.1, DN 0 = "
+            "nodata) exactly on the grid, or resampled with area averaging to another pixel size (e.g. 10 m). The "
+            "label map and the seam lines are by-products: when skipped they are still written next to the mosaic "
+            "(<mosaic>_labels.tif, <mosaic>_seams.gpkg), because Evaluate reads the label map from there. The log "
+            "reports the seam visibility index (1.0 = invisible) and the tiling periodicity per band."))
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API name
-        self.addParameter(QgsProcessingParameterVectorLayer(
-            self.PATCH_GRID, self.tr("Patch grid"), [QgsProcessing.TypeVectorPolygon]))
-        self.addParameter(QgsProcessingParameterFile(self.GENERATED_DIR, self.tr("Generated patches folder"),
-                                                     QgsProcessingParameterFile.Folder))
-        self.addParameter(QgsProcessingParameterEnum(
-            self.SELECTION, self.tr("Candidate selection (random: among the best 3)"), list(SELECTIONS), False, 0))
-        self.addParameter(QgsProcessingParameterNumber(self.SEED, self.tr("Seed (random selection)"),
-                                                       QgsProcessingParameterNumber.Integer, 0, False, 0))
-        self.addParameter(QgsProcessingParameterNumber(self.FEATHER, self.tr("Feather width (pixels, 0 = hard seam)"),
-                                                       QgsProcessingParameterNumber.Double, 0.0, False, 0.0, 256.0))
-        self.addParameter(QgsProcessingParameterNumber(
-            self.MAX_BLOB, self.tr("Largest saturated blob (pixels, 0 = off)"), QgsProcessingParameterNumber.Integer,
-            0, False, 0))
-        target = QgsProcessingParameterNumber(self.TARGET_PIXEL_SIZE, self.tr("Resample to pixel size (m, 0 = no)"),
-                                              QgsProcessingParameterNumber.Double, 0.0, False, 0.0, 10000.0)
-        target.setFlags(target.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
-        self.addParameter(target)
-        self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Mosaic")))
-        self.addParameter(QgsProcessingParameterRasterDestination(self.LABELS, self.tr("Label map")))
-        self.addParameter(QgsProcessingParameterVectorDestination(self.SEAMS, self.tr("Seam lines"),
-                                                                  QgsProcessing.TypeVectorLine))
+        self.addParameter(helped(QgsProcessingParameterVectorLayer(
+            self.PATCH_GRID, self.tr("Patch grid"), [QgsProcessing.TypeVectorPolygon]), GRID_HELP))
+        self.addParameter(helped(QgsProcessingParameterFile(
+            self.GENERATED_DIR, self.tr("Generated patches folder"), QgsProcessingParameterFile.Folder),
+            self.tr("the output of Generate patches, for the same patch grid")))
+        self.addParameter(helped(QgsProcessingParameterEnum(
+            self.SELECTION, self.tr("Candidate selection"), list(SELECTIONS), False, 0),
+            self.tr("best: lowest error against what is already placed; random: among the best 3")))
+        self.addParameter(helped(QgsProcessingParameterNumber(
+            self.SEED, self.tr("Seed (random selection)"), QgsProcessingParameterNumber.Integer, 0, False, 0),
+            self.tr("only used by random selection")))
+        self.addParameter(helped(QgsProcessingParameterNumber(
+            self.FEATHER, self.tr("Feather width (px)"), QgsProcessingParameterNumber.Double, 0.0, False, 0.0,
+            256.0), self.tr("blend across each cut over this many pixels; 0 = hard seam")))
+        self.addParameter(helped(QgsProcessingParameterNumber(
+            self.MAX_BLOB, self.tr("Largest saturated blob (px)"), QgsProcessingParameterNumber.Integer, 0, False,
+            0), self.tr("variations with a larger saturated, cloud-like blob are rejected; 0 = off")))
+        self.addParameter(helped(QgsProcessingParameterNumber(
+            self.TARGET_PIXEL_SIZE, self.tr("Resample to pixel size (m)"), QgsProcessingParameterNumber.Double,
+            0.0, False, 0.0, 10000.0), self.tr("area-averaged resampling of the mosaic; 0 = keep the grid's"),
+            advanced=True))
+        self.addParameter(helped(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Mosaic")),
+                                 self.tr("the main result: input of Building masks, Export to netCDF, Evaluate")))
+        self.addParameter(helped(QgsProcessingParameterRasterDestination(
+            self.LABELS, self.tr("Label map"), optional=True, createByDefault=True),
+            self.tr("the cell and variation of every pixel, (row × columns + col) × 1000 + variation; "
+                    "default <mosaic>_labels.tif")))
+        self.addParameter(helped(QgsProcessingParameterVectorDestination(
+            self.SEAMS, self.tr("Seam lines"), QgsProcessing.TypeVectorLine, optional=True, createByDefault=True),
+            self.tr("the cut lines (GeoPackage); default <mosaic>_seams.gpkg")))
         self.addOutput(QgsProcessingOutputNumber(self.SEAM_VISIBILITY, self.tr("Mean seam visibility index")))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API name
-        seams = self.parameterAsOutputLayer(parameters, self.SEAMS, context)
-        if not seams.lower().endswith(".gpkg"):
+        seams = self.parameterAsOutputLayer(parameters, self.SEAMS, context)  # "" when skipped
+        if seams and not seams.lower().endswith(".gpkg"):
             seams = seams.rsplit(".", 1)[0] + ".gpkg"
         params = job_params(self, parameters, context, seams=seams)
+        labels = params["labels"]  # "" = the backend's default next to the mosaic
         result = run_backend(backend_command(self), params, feedback)
         if result:
             group = run_group(self.tr("mosaic"))
@@ -86,8 +94,11 @@ class AssembleMosaic(MapSynthAlgorithm):
                 vrt.GetRasterBand(index).SetDescription(source.GetRasterBand(index).GetDescription())
             vrt = source = None  # written and closed
             load_styled(context, false_colour, self.tr("Mosaic (NIR false colour)"), "false_colour", group)
-            load_styled(context, seams, self.tr("Seam lines"), "seams", group, self.SEAMS)
-            load_styled(context, params["labels"], self.tr("Label map"), "labels", group, self.LABELS)
+            if seams:
+                load_styled(context, seams, self.tr("Seam lines"), "seams", group, self.SEAMS)
+            if labels:
+                load_styled(context, labels, self.tr("Label map"), "labels", group, self.LABELS)
         visibility = [v for v in result.get("seam_visibility", {}).values() if v == v]
-        return {self.OUTPUT: params["output"], self.LABELS: params["labels"], self.SEAMS: seams,
+        return {self.OUTPUT: params["output"], self.LABELS: result.get("labels", labels),
+                self.SEAMS: result.get("seams", seams),
                 self.SEAM_VISIBILITY: sum(visibility) / len(visibility) if visibility else float("nan")}

@@ -12,7 +12,7 @@ from qgis.core import (
 from ..plugin import settings
 from ..plugin.backend_client import BackendProcess, resolve_python
 from ..plugin.contract import contract
-from .base import MapSynthAlgorithm
+from .base import MapSynthAlgorithm, helped
 
 
 class BackendDoctor(MapSynthAlgorithm):
@@ -28,19 +28,18 @@ class BackendDoctor(MapSynthAlgorithm):
         return self.tr("Backend doctor")
 
     def shortHelpString(self) -> str:  # noqa: N802 - QGIS API name
-        return self.tr(
-            "Runs the MapSynth backend's <i>doctor</i> command through the job protocol and reports the protocol "
+        return self.help_html(self.tr(
+            "Runs the MapSynth backend's doctor command through the job protocol and reports the protocol "
             "and backend versions, the Python, the torch build (for example +cpu or +cu124), CUDA availability "
-            "and GPUs with their memory, and the versions of diffusers, transformers, accelerate and rasterio."
-            "<br><br>The backend is found through the environment variable MAPSYNTH_BACKEND_PYTHON, the plugin "
-            "setting mapsynth/backend_python, the plugin folder's .venv-backend, or the per-user cache "
-            "environment, in that order. The report is also written as JSON (OUTPUT)."
-        )
+            "and GPUs with their memory, and the versions of diffusers, transformers, accelerate and rasterio.\n\n"
+            "The backend is found through the environment variable MAPSYNTH_BACKEND_PYTHON, the plugin "
+            "setting mapsynth/backend_python (MapSynth Settings), the plugin folder's .venv-backend, or the "
+            "per-user cache environment, in that order."))
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API name
-        self.addParameter(QgsProcessingParameterFileDestination(
+        self.addParameter(helped(QgsProcessingParameterFileDestination(
             self.OUTPUT, self.tr("Doctor report (JSON)"), self.tr("JSON files (*.json)"), optional=True,
-            createByDefault=False))
+            createByDefault=False), "optional copy of the report as a JSON file"))
         self.addOutput(QgsProcessingOutputString(self.REPORT, self.tr("Doctor report")))
         self.addOutput(QgsProcessingOutputString(self.TORCH, self.tr("torch version and build")))
 

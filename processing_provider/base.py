@@ -1,9 +1,12 @@
 """Shared base of MapSynth algorithms: instance creation, icon, groups, help, translation."""
 
-from qgis.core import QgsProcessingAlgorithm
+import html
+from pathlib import Path
+
+from qgis.core import QgsProcessingAlgorithm, QgsProcessingParameterDefinition
 from qgis.PyQt.QtGui import QIcon
 
-from ..plugin.about import ICON_PATH, METADATA
+from ..plugin.about import ICON_PATH, METADATA, PLUGIN_DIR
 from ..plugin.i18n import tr
 
 GROUPS = {
@@ -13,6 +16,13 @@ GROUPS = {
     "generation": "Generation",
     "postprocessing": "Mosaics, masks and export",
 }
+
+# Where inputs come from, said once for the algorithms that share them (help of the parameter).
+GRID_HELP = "the output of Create patch grid (a GeoPackage)"
+MODEL_HELP = ("a model folder (with model_card.json), or the training folder of Train model (its model/ is used); "
+              "default: the embedded demo model")
+DEMO_MODEL = PLUGIN_DIR / "resources" / "models" / "mapsynth-demo-pixel-small"
+MAP_DIR_HELP = "the output of Render map patches, for the same patch grid"
 
 
 class MapSynthAlgorithm(QgsProcessingAlgorithm):
@@ -36,6 +46,67 @@ class MapSynthAlgorithm(QgsProcessingAlgorithm):
     def helpUrl(self) -> str:  # noqa: N802 - QGIS API name
         return f"{METADATA['homepage']}#{self.name()}"
 
+    def help_html(self, text: str) -> str:
+        """The dialog's help: ``text`` is plain text (escaped here, so placeholders such as <patch_id> stay
+        visible; blank lines separate paragraphs), followed by the parameters under the labels the dialog shows,
+        generated from their definitions (description, id, optional, ``help()``) so help and dialog cannot drift."""
+        paragraphs = [html.escape(part.strip(), quote=False) for part in text.split("\n\n") if part.strip()]
+        definitions = self.parameterDefinitions()
+        if not definitions:  # help asked of an uninitialised instance
+            instance = type(self)()
+            instance.initAlgorithm()
+            definitions, outputs = instance.parameterDefinitions(), instance.outputDefinitions()
+        else:
+            outputs = self.outputDefinitions()
+        inputs = [param for param in definitions if not param.isDestination()]
+        destinations = [param for param in definitions if param.isDestination()]
+        reported = [out for out in outputs if out.name() not in {param.name() for param in destinations}]
+        sections = [(tr("Inputs"), inputs), (tr("Outputs"), destinations), (tr("Also reported"), reported)]
+        lists = [f"<b>{title}</b><ul>{''.join(_help_item(item) for item in items)}</ul>"
+                 for title, items in sections if items]
+        return "<br><br>".join(paragraphs) + "<br><br>" + "".join(lists)
+
+
+def _help_item(item) -> str:
+    """One <li>: the label as the dialog shows it, the id for qgis_process and scripts, then its help."""
+    notes = [item.name()]
+    if isinstance(item, QgsProcessingParameterDefinition):
+        if item.flags() & QgsProcessingParameterDefinition.FlagOptional:
+            notes.append(tr("optional"))
+        if item.flags() & QgsProcessingParameterDefinition.FlagAdvanced:
+            notes.append(tr("advanced"))
+        detail = item.help()
+    else:
+        detail = ""
+    text = f"<b>{html.escape(item.description(), quote=False)}</b> ({html.escape(', '.join(notes), quote=False)})"
+    return f"<li>{text}{': ' + html.escape(detail, quote=False) if detail else ''}</li>"
+
+
+def helped(param: QgsProcessingParameterDefinition, text: str, advanced: bool = False):
+    """``param`` with its help (where the value comes from, what it means), optionally advanced."""
+    param.setHelp(tr(text))
+    if advanced:
+        param.setFlags(param.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+    return param
+
+
+def check_area(algorithm: QgsProcessingAlgorithm, parameters, context) -> tuple[bool, str]:
+    """checkParameterValues of an algorithm whose EXTENT and AOI are each optional but one of them is required:
+    the dialog then refuses before Run, and qgis_process / processing.run fail with this line."""
+    if all(parameters.get(name) in (None, "") for name in ("EXTENT", "AOI")):
+        return False, tr("Give the area: an Extent (EXTENT) or area of interest polygons (AOI).")
+    return QgsProcessingAlgorithm.checkParameterValues(algorithm, parameters, context)
+
+
+def model_dir(path: str, feedback=None) -> str:
+    """The model folder behind MODEL: the folder itself, or the model/ of a Train model output folder."""
+    folder = Path(path)
+    if not (folder / "model_card.json").is_file() and (folder / "model" / "model_card.json").is_file():
+        if feedback is not None:
+            feedback.pushInfo(tr("MODEL is a training folder: using its model {m}").format(m=folder / "model"))
+        return str(folder / "model")
+    return path
+
 
 def grid_path(algorithm: QgsProcessingAlgorithm, parameters, name: str, context) -> str:
     """The GeoPackage behind a patch-grid layer parameter (verified to be a MapSynth grid)."""
@@ -57,7 +128,8 @@ def backend_command(algorithm: QgsProcessingAlgorithm) -> str:
 
 
 def job_value(algorithm: QgsProcessingAlgorithm, definition, parameters, context):
-    """One Processing parameter as the backend job takes it: enums as their option string, layers as their source,
+    """One Processing parameter as the backend job takes it: enums as their option string (several: joined by
+    commas), layers as their source,
     patch grids (vector layers) as their GeoPackage, absent optional values as ""."""
     name, kind = definition.name(), definition.type()
     if kind == "number":
@@ -65,6 +137,8 @@ def job_value(algorithm: QgsProcessingAlgorithm, definition, parameters, context
         return (algorithm.parameterAsInt if integer else algorithm.parameterAsDouble)(parameters, name, context)
     if kind == "boolean":
         return algorithm.parameterAsBool(parameters, name, context)
+    if kind == "enum" and definition.allowMultiple():
+        return ",".join(definition.options()[i] for i in algorithm.parameterAsEnums(parameters, name, context))
     if kind == "enum":
         return definition.options()[algorithm.parameterAsEnum(parameters, name, context)]
     if kind == "file":
@@ -97,6 +171,8 @@ def job_params(algorithm: QgsProcessingAlgorithm, parameters, context, **overrid
 def job_default(definition):
     """A parameter's default as the backend job would receive it (None: no default, e.g. a required input)."""
     default = definition.defaultValue()
+    if definition.type() == "enum" and definition.allowMultiple() and isinstance(default, list):
+        return ",".join(definition.options()[int(i)] for i in default)
     if definition.type() == "enum":
         return definition.options()[int(default)] if default not in (None, "") else None
     if default is None and definition.flags() & definition.FlagOptional and not definition.isDestination():

@@ -3,7 +3,6 @@
 from qgis.core import (
     QgsProcessing,
     QgsProcessingOutputNumber,
-    QgsProcessingParameterDefinition,
     QgsProcessingParameterFile,
     QgsProcessingParameterFolderDestination,
     QgsProcessingParameterNumber,
@@ -11,7 +10,15 @@ from qgis.core import (
     QgsProcessingParameterVectorLayer,
 )
 
-from .base import MapSynthAlgorithm, backend_command, job_params, run_backend
+from .base import (
+    GRID_HELP,
+    MAP_DIR_HELP,
+    MapSynthAlgorithm,
+    backend_command,
+    helped,
+    job_params,
+    run_backend,
+)
 
 
 class BuildTrainingDataset(MapSynthAlgorithm):
@@ -26,34 +33,39 @@ class BuildTrainingDataset(MapSynthAlgorithm):
         return self.tr("Build training dataset")
 
     def shortHelpString(self) -> str:  # noqa: N802 - QGIS API name
-        return self.tr(
-            "Pairs the map patches (MAP_DIR) with the Sentinel-2 patches (S2_DIR) of the same patch_id, drops "
-            "pairs whose valid fraction is below MIN_VALID or whose cloud fraction is above MAX_CLOUD, keeps the "
-            "grid's spatial split and writes a dataset folder: train/, validation/ and test/ each with "
-            "metadata.jsonl (file_name, conditioning_image, nir_image, multispectral, text, patch_id, split, "
-            "bounds, crs) in the layout of the datasets imagefolder and diffusers' training examples, "
-            "radiometry.json and dataset_card.md.<br><br>Radiometry: per-band reflectance clip ranges (CLIP as "
-            "B02:LOW:HIGH,...; empty = the 1.5th-98.5th percentiles of the training split) mapped linearly to the "
-            "image range, with an exact inverse. Reruns reuse the saved ranges and skip finished pairs."
-        )
+        return self.help_html(self.tr(
+            "Pairs the map patches with the Sentinel-2 patches of the same patch_id, drops pairs whose valid "
+            "fraction is below the minimum or whose cloud fraction is above the maximum, keeps the grid's spatial "
+            "split and writes a dataset folder: train/, validation/ and test/ each with metadata.jsonl (file_name, "
+            "conditioning_image, nir_image, multispectral, text, patch_id, split, bounds, crs) in the layout of "
+            "the datasets imagefolder and diffusers' training examples, radiometry.json and dataset_card.md.\n\n"
+            "Radiometry: per-band reflectance clip ranges (Fixed clip ranges as B02:LOW:HIGH,...; empty = the "
+            "1.5th-98.5th percentiles of the training split) mapped linearly to the image range, with an exact "
+            "inverse. Reruns reuse the saved ranges and skip finished pairs."))
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API name
-        self.addParameter(QgsProcessingParameterVectorLayer(
-            self.PATCH_GRID, self.tr("Patch grid"), [QgsProcessing.TypeVectorPolygon]))
-        self.addParameter(QgsProcessingParameterFile(
-            self.MAP_DIR, self.tr("Map patches folder"), QgsProcessingParameterFile.Folder))
-        self.addParameter(QgsProcessingParameterFile(
-            self.S2_DIR, self.tr("Sentinel-2 patches folder"), QgsProcessingParameterFile.Folder))
-        self.addParameter(QgsProcessingParameterNumber(
-            self.MIN_VALID, self.tr("Minimum valid fraction"), QgsProcessingParameterNumber.Double, 1.0, False, 0, 1))
-        self.addParameter(QgsProcessingParameterNumber(
-            self.MAX_CLOUD, self.tr("Maximum cloud fraction"), QgsProcessingParameterNumber.Double, 0.05, False, 0, 1))
-        for param in (QgsProcessingParameterString(self.CLIP, self.tr("Fixed clip ranges (B02:LOW:HIGH,...)"), "",
-                                                   optional=True),
-                      QgsProcessingParameterString(self.PROMPT, self.tr("Prompt"), "a Sentinel-2 satellite image")):
-            param.setFlags(param.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
+        self.addParameter(helped(QgsProcessingParameterVectorLayer(
+            self.PATCH_GRID, self.tr("Patch grid"), [QgsProcessing.TypeVectorPolygon]), GRID_HELP))
+        self.addParameter(helped(QgsProcessingParameterFile(
+            self.MAP_DIR, self.tr("Map patches folder"), QgsProcessingParameterFile.Folder), MAP_DIR_HELP))
+        self.addParameter(helped(QgsProcessingParameterFile(
+            self.S2_DIR, self.tr("Sentinel-2 patches folder"), QgsProcessingParameterFile.Folder),
+            "the output of Crop Sentinel-2 to the grid, for the same patch grid"))
+        self.addParameter(helped(QgsProcessingParameterNumber(
+            self.MIN_VALID, self.tr("Minimum valid fraction"), QgsProcessingParameterNumber.Double, 1.0, False, 0, 1),
+            "pairs whose Sentinel-2 patch has less valid data are dropped"))
+        self.addParameter(helped(QgsProcessingParameterNumber(
+            self.MAX_CLOUD, self.tr("Maximum cloud fraction"), QgsProcessingParameterNumber.Double, 0.05, False, 0, 1),
+            "pairs with more cloud (Sentinel-2 SCL) are dropped"))
+        for param in (helped(QgsProcessingParameterString(self.CLIP, self.tr("Fixed clip ranges"), "", optional=True),
+                             "B02:LOW:HIGH,... in reflectance; empty = percentiles of the training split",
+                             advanced=True),
+                      helped(QgsProcessingParameterString(self.PROMPT, self.tr("Prompt"),
+                                                          "a Sentinel-2 satellite image"),
+                             "text prompt stored with every pair (controlnet-sd15)", advanced=True)):
             self.addParameter(param)
-        self.addParameter(QgsProcessingParameterFolderDestination(self.OUTPUT_DIR, self.tr("Dataset folder")))
+        self.addParameter(helped(QgsProcessingParameterFolderDestination(self.OUTPUT_DIR, self.tr("Dataset folder")),
+                                 "the Dataset folder input of Train model"))
         self.addOutput(QgsProcessingOutputNumber(self.PATCH_COUNT, self.tr("Pairs written")))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API name

@@ -18,7 +18,7 @@ from qgis.core import (
 
 from ..plugin.backend_client import new_job_dir
 from ..plugin.styling import load_styled, run_group
-from .base import MapSynthAlgorithm, backend_command, job_params, run_backend
+from .base import GRID_HELP, MapSynthAlgorithm, backend_command, helped, job_params, run_backend
 
 
 class BuildingMasks(MapSynthAlgorithm):
@@ -37,42 +37,54 @@ class BuildingMasks(MapSynthAlgorithm):
         return self.tr("Building masks (residential / non-residential)")
 
     def shortHelpString(self) -> str:  # noqa: N802 - QGIS API name
-        return self.tr(
+        return self.help_html(self.tr(
             "Ground truth for the synthetic images: which pixels are buildings, and which buildings are "
-            "non-residential. From an OpenStreetMap extract (OSM_FILE) or from layers (BUILDINGS with a 'building' "
-            "field, LANDUSE with 'landuse'/'amenity', POIS with 'amenity'/'shop'/'office'), aligned to the patch "
-            "grid or to a TARGET_RASTER such as an assembled mosaic.<br><br>Explicit building=* values decide "
-            "(house, apartments, ... residential; industrial, retail, school, church, ... non-residential). The "
-            "untagged majority (building=yes) is decided by a fuzzy inference system (scikit-fuzzy) over the share "
-            "of the footprint in residential / non-residential land use, the distance to non-residential use, "
-            "POIs on the footprint, footprint area, elongation and local building density (rules in docs/MASKS.md). "
-            "Degrees up to RESIDENTIAL_MAX are residential, from NONRESIDENTIAL_MIN non-residential, between them "
-            "uncertain.<br><br>Outputs: the buildings with their evidence, degree and class (OUTPUT_BUILDINGS), and "
-            "float32 coverage fractions (0-1, area-weighted) of all buildings and of non-residential buildings at "
-            "the working pixel size and at 10 m (OUTPUT_DIR)."
-        )
+            "non-residential. From an OpenStreetMap extract or from layers (building polygons with a 'building' "
+            "field, land-use polygons with 'landuse'/'amenity', points with 'amenity'/'shop'/'office'), aligned to "
+            "the patch grid or to a raster such as an assembled mosaic.\n\n"
+            "Explicit building=* values decide (house, apartments, ... residential; industrial, retail, school, "
+            "church, ... non-residential). The untagged majority (building=yes) is decided by a fuzzy inference "
+            "system (scikit-fuzzy) over the share of the footprint in residential / non-residential land use, the "
+            "distance to non-residential use, POIs on the footprint, footprint area, elongation and local building "
+            "density (rules in docs/MASKS.md). Degrees up to 'Residential up to degree' are residential, from "
+            "'Non-residential from degree' non-residential, between them uncertain.\n\n"
+            "The masks folder receives float32 coverage fractions (0-1, area-weighted) of all buildings and of "
+            "non-residential buildings at the working pixel size and at 10 m. The classified buildings (with their "
+            "evidence, degree and class) are a by-product, written to <masks folder>/buildings.gpkg when skipped."))
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API name
-        self.addParameter(QgsProcessingParameterFile(
+        self.addParameter(helped(QgsProcessingParameterFile(
             self.OSM_FILE, self.tr("OpenStreetMap extract"), optional=True,
-            fileFilter=self.tr("OpenStreetMap (*.osm.pbf *.pbf *.osm *.gpkg)")))
-        for name, label, kind in ((self.BUILDINGS, "Or: building polygons", QgsProcessing.TypeVectorPolygon),
-                                  (self.LANDUSE, "Land-use polygons", QgsProcessing.TypeVectorPolygon),
-                                  (self.POIS, "Amenity / shop / office points", QgsProcessing.TypeVectorPoint)):
-            self.addParameter(QgsProcessingParameterVectorLayer(name, self.tr(label), [kind], optional=True))
-        self.addParameter(QgsProcessingParameterVectorLayer(
-            self.PATCH_GRID, self.tr("Patch grid"), [QgsProcessing.TypeVectorPolygon], optional=True))
-        self.addParameter(QgsProcessingParameterRasterLayer(
-            self.TARGET_RASTER, self.tr("Or: align to this raster"), optional=True))
-        self.addParameter(QgsProcessingParameterNumber(
+            fileFilter=self.tr("OpenStreetMap (*.osm.pbf *.pbf *.osm *.gpkg)")), self.tr(
+                "an .osm.pbf, .osm or GeoPackage of OGR OSM layers (e.g. the one given to Render map patches); "
+                "or give building polygons instead")))
+        for name, label, kind, detail in (
+                (self.BUILDINGS, "Or: building polygons", QgsProcessing.TypeVectorPolygon,
+                 "polygons with a 'building' field, used when no OSM extract is given"),
+                (self.LANDUSE, "Land-use polygons", QgsProcessing.TypeVectorPolygon,
+                 "polygons with 'landuse' / 'amenity' fields: evidence for untagged buildings"),
+                (self.POIS, "Amenity / shop / office points", QgsProcessing.TypeVectorPoint,
+                 "points with 'amenity' / 'shop' / 'office' fields: evidence for untagged buildings")):
+            self.addParameter(helped(QgsProcessingParameterVectorLayer(name, self.tr(label), [kind], optional=True),
+                                     detail))
+        self.addParameter(helped(QgsProcessingParameterVectorLayer(
+            self.PATCH_GRID, self.tr("Patch grid"), [QgsProcessing.TypeVectorPolygon], optional=True),
+            GRID_HELP + "; give it or a raster to align to"))
+        self.addParameter(helped(QgsProcessingParameterRasterLayer(
+            self.TARGET_RASTER, self.tr("Or: align to this raster"), optional=True),
+            "e.g. the Mosaic of Assemble seamless mosaic: the masks get its grid"))
+        self.addParameter(helped(QgsProcessingParameterNumber(
             self.RESIDENTIAL_MAX, self.tr("Residential up to degree"), QgsProcessingParameterNumber.Double, 0.4,
-            False, 0.0, 1.0))
-        self.addParameter(QgsProcessingParameterNumber(
+            False, 0.0, 1.0), "fuzzy non-residential degree (0-1) up to which a building is residential"))
+        self.addParameter(helped(QgsProcessingParameterNumber(
             self.NONRESIDENTIAL_MIN, self.tr("Non-residential from degree"), QgsProcessingParameterNumber.Double, 0.6,
-            False, 0.0, 1.0))
-        self.addParameter(QgsProcessingParameterVectorDestination(
-            self.OUTPUT_BUILDINGS, self.tr("Classified buildings"), QgsProcessing.TypeVectorPolygon))
-        self.addParameter(QgsProcessingParameterFolderDestination(self.OUTPUT_DIR, self.tr("Masks folder")))
+            False, 0.0, 1.0), "degree from which a building is non-residential; between the two: uncertain"))
+        self.addParameter(helped(QgsProcessingParameterVectorDestination(
+            self.OUTPUT_BUILDINGS, self.tr("Classified buildings"), QgsProcessing.TypeVectorPolygon, optional=True,
+            createByDefault=True), "GeoPackage of the buildings with evidence, degree and class; default "
+                                   "<masks folder>/buildings.gpkg"))
+        self.addParameter(helped(QgsProcessingParameterFolderDestination(self.OUTPUT_DIR, self.tr("Masks folder")),
+                                 "the main result: the coverage rasters (input of Export to netCDF)"))
         self.addOutput(QgsProcessingOutputRasterLayer(self.BUILDINGS_MASK, self.tr("Building coverage")))
         self.addOutput(QgsProcessingOutputRasterLayer(self.NONRESIDENTIAL_MASK,
                                                       self.tr("Non-residential building coverage")))
@@ -104,7 +116,9 @@ class BuildingMasks(MapSynthAlgorithm):
         if not has_grid and target is None:
             raise QgsProcessingException(self.tr("Give PATCH_GRID or TARGET_RASTER to align the masks to."))
         buildings_out = self.parameterAsOutputLayer(parameters, self.OUTPUT_BUILDINGS, context)
-        if not buildings_out.lower().endswith(".gpkg"):
+        if not buildings_out:  # skipped by-product: next to the masks
+            buildings_out = str(Path(self.parameterAsString(parameters, self.OUTPUT_DIR, context)) / "buildings.gpkg")
+        elif not buildings_out.lower().endswith(".gpkg"):
             buildings_out = buildings_out.rsplit(".", 1)[0] + ".gpkg"
         params = job_params(self, parameters, context, **layers, output_buildings=buildings_out)
         result = run_backend(backend_command(self), params, feedback)

@@ -14,7 +14,6 @@ from qgis.core import (
     QgsProcessingOutputNumber,
     QgsProcessingOutputString,
     QgsProcessingParameterCrs,
-    QgsProcessingParameterDefinition,
     QgsProcessingParameterExtent,
     QgsProcessingParameterFeatureSource,
     QgsProcessingParameterNumber,
@@ -25,7 +24,7 @@ from qgis.core import (
 from ..plugin.about import __version__
 from ..plugin.grid import FORMAT_VERSION, GRID_FORMAT, fingerprint, write_grid
 from ..plugin.grid_layout import TooManyPatches, assign_splits, auto_block_size, plan_grid, select_cells, utm_crs
-from .base import MapSynthAlgorithm
+from .base import MapSynthAlgorithm, check_area, helped
 
 WGS84 = QgsCoordinateReferenceSystem("EPSG:4326")
 
@@ -45,56 +44,70 @@ class CreatePatchGrid(MapSynthAlgorithm):
         return self.tr("Create patch grid")
 
     def shortHelpString(self) -> str:  # noqa: N802 - QGIS API name
-        return self.tr(
+        return self.help_html(self.tr(
             "Creates the patch grid, the spine of the MapSynth pipeline: a GeoPackage with one polygon per patch "
             "(patch_id, row with 0 = north, col with 0 = west, x_min, y_max, pixel_size, size_px, overlap_px, split) "
-            "and the grid definition stored in its <i>mapsynth_grid</i> table.<br><br>"
-            "The area is an EXTENT (with its CRS) or AOI polygons (patches not touching them are dropped); with "
-            "both, the AOI is clipped to the extent. The grid CRS defaults to the UTM zone of the area's centre "
-            "(EPSG:326xx / 327xx, as Sentinel-2 tiles use). The north-west corner is snapped to multiples of "
-            "PIXEL_SIZE (or of ALIGN), so a 10 m grid coincides with the Sentinel-2 pixel grid of its UTM zone. "
-            "Every point of the area lies in at least one patch, with the fewest rows and columns at the stride "
-            "PATCH_SIZE − OVERLAP. OVERLAP defaults to round(0.1875 × PATCH_SIZE).<br><br>"
-            "The train / val / test split is spatial: whole blocks of SPLIT_BLOCK × SPLIT_BLOCK patches (0 = "
-            "automatic) go to one split, in a seeded random order, to approach VAL_FRACTION and TEST_FRACTION."
-        )
+            "and the grid definition stored in its mapsynth_grid table. Every later step reads it.\n\n"
+            "The area is an Extent (with its CRS) or Area of interest polygons (patches not touching them are "
+            "dropped): give at least one of them; with both, the polygons are clipped to the extent. The grid CRS "
+            "defaults to the UTM zone of the area's centre (EPSG:326xx / 327xx, as Sentinel-2 tiles use). The "
+            "north-west corner is snapped to multiples of the pixel size (or of 'Snap origin to'), so a 10 m grid "
+            "coincides with the Sentinel-2 pixel grid of its UTM zone. Every point of the area lies in at least one "
+            "patch, with the fewest rows and columns at the stride patch size − overlap. The overlap defaults to "
+            "round(0.1875 × patch size).\n\n"
+            "The train / validation / test split is spatial: whole blocks of split-block × split-block patches "
+            "(0 = automatic) go to one split, in a seeded random order, to approach the validation and test "
+            "fractions."))
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API name
-        self.addParameter(QgsProcessingParameterExtent(self.EXTENT, self.tr("Extent (with its CRS)"), optional=True))
-        self.addParameter(QgsProcessingParameterFeatureSource(
-            self.AOI, self.tr("Area of interest polygons"), [QgsProcessing.TypeVectorPolygon], optional=True))
-        self.addParameter(QgsProcessingParameterCrs(
-            self.CRS, self.tr("Grid CRS (default: UTM zone of the area's centre)"), optional=True))
-        self.addParameter(QgsProcessingParameterNumber(
-            self.PIXEL_SIZE, self.tr("Pixel size (metres)"), QgsProcessingParameterNumber.Double, 10.0, False,
-            0.01, 10000.0))
-        self.addParameter(QgsProcessingParameterNumber(
-            self.PATCH_SIZE, self.tr("Patch size (pixels)"), QgsProcessingParameterNumber.Integer, 64, False, 8, 8192))
-        self.addParameter(QgsProcessingParameterNumber(
-            self.OVERLAP, self.tr("Overlap (pixels; default round(0.1875 × patch size))"),
-            QgsProcessingParameterNumber.Integer, None, True, 0, 8191))
-        for name, label in ((self.VAL_FRACTION, "Validation fraction"), (self.TEST_FRACTION, "Test fraction")):
-            self.addParameter(QgsProcessingParameterNumber(
-                name, self.tr(label), QgsProcessingParameterNumber.Double, 0.1, False, 0.0, 0.9))
+        self.addParameter(helped(QgsProcessingParameterExtent(self.EXTENT, self.tr("Extent"), optional=True),
+                                 "the area to cover, with its CRS; or give area of interest polygons"))
+        self.addParameter(helped(QgsProcessingParameterFeatureSource(
+            self.AOI, self.tr("Or: area of interest"), [QgsProcessing.TypeVectorPolygon], optional=True),
+            "polygons; patches not touching them are dropped; clipped to the extent when both are given"))
+        self.addParameter(helped(QgsProcessingParameterCrs(self.CRS, self.tr("Grid CRS"), optional=True),
+                                 "a projected CRS in metres; default: the UTM zone of the area's centre"))
+        self.addParameter(helped(QgsProcessingParameterNumber(
+            self.PIXEL_SIZE, self.tr("Pixel size (m)"), QgsProcessingParameterNumber.Double, 10.0, False,
+            0.01, 10000.0), "10 m matches Sentinel-2's 10 m bands"))
+        self.addParameter(helped(QgsProcessingParameterNumber(
+            self.PATCH_SIZE, self.tr("Patch size (px)"), QgsProcessingParameterNumber.Integer, 64, False, 8, 8192),
+            "width and height of a patch; use the model's patch size"))
+        self.addParameter(helped(QgsProcessingParameterNumber(
+            self.OVERLAP, self.tr("Overlap (px)"), QgsProcessingParameterNumber.Integer, None, True, 0, 8191),
+            "shared pixels between neighbouring patches; empty = round(0.1875 × patch size)"))
+        for name, label, detail in (
+                (self.VAL_FRACTION, "Validation fraction", "share of patches held out for validation"),
+                (self.TEST_FRACTION, "Test fraction", "share of patches held out for testing")):
+            self.addParameter(helped(QgsProcessingParameterNumber(
+                name, self.tr(label), QgsProcessingParameterNumber.Double, 0.1, False, 0.0, 0.9), detail))
         advanced = (
-            QgsProcessingParameterNumber(self.SPLIT_BLOCK, self.tr("Split block size (patches, 0 = automatic)"),
-                                         QgsProcessingParameterNumber.Integer, 0, False, 0, 1000),
-            QgsProcessingParameterNumber(self.SEED, self.tr("Split seed"), QgsProcessingParameterNumber.Integer,
-                                         0, False, 0),
-            QgsProcessingParameterNumber(self.ALIGN, self.tr("Snap origin to multiples of (metres, 0 = pixel size)"),
-                                         QgsProcessingParameterNumber.Double, 0.0, False, 0.0, 100000.0),
-            QgsProcessingParameterNumber(self.MAX_PATCHES, self.tr("Maximum number of patches"),
-                                         QgsProcessingParameterNumber.Integer, 1_000_000, False, 1),
+            helped(QgsProcessingParameterNumber(self.SPLIT_BLOCK, self.tr("Split block (patches)"),
+                                                QgsProcessingParameterNumber.Integer, 0, False, 0, 1000),
+                   "side of the square blocks that go to one split; 0 = automatic", advanced=True),
+            helped(QgsProcessingParameterNumber(self.SEED, self.tr("Split seed"),
+                                                QgsProcessingParameterNumber.Integer, 0, False, 0),
+                   "seed of the blocks' random order", advanced=True),
+            helped(QgsProcessingParameterNumber(self.ALIGN, self.tr("Snap origin to (m)"),
+                                                QgsProcessingParameterNumber.Double, 0.0, False, 0.0, 100000.0),
+                   "the north-west corner is a multiple of this; 0 = the pixel size", advanced=True),
+            helped(QgsProcessingParameterNumber(self.MAX_PATCHES, self.tr("Maximum patches"),
+                                                QgsProcessingParameterNumber.Integer, 1_000_000, False, 1),
+                   "refuse areas that need more patches than this", advanced=True),
         )
         for param in advanced:
-            param.setFlags(param.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
             self.addParameter(param)
-        self.addParameter(QgsProcessingParameterVectorDestination(
-            self.OUTPUT, self.tr("Patch grid"), QgsProcessing.TypeVectorPolygon))
+        self.addParameter(helped(QgsProcessingParameterVectorDestination(
+            self.OUTPUT, self.tr("Patch grid"), QgsProcessing.TypeVectorPolygon),
+            "a GeoPackage (.gpkg): the Patch grid input of every later step"))
         for name, label in ((self.PATCH_COUNT, "Number of patches"), (self.ROWS, "Rows"), (self.COLS, "Columns")):
             self.addOutput(QgsProcessingOutputNumber(name, self.tr(label)))
         self.addOutput(QgsProcessingOutputString(self.CRS, self.tr("Grid CRS")))
         self.addOutput(QgsProcessingOutputString(self.FINGERPRINT, self.tr("Grid fingerprint")))
+
+    def checkParameterValues(self, parameters, context):  # noqa: N802 - QGIS API name
+        """One of EXTENT and AOI is required although each is optional: refuse before Run, in the dialog too."""
+        return check_area(self, parameters, context)
 
     def _area(self, parameters, context) -> tuple[QgsGeometry, QgsCoordinateReferenceSystem]:
         """The area to cover and its CRS, from AOI and/or EXTENT."""

@@ -3,6 +3,7 @@
 
 from qgis.core import (
     QgsProcessingOutputFile,
+    QgsProcessingParameterBoolean,
     QgsProcessingParameterFile,
     QgsProcessingParameterFolderDestination,
     QgsProcessingParameterRasterLayer,
@@ -14,12 +15,13 @@ from ..plugin.backend_client import new_job_dir
 from ..plugin.osm_layers import OSM_SUFFIXES, background_rgb, semantic_layers
 from ..plugin.osm_semantic import PALETTE_PATH
 from ..plugin.rendering import render_to_raster
-from .base import MapSynthAlgorithm, backend_command, job_params, run_backend
+from .base import MapSynthAlgorithm, backend_command, helped, job_params, run_backend
 
 
 class Evaluate(MapSynthAlgorithm):
     SYNTHETIC, REAL, MAP, INCEPTION_WEIGHTS, OUTPUT_DIR = "SYNTHETIC", "REAL", "MAP", "INCEPTION_WEIGHTS", \
         "OUTPUT_DIR"
+    UNVERIFIED_FID, SEGMENTER = "UNVERIFIED_FID", "SEGMENTER"
     REPORT, METRICS = "REPORT", "METRICS"
     group_id = "postprocessing"
 
@@ -30,24 +32,40 @@ class Evaluate(MapSynthAlgorithm):
         return self.tr("Evaluate against Sentinel-2")
 
     def shortHelpString(self) -> str:  # noqa: N802 - QGIS API name
-        return self.tr(
-            "Compares SYNTHETIC imagery with REAL Sentinel-2 and writes report.html (self-contained, with plots) "
-            "and metrics.json: per-band histograms and Wasserstein distances; NDVI per map class (MAP: a map raster, "
-            "or an OpenStreetMap extract rendered here in the semantic style); SSIM and PSNR with the real data range "
-            "when REAL covers the same grid; seam visibility and periodicity of a MapSynth mosaic; FID and KID when "
-            "local INCEPTION_WEIGHTS are given: the FID Inception-v3 weights (pytorch-fid's, converted once to "
-            ".safetensors; no pickle or TorchScript file is ever loaded); nothing is downloaded. Sections whose "
-            "input is missing are skipped with a note."
-        )
+        return self.help_html(self.tr(
+            "Compares synthetic imagery with real Sentinel-2 and writes report.html (self-contained, with plots) "
+            "and metrics.json: per-band histograms and Wasserstein distances; NDVI per map class (from a map raster, "
+            "or an OpenStreetMap extract rendered here in the semantic style); map adherence with the segmenter of an "
+            "Augmentation experiment (mIoU and F1 per class of its prediction against the map; the real image of the "
+            "same grid is the ceiling); SSIM and PSNR with the real data range "
+            "when the real raster covers the same grid; seam visibility and periodicity of a MapSynth mosaic (its "
+            "label map is read next to it); FID and KID when local Inception weights are given: the FID Inception-v3 "
+            "weights (pytorch-fid's, converted once to .safetensors; no pickle or TorchScript file is ever loaded); "
+            "nothing is downloaded. Sections whose input is missing are skipped with a note."))
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API name
-        self.addParameter(QgsProcessingParameterRasterLayer(self.SYNTHETIC, self.tr("Synthetic mosaic")))
-        self.addParameter(QgsProcessingParameterRasterLayer(self.REAL, self.tr("Real Sentinel-2"), optional=True))
-        self.addParameter(QgsProcessingParameterFile(self.MAP, self.tr("Map raster or OpenStreetMap extract"),
-                                                     optional=True))
-        self.addParameter(QgsProcessingParameterFile(self.INCEPTION_WEIGHTS, self.tr("FID Inception-v3 weights"),
-                                                     optional=True, fileFilter="safetensors (*.safetensors)"))
-        self.addParameter(QgsProcessingParameterFolderDestination(self.OUTPUT_DIR, self.tr("Report folder")))
+        self.addParameter(helped(QgsProcessingParameterRasterLayer(self.SYNTHETIC, self.tr("Synthetic mosaic")),
+                                 "the Mosaic of Assemble seamless mosaic (or any synthetic 4-band raster)"))
+        self.addParameter(helped(QgsProcessingParameterRasterLayer(self.REAL, self.tr("Real Sentinel-2"),
+                                                                   optional=True),
+                                 "a real 4-band reflectance raster, e.g. a mosaic of Crop Sentinel-2 patches"))
+        self.addParameter(helped(QgsProcessingParameterFile(self.MAP, self.tr("Map raster or OSM extract"),
+                                                            optional=True),
+                                 "for NDVI per map class: a rendered map raster, or the OpenStreetMap extract"))
+        self.addParameter(helped(QgsProcessingParameterFile(self.INCEPTION_WEIGHTS, self.tr("FID Inception-v3 weights"),
+                                                            optional=True, fileFilter="safetensors (*.safetensors)"),
+                                 "local .safetensors weights; FID and KID are skipped without them"))
+        self.addParameter(helped(QgsProcessingParameterFile(self.SEGMENTER, self.tr("Segmenter (map adherence)"),
+                                                            QgsProcessingParameterFile.Folder, optional=True),
+                                 "the segmenter folder of an Augmentation experiment: with a map, scores whether the "
+                                 "synthetic image shows what the map says (mIoU, F1 per class; the real image of "
+                                 "the same grid is the ceiling)"))
+        self.addParameter(helped(QgsProcessingParameterBoolean(self.UNVERIFIED_FID,
+                                                               self.tr("Allow unverified FID weights"), False),
+                                 "compute FID/KID with weights that are not the recognised FID Inception weights; "
+                                 "the report marks them UNVERIFIED", advanced=True))
+        self.addParameter(helped(QgsProcessingParameterFolderDestination(self.OUTPUT_DIR, self.tr("Report folder")),
+                                 "report.html and metrics.json"))
         self.addOutput(QgsProcessingOutputFile(self.REPORT, self.tr("Report (HTML)")))
         self.addOutput(QgsProcessingOutputFile(self.METRICS, self.tr("Metrics (JSON)")))
 

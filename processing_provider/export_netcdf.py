@@ -9,7 +9,7 @@ from qgis.core import (
     QgsProcessingParameterVectorLayer,
 )
 
-from .base import MapSynthAlgorithm, backend_command, job_params, run_backend
+from .base import GRID_HELP, MapSynthAlgorithm, backend_command, helped, job_params, run_backend
 
 
 class ExportNetcdf(MapSynthAlgorithm):
@@ -24,24 +24,28 @@ class ExportNetcdf(MapSynthAlgorithm):
         return self.tr("Export to netCDF")
 
     def shortHelpString(self) -> str:  # noqa: N802 - QGIS API name
-        return self.tr(
+        return self.help_html(self.tr(
             "Writes the mosaic as CF-1.8 netCDF-4: one variable per band (B02, B03, B04, B08; reflectance packed as "
             "short with scale_factor 0.0001 and add_offset -0.1), x/y pixel-centre coordinates, a CF grid mapping "
-            "with the CRS, the coverage masks (MASKS, on the mosaic's grid) and the label map as variables, and "
+            "with the CRS, the coverage masks (on the mosaic's grid) and the label map as variables, and "
             "provenance (MapSynth version, model, seed, creation time) and attribution attributes (© OpenStreetMap "
-            "contributors; Contains modified Copernicus Sentinel data). With PER_PATCH (the patch grid) it also "
-            "writes one file per patch next to OUTPUT, in <name>_patches/."
-        )
+            "contributors; Contains modified Copernicus Sentinel data). With a per-patch grid it also writes one "
+            "file per patch next to the netCDF file, in <name>_patches/."))
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API name
-        self.addParameter(QgsProcessingParameterRasterLayer(self.MOSAIC, self.tr("Mosaic")))
-        self.addParameter(QgsProcessingParameterMultipleLayers(self.MASKS, self.tr("Masks"),
-                                                               QgsProcessing.TypeRaster, optional=True))
-        self.addParameter(QgsProcessingParameterRasterLayer(self.LABELS, self.tr("Label map"), optional=True))
-        self.addParameter(QgsProcessingParameterVectorLayer(self.PER_PATCH, self.tr("Patch grid for per-patch files"),
-                                                            [QgsProcessing.TypeVectorPolygon], optional=True))
-        self.addParameter(QgsProcessingParameterFileDestination(self.OUTPUT, self.tr("netCDF file"),
-                                                                self.tr("netCDF (*.nc)")))
+        self.addParameter(helped(QgsProcessingParameterRasterLayer(self.MOSAIC, self.tr("Mosaic")),
+                                 "the Mosaic of Assemble seamless mosaic"))
+        self.addParameter(helped(QgsProcessingParameterMultipleLayers(self.MASKS, self.tr("Masks"),
+                                                                      QgsProcessing.TypeRaster, optional=True),
+                                 "coverage rasters of Building masks, on the mosaic's grid"))
+        self.addParameter(helped(QgsProcessingParameterRasterLayer(self.LABELS, self.tr("Label map"), optional=True),
+                                 "the Label map of Assemble seamless mosaic"))
+        self.addParameter(helped(QgsProcessingParameterVectorLayer(self.PER_PATCH, self.tr("Per-patch grid"),
+                                                                   [QgsProcessing.TypeVectorPolygon], optional=True),
+                                 GRID_HELP + "; when given, one file per patch is also written"))
+        self.addParameter(helped(QgsProcessingParameterFileDestination(self.OUTPUT, self.tr("netCDF file"),
+                                                                       self.tr("netCDF (*.nc)")),
+                                 "the CF-1.8 netCDF-4 file"))
         self.addOutput(QgsProcessingOutputNumber(self.PATCH_FILES, self.tr("Per-patch files written")))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API name

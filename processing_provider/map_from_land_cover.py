@@ -27,7 +27,7 @@ from ..plugin.backend_client import new_job_dir
 from ..plugin.grid import list_patches, patches_extent, read_definition
 from ..plugin.osm_layers import semantic_layers
 from ..plugin.rendering import map_settings, render_rgba, write_rgb_geotiff
-from .base import MapSynthAlgorithm, backend_command, grid_path, job_params, run_backend
+from .base import GRID_HELP, MapSynthAlgorithm, backend_command, grid_path, helped, job_params, run_backend
 
 TABLES = PLUGIN_DIR / "resources" / "land_cover"
 # Option strings are the backend's TABLE choices (mapsynth_backend.prepare.lookup), files in resources/land_cover
@@ -52,39 +52,49 @@ class MapFromLandCover(MapSynthAlgorithm):
         return self.tr("Map patches from land cover")
 
     def shortHelpString(self) -> str:  # noqa: N802 - QGIS API name
-        return self.tr(
-            "Writes the same per-patch map GeoTIFFs as render_map_patches (semantic palette, exactly on the grid) "
-            "from a classified raster in any CRS (INPUT, BAND) or land-cover polygons (VECTOR, CLASS_FIELD), "
-            "through a lookup table: CORINE Land Cover level 3, ESA WorldCover v100/v200, Dynamic World, FLAIR-1, or "
-            "your own CSV with the columns value,class (TABLE_FILE; class = a palette key or nodata).<br><br>"
+        return self.help_html(self.tr(
+            "Writes the same per-patch map GeoTIFFs as Render map patches (semantic palette, exactly on the grid) "
+            "from a classified raster in any CRS or from land-cover polygons, through a lookup table: CORINE Land "
+            "Cover level 3, ESA WorldCover v100/v200, Dynamic World, FLAIR-1, or your own CSV with the columns "
+            "value,class (class = a palette key or nodata).\n\n"
             "Values become classes first, then each grid cell takes its majority class (mode), so maps are palette "
-            "colours, never blends. Values outside the table are refused (UNKNOWN = refuse, nothing is written) or "
-            "become no data. Outside the land cover, pixels are no data (masked); patches without any land cover are "
-            "not written.<br><br>With OSM_FILE, the lines of the semantic style (roads, railways, waterways, hedges, "
-            "field boundaries) are drawn over the land cover.<br><br>A rerun into the same OUTPUT_DIR skips finished "
-            "patches. Per-patch status goes to the grid's mapsynth_status table (step 'map')."
-        )
+            "colours, never blends. Values outside the table are refused (nothing is written) or become no data. "
+            "Outside the land cover, pixels are no data (masked); patches without any land cover are not written."
+            "\n\nWith an OpenStreetMap extract, the lines of the semantic style (roads, railways, waterways, hedges, "
+            "field boundaries) are drawn over the land cover.\n\n"
+            "A rerun into the same folder skips finished patches. Per-patch status goes to the grid's "
+            "mapsynth_status table (step 'map')."))
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API name
-        self.addParameter(QgsProcessingParameterVectorLayer(
-            self.PATCH_GRID, self.tr("Patch grid"), [QgsProcessing.TypeVectorPolygon]))
-        self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, self.tr("Classified raster"), optional=True))
-        self.addParameter(QgsProcessingParameterNumber(
-            self.BAND, self.tr("Class band"), QgsProcessingParameterNumber.Integer, 1, False, 1))
-        self.addParameter(QgsProcessingParameterVectorLayer(
-            self.VECTOR, self.tr("Or: land-cover polygons"), [QgsProcessing.TypeVectorPolygon], optional=True))
-        self.addParameter(QgsProcessingParameterField(
-            self.CLASS_FIELD, self.tr("Class field"), parentLayerParameterName=self.VECTOR, optional=True))
-        self.addParameter(QgsProcessingParameterEnum(
-            self.TABLE, self.tr("Lookup table"), [label for label, _ in TABLE_FILES], defaultValue=0))
-        self.addParameter(QgsProcessingParameterFile(
-            self.TABLE_FILE, self.tr("Own table (CSV value,class)"), optional=True, extension="csv"))
-        self.addParameter(QgsProcessingParameterEnum(
-            self.UNKNOWN, self.tr("Values not in the table"), list(UNKNOWN), defaultValue=0))
-        self.addParameter(QgsProcessingParameterFile(
+        self.addParameter(helped(QgsProcessingParameterVectorLayer(
+            self.PATCH_GRID, self.tr("Patch grid"), [QgsProcessing.TypeVectorPolygon]), GRID_HELP))
+        self.addParameter(helped(QgsProcessingParameterRasterLayer(
+            self.INPUT, self.tr("Classified raster"), optional=True),
+            "integer classes in any CRS; give it or land-cover polygons"))
+        self.addParameter(helped(QgsProcessingParameterNumber(
+            self.BAND, self.tr("Class band"), QgsProcessingParameterNumber.Integer, 1, False, 1),
+            "the band of the raster that holds the classes"))
+        self.addParameter(helped(QgsProcessingParameterVectorLayer(
+            self.VECTOR, self.tr("Or: land-cover polygons"), [QgsProcessing.TypeVectorPolygon], optional=True),
+            "polygons with a class field, any CRS"))
+        self.addParameter(helped(QgsProcessingParameterField(
+            self.CLASS_FIELD, self.tr("Class field"), parentLayerParameterName=self.VECTOR, optional=True),
+            "the field of the polygons holding the class values"))
+        self.addParameter(helped(QgsProcessingParameterEnum(
+            self.TABLE, self.tr("Lookup table"), [label for label, _ in TABLE_FILES], defaultValue=0),
+            "class value -> palette class; the shipped tables are in resources/land_cover"))
+        self.addParameter(helped(QgsProcessingParameterFile(
+            self.TABLE_FILE, self.tr("Own table (CSV value,class)"), optional=True, extension="csv"),
+            "your table; used instead of the lookup table when given"))
+        self.addParameter(helped(QgsProcessingParameterEnum(
+            self.UNKNOWN, self.tr("Values not in the table"), list(UNKNOWN), defaultValue=0),
+            "refuse (nothing is written) or make them no data"))
+        self.addParameter(helped(QgsProcessingParameterFile(
             self.OSM_FILE, self.tr("OSM lines on top (optional)"), optional=True,
-            fileFilter=self.tr("OpenStreetMap (*.osm.pbf *.pbf *.osm *.gpkg)")))
-        self.addParameter(QgsProcessingParameterFolderDestination(self.OUTPUT_DIR, self.tr("Map patches folder")))
+            fileFilter=self.tr("OpenStreetMap (*.osm.pbf *.pbf *.osm *.gpkg)")),
+            "an OpenStreetMap extract whose lines are drawn over the land cover"))
+        self.addParameter(helped(QgsProcessingParameterFolderDestination(
+            self.OUTPUT_DIR, self.tr("Map patches folder")), "input of Build training dataset and Generate patches"))
         self.addOutput(QgsProcessingOutputNumber(self.PATCH_COUNT, self.tr("Patches written")))
         self.addOutput(QgsProcessingOutputNumber(self.OUTSIDE, self.tr("Patches without land cover")))
 

@@ -6,6 +6,7 @@ from qgis.PyQt.QtGui import QIcon
 
 from ..plugin.about import ICON_PATH, __version__
 from .assemble_mosaic import AssembleMosaic
+from .augmentation_experiment import AugmentationExperiment
 from .backend_doctor import BackendDoctor
 from .build_training_dataset import BuildTrainingDataset
 from .building_masks import BuildingMasks
@@ -20,7 +21,8 @@ from .synthesize_city import SynthesizeCity
 from .train_model import TrainModel
 
 ALGORITHMS = (BackendDoctor, CreatePatchGrid, RenderMapPatches, MapFromLandCover, CropSentinel2, BuildTrainingDataset,
-              TrainModel, GeneratePatches, AssembleMosaic, BuildingMasks, ExportNetcdf, Evaluate, SynthesizeCity)
+              TrainModel, GeneratePatches, AssembleMosaic, BuildingMasks, ExportNetcdf, Evaluate, SynthesizeCity,
+              AugmentationExperiment)
 
 
 class MapSynthProvider(QgsProcessingProvider):

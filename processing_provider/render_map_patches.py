@@ -22,9 +22,10 @@ from ..plugin.osm_layers import background_rgb, semantic_layers
 from ..plugin.osm_semantic import load_palette
 from ..plugin.output_dir import output_lock, prepare_output_dir
 from ..plugin.rendering import MAX_OSM_TILES, is_osm_tile_layer, osm_tile_estimate, render_grid_patches
-from .base import MapSynthAlgorithm
+from .base import GRID_HELP, MapSynthAlgorithm, helped
 
 WGS84 = QgsCoordinateReferenceSystem("EPSG:4326")
+BLANK_WARNING = 0.1  # share of blank map patches above which the user is warned
 
 
 def grid_source(layer) -> str:
@@ -33,7 +34,7 @@ def grid_source(layer) -> str:
 
 class RenderMapPatches(MapSynthAlgorithm):
     PATCH_GRID, OSM_FILE, LAYERS, RETRIES, OUTPUT_DIR = "PATCH_GRID", "OSM_FILE", "LAYERS", "RETRIES", "OUTPUT_DIR"
-    PATCH_COUNT, INCOMPLETE = "PATCH_COUNT", "INCOMPLETE"
+    PATCH_COUNT, INCOMPLETE, BLANK_FRACTION = "PATCH_COUNT", "INCOMPLETE", "BLANK_FRACTION"
     group_id = "data"
 
     def name(self) -> str:
@@ -43,33 +44,42 @@ class RenderMapPatches(MapSynthAlgorithm):
         return self.tr("Render map patches")
 
     def shortHelpString(self) -> str:  # noqa: N802 - QGIS API name
-        return self.tr(
+        return self.help_html(self.tr(
             "Renders one RGB GeoTIFF per patch of the grid (named by patch_id), exactly on the grid cell, at a "
-            "fixed DPI without antialiasing or labels, so training and inference renders are identical.<br><br>"
-            "Either OSM_FILE, an OpenStreetMap extract (.osm.pbf, .osm or a GeoPackage of OGR OSM layers) drawn "
-            "with the bundled semantic style (a fixed palette of land-use, building, road, rail, water and "
-            "boundary classes; seas are built from natural=coastline ways), or LAYERS, any layers as styled "
-            "(XYZ tiles, MBTiles, WMS). LAYERS are rendered over a transparent background; a patch with missing "
-            "pixels is retried RETRIES times, then recorded as incomplete and not written. Bulk rendering from "
-            "tile.openstreetmap.org beyond 5,000 tiles is refused, as QGIS core does.<br><br>"
-            "A rerun into the same OUTPUT_DIR skips finished patches. Per-patch status goes to the grid's "
-            "mapsynth_status table (step 'map')."
-        )
+            "fixed DPI without antialiasing or labels, so training and inference renders are identical.\n\n"
+            "Either an OpenStreetMap extract (.osm.pbf, .osm or a GeoPackage of OGR OSM layers) drawn with the "
+            "bundled semantic style (a fixed palette of land-use, building, road, rail, water and boundary classes; "
+            "seas are built from natural=coastline ways), or layers rendered as styled (XYZ tiles, MBTiles, WMS). "
+            "Layers are rendered over a transparent background; a patch with missing pixels is retried, then "
+            "recorded as incomplete and not written. Bulk rendering from tile.openstreetmap.org beyond 5,000 tiles "
+            "is refused, as QGIS core does.\n\n"
+            "An OSM extract that covers none of the grid, or that GDAL cannot read completely (a truncated "
+            "download), fails the step. The share of patches that show no mapped feature at all is reported "
+            "(a warning above 10 %), and each patch's share of mapped pixels is its valid_fraction in the status "
+            "table, which the dataset card summarises.\n\n"
+            "A rerun into the same folder skips finished patches. Per-patch status goes to the grid's "
+            "mapsynth_status table (step 'map')."))
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API name
-        self.addParameter(QgsProcessingParameterVectorLayer(
-            self.PATCH_GRID, self.tr("Patch grid"), [QgsProcessing.TypeVectorPolygon]))
-        self.addParameter(QgsProcessingParameterFile(
-            self.OSM_FILE, self.tr("OpenStreetMap extract (semantic style)"), optional=True,
-            fileFilter=self.tr("OpenStreetMap (*.osm.pbf *.pbf *.osm *.gpkg)")))
-        self.addParameter(QgsProcessingParameterMultipleLayers(
-            self.LAYERS, self.tr("Or: layers to render as styled"), QgsProcessing.TypeMapLayer, optional=True))
-        self.addParameter(QgsProcessingParameterNumber(
-            self.RETRIES, self.tr("Retries for incomplete patches"), QgsProcessingParameterNumber.Integer, 3, False,
-            0, 20))
-        self.addParameter(QgsProcessingParameterFolderDestination(self.OUTPUT_DIR, self.tr("Map patches folder")))
+        self.addParameter(helped(QgsProcessingParameterVectorLayer(
+            self.PATCH_GRID, self.tr("Patch grid"), [QgsProcessing.TypeVectorPolygon]), GRID_HELP))
+        self.addParameter(helped(QgsProcessingParameterFile(
+            self.OSM_FILE, self.tr("OpenStreetMap extract"), optional=True,
+            fileFilter=self.tr("OpenStreetMap (*.osm.pbf *.pbf *.osm *.gpkg)")),
+            "drawn in the bundled semantic style (what MapSynth models are trained on); give it or layers"))
+        self.addParameter(helped(QgsProcessingParameterMultipleLayers(
+            self.LAYERS, self.tr("Or: layers as styled"), QgsProcessing.TypeMapLayer, optional=True),
+            "any layers of the project, rendered with their own style"))
+        self.addParameter(helped(QgsProcessingParameterNumber(
+            self.RETRIES, self.tr("Retries"), QgsProcessingParameterNumber.Integer, 3, False, 0, 20),
+            "re-renders of a patch with missing pixels before it is recorded as incomplete"))
+        self.addParameter(helped(QgsProcessingParameterFolderDestination(self.OUTPUT_DIR,
+                                                                         self.tr("Map patches folder")),
+                                 "input of Build training dataset and Generate patches"))
         self.addOutput(QgsProcessingOutputNumber(self.PATCH_COUNT, self.tr("Patches written")))
         self.addOutput(QgsProcessingOutputNumber(self.INCOMPLETE, self.tr("Incomplete patches")))
+        self.addOutput(QgsProcessingOutputNumber(self.BLANK_FRACTION,
+                                                 self.tr("Share of patches with no mapped feature")))
 
     def prepareAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API name
         """Main thread: read the grid, build or clone the layers to render."""
@@ -91,9 +101,15 @@ class RenderMapPatches(MapSynthAlgorithm):
         if osm_file:
             self.layers, _ = semantic_layers(osm_file, area, self.crs, self.definition["pixel_size"], feedback)
             self.background = QColor(*background_rgb())
+            self.blank_rgb = background_rgb()
             self.source = {"osm_file": Path(osm_file).name, "style": f"semantic v{load_palette()['version']}"}
         else:
+            for layer in layers:
+                if not layer.isValid():
+                    raise QgsProcessingException(self.tr("LAYERS: {name} cannot be read ({source})").format(
+                        name=layer.name(), source=layer.source()))
             self._check_tile_policy(layers, area)
+            self.blank_rgb = None
             self.layers = [layer.clone() for layer in layers]
             self.background = QColor(255, 0, 255, 0)  # transparent sentinel: missing tiles stay transparent
             self.source = {"layers": [layer.name() for layer in layers]}
@@ -124,14 +140,32 @@ class RenderMapPatches(MapSynthAlgorithm):
             prepare_output_dir(out_dir, "map", d["fingerprint"], self.source)
             written, skipped, incomplete, records = render_grid_patches(
                 self.layers, self.crs, d, self.patches, out_dir, self.background, retries, self.transform_context,
-                feedback)
+                feedback, self.blank_rgb)
         record_status(self.grid_path, "map", records)
+        blank = self._report_blank(records, feedback)
         if incomplete:
             feedback.reportError(self.tr("{n} patches stayed incomplete after {r} retries and were not written: {ids}")
                                  .format(n=len(incomplete), r=retries, ids=", ".join(incomplete[:20])), False)
         feedback.pushInfo(self.tr("{w} patches written, {s} already there, {i} incomplete").format(
             w=written, s=skipped, i=len(incomplete)))
-        return {self.OUTPUT_DIR: str(out_dir), self.PATCH_COUNT: written + skipped, self.INCOMPLETE: len(incomplete)}
+        return {self.OUTPUT_DIR: str(out_dir), self.PATCH_COUNT: written + skipped, self.INCOMPLETE: len(incomplete),
+                self.BLANK_FRACTION: blank}
+
+    def _report_blank(self, records, feedback) -> float:
+        """Share of the grid's patches whose map shows no mapped feature at all (recorded per patch as
+        valid_fraction 0 in mapsynth_status); a warning when it is a large part of the grid."""
+        rendered = [r for r in records if r["status"] == "ok"]
+        if self.blank_rgb is None or not rendered:
+            return 0.0
+        blank = sum(1 for r in rendered if r["valid_fraction"] == 0.0) / len(rendered)
+        unmapped = 1.0 - sum(r["valid_fraction"] for r in rendered) / len(rendered)
+        message = self.tr("{b:.1f} % of the patches show no mapped feature at all; {u:.1f} % of the pixels show "
+                          "only the background").format(b=100 * blank, u=100 * unmapped)
+        if blank >= BLANK_WARNING:
+            feedback.pushWarning(self.tr("{m}: check that the OSM extract covers the whole grid").format(m=message))
+        else:
+            feedback.pushInfo(message)
+        return blank
 
     def postProcessAlgorithm(self, context, feedback):  # noqa: N802 - QGIS API name
         self.layers = []  # release the rendered layers on the main thread

@@ -31,7 +31,7 @@ from ..plugin.osm_semantic import load_palette
 from ..plugin.output_dir import prepare_output_dir
 from ..plugin.rendering import render_grid_patches
 from ..plugin.styling import load_styled, run_group
-from .base import MapSynthAlgorithm
+from .base import DEMO_MODEL, MODEL_HELP, MapSynthAlgorithm, check_area, helped, model_dir
 
 
 class SynthesizeCity(MapSynthAlgorithm):
@@ -48,40 +48,56 @@ class SynthesizeCity(MapSynthAlgorithm):
         return self.tr("Synthesize city")
 
     def shortHelpString(self) -> str:  # noqa: N802 - QGIS API name
-        return self.tr(
-            "The whole chain in one dialog: an area (EXTENT or AOI), an OpenStreetMap extract and a model give a "
-            "synthetic Sentinel-2-like city. Steps: patch grid (PIXEL_SIZE and PATCH_SIZE default to the model's), "
-            "semantic map render, generation of VARIATIONS per patch (SEAMLESS: joint denoising), seamless "
-            "assembly into a Cloud-Optimized GeoTIFF, residential / non-residential building masks on the mosaic "
-            "grid and a CF netCDF export, all in OUTPUT_DIR; the mosaic, masks and seams load styled in one group. "
-            "Reruns resume. The same chain is shipped as a graphical model: resources/models/synthesize_city.model3."
-        )
+        return self.help_html(self.tr(
+            "The whole chain in one dialog: an area (an extent or area of interest polygons), an OpenStreetMap "
+            "extract and a model give a synthetic Sentinel-2-like city. Steps: patch grid (pixel and patch size "
+            "default to the model's), semantic map render, generation of the variations per patch (Seamless: joint "
+            "denoising), seamless assembly into a Cloud-Optimized GeoTIFF, residential / non-residential building "
+            "masks on the mosaic grid and a CF netCDF export, all in the city folder; the mosaic, masks and seams "
+            "load styled in one group. Reruns resume. The same chain is shipped as a graphical model: "
+            "resources/models/synthesize_city.model3."))
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API name
-        self.addParameter(QgsProcessingParameterExtent(self.EXTENT, self.tr("Extent"), optional=True))
-        self.addParameter(QgsProcessingParameterFeatureSource(
-            self.AOI, self.tr("Or: area of interest"), [QgsProcessing.TypeVectorPolygon], optional=True))
-        self.addParameter(QgsProcessingParameterFile(
+        self.addParameter(helped(QgsProcessingParameterExtent(self.EXTENT, self.tr("Extent"), optional=True),
+                                 "the area to synthesise, with its CRS; or give area of interest polygons"))
+        self.addParameter(helped(QgsProcessingParameterFeatureSource(
+            self.AOI, self.tr("Or: area of interest"), [QgsProcessing.TypeVectorPolygon], optional=True),
+            "polygons; patches not touching them are dropped"))
+        self.addParameter(helped(QgsProcessingParameterFile(
             self.OSM_FILE, self.tr("OpenStreetMap extract"),
-            fileFilter=self.tr("OpenStreetMap (*.osm.pbf *.pbf *.osm *.gpkg)")))
-        self.addParameter(QgsProcessingParameterFile(self.MODEL, self.tr("Model directory"),
-                                                     QgsProcessingParameterFile.Folder))
-        self.addParameter(QgsProcessingParameterNumber(self.PIXEL_SIZE, self.tr("Pixel size (m, 0 = the model's)"),
-                                                       QgsProcessingParameterNumber.Double, 0.0, False, 0.0, 10000.0))
-        self.addParameter(QgsProcessingParameterNumber(self.PATCH_SIZE, self.tr("Patch size (px, 0 = the model's)"),
-                                                       QgsProcessingParameterNumber.Integer, 0, False, 0, 8192))
-        self.addParameter(QgsProcessingParameterNumber(self.VARIATIONS, self.tr("Variations per patch"),
-                                                       QgsProcessingParameterNumber.Integer, 4, False, 1, 100))
-        self.addParameter(QgsProcessingParameterNumber(self.SEED, self.tr("Seed"),
-                                                       QgsProcessingParameterNumber.Integer, 0, False, 0))
-        self.addParameter(QgsProcessingParameterBoolean(self.SEAMLESS, self.tr("Seamless (joint denoising)"), False))
-        self.addParameter(QgsProcessingParameterFolderDestination(self.OUTPUT_DIR, self.tr("City folder")))
+            fileFilter=self.tr("OpenStreetMap (*.osm.pbf *.pbf *.osm *.gpkg)")),
+            "an .osm.pbf, .osm or GeoPackage of OGR OSM layers covering the area (e.g. from Geofabrik)"))
+        self.addParameter(helped(QgsProcessingParameterFile(
+            self.MODEL, self.tr("Model"), QgsProcessingParameterFile.Folder, defaultValue=str(DEMO_MODEL),
+            optional=True),
+            MODEL_HELP))
+        self.addParameter(helped(QgsProcessingParameterNumber(
+            self.PIXEL_SIZE, self.tr("Pixel size (m)"), QgsProcessingParameterNumber.Double, 0.0, False, 0.0,
+            10000.0), "0 = the model's pixel size"))
+        self.addParameter(helped(QgsProcessingParameterNumber(
+            self.PATCH_SIZE, self.tr("Patch size (px)"), QgsProcessingParameterNumber.Integer, 0, False, 0, 8192),
+            "0 = the model's patch size"))
+        self.addParameter(helped(QgsProcessingParameterNumber(
+            self.VARIATIONS, self.tr("Variations per patch"), QgsProcessingParameterNumber.Integer, 4, False, 1,
+            100), "candidates per patch for the seamless assembly"))
+        self.addParameter(helped(QgsProcessingParameterNumber(
+            self.SEED, self.tr("Seed"), QgsProcessingParameterNumber.Integer, 0, False, 0),
+            "same seed, same city"))
+        self.addParameter(helped(QgsProcessingParameterBoolean(
+            self.SEAMLESS, self.tr("Seamless (joint denoising)"), False),
+            "denoise the whole area jointly (memory grows with the area)"))
+        self.addParameter(helped(QgsProcessingParameterFolderDestination(self.OUTPUT_DIR, self.tr("City folder")),
+                                 "grid, maps, generated patches, mosaic, masks and netCDF"))
         self.addOutput(QgsProcessingOutputRasterLayer(self.MOSAIC, self.tr("Synthetic mosaic")))
         self.addOutput(QgsProcessingOutputRasterLayer(self.BUILDINGS_MASK, self.tr("Building coverage")))
         self.addOutput(QgsProcessingOutputFile(self.NETCDF, self.tr("netCDF")))
 
+    def checkParameterValues(self, parameters, context):  # noqa: N802 - QGIS API name
+        return check_area(self, parameters, context)
+
     def prepareAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API name
-        model = Path(self.parameterAsFile(parameters, self.MODEL, context))
+        model = Path(model_dir(self.parameterAsFile(parameters, self.MODEL, context) or str(DEMO_MODEL), feedback))
+        self.model = str(model)
         try:
             card = json.loads((model / "model_card.json").read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
@@ -121,11 +137,11 @@ class SynthesizeCity(MapSynthAlgorithm):
                            {"osm_file": Path(self.osm_file).name, "style": f"semantic v{load_palette()['version']}"})
         _, _, incomplete, records = render_grid_patches(
             self.layers, self.crs, self.definition, self.patches, maps, QColor(*background_rgb()), 0,
-            self.transform_context, steps)
+            self.transform_context, steps, background_rgb())
         record_status(grid, "map", records)
         if steps.isCanceled():
             return {}
-        model = self.parameterAsFile(parameters, self.MODEL, context)
+        model = self.model
 
         def child(step: int, label: str, algorithm: str, params: dict) -> dict:
             steps.setCurrentStep(step)

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Make sure QGIS (>= 3.22) with its Python bindings, and Chromium (the report test renders HTML in it), are
-# installed; install them from Debian when we are root.
+# installed, and Xvfb for the GUI test tier (QGIS desktop in a virtual display); install them from Debian when we
+# are root.
 set -euo pipefail
 QGIS_PYTHON=${QGIS_PYTHON:-/usr/bin/python3}
 QGIS_PROCESS=${QGIS_PROCESS:-/usr/bin/qgis_process.bin}
-PACKAGES="qgis python3-qgis qgis-providers gdal-bin python3-gdal chromium"
+PACKAGES="qgis python3-qgis qgis-providers gdal-bin python3-gdal chromium xvfb xauth"
 
-have_qgis() { [ -x "$QGIS_PROCESS" ] && [ -x /usr/bin/chromium ] && "$QGIS_PYTHON" -c "import qgis.core, osgeo.ogr" 2>/dev/null; }
+have_qgis() { [ -x "$QGIS_PROCESS" ] && [ -x /usr/bin/chromium ] && command -v xvfb-run >/dev/null && command -v xauth >/dev/null && "$QGIS_PYTHON" -c "import qgis.core, osgeo.ogr" 2>/dev/null; }
 
 if have_qgis; then exit 0; fi
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

@@ -13,27 +13,28 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def main(out: Path) -> None:
     sys.path.insert(0, str(out / ".plugins"))
-    from mapsynth.plugin.styling import FALSE_COLOUR, TRUE_COLOUR, style_mask, style_mosaic
+    from mapsynth.plugin.styling import add_styled
 
     project = QgsProject.instance()
     group = project.layerTreeRoot().insertGroup(0, "MapSynth demo: Helsinki")
-    layers = []
-    for path, name, style in ((out / "mosaic.tif", "Synthetic Sentinel-2 (true colour)", TRUE_COLOUR),
-                              (out / "mosaic.tif", "Synthetic Sentinel-2 (NIR false colour)", FALSE_COLOUR)):
-        layer = QgsRasterLayer(str(path), name)
-        style_mosaic(layer, style)
-        layers.append(layer)
-    for path, name in ((out / "masks" / "buildings_coverage.tif", "Building coverage"),
-                       (out / "masks" / "nonresidential_coverage.tif", "Non-residential building coverage")):
-        layer = QgsRasterLayer(str(path), name)
-        style_mask(layer)
-        layers.append(layer)
-    layers.append(QgsVectorLayer(f"{out / 'mosaic_seams.gpkg'}|layername=seams", "Seam lines", "ogr"))
-    layers.append(QgsVectorLayer(str(out / "buildings.gpkg"), "Classified buildings", "ogr"))
-    for layer in reversed(layers):
+    layers = [
+        (QgsRasterLayer(str(out / "mosaic.tif"), "Synthetic Sentinel-2 (true colour)"), "true_colour"),
+        (QgsRasterLayer(str(out / "mosaic.tif"), "Synthetic Sentinel-2 (NIR false colour)"), "false_colour"),
+        (QgsRasterLayer(str(out / "masks" / "buildings_coverage.tif"), "Building coverage"), "mask"),
+        (QgsRasterLayer(str(out / "masks" / "nonresidential_coverage.tif"), "Non-residential building coverage"),
+         "mask"),
+        (QgsVectorLayer(f"{out / 'mosaic_seams.gpkg'}|layername=seams", "Seam lines", "ogr"), "seams"),
+        (QgsVectorLayer(str(out / "buildings.gpkg"), "Classified buildings", "ogr"), "buildings"),
+    ]
+    for layer, kind in layers:
         assert layer.isValid(), layer.name()
-        project.addMapLayer(layer, False)
-        group.addLayer(layer)
+        add_styled(project, group, layer, kind)
+    # the opening view: true colour, classified buildings and seams; NIR and the coverage rasters (which the
+    # buildings outline anyway) one click away
+    for layer, kind in layers:
+        if kind in ("false_colour", "mask"):
+            group.findLayer(layer.id()).setItemVisibilityChecked(False)
+    layers = [layer for layer, _ in layers]
     project.setCrs(layers[0].crs())
     assert project.write(str(out / "demo.qgz"))
     quicklook(out)

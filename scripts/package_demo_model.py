@@ -14,11 +14,11 @@ import torch
 from scipy import ndimage
 from scipy.stats import wasserstein_distance
 
-from mapsynth_backend.evaluate.command import ndvi, ssim
+from mapsynth_backend.evaluate.metrics import ndvi, ssim
 from mapsynth_backend.generate.sampling import item_noise, stack_noise, to_reflectance
 from mapsynth_backend.models import load_model
 from mapsynth_backend.prepare.landcover import STYLE, palette, remap_table
-from mapsynth_backend.train import load_pair, read_dataset
+from mapsynth_backend.train.data import load_pair, read_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = ROOT / "resources" / "models" / "mapsynth-demo-pixel-small"

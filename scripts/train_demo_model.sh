@@ -27,6 +27,8 @@ echo "== grid, Sentinel-2 patches, derived maps, dataset"
 # fixed clip ranges from 0: percentile floors would make dark open water unrepresentable (NIR ~0.01-0.03)
 "$QP" run mapsynth:build_training_dataset -- PATCH_GRID="$WORK/grid.gpkg" MAP_DIR="$WORK/maps" \
     S2_DIR="$WORK/s2" CLIP="B02:0:0.15,B03:0:0.17,B04:0:0.18,B08:0:0.7" OUTPUT_DIR="$WORK/dataset" >/dev/null
+# DEMO_PREPARE_ONLY=1: stop at the dataset (the augmentation experiment, scripts/run_experiment.sh, starts here)
+[ "${DEMO_PREPARE_ONLY:-0}" = 1 ] && exit 0
 echo "== training $STEPS steps (progress below; resumes if interrupted)"
 RESUME=""
 [ -d "$WORK/training/checkpoints" ] && RESUME="--resume latest"

@@ -9,7 +9,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from model_fixtures import make_dataset, make_grid  # noqa: E402
 
 from mapsynth_backend.runtime.protocol import ConsoleReporter  # noqa: E402
-from mapsynth_backend.train import COMMANDS, train  # noqa: E402
+from mapsynth_backend.train.command import COMMANDS, train  # noqa: E402
 
 
 def build(folder: Path, patch_size: int = 64) -> Path:

@@ -17,15 +17,15 @@ CLIP = {"B02": [0.0, 0.15], "B03": [0.0, 0.2], "B04": [0.0, 0.25], "B08": [0.05,
 
 
 def make_grid(
-    path: Path, rows: int, cols: int, size: int, overlap: int = 0, origin: tuple[float, float] = (420000.0, 5809000.0)
+    path: Path, rows: int, cols: int, size: int, overlap: int = 0, epsg: int = 32630, origin=(420000.0, 5809000.0)
 ) -> dict:
     definition = {
         "format": GRID_FORMAT,
         "format_version": 1,
-        "crs_wkt": rasterio.crs.CRS.from_epsg(32630).to_wkt(),
-        "crs_authid": "EPSG:32630",
-        "origin_x": origin[0],
-        "origin_y": origin[1],
+        "crs_wkt": rasterio.crs.CRS.from_epsg(epsg).to_wkt(),
+        "crs_authid": f"EPSG:{epsg}",
+        "origin_x": float(origin[0]),
+        "origin_y": float(origin[1]),
         "pixel_size": 10.0,
         "patch_size": size,
         "overlap": overlap,

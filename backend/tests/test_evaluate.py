@@ -14,8 +14,9 @@ import rasterio
 import torch
 from safetensors.torch import save_file
 
-from mapsynth_backend.evaluate.command import COMMANDS, evaluate, psnr, ssim
+from mapsynth_backend.evaluate.command import COMMANDS, evaluate
 from mapsynth_backend.evaluate.fid_inception import FIDInceptionV3, load_fid_inception
+from mapsynth_backend.evaluate.metrics import psnr, ssim
 from mapsynth_backend.runtime.protocol import ConsoleReporter, UserError
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -81,6 +82,7 @@ def test_all_sections_with_all_inputs(scene):
             "map": str(folder / "map.tif"),
             "palette": str(palette),
             "inception_weights": str(folder / "fid_inception.safetensors"),
+            "unverified_fid": True,  # random weights: accepted only as an unverified run
             "output_dir": str(folder / "rep"),
         }
     )
@@ -91,6 +93,10 @@ def test_all_sections_with_all_inputs(scene):
     assert 0.8 < metrics["paired"]["B04"]["ssim"] < 1.0 and metrics["paired"]["B04"]["psnr_db"] > 20
     assert all(v < 0.01 for v in metrics["wasserstein"].values())
     assert metrics["fid_kid"]["fid"] >= 0 and metrics["fid_kid"]["real_patches"] > 1
+    assert metrics["fid_kid"]["verified"] is False and "prefer KID" in metrics["fid_kid"]["warning"]
+    page = (folder / "rep" / "report.html").read_text()
+    assert "UNVERIFIED" in page and "prefer KID" in page and "0.5-99.5 percentile range" in page
+    assert metrics["paired"]["B04"]["data_range_method"] == "0.5-99.5 percentile range"
     assert set(metrics["seams"]) == {"B02", "B03", "B04", "B08"}
 
 
@@ -156,6 +162,9 @@ def test_feature_network_loads_from_safetensors_only(scene, tmp_path):
         with pytest.raises(UserError, match=message):
             evaluate(params, REPORTER)
         assert not (tmp_path / weights.stem / "report.html").exists()
-    network = load_fid_inception(folder / "fid_inception.safetensors")
+    with pytest.raises(UserError, match="not the recognised FID Inception weights"):
+        load_fid_inception(folder / "fid_inception.safetensors")  # random weights: refused by default
+    network = load_fid_inception(folder / "fid_inception.safetensors", allow_unverified=True)
+    assert network.verification["verified"] is False
     with torch.inference_mode():
         assert network(torch.rand(2, 3, 64, 64)).shape == (2, 2048)

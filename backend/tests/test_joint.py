@@ -15,8 +15,8 @@ from mapsynth_backend.generate.joint import hann_weights, window_offsets
 from mapsynth_backend.mosaic.command import COMMANDS as ASSEMBLE
 from mapsynth_backend.mosaic.command import assemble
 from mapsynth_backend.runtime.protocol import ConsoleReporter
-from mapsynth_backend.train import COMMANDS as TRAIN
-from mapsynth_backend.train import train
+from mapsynth_backend.train.command import COMMANDS as TRAIN
+from mapsynth_backend.train.command import train
 
 sys.path.insert(0, str(Path(__file__).parent))
 from model_fixtures import make_dataset, make_grid, synthetic_scene  # noqa: E402

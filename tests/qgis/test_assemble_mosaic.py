@@ -32,6 +32,6 @@ def test_loaded_layers_are_styled_in_one_group(generated, tmp_path):
     false_colour = layers["Mosaic (NIR false colour)"].renderer()
     assert (true_colour.redBand(), true_colour.greenBand(), true_colour.blueBand()) == (3, 2, 1)
     assert (false_colour.redBand(), false_colour.greenBand(), false_colour.blueBand()) == (4, 3, 2)
-    assert true_colour.redContrastEnhancement().maximumValue() == 3500
+    assert true_colour.redContrastEnhancement().maximumValue() == 0.25  # reflectance (band scale/offset)
     project.removeAllMapLayers()
     project.layerTreeRoot().removeChildNode(groups[0])

@@ -169,7 +169,7 @@ def test_align_snaps_a_3m_grid_to_the_10m_sentinel2_grid(run_alg, tmp_path):
     ({"EXTENT": EXTENT, "MAX_PATCHES": 5}, "MAX_PATCHES=5"),
     ({"EXTENT": EXTENT, "VAL_FRACTION": 0.5, "TEST_FRACTION": 0.5}, "sum below 1"),
     ({"EXTENT": EXTENT, "PIXEL_SIZE": 3, "ALIGN": 10}, "multiple of PIXEL_SIZE"),
-    ({}, "Give the area as EXTENT"),
+    ({}, "Give the area"),
     ({"AOI": "empty"}, "AOI is empty"),
     ({"AOI": "no-crs"}, "AOI layer has no CRS"),
     ({"AOI": "metres-as-degrees"}, "are its coordinates really in EPSG:4326"),

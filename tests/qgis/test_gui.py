@@ -71,17 +71,50 @@ def test_setup_dialog_reports_failure_and_cancel(plugin, tmp_path):
     assert time.monotonic() - started < 2
 
 
-def test_status_dialog_shows_torch_build_and_gpus(plugin, backend_python):
+def test_status_dialog_shows_a_table_with_torch_build_and_gpus(plugin, backend_python):
     from mapsynth.plugin.gui.status_dialog import StatusDialog
 
     dialog = StatusDialog()
     dialog.show()
     dialog.refresh()
     assert wait_for(lambda: dialog.done, 120)
-    assert dialog.report is not None, dialog.raw.toPlainText()
-    text = dialog.summary.text()
-    assert f"torch {dialog.report['torch']['version']} (build {dialog.report['torch']['build']})" in text
-    assert ("No GPU visible" in text) == (not dialog.report["torch"]["devices"])
+    assert dialog.report is not None, dialog.summary.text()
+    table = {dialog.table.item(row, 0).text(): dialog.table.item(row, 1).text()
+             for row in range(dialog.table.rowCount())}
+    torch = dialog.report["torch"]
+    assert table["Backend Python"] == str(backend_python) and "MAPSYNTH_BACKEND_PYTHON" in table["Found through"]
+    assert table["PyTorch"] == f"{torch['version']} (build {torch['build']})"
+    assert table["Backend version"] == dialog.report["backend_version"]
+    assert ("GPUs" in table) == (not torch["devices"])
+    assert f"torch {torch['version']} (build {torch['build']})" in dialog.summary.text()
+    assert "{" not in "".join(table.values())  # no raw JSON
+    assert sorted(b.text() for b in dialog.buttons.buttons()) == ["Close", "Refresh"]
+    dialog.refresh_button.click()
+    assert not dialog.done and wait_for(lambda: dialog.done, 120) and dialog.report is not None
+
+
+def test_status_dialog_says_when_the_backend_does_not_answer(plugin, monkeypatch, tmp_path):
+    from mapsynth.plugin.gui.status_dialog import StatusDialog
+
+    monkeypatch.setenv("MAPSYNTH_BACKEND_PYTHON", str(tmp_path / "no-python"))
+    dialog = StatusDialog()
+    dialog.refresh()
+    assert wait_for(lambda: dialog.done, 30) and dialog.report is None
+    assert "did not answer" in dialog.summary.text() and str(tmp_path / "no-python") in dialog.summary.text()
+
+
+def test_setup_dialog_says_when_a_working_backend_exists(plugin, backend_python, monkeypatch, tmp_path):
+    from mapsynth.plugin.gui.setup_dialog import SetupDialog
+
+    found = SetupDialog(venv=tmp_path / "venv")
+    assert wait_for(lambda: found.existing is not None, 120)
+    assert found.existing is True and "already set up" in found.found.text() and str(backend_python) in \
+        found.found.text()
+    assert not found.start_button.isDefault() and found.cancel_button.isDefault()
+    monkeypatch.setenv("MAPSYNTH_BACKEND_PYTHON", str(tmp_path / "no-python"))
+    missing = SetupDialog(venv=tmp_path / "venv")
+    assert wait_for(lambda: missing.existing is not None, 30) and missing.existing is False
+    assert "No working backend" in missing.found.text() and missing.start_button.isDefault()
 
 
 class RecordingInterface:

@@ -347,3 +347,115 @@ def test_building_masks_on_the_real_extract(helsinki, run_alg, tmp_path, backend
     ten = gdal.Open(str(tmp_path / "masks" / "buildings_coverage_10m.tif"))
     assert ten.GetGeoTransform()[1] == 10 and ten.ReadAsArray().sum() * 100 == pytest.approx(data.sum() * 25,
                                                                                                rel=0.02)
+
+
+# No silent blanks (issue 15): a wrong or damaged extract fails; blank maps are counted, warned about and recorded
+ABERYSTWYTH_EXTENT = "257070,262190,280608,285728 [EPSG:27700]"  # part of the real Aberystwyth scene's footprint
+PARTLY_COVERED = "24.90,24.96,60.164,60.179 [EPSG:4326]"  # reaches 2 km west of the Helsinki extract
+
+
+class WarningFeedback(ErrorFeedback):
+    def __init__(self):
+        super().__init__()
+        self.warnings = []
+
+    def pushWarning(self, warning):  # noqa: N802
+        self.warnings.append(warning)
+
+
+def no_output_left(folder: Path) -> list[str]:
+    return [p.name for p in folder.rglob("*") if p.is_file()] if folder.exists() else []
+
+
+@needs_helsinki
+def test_an_extract_of_another_region_fails_and_says_where_both_lie(run_alg, tmp_path):
+    grid = run_alg("create_patch_grid", {"EXTENT": ABERYSTWYTH_EXTENT, "OUTPUT": str(tmp_path / "g.gpkg")})
+    fails_with(run_alg, {"PATCH_GRID": grid["OUTPUT"], "OSM_FILE": str(HELSINKI),
+                         "OUTPUT_DIR": str(tmp_path / "maps")},
+               "the OSM file covers none of the grid: its data lies at lon 24.935 to 24.953, lat 60.164 to 60.179;"
+               " the grid at lon -4.1")
+    assert not no_output_left(tmp_path / "maps")
+
+
+@needs_helsinki
+def test_a_truncated_extract_fails_instead_of_rendering_blank_maps(run_alg, tmp_path):
+    truncated = tmp_path / "cut.osm.pbf"
+    truncated.write_bytes(HELSINKI.read_bytes()[:20000])  # the first 20 kB of the real file
+    grid = run_alg("create_patch_grid", {"EXTENT": HELSINKI_EXTENT, "PATCH_SIZE": 64,
+                                         "OUTPUT": str(tmp_path / "g.gpkg")})
+    fails_with(run_alg, {"PATCH_GRID": grid["OUTPUT"], "OSM_FILE": str(truncated),
+                         "OUTPUT_DIR": str(tmp_path / "maps")},
+               f"OSM_FILE: cannot read {truncated}: An error occurred during the parsing of data")
+    assert not no_output_left(tmp_path / "maps")
+
+
+def synthetic_scene_over(grid_path: str, path: Path) -> Path:
+    """A 4-band reflectance raster (DN/10000) covering the grid with a margin."""
+    from mapsynth.plugin.grid import list_patches, patches_extent, read_definition
+
+    definition = read_definition(grid_path)
+    x0, y0, x1, y1 = patches_extent(definition, list_patches(grid_path))
+    width, height = int((x1 - x0) / 10) + 20, int((y1 - y0) / 10) + 20
+    ds = gdal.GetDriverByName("GTiff").Create(str(path), width, height, 4, gdal.GDT_UInt16)
+    ds.SetGeoTransform((x0 - 100, 10, 0, y1 + 100, 0, -10))
+    ds.SetProjection(definition["crs_wkt"])
+    rng = np.random.default_rng(0)
+    for band in range(4):
+        ds.GetRasterBand(band + 1).WriteArray(rng.integers(300, 3000, (height, width)).astype(np.uint16))
+    ds = None
+    return path
+
+
+@needs_helsinki
+def test_blank_maps_are_warned_about_recorded_and_reach_the_dataset_card(run_alg, tmp_path, backend_python):
+    from mapsynth.plugin.grid import read_status
+
+    grid = run_alg("create_patch_grid", {"EXTENT": PARTLY_COVERED, "PATCH_SIZE": 64,
+                                         "OUTPUT": str(tmp_path / "g.gpkg")})
+    feedback = WarningFeedback()
+    result = run_alg("render_map_patches", {"PATCH_GRID": grid["OUTPUT"], "OSM_FILE": str(HELSINKI),
+                                            "OUTPUT_DIR": str(tmp_path / "maps")}, feedback)
+    status = read_status(grid["OUTPUT"], "map")
+    background = np.array(PALETTE["background"], np.uint8)
+    blank = 0
+    for pid, row in status.items():  # the recorded share of mapped pixels, checked against the written file
+        rgb = gdal.Open(str(tmp_path / "maps" / f"{pid}.tif")).ReadAsArray().transpose(1, 2, 0)
+        mapped = float((rgb != background).any(axis=2).mean())
+        assert row["valid_fraction"] == pytest.approx(mapped), pid
+        blank += mapped == 0.0
+    assert len(status) == result["PATCH_COUNT"] == grid["PATCH_COUNT"]
+    assert result["BLANK_FRACTION"] == pytest.approx(blank / len(status)) and 0.1 < blank / len(status) < 0.9
+    assert any("show no mapped feature at all" in w for w in feedback.warnings), feedback.warnings
+
+    scene = synthetic_scene_over(grid["OUTPUT"], tmp_path / "scene.tif")
+    run_alg("crop_sentinel2", {"PATCH_GRID": grid["OUTPUT"], "INPUT": str(scene), "SCALE": 0.0001, "OFFSET": 0.0,
+                               "OUTPUT_DIR": str(tmp_path / "s2")})
+    run_alg("build_training_dataset", {"PATCH_GRID": grid["OUTPUT"], "MAP_DIR": str(tmp_path / "maps"),
+                                       "S2_DIR": str(tmp_path / "s2"), "OUTPUT_DIR": str(tmp_path / "dataset")})
+    card = (tmp_path / "dataset" / "dataset_card.md").read_text(encoding="utf-8")
+    expected = f"Maps with no mapped feature at all: {blank} of {len(status)} pairs ({100 * blank / len(status):.1f} %)"
+    assert expected in card, card
+
+
+def test_a_layer_that_fails_to_draw_fails_the_step(run_alg, tmp_path):
+    """LAYERS: a GeoTIFF cut short opens (its header is intact) but its pixels cannot be read."""
+    from mapsynth.plugin.grid import read_status
+
+    mem = gdal.GetDriverByName("MEM").Create("", 400, 400, 3, gdal.GDT_Byte)
+    mem.SetGeoTransform((385000, 10, 0, 6676000, 0, -10))
+    mem.SetProjection(UTM35.toWkt())
+    for band in range(3):
+        mem.GetRasterBand(band + 1).WriteArray(np.random.default_rng(band).integers(0, 255, (400, 400), np.uint8))
+    gdal.GetDriverByName("GTiff").CreateCopy(str(tmp_path / "whole.tif"), mem)
+    cut = tmp_path / "cut.tif"
+    cut.write_bytes((tmp_path / "whole.tif").read_bytes()[:200000])
+    layer = QgsRasterLayer(str(cut), "cut")
+    assert layer.isValid()
+    grid = run_alg("create_patch_grid", {"EXTENT": "385000,389000,6672000,6676000 [EPSG:32635]",
+                                         "PATCH_SIZE": 64, "OUTPUT": str(tmp_path / "g.gpkg")})
+    with pytest.raises(QgsProcessingException, match=r"LAYERS: cannot draw cut \(.*cut.tif\): .*IReadBlock failed"):
+        run_alg("render_map_patches", {"PATCH_GRID": grid["OUTPUT"], "LAYERS": [layer],
+                                       "OUTPUT_DIR": str(tmp_path / "maps")})
+    assert read_status(grid["OUTPUT"], "map") == {}, "nothing is marked finished"
+    for tif in (tmp_path / "maps").glob("*.tif"):  # patches drawn before the damaged rows are complete
+        assert gdal.Open(str(tif)).ReadAsArray().shape == (3, 64, 64)

@@ -51,6 +51,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         cmd_parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING"))
         cmd_parser.add_argument("--log-file", type=Path, help="log file in console mode (default: in the cache dir)")
         command.add_flags(cmd_parser)
+        if name == "convert-fid-weights":  # also `mapsynth convert-fid-weights IN.pth OUT.safetensors`
+            cmd_parser.add_argument("files", nargs="*", metavar="IN.pth OUT.safetensors", help="instead of the flags")
     return parser
 
 
@@ -82,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     log_file = configure_logging(args)
     where = f"log: {log_file}" if log_file else "traceback in the log"
     flags = {p.name: getattr(args, p.name) for p in command.params if getattr(args, p.name) is not None}
+    flags.update(zip(("input", "output"), getattr(args, "files", None) or (), strict=False))
     if args.job is not None:
         reporter = JsonLinesReporter(protocol_stream(), Path.cwd() / CANCEL_FILE)
     else:

@@ -21,12 +21,14 @@ STAGES = {
     "build-training-dataset": "prepare.dataset",
     "derive-maps": "prepare.landcover",
     "map-from-land-cover": "prepare.land_cover_map",
-    "train-model": "train",
+    "train-model": "train.command",
     "generate-patches": "generate.command",
     "assemble-mosaic": "mosaic.command",
     "building-masks": "masks.command",
     "export-netcdf": "export",
     "evaluate": "evaluate.command",
+    "convert-fid-weights": "evaluate.convert",
+    "augmentation-experiment": "experiment.command",
 }
 ALIASES = {
     "doctor": "backend-doctor",  # also the handshake's name: every backend version answers it

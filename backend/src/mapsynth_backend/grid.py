@@ -19,7 +19,6 @@ from .contract import (
     GEOMETRY_KEYS,
     GRID_FORMAT,
     GRID_TABLE,
-    PATCH_LAYER,
     SAFE_PATCH_ID,
     fingerprint,
     patch_id,
@@ -98,8 +97,8 @@ def load_grid(path: str | Path) -> PatchGrid:
         raise UserError(f"PATCH_GRID: file not found: {path}")
     try:
         with sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True) as conn:
-            row = conn.execute(f"SELECT definition, fingerprint FROM {GRID_TABLE}").fetchone()
-            records = conn.execute(f"SELECT patch_id, row, col, split FROM {PATCH_LAYER} ORDER BY row, col").fetchall()
+            row = conn.execute("SELECT definition, fingerprint FROM mapsynth_grid").fetchone()
+            records = conn.execute("SELECT patch_id, row, col, split FROM patches ORDER BY row, col").fetchall()
     except sqlite3.DatabaseError as exc:
         raise UserError(f"PATCH_GRID: {path} is not a MapSynth patch grid ({exc}); {hint}") from exc
     if row is None:

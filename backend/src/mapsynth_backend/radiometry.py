@@ -8,9 +8,12 @@ exactly (the prior art's per-image min-max stretch on the way back was not an in
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
+
+from .runtime.protocol import UserError
 
 ENCODING = {
     "dtype": "uint16",
@@ -27,6 +30,60 @@ def encode_reflectance(reflectance: np.ndarray, valid: np.ndarray) -> np.ndarray
     dn = np.rint((reflectance - ENCODING["offset"]) / ENCODING["scale"])
     dn = np.clip(dn, 1, _DN_MAX)
     return np.where(valid, dn, ENCODING["nodata"]).astype(np.uint16)
+
+
+def set_band_encoding(dst, names: list[str] | tuple[str, ...]) -> None:
+    """Write the encoding where every reader looks: GDAL band scale/offset (QGIS Identify and raster
+    calculator, rasterio ``scales``/``offsets``, ``gdal_translate -unscale``, xarray ``mask_and_scale``), nodata
+    and band descriptions. ``dst`` is a rasterio dataset open for writing (``w`` or ``r+``)."""
+    dst.nodata = ENCODING["nodata"]
+    dst.scales = (ENCODING["scale"],) * dst.count
+    dst.offsets = (ENCODING["offset"],) * dst.count
+    for index, name in enumerate(names, start=1):
+        dst.set_band_description(index, name or f"band {index}")
+
+
+SCALE_TAGS = ("scale", "reflectance_scale", "scale_factor")
+OFFSET_TAGS = ("offset", "reflectance_offset", "add_offset")
+_TIMES = re.compile(r"(?:^|\s)(?:x|\u00d7|\*)\s*(\d+(?:\.\d+)?)(?:\s|\)|$)", re.IGNORECASE)
+
+
+def reflectance_encoding(src, label: str) -> tuple[list[float], list[float]]:
+    """Per band (scale, offset) with reflectance = DN * scale + offset, read from the file, never guessed from
+    its values: GDAL band scale/offset first; else the tags, case-insensitive: MapSynth's ``encoding``, or
+    ``scale`` / ``reflectance_scale`` / ``scale_factor`` (a number, or a text such as "reflectance x 1000"
+    meaning DN = reflectance x 1000) with an optional numeric ``offset`` / ``reflectance_offset`` /
+    ``add_offset``. Anything else is a UserError asking for the encoding."""
+    scales, offsets = list(src.scales), list(src.offsets)
+    if any(s not in (None, 1.0) for s in scales) or any(o not in (None, 0.0) for o in offsets):
+        return [1.0 if s is None else float(s) for s in scales], [0.0 if o is None else float(o) for o in offsets]
+    tags = {key.lower(): value.strip() for key, value in src.tags().items()}
+    count = src.count
+    if tags.get("encoding") == ENCODING["formula"]:
+        return [ENCODING["scale"]] * count, [ENCODING["offset"]] * count
+    scale_key = next((key for key in SCALE_TAGS if key in tags), None)
+    offset_key = next((key for key in OFFSET_TAGS if key in tags), None)
+    ask = (
+        f"set its GDAL band scale/offset (e.g. gdal_edit.py -scale 0.001 -offset 0 {src.name} for DN = reflectance"
+        " x 1000) or a SCALE tag; MapSynth never guesses it from the values"
+    )
+    if scale_key is None:
+        raise UserError(f"{label}: {src.name} does not say how its values encode reflectance: {ask}")
+    try:
+        scale = float(tags[scale_key])
+    except ValueError:
+        times = _TIMES.search(tags[scale_key])
+        if not times or float(times.group(1)) == 0:
+            raise UserError(
+                f"{label}: the {scale_key.upper()} tag of {src.name} ({tags[scale_key]!r}) is neither a number nor"
+                f" 'reflectance x N': {ask}"
+            ) from None
+        scale = 1.0 / float(times.group(1))
+    try:
+        offset = float(tags[offset_key]) if offset_key else 0.0
+    except ValueError:
+        raise UserError(f"{label}: the {offset_key.upper()} tag of {src.name} is not a number: {ask}") from None
+    return [scale] * count, [offset] * count
 
 
 def decode_reflectance(dn: np.ndarray) -> np.ndarray:

@@ -1,10 +1,12 @@
 """`evaluate`: how close synthetic imagery is to real Sentinel-2, written as report.html and metrics.json.
 
 Sections: per-band histograms with Wasserstein distances; NDVI per map class; paired SSIM and PSNR when the real
-image covers the same grid (data range = the real band's actual range, not 255); seam visibility and periodicity
-of the mosaic; FID and KID with the FID Inception-v3 network from local safetensors weights (``inception_weights``;
-built in code, see fid_inception; nothing is downloaded). A section whose input is missing is skipped with a note,
-not an error.
+image covers the same grid (data range = the real band's 0.5-99.5 percentile range by default, not 255 and not
+max - min, which a few bright pixels set); seam visibility and periodicity of the mosaic (seams.SeamMeter, the
+implementation assemble uses); FID and KID with the FID Inception-v3 network from local safetensors weights
+(``inception_weights``; built in code, see fid_inception; nothing is downloaded; weights that are not recognised
+are refused unless ``unverified_fid``, and then marked). Reflectance is decoded as each file declares it
+(radiometry.reflectance_encoding). A section whose input is missing is skipped with a note, not an error.
 """
 
 from __future__ import annotations
@@ -15,21 +17,21 @@ from typing import Any
 
 import numpy as np
 
-from ..mosaic.seams import seam_visibility, tiling_periodicity_db
-from ..radiometry import decode_reflectance
+from ..mosaic.seams import SeamMeter
+from ..radiometry import reflectance_encoding
 from ..runtime.jobs import Command, Param
 from ..runtime.outputs import atomic_write
 from ..runtime.protocol import Reporter, UserError
+from .metrics import RANGE_PERCENTILES, band_id, band_index, data_range, ndvi, psnr, sample, ssim
 from .report import Report
 
 BANDS = ("B02", "B03", "B04", "B08")
 
-SAMPLE = 200_000
 VIEW = (0.0, 0.3)  # reflectance shown in quick-looks
 
 
 def read_reflectance(path: str, label: str, like=None) -> tuple[np.ndarray, list[str], Any]:
-    """Reflectance (bands, H, W) with NaN for nodata; MapSynth encoding or plain reflectance x scale tags."""
+    """Reflectance (bands, H, W) with NaN for nodata, decoded as the file declares (GDAL scale/offset or tags)."""
     import rasterio
     from rasterio.vrt import WarpedVRT
 
@@ -38,7 +40,7 @@ def read_reflectance(path: str, label: str, like=None) -> tuple[np.ndarray, list
     except rasterio.errors.RasterioIOError as exc:
         raise UserError(f"{label}: cannot read {path}") from exc
     with src:
-        names = [_band_id(d) or f"band {i}" for i, d in enumerate(src.descriptions, start=1)]
+        names = [band_id(d) or f"band {i}" for i, d in enumerate(src.descriptions, start=1)]
         if like is not None:
             with WarpedVRT(
                 src,
@@ -53,64 +55,12 @@ def read_reflectance(path: str, label: str, like=None) -> tuple[np.ndarray, list
             data = src.read()
         tags = src.tags()
         extra = {"labels_name": tags.get("labels", ""), "stride": int(tags.get("stride_px", 0) or 0)}
-        if "encoding" in tags:
-            values = decode_reflectance(data)
-        else:  # e.g. a real scene as reflectance x 1000: SCALE in the tags or guessed from the values
-            scale = float(tags.get("scale", 0) or (1e-4 if np.nanmax(data) > 2000 else 1e-3))
-            values = np.where(data == (src.nodata if src.nodata is not None else -1), np.nan, data * scale)
+        scales, offsets = reflectance_encoding(src, label)
+        values = data.astype(np.float64) * np.array(scales)[:, None, None] + np.array(offsets)[:, None, None]
+        if src.nodata is not None:
+            values[data == src.nodata] = np.nan
         profile = {**src.profile, **extra} if like is None else like
     return values.astype(np.float32), names, profile
-
-
-def _band_id(description: str | None) -> str | None:
-    """'B02', 'B02_blue', 'Sentinel-2 B8A' -> 'B02', 'B02', 'B8A'."""
-    import re
-
-    match = re.search(r"\bB(\d{2}|8A)(?![0-9])", description or "")
-    return f"B{match.group(1)}" if match else description
-
-
-def band_index(names: list[str], band: str) -> int | None:
-    return names.index(band) if band in names else None
-
-
-def sample(values: np.ndarray, rng) -> np.ndarray:
-    flat = values.reshape(values.shape[0], -1)
-    flat = flat[:, np.isfinite(flat).all(axis=0)]
-    if flat.shape[1] > SAMPLE:
-        flat = flat[:, rng.choice(flat.shape[1], SAMPLE, replace=False)]
-    return flat
-
-
-def ndvi(values: np.ndarray, names: list[str]) -> np.ndarray | None:
-    red, nir = band_index(names, "B04"), band_index(names, "B08")
-    if red is None or nir is None:
-        return None
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (values[nir] - values[red]) / (values[nir] + values[red])
-
-
-def ssim(a: np.ndarray, b: np.ndarray, data_range: float) -> float:
-    """Structural similarity (Gaussian window sigma 1.5, K1 0.01, K2 0.03) over pixels valid in both."""
-    from scipy.ndimage import gaussian_filter
-
-    valid = np.isfinite(a) & np.isfinite(b)
-    if valid.mean() < 0.5:
-        return float("nan")
-    a, b = np.where(valid, a, np.nanmean(a)), np.where(valid, b, np.nanmean(b))
-    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
-    mu_a, mu_b = gaussian_filter(a, 1.5), gaussian_filter(b, 1.5)
-    var_a = gaussian_filter(a * a, 1.5) - mu_a**2
-    var_b = gaussian_filter(b * b, 1.5) - mu_b**2
-    cov = gaussian_filter(a * b, 1.5) - mu_a * mu_b
-    index = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
-    return float(index[valid].mean())
-
-
-def psnr(a: np.ndarray, b: np.ndarray, data_range: float) -> float:
-    valid = np.isfinite(a) & np.isfinite(b)
-    mse = float(np.mean((a[valid] - b[valid]) ** 2))
-    return float("inf") if mse == 0 else 10 * np.log10(data_range**2 / mse)
 
 
 def map_classes(path: str, like, palette_path: str) -> tuple[np.ndarray, dict[int, str]]:
@@ -141,45 +91,19 @@ def map_classes(path: str, like, palette_path: str) -> tuple[np.ndarray, dict[in
     return codes, names
 
 
-def fid_kid(real: np.ndarray, fake: np.ndarray, names: list[str], model) -> dict[str, float]:
-    import torch
-    from scipy import linalg
+def _rgb_unit(values: np.ndarray, names: list[str]) -> np.ndarray:
+    """True colour (B04, B03, B02) with the quick-look stretch, (3, H, W) in [0, 1]: the FID network's input."""
+    return np.clip((_stack(values, names, ("B04", "B03", "B02")) - VIEW[0]) / (VIEW[1] - VIEW[0]), 0, 1)
 
-    patch = max(16, min(64, min(fake.shape[1:]) // 2))  # crops of the usual patch size, smaller for tiny images
 
-    def features(values: np.ndarray) -> np.ndarray:
-        rgb = np.stack([values[band_index(names, b)] for b in ("B04", "B03", "B02")])
-        crops = [
-            rgb[:, y : y + patch, x : x + patch]
-            for y in range(0, rgb.shape[1] - patch + 1, patch)
-            for x in range(0, rgb.shape[2] - patch + 1, patch)
-        ]
-        crops = [c for c in crops if np.isfinite(c).all()]
-        if len(crops) < 2:
-            raise UserError("FID/KID: fewer than two complete patches to compare")
-        batch = torch.from_numpy(np.clip((np.stack(crops) - VIEW[0]) / (VIEW[1] - VIEW[0]), 0, 1)).float()
-        with torch.inference_mode():
-            return torch.cat([model(part) for part in batch.split(16)]).double().numpy()
-
-    a, b = features(real), features(fake)
-    mean_a, mean_b = a.mean(0), b.mean(0)
-    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    root = linalg.sqrtm(cov_a @ cov_b)
-    fid = float(np.sum((mean_a - mean_b) ** 2) + np.trace(cov_a + cov_b - 2 * np.real(root)))
-    d = a.shape[1]
-    kernel = lambda x, y: (x @ y.T / d + 1) ** 3  # noqa: E731 - the polynomial kernel of KID
-    m, n = len(a), len(b)
-    kxx, kyy, kxy = kernel(a, a), kernel(b, b), kernel(a, b)
-    kid = float(
-        (kxx.sum() - np.trace(kxx)) / (m * (m - 1)) + (kyy.sum() - np.trace(kyy)) / (n * (n - 1)) - 2 * kxy.mean()
-    )
-    return {"fid": max(fid, 0.0), "kid": kid, "real_patches": m, "synthetic_patches": n}
+def _stack(values: np.ndarray, names: list[str], bands: tuple[str, ...]) -> np.ndarray:
+    if any(band_index(names, b) is None for b in bands):
+        raise UserError(f"a raster lacks one of the bands {bands} (its bands: {names})")
+    return np.stack([values[band_index(names, b)] for b in bands])
 
 
 def _quicklook(values: np.ndarray, names: list[str], bands=("B04", "B03", "B02")) -> np.ndarray:
-    if any(band_index(names, b) is None for b in bands):
-        raise UserError(f"a raster lacks one of the bands {bands} (its bands: {names})")
-    rgb = np.stack([values[band_index(names, b)] for b in bands])
+    rgb = _stack(values, names, bands)
     return np.nan_to_num(np.clip((rgb - VIEW[0]) / (VIEW[1] - VIEW[0]), 0, 1)).transpose(1, 2, 0)
 
 
@@ -201,7 +125,7 @@ def evaluate(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
     if params["inception_weights"]:  # checked before any work; torch only when FID is asked for
         from .fid_inception import load_fid_inception
 
-        feature_network = load_fid_inception(params["inception_weights"])
+        feature_network = load_fid_inception(params["inception_weights"], params["unverified_fid"])
     like = _Grid(profile)
     report, metrics = Report("MapSynth evaluation"), {"synthetic": params["synthetic"], "bands": names}
     real = real_names = None
@@ -265,24 +189,41 @@ def evaluate(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
         axis.set_ylabel("synthetic NDVI")
         report.figure(figure, "Synthetic NDVI per map class")
         metrics["ndvi_per_class"] = per_class
+    report.section("Map adherence")
+    if not (params["segmenter"] and params["map"]):
+        report.note("No SEGMENTER (an augmentation experiment's segmenter folder) or no MAP: skipped.")
+    else:
+        from ..experiment.adherence import adherence_section, map_adherence
+
+        codes, _ = map_classes(params["map"], like, params["palette"])
+        pair = (real, real_names) if paired else None
+        metrics["map_adherence"] = map_adherence(params["segmenter"], codes, (synthetic, names), pair)
+        adherence_section(report, metrics["map_adherence"])
     reporter.progress(0.5, "paired metrics", "evaluate")
     report.section("Paired similarity (same grid)")
     if not paired:
         report.note("REAL does not cover the synthetic image's grid (or is missing): SSIM/PSNR are skipped.")
     else:
         rows, paired_metrics = [], {}
+        range_label = (
+            "max - min"
+            if params["data_range"] == "minmax"
+            else f"{RANGE_PERCENTILES[0]}-{RANGE_PERCENTILES[1]} percentile range"
+        )
         for i, name in enumerate(names):
             j = band_index(real_names, name)
             if j is None:
                 continue
-            data_range = float(np.nanmax(real[j]) - np.nanmin(real[j]))
+            band_range = data_range(real[j], params["data_range"])
             paired_metrics[name] = {
-                "ssim": ssim(synthetic[i], real[j], data_range),
-                "psnr_db": psnr(synthetic[i], real[j], data_range),
-                "data_range": data_range,
+                "ssim": ssim(synthetic[i], real[j], band_range),
+                "psnr_db": psnr(synthetic[i], real[j], band_range),
+                "data_range": band_range,
+                "data_range_method": range_label,
             }
-            rows.append([name, paired_metrics[name]["ssim"], paired_metrics[name]["psnr_db"], data_range])
-        report.table(["band", "SSIM", "PSNR (dB)", "data range (reflectance)"], rows)
+            rows.append([name, paired_metrics[name]["ssim"], paired_metrics[name]["psnr_db"], band_range])
+        report.text(f"SSIM and PSNR use each real band's {range_label} as the data range.")
+        report.table(["band", "SSIM", "PSNR (dB)", f"data range (reflectance, {range_label})"], rows)
         figure, axes = plt.subplots(1, 3 if params["map"] else 2, figsize=(12, 4))
         if params["map"]:
             import rasterio
@@ -308,9 +249,9 @@ def evaluate(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
 
         with rasterio.open(labels_path) as src:
             labels_raster = src.read(1)
-        stride = profile["stride"]
-        visibility = seam_visibility(synthetic, labels_raster, stride)
-        periodicity = tiling_periodicity_db(synthetic, stride)
+        meter = SeamMeter(synthetic.shape[0], synthetic.shape[2], profile["stride"])
+        meter.add(synthetic, labels_raster)
+        visibility, periodicity = meter.visibility(), meter.periodicity_db()
         report.table(
             ["band", "seam visibility index (1 = invisible)", "tiling periodicity (dB)"],
             [[n, v, p] for n, v, p in zip(names, visibility, periodicity, strict=True)],
@@ -341,12 +282,11 @@ def evaluate(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
     elif real is None:
         report.note("FID/KID need a REAL image.")
     else:
-        scores = fid_kid(real, synthetic, names, feature_network)
-        report.table(
-            ["FID", "KID", "real patches", "synthetic patches"],
-            [[scores["fid"], scores["kid"], scores["real_patches"], scores["synthetic_patches"]]],
+        from .fid_inception import fid_section
+
+        metrics["fid_kid"] = fid_section(
+            report, reporter, _rgb_unit(real, real_names), _rgb_unit(synthetic, names), feature_network
         )
-        metrics["fid_kid"] = scores
     out = Path(params["output_dir"])
     out.mkdir(parents=True, exist_ok=True)
     atomic_write(out / "metrics.json", lambda tmp: tmp.write_text(json.dumps(metrics, indent=2, default=float)))
@@ -355,7 +295,9 @@ def evaluate(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
     return {
         "report": str(out / "report.html"),
         "metrics": str(out / "metrics.json"),
-        "sections": [k for k in ("wasserstein", "ndvi_per_class", "paired", "seams", "fid_kid") if k in metrics],
+        "sections": [
+            k for k in ("wasserstein", "ndvi_per_class", "map_adherence", "paired", "seams", "fid_kid") if k in metrics
+        ],
     }
 
 
@@ -377,7 +319,21 @@ COMMANDS = (
             Param("real", "str", "", "real Sentinel-2 raster (same grid: paired metrics; elsewhere: distributions)"),
             Param("map", "str", "", "map raster on the synthetic grid, for NDVI per class"),
             Param("palette", "str", "", "semantic palette JSON, to name map classes"),
+            Param("segmenter", "str", "", "segmenter folder (augmentation-experiment) for map adherence"),
             Param("inception_weights", "str", "", "local FID Inception-v3 weights (.safetensors) for FID/KID"),
+            Param(
+                "unverified_fid",
+                "bool",
+                False,
+                "accept feature weights that are not the recognised FID Inception weights (report marked UNVERIFIED)",
+            ),
+            Param(
+                "data_range",
+                "str",
+                "percentile",
+                "SSIM/PSNR data range per band: 0.5-99.5 percentiles of the real band, or max - min",
+                choices=("percentile", "minmax"),
+            ),
             Param("output_dir", "path", help="folder for report.html and metrics.json"),
         ),
     ),

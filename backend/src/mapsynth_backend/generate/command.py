@@ -16,7 +16,7 @@ import numpy as np
 
 from ..grid import load_grid, record_status
 from ..models import load_model
-from ..radiometry import ENCODING, encode_reflectance
+from ..radiometry import ENCODING, encode_reflectance, set_band_encoding
 from ..runtime.jobs import Command, Param
 from ..runtime.outputs import MANIFEST, atomic_write, prepare_output_dir
 from ..runtime.protocol import Reporter, UserError
@@ -68,8 +68,7 @@ def write_generated(path: Path, dn: np.ndarray, profile: dict, bands: list[str],
             predictor=2,
         ) as dst:
             dst.write(dn)
-            for index, band in enumerate(bands, start=1):
-                dst.set_band_description(index, band)
+            set_band_encoding(dst, bands)
             dst.update_tags(**tags)
 
     atomic_write(path, write)

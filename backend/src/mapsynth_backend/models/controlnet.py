@@ -16,7 +16,7 @@ import numpy as np
 from ..runtime.protocol import UserError
 from .base import check_prediction_type, training_target
 from .card import check_safetensors_only, require_files, write_card
-from .sd_base import load_base
+from .sd_base import SD15_REVISION, load_base
 
 SD15_UNET = {"cross_attention_dim": 768, "block_out_channels": [320, 640, 1280, 1280]}
 SD_LICENSE = "CreativeML OpenRAIL-M (Stable Diffusion 1.5 base weights)"
@@ -51,6 +51,7 @@ class ControlNetPair:
         card: dict[str, Any],
         base_model: str = "",
         allow_download: bool = False,
+        revision: str = SD15_REVISION,
     ) -> ControlNetPair:
         from diffusers import ControlNetModel
 
@@ -60,7 +61,7 @@ class ControlNetPair:
             raise UserError("BASE_MODEL: the controlnet-sd15 family needs a Stable Diffusion 1.5 base model")
         if not {"B02", "B03", "B04", "B08"} <= set(bands):
             raise UserError(f"the controlnet-sd15 family needs bands B02, B03, B04 and B08, the dataset has {bands}")
-        base = load_base(base_model, allow_download)
+        base = load_base(base_model, allow_download, revision=revision)
         check_prediction_type(base["scheduler_config"].get("prediction_type"))
         config = base["unet"].config
         if preset == "sd15" and any(
@@ -90,6 +91,7 @@ class ControlNetPair:
                 "preset": preset,
                 "bands": bands,
                 "base_model": base_ref,
+                "base_model_revision": None if Path(base_model).is_dir() else revision,
                 "base_model_license": SD_LICENSE,
                 "rgb_bands": ["B04", "B03", "B02"],
                 "nir_band": "B08",

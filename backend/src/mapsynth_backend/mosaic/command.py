@@ -13,12 +13,12 @@ from typing import Any
 import numpy as np
 
 from ..grid import load_grid, snapped_grid
-from ..radiometry import ENCODING
+from ..radiometry import ENCODING, set_band_encoding
 from ..runtime.jobs import Command, Param
 from ..runtime.outputs import MANIFEST, atomic_write
 from ..runtime.protocol import Reporter, UserError
 from .assembler import LABEL_NODATA, RowAssembler, label_of
-from .seams import profile_peak_db, seam_sums, visibility_from_sums
+from .seams import SeamMeter
 
 
 def _read(path: Path) -> np.ndarray:
@@ -40,8 +40,15 @@ def _seam_line(kind: str, path: np.ndarray, x: int, top: int, x0: float, y0: flo
     return _line_wkb(points)
 
 
-def _candidates(folder: Path) -> dict[str, list[tuple[int, Path]]]:
+def _candidates(folder: Path, kind: str | None) -> dict[str, list[tuple[int, Path]]]:
+    """Generated variations ``<patch_id>_vNN.tif``; a crop_sentinel2 folder holds one real patch per cell,
+    ``<patch_id>.tif``, taken as variation 0 (the real image cut on the grid reassembles exactly)."""
     found: dict[str, list[tuple[int, Path]]] = {}
+    if kind == "sentinel2":
+        for path in sorted(folder.glob("*.tif")):
+            if not path.name.startswith("."):
+                found[path.stem] = [(0, path)]
+        return found
     for path in sorted(folder.glob("*_v*.tif")):
         match = re.fullmatch(r"(.+)_v(\d+)\.tif", path.name)
         if match:
@@ -101,9 +108,8 @@ def _to_cog(src_path: Path, out: Path, resampling: str, target=None) -> None:
             copy(vrt, warped, driver="GTiff", tiled=True, compress="DEFLATE", bigtiff="IF_SAFER")
             with rasterio.open(warped, "r+") as dst:
                 dst.update_tags(**src.tags())
-                for index, name in enumerate(src.descriptions, start=1):
-                    if name:
-                        dst.set_band_description(index, name)
+                if src.tags().get("encoding") == ENCODING["formula"]:
+                    set_band_encoding(dst, src.descriptions)
         try:
             atomic_write(out, lambda tmp: copy(warped, tmp, **options))
         finally:
@@ -121,13 +127,17 @@ def assemble(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
     try:
         manifest = json.loads((gen_dir / MANIFEST).read_text())
     except (OSError, ValueError) as exc:
-        raise UserError(f"GENERATED_DIR: {gen_dir} is not a folder of generated patches (no {MANIFEST})") from exc
+        raise UserError(
+            f"GENERATED_DIR: {gen_dir} is not a folder of generated (or crop_sentinel2) patches (no {MANIFEST})"
+        ) from exc
     if manifest.get("grid_fingerprint") != grid.fingerprint:
         raise UserError(f"GENERATED_DIR: {gen_dir} was generated for another grid; use the PATCH_GRID it was made on")
-    found = _candidates(gen_dir)
+    found = _candidates(gen_dir, manifest.get("kind"))
     cells = [p for p in grid.patches if p.patch_id in found]
     if not cells:
-        raise UserError(f"GENERATED_DIR: no <patch_id>_vNN.tif files of this grid in {gen_dir}")
+        raise UserError(
+            f"GENERATED_DIR: no patch files (<patch_id>_vNN.tif or <patch_id>.tif) of this grid in {gen_dir}"
+        )
     p, ov, s, px = grid.patch_size, grid.overlap, grid.stride, grid.pixel_size
     if ov < 1:
         raise UserError("PATCH_GRID has no overlap: seams cannot be cut (create the grid with OVERLAP > 0)")
@@ -166,9 +176,8 @@ def assemble(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
     by_row: dict[int, list] = {}
     for cell in cells:
         by_row.setdefault(cell.row, []).append(cell)
-    seam_lines, chosen, sums = [], {}, None
-    col_profile = np.zeros((bands, width - 1))
-    row_profile = np.zeros((bands, height - 1))
+    seam_lines, chosen = [], {}
+    meter = SeamMeter(bands, width, s, LABEL_NODATA)
     started = time.perf_counter()
     try:
         with (
@@ -210,16 +219,7 @@ def assemble(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
                 window = rasterio.windows.Window(0, top, width, rows_out)
                 dst.write(dn, window=window)
                 lab.write(assembler.labels[:rows_out][None], window=window)
-                strip_sums = seam_sums(values, assembler.labels[:rows_out], s)
-                sums = (
-                    strip_sums
-                    if sums is None
-                    else [
-                        tuple(a + b for a, b in zip(x, y, strict=True)) for x, y in zip(sums, strip_sums, strict=True)
-                    ]
-                )
-                col_profile += np.nansum(np.abs(np.diff(values, axis=2)), axis=1)
-                row_profile[:, top : top + rows_out - 1] += np.nanmean(np.abs(np.diff(values, axis=1)), axis=2)
+                meter.add(values, assembler.labels[:rows_out])
                 reporter.progress(0.9 * (number + 1) / (rmax - rmin + 1), f"patch row {row}", "assemble")
             dst.update_tags(
                 encoding=ENCODING["formula"],
@@ -233,8 +233,7 @@ def assemble(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
                 labels=Path(params["labels"] or out.with_name(out.stem + "_labels.tif")).name,
                 feather=str(params["feather"]),
             )
-            for index, name in enumerate(names, start=1):
-                dst.set_band_description(index, name or f"band {index}")
+            set_band_encoding(dst, names)
         elapsed = time.perf_counter() - started
         target = None
         if params["target_pixel_size"] and params["target_pixel_size"] != px:
@@ -246,12 +245,9 @@ def assemble(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
     finally:
         work_mosaic.unlink(missing_ok=True)
         work_labels.unlink(missing_ok=True)
-    visibility = visibility_from_sums(sums)
+    visibility, periodicity = meter.visibility(), meter.periodicity_db()
     disagreement = assembler.disagreement[0] / max(assembler.disagreement[1], 1) * ENCODING["scale"]
     reporter.log(f"overlap disagreement before cutting: mean |difference| {disagreement:.5f} reflectance")
-    periodicity = [
-        float(np.nanmax([profile_peak_db(col_profile[b], s), profile_peak_db(row_profile[b], s)])) for b in range(bands)
-    ]
     for b, name in enumerate(names):
         reporter.log(f"{name}: seam visibility index {visibility[b]:.3f}, tiling periodicity {periodicity[b]:.1f} dB")
     reporter.progress(1.0, "done", "assemble")
@@ -278,7 +274,11 @@ COMMANDS = (
         assemble,
         (
             Param("patch_grid", "path", help="the grid GeoPackage"),
-            Param("generated_dir", "path", help="folder of <patch_id>_vNN.tif from generate"),
+            Param(
+                "generated_dir",
+                "path",
+                help="folder of <patch_id>_vNN.tif from generate, or a crop-sentinel2 folder (one real patch per cell)",
+            ),
             Param("selection", "str", "best", "best, or random among the best TOP_K", choices=("best", "random")),
             Param("top_k", "int", 3, "candidates a random selection picks from", minimum=1),
             Param("seed", "int", 0, "seed of the random selection", minimum=0),

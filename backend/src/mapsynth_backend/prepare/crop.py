@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..grid import load_grid, record_status
-from ..radiometry import ENCODING, encode_reflectance
+from ..radiometry import ENCODING, encode_reflectance, set_band_encoding
 from ..runtime.jobs import Command, Param
 from ..runtime.outputs import atomic_write, prepare_output_dir
 from ..runtime.protocol import Reporter, UserError
@@ -40,8 +40,7 @@ def write_patch(path: Path, dn: np.ndarray, transform, crs, names: list[str], ta
     }
     with rasterio.open(path, "w", **profile) as dst:
         dst.write(dn)
-        for index, name in enumerate(names, start=1):
-            dst.set_band_description(index, name)
+        set_band_encoding(dst, names)
         dst.update_tags(**tags)
 
 
@@ -173,6 +172,11 @@ def crop_sentinel2(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]
                 }
             )
         elapsed = time.perf_counter() - started
+        if not written + skipped:
+            raise UserError(
+                f"INPUT has no valid pixel under any patch of the grid: {params['input']} overlaps it only with"
+                " nodata (or SCL no-data); choose the scene that covers this area"
+            )
         record_status(grid.path, "s2", records)
     outside = sum(1 for r in records if r["status"] == "outside")
     reporter.log(f"{written} patches written, {skipped} already there, {outside} outside the scene")

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ..grid import load_grid
+from ..grid import load_grid, read_status
 from ..radiometry import ENCODING, ClipRange, decode_reflectance, percentile_range
 from ..runtime.jobs import Command, Param
 from ..runtime.outputs import MANIFEST, atomic_write, prepare_output_dir
@@ -30,6 +30,7 @@ from ..runtime.protocol import Reporter, UserError
 SPLIT_FOLDERS = {"train": "train", "val": "validation", "test": "test"}
 RGB = ("B04", "B03", "B02")
 SAMPLES_PER_PATCH = 4096
+BLANK_WARNING = 0.1  # share of blank maps above which the dataset build warns (as render_map_patches does)
 ATTRIBUTION = (
     "© OpenStreetMap contributors (ODbL) where maps come from OpenStreetMap",
     "Contains modified Copernicus Sentinel data",
@@ -52,8 +53,23 @@ def _manifest(folder: Path, label: str, fingerprint: str) -> dict[str, Any]:
 def _read_s2(path: Path) -> tuple[np.ndarray, list[str], float]:
     import rasterio
 
-    with rasterio.open(path) as src:
-        return decode_reflectance(src.read()), list(src.descriptions), float(src.tags().get("cloud_fraction", 0))
+    try:
+        with rasterio.open(path) as src:
+            return decode_reflectance(src.read()), list(src.descriptions), float(src.tags().get("cloud_fraction", 0))
+    except rasterio.errors.RasterioError as exc:
+        raise UserError(
+            f"S2_DIR: cannot read {path}: {str(exc).splitlines()[0]}; delete it and rerun the crop"
+        ) from exc
+
+
+def _read_map(path: Path) -> np.ndarray:
+    import rasterio
+
+    try:
+        with rasterio.open(path) as src:
+            return src.read([1, 2, 3])
+    except (rasterio.errors.RasterioError, IndexError) as exc:
+        raise UserError(f"MAP_DIR: cannot read {path} as an RGB map: {str(exc).splitlines()[0]}") from exc
 
 
 def parse_clip(spec: str, bands: list[str]) -> ClipRange | None:
@@ -89,8 +105,6 @@ def _png(path: Path, array: np.ndarray) -> None:
 
 
 def build_dataset(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
-    import rasterio
-
     grid = load_grid(params["patch_grid"])
     map_dir, s2_dir, out = Path(params["map_dir"]), Path(params["s2_dir"]), Path(params["output_dir"])
     map_manifest = _manifest(map_dir, "MAP_DIR", grid.fingerprint)
@@ -169,8 +183,7 @@ def build_dataset(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
             _png(split_dir / names["images"], image[[index[b] for b in RGB]])
             if "B08" in index:
                 _png(split_dir / names["nir"], image[index["B08"]])
-            with rasterio.open(map_path) as src:
-                _png(split_dir / names["conditioning"], src.read([1, 2, 3]))
+            _png(split_dir / names["conditioning"], _read_map(map_path))
             atomic_write(split_dir / names["multispectral"], lambda tmp: shutil.copyfile(s2_path, tmp))  # noqa: B023
         x_min, y_min, x_max, y_max = grid.bounds(patch.row, patch.col)
         records.append(
@@ -195,7 +208,10 @@ def build_dataset(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
     for split_dir in {d for d, _ in records}:
         lines = [json.dumps(r) for d, r in records if d == split_dir]
         atomic_write(split_dir / "metadata.jsonl", lambda tmp: tmp.write_text("\n".join(lines) + "\n"))  # noqa: B023
-    card = dataset_card(grid, counts, dropped, radiometry, details, clipped)
+    coverage = map_coverage(grid.path, [record["patch_id"] for _, record in records])
+    if coverage["blank_fraction"] and coverage["blank_fraction"] >= BLANK_WARNING:
+        reporter.log(f"{coverage['summary']}: check that the map source covers the whole grid", "warning")
+    card = dataset_card(grid, counts, dropped, radiometry, details, clipped, coverage["summary"])
     atomic_write(out / "dataset_card.md", lambda tmp: tmp.write_text(card, encoding="utf-8"))
     if clipped:
         reporter.log(f"{clipped} reflectance values fell outside the clip ranges and were clipped", "info")
@@ -206,6 +222,23 @@ def build_dataset(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
         "splits": dict(counts),
         "dropped": dict(dropped),
         "clipped_values": clipped,
+        "blank_map_fraction": coverage["blank_fraction"],
+    }
+
+
+def map_coverage(grid_path: Path, patch_ids: list[str]) -> dict[str, Any]:
+    """How much of the pairs' maps is blank, from the map step's per-patch share of mapped pixels
+    (render_map_patches records it as valid_fraction; 0 = a map that shows no mapped feature)."""
+    status = read_status(grid_path, "map")
+    shares = [status[p]["valid_fraction"] for p in patch_ids if status.get(p, {}).get("valid_fraction") is not None]
+    if not shares:
+        return {"blank_fraction": None, "summary": "Map coverage: not recorded for these maps"}
+    blank = sum(1 for share in shares if share == 0.0)
+    fraction, unmapped = blank / len(shares), 1 - sum(shares) / len(shares)
+    return {
+        "blank_fraction": fraction,
+        "summary": f"Maps with no mapped feature at all: {blank} of {len(shares)} pairs ({100 * fraction:.1f} %);"
+        f" pixels that show no mapped feature: {100 * unmapped:.1f} %",
     }
 
 
@@ -227,7 +260,7 @@ def _percentiles(kept, params, reporter) -> ClipRange:
     return percentile_range(np.concatenate(samples, axis=1), params["low_pct"], params["high_pct"])
 
 
-def dataset_card(grid, counts, dropped, radiometry, details, clipped) -> str:
+def dataset_card(grid, counts, dropped, radiometry, details, clipped, coverage_line: str = "") -> str:
     d = grid.definition
     rows = "\n".join(f"| {b} | {lo:.4f} | {hi:.4f} |" for b, (lo, hi) in radiometry["clip"].items())
     return (
@@ -250,6 +283,7 @@ Created {datetime.now(timezone.utc).isoformat(timespec="seconds")} by mapsynth-b
         + f"""
 
 Dropped: {dict(dropped) or "none"} (MIN_VALID {details["min_valid"]}, MAX_CLOUD {details["max_cloud"]}).
+{coverage_line or "Map coverage: not recorded"}.
 
 ## Radiometry
 Sentinel-2 patches: {ENCODING["formula"]}. Images: {radiometry["forward"]} ({radiometry["clip_method"]});

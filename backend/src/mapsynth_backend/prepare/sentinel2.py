@@ -8,13 +8,14 @@ and nodata. Other rasters need an explicit SCALE and OFFSET (``reflectance = DN 
 from __future__ import annotations
 
 import re
-import xml.etree.ElementTree as ET
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from defusedxml import DefusedXmlException
+from defusedxml import ElementTree as ET
 
 from ..runtime.protocol import UserError
 
@@ -67,8 +68,12 @@ def _safe_members(root: Path) -> tuple[list[str], callable, str]:
     return names, lambda name: (root / name).read_bytes(), f"{root}/"
 
 
-def _mtd_values(xml_bytes: bytes) -> dict[str, Any]:
-    tree = ET.fromstring(xml_bytes)
+def _mtd_values(xml_bytes: bytes, name: str = "MTD_MSIL2A.xml") -> dict[str, Any]:
+    """Offsets, quantification and baseline; defusedxml refuses entity tricks (billion laughs, external DTDs)."""
+    try:
+        tree = ET.fromstring(xml_bytes)
+    except (ET.ParseError, DefusedXmlException) as exc:
+        raise UserError(f"INPUT: {name} is not a readable Sentinel-2 metadata file ({exc})") from exc
     offsets: dict[int, float] = {}
     quantification = baseline = None
     for element in tree.iter():
@@ -87,7 +92,7 @@ def open_safe(root: Path, band_names: list[str]) -> Sentinel2Source:
     mtd = [n for n in names if n.rsplit("/", 1)[-1] in ("MTD_MSIL2A.xml", "MTD_MSIL1C.xml")]
     if not mtd:
         raise UserError(f"INPUT: {root} has no MTD_MSIL2A.xml; it holds BOA_ADD_OFFSET and QUANTIFICATION_VALUE")
-    values = _mtd_values(read(mtd[0]))
+    values = _mtd_values(read(mtd[0]), mtd[0])
     if not values["quantification"]:
         raise UserError(f"INPUT: {mtd[0]} lacks QUANTIFICATION_VALUE")
     baseline = values["baseline"] or "00.00"

@@ -8,7 +8,6 @@ generators seeded by (seed, step), so a resumed run continues the exact loss cur
 from __future__ import annotations
 
 import csv
-import json
 import math
 import os
 import re
@@ -19,73 +18,20 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
-from .generate.sampling import item_noise, map_to_model, stack_noise, to_reflectance
-from .models import FAMILIES, family_class, load_card
-from .models.card import DATA_LICENSES
-from .radiometry import ClipRange, decode_reflectance
-from .runtime.jobs import Command, Param
-from .runtime.protocol import Reporter, UserError
+from .. import __version__
+from ..models import FAMILIES, family_class, load_card
+from ..models.card import DATA_LICENSES
+from ..models.sd_base import SD15_REVISION
+from ..radiometry import ClipRange
+from ..runtime.jobs import Command, Param
+from ..runtime.protocol import Reporter, UserError
+from .checkpoints import verify_checkpoint, write_manifest
+from .data import batch_indices, collate, load_pair, read_dataset
+from .validation import plot_losses, validation_grid
 
-SPLIT_FOLDERS = ("train", "validation", "test")
 LR_SCHEDULES = ("constant", "constant_with_warmup", "linear", "cosine")
 KNOBS = ("lr_scheduler", "lr_warmup_steps", "weight_decay", "max_grad_norm", "ema_decay")
 MAP_GUIDANCE = 2.0  # recommended map-guidance scale written into cards of models trained with map dropout
-
-
-def read_dataset(folder: Path) -> tuple[dict[str, list[dict]], dict[str, Any], dict[str, Any]]:
-    try:
-        radiometry = json.loads((folder / "radiometry.json").read_text())
-    except (OSError, ValueError) as exc:
-        raise UserError(
-            f"DATASET: {folder} has no readable radiometry.json; build it with build_training_dataset"
-        ) from exc
-    splits = {}
-    for split in SPLIT_FOLDERS:
-        path = folder / split / "metadata.jsonl"
-        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
-        splits[split] = [{**row, "root": str(folder / split)} for row in rows]
-    if not splits["train"]:
-        raise UserError(f"DATASET: {folder}/train/metadata.jsonl lists no training pairs")
-    manifest_path = folder / "mapsynth_output.json"
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
-    return splits, radiometry, manifest
-
-
-def load_pair(row: dict, family: str, clip: ClipRange) -> dict[str, Any]:
-    """One training pair: the map, the prompt and the family's targets."""
-    import cv2
-
-    root = Path(row["root"])
-
-    def png(name: str) -> np.ndarray:
-        image = cv2.imread(str(root / row[name]), cv2.IMREAD_UNCHANGED)
-        if image is None:
-            raise UserError(f"DATASET: cannot read {root / row[name]}")
-        return image[None] if image.ndim == 2 else image[:, :, ::-1].transpose(2, 0, 1)
-
-    item = {"map": map_to_model(png("conditioning_image")), "text": row.get("text", "")}
-    return {**item, **family_class(family).training_item(row, png, clip)}
-
-
-def collate(items: list[dict], device) -> dict[str, Any]:
-    import torch
-
-    return {
-        key: [i[key] for i in items] if key == "text" else torch.stack([i[key] for i in items]).to(device)
-        for key in items[0]
-    }
-
-
-def batch_indices(n: int, batch: int, step: int, seed: int) -> list[int]:
-    """The samples of global step ``step``: epochs are seeded permutations, so steps are reproducible."""
-    start = step * batch
-    out = []
-    while len(out) < batch:
-        epoch, offset = divmod(start + len(out), n)
-        order = np.random.default_rng([seed, epoch]).permutation(n)
-        out.extend(order[offset : offset + batch - len(out)].tolist())
-    return out
 
 
 def latest_checkpoint(folder: Path) -> Path | None:
@@ -104,68 +50,15 @@ def save_checkpoint(accelerator, checkpoints: Path, step: int) -> None:
     accelerator.save_state(str(staging))
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
+        write_manifest(staging)  # every process has saved: hash and sign the whole folder, then publish it
         shutil.rmtree(final, ignore_errors=True)
         os.replace(staging, final)
     accelerator.wait_for_everyone()
 
 
-def validation_grid(model, rows: list[dict], clip: ClipRange, steps: int, path: Path, device) -> None:
-    """One row per sample: map | real RGB | generated RGB | real NIR false colour | generated false colour."""
-    import cv2
-    import rasterio
-
-    items = [load_pair(row, model.family, clip) for row in rows]
-    size = items[0]["map"].shape[-1]
-    maps = collate(items, device)["map"]
-    noises = stack_noise([item_noise(model, 0, row["patch_id"], 0, size) for row in rows], device)
-    generated = to_reflectance(model, model.sample(maps, noises, steps))
-    index = {b: i for i, b in enumerate(model.card["bands"])}
-
-    def view(reflectance: np.ndarray, bands: tuple[str, ...]) -> np.ndarray:
-        channels = np.stack([reflectance[index[b]] for b in bands])
-        sub = ClipRange(clip.low[[index[b] for b in bands]], clip.high[[index[b] for b in bands]])
-        return sub.to_uint8(channels)[0].transpose(1, 2, 0)
-
-    tiles = []
-    for row, item, fake in zip(rows, items, generated, strict=True):
-        with rasterio.open(Path(row["root"]) / row["multispectral"]) as src:
-            real = decode_reflectance(src.read())
-        map_rgb = ((item["map"].numpy() + 1) * 127.5).round().astype(np.uint8).transpose(1, 2, 0)
-        tiles.append(
-            np.concatenate(
-                [
-                    map_rgb,
-                    view(real, ("B04", "B03", "B02")),
-                    view(fake, ("B04", "B03", "B02")),
-                    view(real, ("B08", "B04", "B03")),
-                    view(fake, ("B08", "B04", "B03")),
-                ],
-                axis=1,
-            )
-        )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(path), np.concatenate(tiles, axis=0)[:, :, ::-1])
-
-
 def _set_modules(model, modules: dict[str, Any]) -> None:
     for name, module in modules.items():
         setattr(model, name, module)
-
-
-def _plot_losses(csv_path: Path, png_path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    with open(csv_path) as handle:
-        rows = list(csv.DictReader(handle))
-    figure, axes = plt.subplots(figsize=(6, 3.5), dpi=100)
-    axes.plot([int(r["step"]) for r in rows], [float(r["loss"]) for r in rows], linewidth=0.8)
-    axes.set(xlabel="step", ylabel="loss", yscale="log", title="MapSynth training loss")
-    figure.tight_layout()
-    figure.savefig(png_path)
-    plt.close(figure)
 
 
 def train(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
@@ -211,7 +104,7 @@ def train(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
     from accelerate.utils import set_seed
 
     set_seed(params["seed"])  # the initial weights
-    options = {"base_model": params["base_model"], "allow_download": params["allow_download"]}
+    options = {k: params[k] for k in ("base_model", "allow_download", "revision")}
     model = family.create(params["preset"], bands, size, card, **options)
     model.prepare_training(accelerator.device, mixed)
     trainable = [p for module in model.trainable() for p in module.parameters()]
@@ -250,6 +143,9 @@ def train(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
         resume = latest_checkpoint(checkpoints) if params["resume"] == "latest" else Path(params["resume"])
         if resume is None or not resume.is_dir():
             raise UserError(f"RESUME: no checkpoint found ({params['resume']}) in {checkpoints}")
+        if not re.fullmatch(r"checkpoint-\d+", resume.name):
+            raise UserError(f"RESUME: {resume} is not a checkpoint folder (checkpoint-N, written by train-model)")
+        verify_checkpoint(resume)
         accelerator.load_state(str(resume))
         step = int(resume.name.split("-")[1])
         reporter.log(f"resumed from {resume} at step {step}")
@@ -328,7 +224,7 @@ def train(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
         shutil.rmtree(out / "model", ignore_errors=True)
         os.replace(staging, out / "model")  # a killed run never leaves a model/ that looks complete
         _validate(model, accelerator, validation_rows, clip, params, out / "validation" / "final.png")
-        _plot_losses(loss_csv, out / "loss.png")
+        plot_losses(loss_csv, out / "loss.png")
         load_card(out / "model")
         result.update(model_dir=str(out / "model"), final_loss=value)
     reporter.progress(1.0, "done", "train")
@@ -363,6 +259,7 @@ COMMANDS = (
             ),
             Param("base_model", "str", "", "controlnet-sd15: local diffusers folder or hub id of SD 1.5"),
             Param("allow_download", "bool", False, "allow downloading BASE_MODEL from the Hugging Face hub"),
+            Param("revision", "str", SD15_REVISION, "hub commit (hex) a downloaded BASE_MODEL is pinned to"),
             Param(
                 "map_dropout",
                 "float",

@@ -1,0 +1,1 @@
+"""Training: the train-model command, its dataset reading and its validation outputs."""
