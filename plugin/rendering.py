@@ -73,16 +73,19 @@ def _raise_layer_errors(job, settings: QgsMapSettings) -> None:
             name=name, source=source, msg=" ".join(error.message.split())))
 
 
-def write_rgb_geotiff(path: Path, rgba: np.ndarray, geotransform, crs_wkt: str) -> None:
-    """RGB uint8 GeoTIFF with an explicit geotransform and CRS, written to a temporary name and renamed."""
+def write_rgb_geotiff(path: Path, rgba: np.ndarray, geotransform, crs_wkt: str, alpha: bool = False) -> None:
+    """RGB (or with ``alpha`` RGBA) uint8 GeoTIFF with an explicit geotransform and CRS, written to a temporary name
+    and renamed."""
     tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.partial.tif")
     height, width = rgba.shape[:2]
-    ds = gdal.GetDriverByName("GTiff").Create(str(tmp), width, height, 3, gdal.GDT_Byte,
-                                              ["COMPRESS=DEFLATE", "ZLEVEL=1", "PHOTOMETRIC=RGB"])
+    bands = 4 if alpha else 3
+    ds = gdal.GetDriverByName("GTiff").Create(str(tmp), width, height, bands, gdal.GDT_Byte,
+                                              ["COMPRESS=DEFLATE", "ZLEVEL=1", "PHOTOMETRIC=RGB"]
+                                              + (["ALPHA=YES"] if alpha else []))
     try:
         ds.SetGeoTransform(geotransform)
         ds.SetProjection(crs_wkt)
-        for band in range(3):
+        for band in range(bands):
             ds.GetRasterBand(band + 1).WriteArray(rgba[:, :, band])
         ds.FlushCache()
         ds = None

@@ -16,12 +16,13 @@ from .evaluate import Evaluate
 from .export_netcdf import ExportNetcdf
 from .generate_patches import GeneratePatches
 from .inpaint_scenario import InpaintScenario
+from .map_from_land_cover import MapFromLandCover
 from .render_map_patches import RenderMapPatches
 from .synthesize_city import SynthesizeCity
 from .train_model import TrainModel
 
-ALGORITHMS = (BackendDoctor, CreatePatchGrid, RenderMapPatches, CropSentinel2, BuildTrainingDataset, TrainModel,
-              GeneratePatches, AssembleMosaic, BuildingMasks, ExportNetcdf, Evaluate, SynthesizeCity,
+ALGORITHMS = (BackendDoctor, CreatePatchGrid, RenderMapPatches, MapFromLandCover, CropSentinel2, BuildTrainingDataset,
+              TrainModel, GeneratePatches, AssembleMosaic, BuildingMasks, ExportNetcdf, Evaluate, SynthesizeCity,
               AugmentationExperiment, InpaintScenario)
 
 

@@ -19,7 +19,8 @@ EXTENT = "420000,420640,5808360,5809000 [EPSG:32630]"
 # The one destination each algorithm exists for; every other destination is a by-product and must be optional.
 MAIN_OUTPUT = {
     "backend_doctor": None,  # its result is the REPORT string; the JSON file is a copy
-    "create_patch_grid": "OUTPUT", "render_map_patches": "OUTPUT_DIR", "crop_sentinel2": "OUTPUT_DIR",
+    "create_patch_grid": "OUTPUT", "render_map_patches": "OUTPUT_DIR", "map_from_land_cover": "OUTPUT_DIR",
+    "crop_sentinel2": "OUTPUT_DIR",
     "build_training_dataset": "OUTPUT_DIR", "train_model": "OUTPUT_DIR", "generate_patches": "OUTPUT_DIR",
     "assemble_mosaic": "OUTPUT", "building_masks": "OUTPUT_DIR", "export_netcdf": "OUTPUT",
     "evaluate": "OUTPUT_DIR", "synthesize_city": "OUTPUT_DIR", "augmentation_experiment": "OUTPUT_DIR",

@@ -20,6 +20,7 @@ STAGES = {
     "crop-sentinel2": "prepare.crop",
     "build-training-dataset": "prepare.dataset",
     "derive-maps": "prepare.landcover",
+    "map-from-land-cover": "prepare.land_cover_map",
     "train-model": "train.command",
     "generate-patches": "generate.command",
     "inpaint-scenario": "generate.inpaint",
