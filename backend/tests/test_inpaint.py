@@ -17,8 +17,8 @@ from rasterio.transform import from_origin
 
 from mapsynth_backend.generate.inpaint import COMMANDS, inpaint_scenario
 from mapsynth_backend.runtime.protocol import ConsoleReporter
-from mapsynth_backend.train import COMMANDS as TRAIN
-from mapsynth_backend.train import train
+from mapsynth_backend.train.command import COMMANDS as TRAIN
+from mapsynth_backend.train.command import train
 
 sys.path.insert(0, str(Path(__file__).parent))
 from model_fixtures import make_dataset, make_grid, synthetic_scene  # noqa: E402
