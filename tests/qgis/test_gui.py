@@ -34,6 +34,7 @@ def test_settings_dialog_validates_and_saves(plugin, backend_python, tmp_path):
     assert settings.value(settings.KEY_CACHE_DIR) == str(tmp_path / "cache")
     settings.set_value(settings.KEY_CACHE_DIR, "")
     settings.set_value(settings.KEY_BACKEND_PYTHON, "")
+    settings.set_value(settings.KEY_DEVICE, "")  # later tests start from the default device
 
 
 def test_setup_dialog_streams_output_and_stays_responsive(plugin, tmp_path):

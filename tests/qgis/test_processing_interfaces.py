@@ -106,6 +106,7 @@ def latest_job(command: str) -> dict:
 @pytest.fixture
 def device_setting():
     settings = QgsSettings()
+    settings.remove("mapsynth/device")  # whatever an earlier test saved: each case starts from the default
     yield lambda value: settings.setValue("mapsynth/device", value)
     settings.remove("mapsynth/device")
 
