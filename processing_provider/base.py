@@ -3,7 +3,12 @@
 import html
 from pathlib import Path
 
-from qgis.core import QgsProcessingAlgorithm, QgsProcessingParameterDefinition
+from qgis.core import (
+    QgsProcessingAlgorithm,
+    QgsProcessingException,
+    QgsProcessingParameterDefinition,
+    QgsVectorFileWriter,
+)
 from qgis.PyQt.QtGui import QIcon
 
 from ..plugin.about import ICON_PATH, METADATA, PLUGIN_DIR
@@ -88,6 +93,19 @@ def helped(param: QgsProcessingParameterDefinition, text: str, advanced: bool = 
     if advanced:
         param.setFlags(param.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
     return param
+
+
+def export_gpkg(layer, path: Path, context, name: str, options=None) -> str:
+    """``layer`` written to a GeoPackage for the backend (which reads files, never QGIS layers); a write error is
+    one line naming the parameter."""
+    if options is None:
+        options = QgsVectorFileWriter.SaveVectorOptions()
+    options.driverName = "GPKG"
+    error, message, _, _ = QgsVectorFileWriter.writeAsVectorFormatV3(layer, str(path), context.transformContext(),
+                                                                     options)
+    if error != QgsVectorFileWriter.NoError:
+        raise QgsProcessingException(tr("{name}: cannot export the layer: {msg}").format(name=name, msg=message))
+    return str(path)
 
 
 def check_area(algorithm: QgsProcessingAlgorithm, parameters, context) -> tuple[bool, str]:

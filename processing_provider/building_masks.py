@@ -13,12 +13,11 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
     QgsProcessingParameterVectorDestination,
     QgsProcessingParameterVectorLayer,
-    QgsVectorFileWriter,
 )
 
 from ..plugin.backend_client import new_job_dir
 from ..plugin.styling import load_styled, run_group
-from .base import GRID_HELP, MapSynthAlgorithm, backend_command, helped, job_params, run_backend
+from .base import GRID_HELP, MapSynthAlgorithm, backend_command, export_gpkg, helped, job_params, run_backend
 
 
 class BuildingMasks(MapSynthAlgorithm):
@@ -94,15 +93,7 @@ class BuildingMasks(MapSynthAlgorithm):
         layer = self.parameterAsVectorLayer(parameters, name, context)
         if layer is None:
             return ""
-        path = folder / f"{name.lower()}.gpkg"
-        options = QgsVectorFileWriter.SaveVectorOptions()
-        options.driverName = "GPKG"
-        error, message, _, _ = QgsVectorFileWriter.writeAsVectorFormatV3(layer, str(path), context.transformContext(),
-                                                                         options)
-        if error != QgsVectorFileWriter.NoError:
-            raise QgsProcessingException(self.tr("{name}: cannot export the layer: {msg}").format(name=name,
-                                                                                                   msg=message))
-        return str(path)
+        return export_gpkg(layer, folder / f"{name.lower()}.gpkg", context, name)
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API name
         osm_file = self.parameterAsFile(parameters, self.OSM_FILE, context)

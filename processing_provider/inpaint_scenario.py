@@ -15,13 +15,12 @@ from qgis.core import (
     QgsProcessingParameterRasterLayer,
     QgsProcessingParameterVectorLayer,
     QgsSingleSymbolRenderer,
-    QgsVectorFileWriter,
 )
 
 from ..plugin.about import PLUGIN_DIR
 from ..plugin.backend_client import new_job_dir
 from ..plugin.styling import Styler, load_styled, run_group
-from .base import MapSynthAlgorithm, backend_command, job_params, run_backend
+from .base import MapSynthAlgorithm, backend_command, export_gpkg, job_params, run_backend
 
 DEVICES = ("auto", "cpu", "cuda")
 DEMO_MODEL = PLUGIN_DIR / "resources" / "models" / "mapsynth-demo-pixel-small"
@@ -125,14 +124,7 @@ class InpaintScenario(MapSynthAlgorithm):
             raise QgsProcessingException(self.tr("EDITS: no polygon layer given"))
         if not layer.crs().isValid():
             raise QgsProcessingException(self.tr("EDITS: the layer has no CRS; set its CRS before editing"))
-        path = new_job_dir("inpaint-edits") / "edits.gpkg"
-        options = QgsVectorFileWriter.SaveVectorOptions()
-        options.driverName = "GPKG"
-        error, message, _, _ = QgsVectorFileWriter.writeAsVectorFormatV3(layer, str(path), context.transformContext(),
-                                                                         options)
-        if error != QgsVectorFileWriter.NoError:
-            raise QgsProcessingException(self.tr("EDITS: cannot export the layer: {msg}").format(msg=message))
-        return str(path)
+        return export_gpkg(layer, new_job_dir("inpaint-edits") / "edits.gpkg", context, "EDITS")
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API name
         edits = self._export_edits(parameters, context)

@@ -27,7 +27,16 @@ from ..plugin.backend_client import new_job_dir
 from ..plugin.grid import list_patches, patches_extent, read_definition
 from ..plugin.osm_layers import semantic_layers
 from ..plugin.rendering import map_settings, render_rgba, write_rgb_geotiff
-from .base import GRID_HELP, MapSynthAlgorithm, backend_command, grid_path, helped, job_params, run_backend
+from .base import (
+    GRID_HELP,
+    MapSynthAlgorithm,
+    backend_command,
+    export_gpkg,
+    grid_path,
+    helped,
+    job_params,
+    run_backend,
+)
 
 TABLES = PLUGIN_DIR / "resources" / "land_cover"
 # Option strings are the backend's TABLE choices (mapsynth_backend.prepare.lookup), files in resources/land_cover
@@ -127,18 +136,13 @@ class MapFromLandCover(MapSynthAlgorithm):
             return ""
         path = new_job_dir("land-cover-input") / "land_cover.gpkg"
         options = QgsVectorFileWriter.SaveVectorOptions()
-        options.driverName = "GPKG"
         # only what lies under the grid, and only the class field: a continental product stays a small export
         to_layer = QgsCoordinateTransform(self.crs, layer.crs(), self.transform_context)
         options.filterExtent = to_layer.transformBoundingBox(self.area.buffered(self.definition["pixel_size"]))
         field = self.parameterAsString(parameters, self.CLASS_FIELD, context)
         if layer.fields().indexOf(field) >= 0:
             options.attributes = [layer.fields().indexOf(field)]
-        error, message, _, _ = QgsVectorFileWriter.writeAsVectorFormatV3(layer, str(path), context.transformContext(),
-                                                                         options)
-        if error != QgsVectorFileWriter.NoError:
-            raise QgsProcessingException(self.tr("VECTOR: cannot export the layer: {msg}").format(msg=message))
-        return str(path)
+        return export_gpkg(layer, path, context, "VECTOR", options)
 
     def _render_lines(self, out_dir: Path, feedback) -> str:
         """One RGBA render of the OSM lines per patch still to write (transparent background), for the backend to
