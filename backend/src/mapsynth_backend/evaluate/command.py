@@ -272,6 +272,8 @@ def evaluate(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
             n: {"visibility": v, "periodicity_db": p} for n, v, p in zip(names, visibility, periodicity, strict=True)
         }
         metrics["seam_stride_px"] = int(stride)
+        if any(p != p for p in periodicity):
+            report.text("Periodicity is nan: it needs at least 6 tile periods along the mosaic (fewer here).")
         seams = np.zeros(labels_raster.shape, bool)
         seams[:, 1:] |= labels_raster[:, 1:] != labels_raster[:, :-1]
         seams[1:] |= labels_raster[1:] != labels_raster[:-1]
