@@ -45,7 +45,7 @@ def nodata_text(metrics: dict[str, Any]) -> str:
     if "outside_data_bounds" in metrics:
         text += (
             f" {100 * metrics['outside_data_bounds']:.1f} % lies outside the map's data bounds, "
-            f"{100 * metrics['inside_data_bounds']:.1f} % inside them (cells without any mapped feature);"
+            f"{100 * metrics['inside_data_bounds']:.1f} % inside them (cells without any mapped feature)."
             f" Pixels with values outside the data bounds: {100 * metrics['valid_outside_data_bounds']:.2f} %."
         )
     return text
