@@ -95,6 +95,7 @@ doctor: $(BACKEND_VENV)/.installed
 
 bench: setup
 	$(QGIS_VENV)/bin/python scripts/bench.py
+	QGIS_PROCESS=$(QGIS_PROCESS) $(BACKEND_VENV)/bin/python scripts/bench_demo_modes.py
 
 demo: setup
 	@QGIS_PROCESS=$(QGIS_PROCESS) scripts/demo.sh

@@ -14,11 +14,14 @@ from qgis.core import (
     QgsCoordinateTransform,
     QgsFeature,
     QgsField,
+    QgsFillSymbol,
     QgsGeometry,
+    QgsPointXY,
     QgsProcessingException,
     QgsProject,
     QgsProperty,
     QgsRectangle,
+    QgsSingleSymbolRenderer,
     QgsSymbolLayer,
     QgsVectorLayer,
     QgsWkbTypes,
@@ -28,6 +31,7 @@ from qgis.PyQt.QtCore import QVariant
 from .about import PLUGIN_DIR
 from .coastline import sea_polygons
 from .i18n import tr
+from .osm_bounds import declared_bounds
 from .osm_semantic import PARCEL_CLASSES, classify_area, classify_line, load_palette, parse_other_tags
 
 STYLES = PLUGIN_DIR / "resources" / "styles"
@@ -200,7 +204,45 @@ def semantic_layers(path: str, area: QgsRectangle, crs: QgsCoordinateReferenceSy
             raise QgsProcessingException(tr("Cannot load the semantic style {style}: {msg}").format(
                 style=style, msg=message))
     at_least_one_pixel_wide(line_layer, pixel_size)
-    return [line_layer, area_layer], extent
+    bounds, kind = data_bounds(path, extent)
+    outside = outside_layer(bounds, area, crs, pixel_size)
+    if feedback is not None:
+        feedback.pushInfo(tr("OSM data bounds ({kind}): {where}").format(kind=kind, where=lon_lat(bounds)))
+    return ([outside] if outside is not None else []) + [line_layer, area_layer], extent
+
+
+def data_bounds(path: str, extent: QgsRectangle) -> tuple[QgsRectangle, str]:
+    """Where the extract holds data (WGS84): the bbox its file declares, else the extent of its features."""
+    declared = declared_bounds(path)
+    if declared is not None:
+        return QgsRectangle(*declared), tr("the bounding box in the file's header")
+    return QgsRectangle(extent), tr("the extent of its data")
+
+
+def outside_layer(bounds: QgsRectangle, area: QgsRectangle, crs: QgsCoordinateReferenceSystem,
+                  pixel_size: float) -> QgsVectorLayer | None:
+    """The part of ``area`` (grid CRS) outside the data bounds, filled with the palette's outside_data colour and
+    drawn above every class; None when the data cover the whole area. The bounds are densified before they are
+    projected, so their edges stay where the lon/lat box is."""
+    to_grid = QgsCoordinateTransform(WGS84, crs, QgsProject.instance().transformContext())
+    steps = 64
+    x0, y0, x1, y1 = bounds.xMinimum(), bounds.yMinimum(), bounds.xMaximum(), bounds.yMaximum()
+    ring = ([(x0 + (x1 - x0) * i / steps, y0) for i in range(steps)] + [(x1, y0 + (y1 - y0) * i / steps)
+            for i in range(steps)] + [(x1 - (x1 - x0) * i / steps, y1) for i in range(steps)]
+            + [(x0, y1 - (y1 - y0) * i / steps) for i in range(steps)])
+    inside = QgsGeometry.fromPolygonXY([[to_grid.transform(QgsPointXY(x, y)) for x, y in ring]])
+    frame = QgsRectangle(area)
+    frame.grow(2 * pixel_size)
+    frame = QgsGeometry.fromRect(frame)
+    outside = frame.difference(inside)
+    if outside.isEmpty() or not outside.intersects(QgsGeometry.fromRect(area)):
+        return None
+    layer = _memory_layer("MultiPolygon", crs, "outside_data")
+    _fill(layer, [(outside, "outside_data", None)])
+    rgb = ",".join(str(v) for v in load_palette()["outside_data"]["rgb"])
+    layer.setRenderer(QgsSingleSymbolRenderer(QgsFillSymbol.createSimple(
+        {"color": f"{rgb},255", "outline_style": "no"})))
+    return layer
 
 
 def classes_on_grid(areas, lines, sea, area: QgsRectangle) -> Counter:
@@ -247,3 +289,8 @@ def at_least_one_pixel_wide(layer: QgsVectorLayer, pixel_size: float) -> None:
 
 def background_rgb() -> tuple[int, int, int]:
     return tuple(next(c["rgb"] for c in load_palette()["classes"] if c["key"] == "background"))
+
+
+def unmapped_rgb() -> list[tuple[int, int, int]]:
+    """Colours that carry no mapped feature: the background (unmapped land inside the data) and outside_data."""
+    return [background_rgb(), tuple(load_palette()["outside_data"]["rgb"])]

@@ -139,10 +139,15 @@ def render_to_raster(layers, crs, transform: tuple, width: int, height: int, pat
 
 
 def mapped_fraction(rgb: np.ndarray, background) -> float:
-    """Share of pixels (rows, cols, >= 3) that show a mapped feature, i.e. differ from the background colour."""
+    """Share of pixels (rows, cols, >= 3) that show a mapped feature, i.e. differ from the background colour (or
+    from each of a list of colours: the background and outside_data)."""
     if background is None:
         return 1.0
-    return float((rgb[:, :, :3] != np.asarray(background, np.uint8)).any(axis=2).mean())
+    colours = np.asarray(background, np.uint8).reshape(-1, 3)
+    unmapped = np.zeros(rgb.shape[:2], bool)
+    for colour in colours:
+        unmapped |= (rgb[:, :, :3] == colour).all(axis=2)
+    return float(1.0 - unmapped.mean())
 
 
 def _read_rgb(path: Path) -> np.ndarray:

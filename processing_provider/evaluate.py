@@ -6,6 +6,7 @@ from qgis.core import (
     QgsProcessingParameterBoolean,
     QgsProcessingParameterFile,
     QgsProcessingParameterFolderDestination,
+    QgsProcessingParameterNumber,
     QgsProcessingParameterRasterLayer,
     QgsRectangle,
 )
@@ -21,7 +22,7 @@ from .base import MapSynthAlgorithm, backend_command, helped, job_params, run_ba
 class Evaluate(MapSynthAlgorithm):
     SYNTHETIC, REAL, MAP, INCEPTION_WEIGHTS, OUTPUT_DIR = "SYNTHETIC", "REAL", "MAP", "INCEPTION_WEIGHTS", \
         "OUTPUT_DIR"
-    UNVERIFIED_FID, SEGMENTER = "UNVERIFIED_FID", "SEGMENTER"
+    UNVERIFIED_FID, SEGMENTER, STRIDE = "UNVERIFIED_FID", "SEGMENTER", "STRIDE"
     REPORT, METRICS = "REPORT", "METRICS"
     group_id = "postprocessing"
 
@@ -39,7 +40,9 @@ class Evaluate(MapSynthAlgorithm):
             "Augmentation experiment (mIoU and F1 per class of its prediction against the map; the real image of the "
             "same grid is the ceiling); SSIM and PSNR with the real data range "
             "when the real raster covers the same grid; seam visibility and periodicity of a MapSynth mosaic (its "
-            "label map is read next to it); FID and KID when local Inception weights are given: the FID Inception-v3 "
+            "label map is read next to it; without it, the tile lines of its grid stride); the share of the "
+            "mosaic that is nodata (no map information; with an OSM map: outside its data bounds or inside them); "
+            "FID and KID when local Inception weights are given: the FID Inception-v3 "
             "weights (pytorch-fid's, converted once to .safetensors; no pickle or TorchScript file is ever loaded); "
             "nothing is downloaded. Sections whose input is missing are skipped with a note."))
 
@@ -64,6 +67,10 @@ class Evaluate(MapSynthAlgorithm):
                                                                self.tr("Allow unverified FID weights"), False),
                                  "compute FID/KID with weights that are not the recognised FID Inception weights; "
                                  "the report marks them UNVERIFIED", advanced=True))
+        self.addParameter(helped(QgsProcessingParameterNumber(
+            self.STRIDE, self.tr("Tile stride (px)"), QgsProcessingParameterNumber.Integer, 0, False, 0),
+            "the patch grid's stride, for seam metrics of a mosaic without its label map; 0 = the stride the "
+            "mosaic records", advanced=True))
         self.addParameter(helped(QgsProcessingParameterFolderDestination(self.OUTPUT_DIR, self.tr("Report folder")),
                                  "report.html and metrics.json"))
         self.addOutput(QgsProcessingOutputFile(self.REPORT, self.tr("Report (HTML)")))

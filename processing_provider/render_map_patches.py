@@ -18,7 +18,7 @@ from qgis.core import (
 from qgis.PyQt.QtGui import QColor
 
 from ..plugin.grid import list_patches, patches_extent, read_definition, record_status
-from ..plugin.osm_layers import background_rgb, semantic_layers
+from ..plugin.osm_layers import background_rgb, semantic_layers, unmapped_rgb
 from ..plugin.osm_semantic import load_palette
 from ..plugin.output_dir import output_lock, prepare_output_dir
 from ..plugin.rendering import MAX_OSM_TILES, is_osm_tile_layer, osm_tile_estimate, render_grid_patches
@@ -53,6 +53,9 @@ class RenderMapPatches(MapSynthAlgorithm):
             "Layers are rendered over a transparent background; a patch with missing pixels is retried, then "
             "recorded as incomplete and not written. Bulk rendering from tile.openstreetmap.org beyond 5,000 tiles "
             "is refused, as QGIS core does.\n\n"
+            "Outside the extract's data bounds (the bounding box in its header, else the extent of its data) "
+            "pixels are drawn in the outside_data colour (black), kept apart from unmapped land inside the data "
+            "(background); generation writes nodata there and in patches with no mapped feature.\n\n"
             "An OSM extract that covers none of the grid, or that GDAL cannot read completely (a truncated "
             "download), fails the step. The share of patches that show no mapped feature at all is reported "
             "(a warning above 10 %), and each patch's share of mapped pixels is its valid_fraction in the status "
@@ -101,7 +104,7 @@ class RenderMapPatches(MapSynthAlgorithm):
         if osm_file:
             self.layers, _ = semantic_layers(osm_file, area, self.crs, self.definition["pixel_size"], feedback)
             self.background = QColor(*background_rgb())
-            self.blank_rgb = background_rgb()
+            self.blank_rgb = unmapped_rgb()
             self.source = {"osm_file": Path(osm_file).name, "style": f"semantic v{load_palette()['version']}"}
         else:
             for layer in layers:
@@ -160,7 +163,8 @@ class RenderMapPatches(MapSynthAlgorithm):
         blank = sum(1 for r in rendered if r["valid_fraction"] == 0.0) / len(rendered)
         unmapped = 1.0 - sum(r["valid_fraction"] for r in rendered) / len(rendered)
         message = self.tr("{b:.1f} % of the patches show no mapped feature at all; {u:.1f} % of the pixels show "
-                          "only the background").format(b=100 * blank, u=100 * unmapped)
+                          "only the background or lie outside the OSM data bounds (generation leaves both "
+                          "nodata)").format(b=100 * blank, u=100 * unmapped)
         if blank >= BLANK_WARNING:
             feedback.pushWarning(self.tr("{m}: check that the OSM extract covers the whole grid").format(m=message))
         else:

@@ -26,7 +26,7 @@ from qgis.core import (
 from qgis.PyQt.QtGui import QColor
 
 from ..plugin.grid import list_patches, patches_extent, read_definition, record_status
-from ..plugin.osm_layers import background_rgb, semantic_layers
+from ..plugin.osm_layers import background_rgb, semantic_layers, unmapped_rgb
 from ..plugin.osm_semantic import load_palette
 from ..plugin.output_dir import prepare_output_dir
 from ..plugin.rendering import render_grid_patches
@@ -137,7 +137,7 @@ class SynthesizeCity(MapSynthAlgorithm):
                            {"osm_file": Path(self.osm_file).name, "style": f"semantic v{load_palette()['version']}"})
         _, _, incomplete, records = render_grid_patches(
             self.layers, self.crs, self.definition, self.patches, maps, QColor(*background_rgb()), 0,
-            self.transform_context, steps, background_rgb())
+            self.transform_context, steps, unmapped_rgb())
         record_status(grid, "map", records)
         if steps.isCanceled():
             return {}

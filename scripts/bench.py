@@ -166,7 +166,7 @@ def demo_section(seconds: float, pixel: dict) -> str:
     card = json.loads((ROOT / "resources" / "models" / "mapsynth-demo-pixel-small" / "model_card.json").read_text())
     steps, batch = card["steps"], card["training"]["batch_size"]
     minutes = steps * batch / pixel["train_samples_per_s"] / 60
-    chain = "grid, render, generation of 4 variations, assembly, masks, netCDF, report, project"
+    chain = "grid, render, SEAMLESS generation (1 variation), assembly, masks, netCDF, report, project"
     return f"""## The embedded demo (issue 8)
 
 | measure | value | target |

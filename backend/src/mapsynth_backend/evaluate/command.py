@@ -17,11 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from ..mosaic.seams import SeamMeter
 from ..radiometry import reflectance_encoding
 from ..runtime.jobs import Command, Param
 from ..runtime.outputs import atomic_write
 from ..runtime.protocol import Reporter, UserError
+from .coverage import grid_labels, nodata_metrics, nodata_text, seam_metrics
 from .metrics import RANGE_PERCENTILES, band_id, band_index, data_range, ndvi, psnr, sample, ssim
 from .report import Report
 
@@ -54,7 +54,8 @@ def read_reflectance(path: str, label: str, like=None) -> tuple[np.ndarray, list
         else:
             data = src.read()
         tags = src.tags()
-        extra = {"labels_name": tags.get("labels", ""), "stride": int(tags.get("stride_px", 0) or 0)}
+        extra = {"labels_name": tags.get("labels", "")}
+        extra.update({k: int(tags.get(f"{k}_px", 0) or 0) for k in ("stride", "overlap")})
         scales, offsets = reflectance_encoding(src, label)
         values = data.astype(np.float64) * np.array(scales)[:, None, None] + np.array(offsets)[:, None, None]
         if src.nodata is not None:
@@ -86,6 +87,7 @@ def map_classes(path: str, like, palette_path: str) -> tuple[np.ndarray, dict[in
         for cls in json.loads(Path(palette_path).read_text())["classes"]:
             r, g, b = cls["rgb"]
             names[(r << 16) | (g << 8) | b] = cls["key"]
+        names[0] = "outside_data"  # black: outside the map's data bounds, not a class (docs/SEMANTIC_STYLE.md)
     for code in np.unique(codes):
         names.setdefault(int(code), f"#{int(code):06x}")
     return codes, names
@@ -135,6 +137,12 @@ def evaluate(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
         aligned, _, _ = read_reflectance(params["real"], "REAL", like=like)
         paired = float(np.isfinite(aligned).all(axis=0).mean()) > 0.5  # same area: compare pixel by pixel
         real = aligned if paired else real
+    report.section("No data")
+    outside = None
+    if params["map"] and params["palette"]:
+        outside = map_classes(params["map"], like, params["palette"])[0] == 0
+    metrics["nodata"] = nodata_metrics(synthetic, outside)
+    report.text(nodata_text(metrics["nodata"]))
     reporter.progress(0.1, "distributions", "evaluate")
     report.section("Reflectance distributions")
     if real is None:
@@ -167,7 +175,7 @@ def evaluate(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
         real_ndvi = ndvi(real, real_names) if paired else None
         rows, per_class = [], {}
         for code, count in zip(*np.unique(classes, return_counts=True), strict=True):
-            if count < 50:
+            if count < 50 or labels[int(code)] == "outside_data":
                 continue
             mask = classes == code
             entry = {"pixels": int(count), "synthetic_median": float(np.nanmedian(fake_ndvi[mask]))}
@@ -184,7 +192,7 @@ def evaluate(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
             for code in np.unique(classes)
             if labels[int(code)] in per_class
         ]
-        axis.boxplot(data, showfliers=False)
+        axis.boxplot([d for d in data if d.size] or [[np.nan]], showfliers=False)
         axis.set_xticks(range(1, len(per_class) + 1), list(per_class), rotation=45, ha="right")
         axis.set_ylabel("synthetic NDVI")
         report.figure(figure, "Synthetic NDVI per map class")
@@ -242,16 +250,20 @@ def evaluate(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
     reporter.progress(0.7, "seams", "evaluate")
     report.section("Seams")
     labels_path = Path(params["synthetic"]).with_name(profile.get("labels_name") or "-")
-    if not labels_path.is_file() or not profile.get("stride"):
-        report.note("No label raster next to the mosaic: seam metrics are skipped.")
+    stride = params["stride"] or profile.get("stride")
+    if not stride:
+        report.note("No STRIDE given and the mosaic has no stride_px tag: seam metrics are skipped.")
     else:
         import rasterio
 
-        with rasterio.open(labels_path) as src:
-            labels_raster = src.read(1)
-        meter = SeamMeter(synthetic.shape[0], synthetic.shape[2], profile["stride"])
-        meter.add(synthetic, labels_raster)
-        visibility, periodicity = meter.visibility(), meter.periodicity_db()
+        if labels_path.is_file():
+            with rasterio.open(labels_path) as src:
+                labels_raster = src.read(1)
+            report.text(f"Seams: the cuts of the label raster {labels_path.name}, tile stride {stride} px.")
+        else:
+            labels_raster = grid_labels(synthetic.shape[1:], stride, profile.get("overlap", 0))
+            report.text(f"Seams: no label raster next to the mosaic; the tile lines of a {stride} px stride.")
+        visibility, periodicity = seam_metrics(synthetic, labels_raster, stride)
         report.table(
             ["band", "seam visibility index (1 = invisible)", "tiling periodicity (dB)"],
             [[n, v, p] for n, v, p in zip(names, visibility, periodicity, strict=True)],
@@ -259,6 +271,9 @@ def evaluate(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
         metrics["seams"] = {
             n: {"visibility": v, "periodicity_db": p} for n, v, p in zip(names, visibility, periodicity, strict=True)
         }
+        metrics["seam_stride_px"] = int(stride)
+        if any(p != p for p in periodicity):
+            report.text("Periodicity is nan: it needs at least 6 tile periods along the mosaic (fewer here).")
         seams = np.zeros(labels_raster.shape, bool)
         seams[:, 1:] |= labels_raster[:, 1:] != labels_raster[:, :-1]
         seams[1:] |= labels_raster[1:] != labels_raster[:-1]
@@ -334,6 +349,7 @@ COMMANDS = (
                 "SSIM/PSNR data range per band: 0.5-99.5 percentiles of the real band, or max - min",
                 choices=("percentile", "minmax"),
             ),
+            Param("stride", "int", 0, "tile stride (px) for seam metrics; 0 = the mosaic's stride_px tag", minimum=0),
             Param("output_dir", "path", help="folder for report.html and metrics.json"),
         ),
     ),

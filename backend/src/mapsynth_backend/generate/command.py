@@ -20,6 +20,7 @@ from ..radiometry import ENCODING, encode_reflectance, set_band_encoding
 from ..runtime.jobs import Command, Param
 from ..runtime.outputs import MANIFEST, atomic_write, prepare_output_dir
 from ..runtime.protocol import Reporter, UserError
+from .nodata import MapNodata, is_semantic, refuse_all_nodata
 from .sampling import item_noise, map_to_model, remap_map, stack_noise, to_reflectance
 
 
@@ -37,7 +38,7 @@ def resolve_device(requested: str, state) -> str:
     return requested
 
 
-def _map_manifest(map_dir: Path, fingerprint: str) -> None:
+def _map_manifest(map_dir: Path, fingerprint: str) -> dict[str, Any]:
     try:
         manifest = json.loads((map_dir / MANIFEST).read_text())
     except (OSError, ValueError) as exc:
@@ -47,6 +48,21 @@ def _map_manifest(map_dir: Path, fingerprint: str) -> None:
             f"MAP_DIR: {map_dir} was rendered for another grid ({manifest.get('grid_fingerprint')}, "
             f"this grid is {fingerprint}); render the maps for this PATCH_GRID"
         )
+    return manifest
+
+
+def _empty_cells(grid, map_dir: Path, reader: MapNodata) -> tuple[list[Any], set[str]]:
+    """The grid's patches that have a map, and those whose map carries no information at all (see nodata)."""
+    import rasterio
+
+    present = [p for p in grid.patches if (map_dir / f"{p.patch_id}.tif").exists()]
+    empty = set()
+    for patch in present:
+        with rasterio.open(map_dir / f"{patch.patch_id}.tif") as src:
+            if reader.read(src)[1].all():
+                empty.add(patch.patch_id)
+    refuse_all_nodata(len(empty), len(present), map_dir)
+    return present, empty
 
 
 def write_generated(path: Path, dn: np.ndarray, profile: dict, bands: list[str], tags: dict[str, str]) -> None:
@@ -82,7 +98,8 @@ def generate(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
     state = PartialState(cpu=params["device"] == "cpu")
     grid = load_grid(params["patch_grid"])
     map_dir, out = Path(params["map_dir"]), Path(params["output_dir"])
-    _map_manifest(map_dir, grid.fingerprint)
+    reader = MapNodata(is_semantic(_map_manifest(map_dir, grid.fingerprint)))
+    present, empty = _empty_cells(grid, map_dir, reader)  # before any output: an all-empty grid is an error
     device = resolve_device(params["device"], state)
     precision = params["precision"]
     dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}.get(
@@ -113,30 +130,35 @@ def generate(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
         prepare_output_dir(out, "generated", grid.fingerprint, details)
     state.wait_for_everyone()
     if params["seamless"]:
-        result = _generate_seamless(model, grid, map_dir, out, params, reporter, state, device)
+        result = _generate_seamless(model, grid, (map_dir, reader), out, params, reporter, state, device)
         state.wait_for_everyone()
         if state.is_main_process:
             result.update(write_index(out, grid, params["variations"]))
         return result
-    items, missing = [], 0
-    for patch in grid.patches:
+    items, missing = [], len(grid.patches) - len(present)
+    for patch in present:
         map_path = map_dir / f"{patch.patch_id}.tif"
-        if not map_path.exists():
-            missing += 1
-            continue
         for variation in range(params["variations"]):
             target = out / f"{patch.patch_id}_v{variation:02d}.tif"
             if not target.exists():
                 items.append((patch.patch_id, variation, map_path, target))
     mine = items[state.process_index :: state.num_processes]
+    for pid, variation, map_path, target in [i for i in mine if i[0] in empty]:  # nothing to sample: all nodata
+        with rasterio.open(map_path) as src:
+            profile = {"crs": src.crs, "transform": src.transform}
+            dn = np.zeros((len(card["bands"]), src.height, src.width), np.uint16)
+        write_generated(target, dn, profile, card["bands"], _tags(pid, variation, params, details, grid))
+    mine = [i for i in mine if i[0] not in empty]
     done = 0
     for start in range(0, len(mine), params["batch_size"]):
         reporter.check_cancel()
         batch = mine[start : start + params["batch_size"]]
-        maps, profiles = [], []
+        maps, profiles, nodata = [], [], []
         for _, _, map_path, _ in batch:
             with rasterio.open(map_path) as src:
-                maps.append(map_to_model(remap_map(src.read([1, 2, 3]), card.get("map_remap"))))
+                rgb, mask = reader.read(src)
+                maps.append(map_to_model(remap_map(rgb, card.get("map_remap"))))
+                nodata.append(mask)
                 profiles.append({"crs": src.crs, "transform": src.transform, "size": src.width})
         size = profiles[0]["size"]
         if size != card["patch_size"]:
@@ -154,18 +176,11 @@ def generate(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
             negative_prompt=params["negative_prompt"],
         )
         reflectance = to_reflectance(model, outputs)
-        for (pid, variation, _, target), values, profile in zip(batch, reflectance, profiles, strict=True):
-            dn = encode_reflectance(values, np.ones(values.shape[1:], bool)[None])
-            tags = {
-                "patch_id": pid,
-                "variation": str(variation),
-                "seed": str(params["seed"]),
-                "model": details["model"],
-                "family": card["family"],
-                "encoding": ENCODING["formula"],
-                "grid_fingerprint": grid.fingerprint,
-            }
-            write_generated(target, dn, profile, card["bands"], tags)
+        for (pid, variation, _, target), values, profile, mask in zip(
+            batch, reflectance, profiles, nodata, strict=True
+        ):
+            dn = encode_reflectance(values, ~mask[None])
+            write_generated(target, dn, profile, card["bands"], _tags(pid, variation, params, details, grid))
         done += len(batch)
         reporter.progress(done / max(len(mine), 1), f"{done}/{len(mine)} items", "generate")
     state.wait_for_everyone()
@@ -176,7 +191,19 @@ def generate(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
     return result
 
 
-def _generate_seamless(model, grid, map_dir: Path, out: Path, params, reporter, state, device) -> dict[str, Any]:
+def _tags(pid: str, variation: int, params, details, grid) -> dict[str, str]:
+    return {
+        "patch_id": pid,
+        "variation": str(variation),
+        "seed": str(params["seed"]),
+        "model": details["model"],
+        "family": details["family"],
+        "encoding": ENCODING["formula"],
+        "grid_fingerprint": grid.fingerprint,
+    }
+
+
+def _generate_seamless(model, grid, maps, out: Path, params, reporter, state, device) -> dict[str, Any]:
     """Joint denoising of the whole area per variation, then one file per cell cut from the canvas."""
     import rasterio
     import torch
@@ -185,6 +212,7 @@ def _generate_seamless(model, grid, map_dir: Path, out: Path, params, reporter, 
 
     if not state.is_main_process:
         return {"output_dir": str(out), "written": 0}
+    map_dir, reader = maps
     cells = [p for p in grid.patches if (map_dir / f"{p.patch_id}.tif").exists()]
     if not cells:
         raise UserError(f"MAP_DIR: no map patches of this grid in {map_dir}")
@@ -193,13 +221,12 @@ def _generate_seamless(model, grid, map_dir: Path, out: Path, params, reporter, 
     height = (max(c.row for c in cells) - rmin) * stride + size
     width = (max(c.col for c in cells) - cmin) * stride + size
     map_canvas = torch.full((3, height, width), float("nan"))
-    profiles = {}
+    profiles, nodata = {}, {}
     for cell in cells:
         with rasterio.open(map_dir / f"{cell.patch_id}.tif") as src:
             y, x = (cell.row - rmin) * stride, (cell.col - cmin) * stride
-            map_canvas[:, y : y + size, x : x + size] = map_to_model(
-                remap_map(src.read([1, 2, 3]), model.card.get("map_remap"))
-            )
+            rgb, nodata[cell.patch_id] = reader.read(src)
+            map_canvas[:, y : y + size, x : x + size] = map_to_model(remap_map(rgb, model.card.get("map_remap")))
             profiles[cell.patch_id] = {"crs": src.crs, "transform": src.transform, "size": src.width}
     if next(iter(profiles.values()))["size"] != model.card["patch_size"]:
         raise UserError(f"MAP_DIR: map patches are not {model.card['patch_size']} px, the model's patch size")
@@ -235,7 +262,7 @@ def _generate_seamless(model, grid, map_dir: Path, out: Path, params, reporter, 
                 continue
             y, x = (cell.row - rmin) * stride, (cell.col - cmin) * stride
             values = to_reflectance(model, crop_outputs(outputs, y, x, size))[0]
-            dn = encode_reflectance(values, np.ones(values.shape[1:], bool)[None])
+            dn = encode_reflectance(values, ~nodata[cell.patch_id][None])
             tags = {
                 "patch_id": cell.patch_id,
                 "variation": str(variation),

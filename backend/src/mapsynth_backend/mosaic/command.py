@@ -56,6 +56,21 @@ def _candidates(folder: Path, kind: str | None) -> dict[str, list[tuple[int, Pat
     return found
 
 
+def _band_scale(found: dict[str, list[tuple[int, Path]]], bands: int) -> np.ndarray:
+    """Per band spread (DN) of the first 16 cells that hold data (cells outside the map's data are all nodata)."""
+    sample = []
+    for variations in found.values():
+        patch = _read(variations[0][1])
+        if np.isfinite(patch).any():
+            sample.append(patch)
+        if len(sample) == 16:
+            break
+    if not sample:
+        raise UserError("GENERATED_DIR: every generated patch is nodata: nothing to assemble")
+    stacked = np.stack(sample)
+    return np.array([max(float(np.nanstd(stacked[:, b])), 1.0) for b in range(bands)])
+
+
 def _line_wkb(points: list[tuple[float, float]]) -> bytes:
     return struct.pack("<BII", 1, 2, len(points)) + b"".join(struct.pack("<dd", x, y) for x, y in points)
 
@@ -150,8 +165,7 @@ def assemble(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
     if first.width != p:
         raise UserError(f"GENERATED_DIR: patches are {first.width} px, the grid's are {p} px")
     visible = [i for i, n in enumerate(names) if n in ("B02", "B03", "B04")] or list(range(min(3, bands)))
-    sample = [_read(path) for pid in list(found)[:16] for _, path in found[pid][:1]]
-    scale = np.array([max(float(np.nanstd(np.stack([a[b] for a in sample]))), 1.0) for b in range(bands)])
+    scale = _band_scale(found, bands)
     out = Path(params["output"])
     labels_path = Path(params["labels"] or out.with_name(out.stem + "_labels.tif"))
     seams_path = Path(params["seams"] or out.with_name(out.stem + "_seams.gpkg"))
@@ -176,7 +190,7 @@ def assemble(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
     by_row: dict[int, list] = {}
     for cell in cells:
         by_row.setdefault(cell.row, []).append(cell)
-    seam_lines, chosen = [], {}
+    seam_lines, chosen, nodata_px = [], {}, 0
     meter = SeamMeter(bands, width, s, LABEL_NODATA)
     started = time.perf_counter()
     try:
@@ -218,6 +232,7 @@ def assemble(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
                 dn = np.where(np.isfinite(values), np.clip(np.rint(values), 1, 65535), 0).astype(np.uint16)
                 window = rasterio.windows.Window(0, top, width, rows_out)
                 dst.write(dn, window=window)
+                nodata_px += int((dn[0] == ENCODING["nodata"]).sum())
                 lab.write(assembler.labels[:rows_out][None], window=window)
                 meter.add(values, assembler.labels[:rows_out])
                 reporter.progress(0.9 * (number + 1) / (rmax - rmin + 1), f"patch row {row}", "assemble")
@@ -230,6 +245,7 @@ def assemble(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
                 model_family=str((manifest.get("details") or {}).get("family", "unknown")),
                 generation_seed=str((manifest.get("details") or {}).get("seed", "unknown")),
                 stride_px=str(s),
+                overlap_px=str(ov),
                 labels=Path(params["labels"] or out.with_name(out.stem + "_labels.tif")).name,
                 feather=str(params["feather"]),
             )
@@ -248,6 +264,7 @@ def assemble(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
     visibility, periodicity = meter.visibility(), meter.periodicity_db()
     disagreement = assembler.disagreement[0] / max(assembler.disagreement[1], 1) * ENCODING["scale"]
     reporter.log(f"overlap disagreement before cutting: mean |difference| {disagreement:.5f} reflectance")
+    reporter.log(f"nodata (no map information): {100 * nodata_px / (width * height):.1f} % of the mosaic")
     for b, name in enumerate(names):
         reporter.log(f"{name}: seam visibility index {visibility[b]:.3f}, tiling periodicity {periodicity[b]:.1f} dB")
     reporter.progress(1.0, "done", "assemble")
@@ -263,6 +280,7 @@ def assemble(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
         "periodicity_db": dict(zip(names, periodicity, strict=True)),
         "assembly_seconds": round(elapsed, 3),
         "overlap_disagreement": disagreement,
+        "nodata_fraction": nodata_px / (width * height),
         "chosen": chosen,
     }
 
