@@ -55,7 +55,10 @@ class GeneratePatches(MapSynthAlgorithm):
             "step, so neighbouring patches agree before any cut (memory grows with the area).\n\n"
             "Guidance scale: classifier-free guidance; 0 takes the model's default (controlnet-sd15: 4 on the "
             "prompt; pixel models trained with map dropout: map guidance at the scale in their card; other pixel "
-            "models: none)."))
+            "models: none).\n\n"
+            "pix2pix models generate each patch in one forward pass: Denoising steps is ignored, Guidance scale "
+            "must stay 0 and Seamless is refused (both are errors); variations come from a noise input and differ "
+            "little."))
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API name
         self.addParameter(helped(QgsProcessingParameterFile(

@@ -96,6 +96,8 @@ def generate(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
         target = model.denoiser()
         target.forward = torch.compile(target.forward)
     model.configure_decoding(params["vae_tiling"], params["vae_slicing"])
+    if hasattr(model, "check_generate_options"):  # pix2pix refuses diffusion-only options before writing
+        model.check_generate_options(params)
     params = {**params, "guidance": model.guidance_scale(params["guidance"])}
     details = {
         "model": str(Path(params["model"]).resolve()),
