@@ -8,16 +8,14 @@ from qgis.core import (
     QgsProcessingParameterNumber,
 )
 
-from ..plugin import settings
 from ..plugin.osm_semantic import load_palette
 from .base import (
     DEMO_MODEL,
     MODEL_HELP,
     MapSynthAlgorithm,
     backend_command,
+    generation_job,
     helped,
-    job_params,
-    model_dir,
     run_backend,
 )
 
@@ -82,11 +80,6 @@ class SampleClass(MapSynthAlgorithm):
         self.addOutput(QgsProcessingOutputNumber(self.WRITTEN, self.tr("Patches written")))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API name
-        device = DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)]
-        if device == "auto":
-            device = settings.device(DEVICES)
-            feedback.pushInfo(self.tr("Device: {d} (MapSynth Settings)").format(d=device))
-        model = model_dir(self.parameterAsFile(parameters, self.MODEL, context) or str(DEMO_MODEL), feedback)
-        params = job_params(self, parameters, context, model=model, device=device)
+        params = generation_job(self, parameters, context, feedback, DEVICES)
         result = run_backend(backend_command(self), params, feedback)
         return {self.OUTPUT_DIR: params["output_dir"], self.WRITTEN: result.get("written", 0)}
