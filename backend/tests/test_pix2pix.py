@@ -76,6 +76,10 @@ def test_pix2pix_trains_resumes_and_saves_safetensors_only(data, p2p_run, tmp_pa
     train(train_params(dataset=str(data[1]), output_dir=str(tmp_path), max_steps=2), REPORTER)
     train(train_params(dataset=str(data[1]), output_dir=str(tmp_path), resume="latest"), REPORTER)
     assert losses(tmp_path) == losses(out)
+    # resuming at MAX_STEPS trains nothing more and writes the model of that checkpoint
+    shutil.rmtree(tmp_path / "model")
+    again = train(train_params(dataset=str(data[1]), output_dir=str(tmp_path), resume="latest"), REPORTER)
+    assert again["steps"] == 4 and again["final_loss"] is None and (tmp_path / "model" / "model_card.json").is_file()
     a, b = (load_model(f / "model").generator.state_dict() for f in (out, tmp_path))
     assert all(np.array_equal(a[k].numpy(), b[k].numpy()) for k in a)
 
