@@ -174,8 +174,8 @@ def class_samples(pix2pix_dir: Path, dataset, classes, bands, seg_dir: Path, cou
     return {"count": count, "steps": steps, "classes": out}
 
 
-def oversample(dataset, classes, rare: str, count: int, steps: int, seeds: int, seg_steps: int) -> dict:
-    """Real blocks (10 % and 100 % of the training split) with and without ``count`` samples of ``rare`` appended to
+def oversample(dataset, classes, rare: str, count: int, steps: int, fractions, seeds: int, seg_steps: int) -> dict:
+    """Real blocks (``fractions`` of the training split) with and without ``count`` samples of ``rare`` appended to
     the real pool (segmenter settings of make experiment: 200 steps of 8 patches)."""
     pixel = load_model(DEMO, "cpu", torch.float32)
     names = [n for n, _ in classes]
@@ -187,7 +187,7 @@ def oversample(dataset, classes, rare: str, count: int, steps: int, seeds: int, 
     test_targets = np.stack([targets(p.map_rgb, classes) for p in test])
     ordered = contiguous_order(dataset.pairs["train"])
     runs = []
-    for fraction in (0.1, 1.0):
+    for fraction in fractions:
         real_pairs, _ = real_subset(ordered, fraction)
         images = np.stack([p.image for p in real_pairs]).astype(np.float32)
         labels = np.stack([targets(p.map_rgb, classes) for p in real_pairs])
@@ -254,6 +254,7 @@ def main() -> None:
     bands = dataset.bands
     held = (dataset.pairs["test"] + dataset.pairs["validation"])[: args.limit or None]
     stages = args.stages.split(",")
+    fractions = [float(f) for f in args.fractions.split(",")]
     report = {"dataset": str(args.dataset), "held_out": len(held), "torch": torch.__version__}
     for label, model in (("pixel", DEMO), ("pix2pix", args.pix2pix)):
         if f"heldout-{label}" in stages:
@@ -274,7 +275,7 @@ def main() -> None:
         report["oversample"] = cached(
             args.out,
             "oversample",
-            lambda: oversample(dataset, classes, "forest", 16, args.class_steps, args.seeds, 200),
+            lambda: oversample(dataset, classes, "forest", 16, args.class_steps, fractions, args.seeds, 200),
         )
     backend = Path(sys.executable).parent / "mapsynth"
     for label, model, synthetic in (("pixel", DEMO, args.pixel_synthetic_dir), ("pix2pix", args.pix2pix, "")):
