@@ -47,7 +47,8 @@ class SampleClass(MapSynthAlgorithm):
             "CRS: their location means nothing.\n\n"
             "Deterministic: sample i depends only on (seed, class, i); reruns skip finished samples and a larger "
             "count extends a smaller one. Guidance scale: 0 takes the model's default (pixel models trained with "
-            "map dropout: map guidance at the scale in their card, which pulls the samples towards the class); "
+            "map dropout: map guidance at the scale in their card; measured with the demo model, 1 gives NDVI "
+            "closer to the real class, see docs/BENCHMARKS.md); "
             "pix2pix models have no guidance (any other value is an error) and ignore Denoising steps (one forward "
             "pass)."))
 
