@@ -294,7 +294,7 @@ COMMANDS = (
             Param("map_dir", "path", help="rendered map patches of this grid"),
             Param("variations", "int", 4, "variations per patch", minimum=1, maximum=100),
             Param("seed", "int", 0, "seed; noise depends only on (seed, patch_id, variation)", minimum=0),
-            Param("steps", "int", 20, "DPM-Solver++ steps", minimum=1, maximum=1000),
+            Param("steps", "int", 20, "DPM-Solver++ steps (pix2pix: ignored)", minimum=1, maximum=1000),
             Param("batch_size", "int", 8, "items per forward pass", minimum=1),
             Param("device", "str", "auto", "auto, cpu, cuda or cuda:N"),
             Param(

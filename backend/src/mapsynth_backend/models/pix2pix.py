@@ -34,8 +34,6 @@ P2P_PRESETS = {
 L1_WEIGHT = 100.0  # lambda of Isola et al. (2017)
 NOISE_CHANNELS = 1
 WEIGHTS = "model.safetensors"
-# Generation options that only mean something for the diffusion families, and what pix2pix does with them.
-IGNORED_OPTIONS = "STEPS (one forward pass), CONTROL_SCALE, NEGATIVE_PROMPT, VAE_TILING, VAE_SLICING"
 
 
 def _generator(preset: dict[str, Any], bands: int):
