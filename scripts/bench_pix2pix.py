@@ -222,7 +222,7 @@ def oversample(dataset, classes, rare: str, count: int, steps: int, fractions, s
 def experiment(backend: Path, dataset: Path, model: Path, out: Path, synthetic_dir: str, args) -> dict:
     """The augmentation experiment with the settings of make experiment, reduced (fractions, seeds)."""
     command = [str(backend), "augmentation-experiment", "--dataset", str(dataset), "--model", str(model)]
-    command += ["--real-fractions", args.fractions, "--seeds", str(args.seeds), "--variations", "1"]
+    command += ["--real-fractions", args.exp_fractions, "--seeds", str(args.exp_seeds), "--variations", "1"]
     command += ["--synthetic", "same_maps", "--generation-steps", "10", "--steps", "200", "--batch-size", "8"]
     command += ["--threads", "1", "--output-dir", str(out), "--json"]
     if synthetic_dir:
@@ -240,10 +240,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / ".mapsynth-bench-pix2pix")
     parser.add_argument("--stages", default=",".join(STAGES))
     parser.add_argument("--steps", type=int, default=20, help="pixel sampling steps on the held-out patches")
-    parser.add_argument("--class-count", type=int, default=8)
+    parser.add_argument("--class-count", type=int, default=6)
     parser.add_argument("--class-steps", type=int, default=10)
-    parser.add_argument("--fractions", default="0.1,1.0")
-    parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--fractions", default="0.1,1.0", help="real fractions of the oversampling stage")
+    parser.add_argument("--seeds", type=int, default=2, help="segmenter seeds of the oversampling stage")
+    parser.add_argument("--exp-fractions", default="0.1", help="real fractions of the augmentation experiment")
+    parser.add_argument("--exp-seeds", type=int, default=3, help="segmenter seeds of the augmentation experiment")
     parser.add_argument("--limit", type=int, default=0, help="smoke test: only the first N held-out patches")
     parser.add_argument("--pixel-synthetic-dir", default="", help="already generated pixel images of the train maps")
     args = parser.parse_args()

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make bench-pix2pix (issue 21): the pix2pix baseline against the embedded pixel diffusion model on the demo scene's
 # pairs. Needs make experiment's data and segmenter (run first when missing); trains pix2pix small on the same
-# training pairs (P2P_STEPS, default 750; resumes from its checkpoints), then scripts/bench_pix2pix.py.
+# training pairs (P2P_STEPS, default 500; resumes from its checkpoints), then scripts/bench_pix2pix.py.
 # Every stage is cached: rerun the same command after a kill.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +14,7 @@ if [ ! -f "$P2P/model/model_card.json" ]; then
     RESUME=()
     ls -d "$P2P"/checkpoints/checkpoint-* >/dev/null 2>&1 && RESUME=(--resume latest)
     OMP_NUM_THREADS=${THREADS:-1} "$BACKEND/mapsynth" train-model --dataset "$WORK/data/dataset" --family pix2pix \
-        --preset small --max-steps "${P2P_STEPS:-750}" --batch-size 8 --learning-rate 2e-4 --checkpoint-every 250 \
+        --preset small --max-steps "${P2P_STEPS:-500}" --batch-size 8 --learning-rate 2e-4 --checkpoint-every 250 \
         --validation-every 250 --device cpu --output-dir "$P2P" "${RESUME[@]}"
 fi
 mkdir -p "$ROOT/.mapsynth-bench-pix2pix"
