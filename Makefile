@@ -20,7 +20,7 @@ HOMEPAGE_URL ?=
 VERSION := $(shell sed -n 's/^version=//p' metadata.txt)
 export QT_QPA_PLATFORM ?= offscreen
 
-.PHONY: help setup qgis tools test test-backend test-qgis test-cli lint zip doctor demo bench train-demo-model experiment clean
+.PHONY: help setup qgis tools test test-backend test-qgis test-cli lint zip doctor demo bench train-demo-model experiment bench-pix2pix clean
 
 help:
 	@echo "make demo    run the main job on the embedded default (sets up first)"
@@ -29,6 +29,7 @@ help:
 	@echo "make bench   throughput and quality measurements -> docs/BENCHMARKS.md"
 	@echo "make train-demo-model   retrain the embedded demo model from the real scene (< 2 h on 2 cores)"
 	@echo "make experiment   is the synthetic data useful? augmentation experiment on the demo model's real pairs"
+	@echo "make bench-pix2pix   pix2pix baseline vs the demo pixel model (trains pix2pix small first)"
 	@echo "make zip     development zip; release: make zip RELEASE=1 EMAIL=.. REPOSITORY_URL=.. TRACKER_URL=.. HOMEPAGE_URL=.."
 	@echo "make lint | make doctor | make clean"
 
@@ -106,6 +107,10 @@ train-demo-model: setup
 # The augmentation experiment (issue 18) on the demo model's Aberystwyth pairs; resumable (rerun after a kill).
 experiment: setup
 	QGIS_PROCESS=$(QGIS_PROCESS) scripts/run_experiment.sh
+
+# pix2pix baseline vs the demo pixel model (issue 21): trains pix2pix small (~40 min on 2 cores), then measures.
+bench-pix2pix: setup
+	QGIS_PROCESS=$(QGIS_PROCESS) scripts/bench_pix2pix.sh
 
 clean:
 	rm -rf dist .mapsynth-demo demo-output $(QGIS_VENV)

@@ -126,6 +126,19 @@ def model_dir(path: str, feedback=None) -> str:
     return path
 
 
+def generation_job(algorithm, parameters, context, feedback, devices: tuple[str, ...]) -> dict:
+    """The job of an algorithm that runs a MODEL on a DEVICE: device auto resolved through MapSynth Settings,
+    the demo model when MODEL is empty, a training folder's model/."""
+    from ..plugin import settings
+
+    device = devices[algorithm.parameterAsEnum(parameters, "DEVICE", context)]
+    if device == "auto":
+        device = settings.device(devices)
+        feedback.pushInfo(tr("Device: {d} (MapSynth Settings)").format(d=device))
+    model = model_dir(algorithm.parameterAsFile(parameters, "MODEL", context) or str(DEMO_MODEL), feedback)
+    return job_params(algorithm, parameters, context, model=model, device=device)
+
+
 def grid_path(algorithm: QgsProcessingAlgorithm, parameters, name: str, context) -> str:
     """The GeoPackage behind a patch-grid layer parameter (verified to be a MapSynth grid)."""
     from qgis.core import QgsProcessingException

@@ -11,7 +11,6 @@ from qgis.core import (
     QgsProcessingParameterVectorLayer,
 )
 
-from ..plugin import settings
 from .base import (
     DEMO_MODEL,
     GRID_HELP,
@@ -19,9 +18,8 @@ from .base import (
     MODEL_HELP,
     MapSynthAlgorithm,
     backend_command,
+    generation_job,
     helped,
-    job_params,
-    model_dir,
     run_backend,
 )
 
@@ -58,7 +56,10 @@ class GeneratePatches(MapSynthAlgorithm):
             "step, so neighbouring patches agree before any cut (memory grows with the area).\n\n"
             "Guidance scale: classifier-free guidance; 0 takes the model's default (controlnet-sd15: 4 on the "
             "prompt; pixel models trained with map dropout: map guidance at the scale in their card; other pixel "
-            "models: none)."))
+            "models: none).\n\n"
+            "pix2pix models generate each patch in one forward pass: Denoising steps is ignored, Guidance scale "
+            "must stay 0 and Seamless is refused (both are errors); variations come from a noise input and differ "
+            "little."))
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API name
         self.addParameter(helped(QgsProcessingParameterFile(
@@ -94,11 +95,6 @@ class GeneratePatches(MapSynthAlgorithm):
         self.addOutput(QgsProcessingOutputNumber(self.PATCH_COUNT, self.tr("Patches with all variations")))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API name
-        device = DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)]
-        if device == "auto":
-            device = settings.device(DEVICES)
-            feedback.pushInfo(self.tr("Device: {d} (MapSynth Settings)").format(d=device))
-        model = model_dir(self.parameterAsFile(parameters, self.MODEL, context) or str(DEMO_MODEL), feedback)
-        params = job_params(self, parameters, context, model=model, device=device)
+        params = generation_job(self, parameters, context, feedback, DEVICES)
         result = run_backend(backend_command(self), params, feedback)
         return {self.OUTPUT_DIR: params["output_dir"], self.PATCH_COUNT: result.get("patch_count", 0)}

@@ -18,12 +18,13 @@ from .generate_patches import GeneratePatches
 from .inpaint_scenario import InpaintScenario
 from .map_from_land_cover import MapFromLandCover
 from .render_map_patches import RenderMapPatches
+from .sample_class import SampleClass
 from .synthesize_city import SynthesizeCity
 from .train_model import TrainModel
 
 ALGORITHMS = (BackendDoctor, CreatePatchGrid, RenderMapPatches, MapFromLandCover, CropSentinel2, BuildTrainingDataset,
               TrainModel, GeneratePatches, AssembleMosaic, BuildingMasks, ExportNetcdf, Evaluate, SynthesizeCity,
-              AugmentationExperiment, InpaintScenario)
+              AugmentationExperiment, InpaintScenario, SampleClass)
 
 
 class MapSynthProvider(QgsProcessingProvider):

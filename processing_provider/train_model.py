@@ -19,7 +19,7 @@ from qgis.core import (
 from ..plugin import settings
 from .base import MapSynthAlgorithm, backend_command, helped, job_params, run_backend
 
-FAMILIES = ("pixel", "controlnet-sd15")
+FAMILIES = ("pixel", "controlnet-sd15", "pix2pix")
 PRESETS = ("tiny", "small", "sd15")
 LR_SCHEDULES = ("constant", "constant_with_warmup", "linear", "cosine")
 DEVICES = ("auto", "cpu")  # the backend's train choices; auto takes a GPU when there is one
@@ -51,7 +51,9 @@ class TrainModel(MapSynthAlgorithm):
             "available). Model family pixel: a conditional pixel-space diffusion UNet on all bands (presets tiny, "
             "small); controlnet-sd15: two ControlNets on Stable Diffusion 1.5 (Base model: a local diffusers "
             "folder, or a hub id when downloading is allowed, pinned to the hub commit given as revision), the NIR "
-            "one conditioned on the map and the RGB image.\n\n"
+            "one conditioned on the map and the RGB image; pix2pix: a one-step conditional GAN baseline (MONAI "
+            "U-Net generator and PatchGAN discriminator, L1 x 100 + adversarial loss, presets tiny, small; use "
+            "Learning rate 2e-4 as in Isola et al.; no map dropout).\n\n"
             "The training folder receives checkpoints (checkpoints/checkpoint-N), validation grids (map | real | "
             "generated, RGB and NIR false colour), loss.csv and loss.png, and the final model in model/ with "
             "model_card.json; give the training folder or its model/ as the Model of Generate patches. Resume "

@@ -8,11 +8,11 @@ import pytest
 
 BACKEND_ALGORITHMS = ("crop_sentinel2", "build_training_dataset", "train_model", "generate_patches",
                       "assemble_mosaic", "building_masks", "export_netcdf", "evaluate", "augmentation_experiment",
-                      "inpaint_scenario", "map_from_land_cover")
+                      "inpaint_scenario", "map_from_land_cover", "sample_class")
 # Parameters whose job value is not the parameter's own (derived or converted in processAlgorithm).
 # MODEL: empty means the demo model the plugin ships, which the backend does not know about.
 # DEVICE auto: the Device of MapSynth Settings, resolved by the plugin.
-CONVERTED = {"train_model": {"resume"}, "evaluate": {"map"}, "generate_patches": {"model"},
+CONVERTED = {"train_model": {"resume"}, "evaluate": {"map"}, "generate_patches": {"model"}, "sample_class": {"model"},
              "augmentation_experiment": {"model", "device"}, "map_from_land_cover": {"vector", "table_file"}}
 
 

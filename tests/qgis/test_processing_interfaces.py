@@ -25,6 +25,7 @@ MAIN_OUTPUT = {
     "assemble_mosaic": "OUTPUT", "building_masks": "OUTPUT_DIR", "export_netcdf": "OUTPUT",
     "evaluate": "OUTPUT_DIR", "synthesize_city": "OUTPUT_DIR", "augmentation_experiment": "OUTPUT_DIR",
     "inpaint_scenario": ("OUTPUT", "OUTPUT_MASK"),  # after + change mask: the triplet's image and label
+    "sample_class": "OUTPUT_DIR",
 }
 HELP_TAGS = {"b", "i", "br", "ul", "li", "p", "code"}
 MAX_LABEL = 32  # characters: longer labels make the dialogs scroll sideways at their default size

@@ -24,6 +24,7 @@ STAGES = {
     "train-model": "train.command",
     "generate-patches": "generate.command",
     "inpaint-scenario": "generate.inpaint",
+    "sample-class": "generate.sample_class",
     "assemble-mosaic": "mosaic.command",
     "building-masks": "masks.command",
     "export-netcdf": "export",

@@ -48,7 +48,9 @@ def generate_missing(
     if not items:
         return 0
     model = load_model(model_dir, settings["device"], torch.float32)
-    guidance = model.guidance_scale(settings["guidance"]) if model.family == "pixel" else settings["guidance"] or 4.0
+    guidance = (
+        model.guidance_scale(settings["guidance"]) if model.family != "controlnet-sd15" else settings["guidance"] or 4.0
+    )
     size = model.card["patch_size"]
     for start in range(0, len(items), settings["batch_size"]):
         reporter.check_cancel()

@@ -113,6 +113,8 @@ def generate(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
         target = model.denoiser()
         target.forward = torch.compile(target.forward)
     model.configure_decoding(params["vae_tiling"], params["vae_slicing"])
+    if hasattr(model, "check_generate_options"):  # pix2pix refuses diffusion-only options before writing
+        model.check_generate_options(params)
     params = {**params, "guidance": model.guidance_scale(params["guidance"])}
     details = {
         "model": str(Path(params["model"]).resolve()),
@@ -319,7 +321,7 @@ COMMANDS = (
             Param("map_dir", "path", help="rendered map patches of this grid"),
             Param("variations", "int", 4, "variations per patch", minimum=1, maximum=100),
             Param("seed", "int", 0, "seed; noise depends only on (seed, patch_id, variation)", minimum=0),
-            Param("steps", "int", 20, "DPM-Solver++ steps", minimum=1, maximum=1000),
+            Param("steps", "int", 20, "DPM-Solver++ steps (pix2pix: ignored)", minimum=1, maximum=1000),
             Param("batch_size", "int", 8, "items per forward pass", minimum=1),
             Param("device", "str", "auto", "auto, cpu, cuda or cuda:N"),
             Param(

@@ -3,6 +3,7 @@
 
 - ``pixel``: pixel-space diffusion of all bands jointly, conditioned on the map.
 - ``controlnet-sd15``: Stable Diffusion 1.5 with an RGB ControlNet (map) and a NIR ControlNet (map + RGB).
+- ``pix2pix``: a one-step conditional GAN baseline (U-Net generator + PatchGAN discriminator).
 """
 
 from __future__ import annotations
@@ -14,9 +15,14 @@ from ..runtime.protocol import UserError
 from .base import ModelFamily
 from .card import read_card
 from .controlnet import ControlNetPair
+from .pix2pix import Pix2PixModel
 from .pixel import PixelModel
 
-FAMILIES: dict[str, type[ModelFamily]] = {"pixel": PixelModel, "controlnet-sd15": ControlNetPair}
+FAMILIES: dict[str, type[ModelFamily]] = {
+    "pixel": PixelModel,
+    "controlnet-sd15": ControlNetPair,
+    "pix2pix": Pix2PixModel,
+}
 PRESETS = {name: cls.presets for name, cls in FAMILIES.items()}
 
 

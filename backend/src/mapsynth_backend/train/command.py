@@ -96,7 +96,7 @@ def train(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
     }
     if params["map_dropout"]:
         if not family.supports_map_dropout:
-            raise UserError(f"MAP_DROPOUT: the {family.family} family trains no map-free branch (it uses text)")
+            raise UserError(f"MAP_DROPOUT: the {family.family} family trains no map-free branch; leave it at 0")
         card.update(map_dropout=params["map_dropout"], guidance=MAP_GUIDANCE)
     bounds = splits["train"][0].get("bounds")
     if bounds:
@@ -116,7 +116,8 @@ def train(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
             optimizer_cls = bitsandbytes.optim.AdamW8bit
         except ImportError:
             reporter.log("bitsandbytes is not installed: using torch AdamW", "warning")
-    optimizer = optimizer_cls(trainable, lr=params["learning_rate"], weight_decay=params["weight_decay"])
+    betas = getattr(family, "optimizer_betas", (0.9, 0.999))  # pix2pix: Isola et al.'s (0.5, 0.999)
+    optimizer = optimizer_cls(trainable, lr=params["learning_rate"], weight_decay=params["weight_decay"], betas=betas)
     from diffusers.optimization import get_scheduler
 
     # as in diffusers' train_controlnet.py: the prepared scheduler steps once per process at every update
@@ -164,6 +165,7 @@ def train(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
     validation_rows = (splits["validation"] or splits["train"])[: params["validation_samples"]]
     for module in model.trainable():
         module.train()
+    value = None  # the last step's loss; none when a resumed run is already at MAX_STEPS (it only saves the model)
     while step < params["max_steps"]:
         reporter.check_cancel()
         for micro in range(params["gradient_accumulation"]):
@@ -254,7 +256,7 @@ COMMANDS = (
                 "preset",
                 "str",
                 "small",
-                "architecture preset (pixel: tiny, small; controlnet-sd15: tiny, sd15)",
+                "architecture preset (pixel, pix2pix: tiny, small; controlnet-sd15: tiny, sd15)",
                 choices=("tiny", "small", "sd15"),
             ),
             Param("base_model", "str", "", "controlnet-sd15: local diffusers folder or hub id of SD 1.5"),
