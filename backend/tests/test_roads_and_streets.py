@@ -72,6 +72,8 @@ def test_mosaic_street_contrast_reads_roads_from_the_rendered_map():
     mosaic[:, :, 70] = ROAD[:, None]
     streets = mosaic_street_contrast(mosaic, BANDS, map_rgb, colours)
     assert streets["ndvi"]["high"] < -0.2 and streets["road_pixels"] == 2 * 128 + 126
+    major = mosaic_street_contrast(mosaic, BANDS, map_rgb, colours, roads=("major_road",))
+    assert major["road_pixels"] == 128 and major["ndvi"]["units"] == 2  # the column crosses two of the four blocks
 
 
 def test_class_ndvi_and_saturation_at_the_clip_limits():

@@ -82,15 +82,22 @@ def blocks(array: np.ndarray, size: int) -> np.ndarray:
 
 
 def mosaic_street_contrast(
-    mosaic: np.ndarray, bands: list[str], map_rgb: np.ndarray, palette: dict, block: int = 64, width: int = 2
+    mosaic: np.ndarray,
+    bands: list[str],
+    map_rgb: np.ndarray,
+    palette: dict,
+    block: int = 64,
+    width: int = 2,
+    roads: tuple[str, ...] = ROAD_CLASSES,
 ) -> dict:
     """A generated mosaic (bands, H, W) and its rendered semantic map (3, H, W) uint8 on the same grid -> street
-    contrast over ``block``-pixel blocks. Roads are the map's road classes (drawn >= 8 m, so >= 1 px at 10 m);
-    beside is any other land class with finite pixels."""
+    contrast over ``block``-pixel blocks. Roads are the map's ``roads`` classes (minor roads are drawn 8 m, major
+    14 m wide: both >= 1 px at 10 m; ``("major_road",)`` keeps those >= 10 m only); beside is any other land class
+    with finite pixels."""
     from .spectra import class_masks
 
     masks = class_masks(map_rgb, palette)
-    line = np.any([masks[k] for k in ROAD_CLASSES if k in masks], axis=0)
+    line = np.any([masks[k] for k in roads if k in masks], axis=0)
     excluded = np.any([masks[k] for k in NOT_BESIDE if k in masks], axis=0)
     finite = np.isfinite(mosaic).all(axis=0)
     line, beside = line & finite, ~excluded & finite
