@@ -54,11 +54,12 @@ def class_ndvi(scene: np.ndarray) -> dict[str, np.ndarray]:
     derived = derive(scene.astype(np.float32))
     colours = palette()
     index = ndvi(scene)
-    out = {}
+    out, visible = {}, {}
     for name in set(DERIVED.values()):
         where = (derived.transpose(1, 2, 0) == colours[name]).all(axis=2)
         out[name] = index[where & np.isfinite(index)]
-    return out
+        visible[name] = float(np.median(scene[:3][:, where].mean(axis=0)))
+    return out, visible
 
 
 def true_colour(values: np.ndarray) -> np.ndarray:
@@ -87,6 +88,10 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--resample", type=int, default=3)
     parser.add_argument("--margin", type=int, default=4)
+    parser.add_argument("--jump", type=int, default=1)
+    parser.add_argument("--context", type=int, default=0)
+    parser.add_argument("--guidance", type=float, default=0.0)
+    parser.add_argument("--sweep-log", default="", help="append this run's numbers as one JSON line (no docs)")
     args = parser.parse_args()
     if not SCENE_FILE.exists():
         print(f"the real scene is absent ({SCENE_FILE}); nothing measured")
@@ -109,15 +114,17 @@ def main() -> int:
     pyogrio.raw.write(str(work / "edits.gpkg"), geometry=shapely.to_wkb(polygons), geometry_type="Polygon",
                       field_data=[np.array([c for _, c, _ in EDITS], dtype=object)], fields=["class"],
                       crs="EPSG:27700", driver="GPKG")
-    command = [str(ROOT / ".venv-backend" / "bin" / "mapsynth"), "inpaint-scenario", "--json",
+    command = [sys.executable, "-m", "mapsynth_backend", "inpaint-scenario", "--json",
                "--base", str(base), "--edits", str(work / "edits.gpkg"), "--scale", str(SCALE),
                "--margin", str(args.margin), "--steps", str(args.steps), "--resample", str(args.resample),
+               "--jump", str(args.jump), "--context", str(args.context), "--guidance", str(args.guidance),
                "--device", "cpu", "--output", str(work / "after.tif"), "--output-mask", str(work / "mask.tif"),
                "--output-map", str(work / "map.tif")]
     for name in ("after.tif", "mask.tif", "map.tif"):
         (work / name).unlink(missing_ok=True)
     start = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    env = {**os.environ, "PYTHONPATH": f"{ROOT / 'backend' / 'src'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
     seconds = time.perf_counter() - start
     if done.returncode:
         print(done.stdout[-2000:], done.stderr[-2000:])
@@ -130,21 +137,34 @@ def main() -> int:
     before = crop.astype(np.float64) * SCALE
     after = after_dn.astype(np.float64) * SCALE
     outside_equal = bool((after_dn[:, mask == 0] == crop[:, mask == 0]).all())
-    real = class_ndvi(scene)
+    real, real_visible = class_ndvi(scene)
     from rasterio.features import rasterize
 
-    rows = []
+    rows, numbers = [], []
     for (name, cls, _), polygon in zip(EDITS, polygons, strict=True):
         inside = rasterize([(polygon, 1)], out_shape=mask.shape, transform=transform) == 1
         synthetic, was = ndvi(after)[inside], ndvi(before)[inside]
         reference = real[DERIVED[cls]]
         p10, p50, p90 = np.percentile(reference, [10, 50, 90])
         share = float(np.mean((synthetic >= p10) & (synthetic <= p90)))
+        visible = float(np.median(after[:3][:, inside].mean(axis=0)))
+        numbers.append({"edit": name, "ndvi": float(np.median(synthetic)),
+                        "ndvi_p10": float(np.percentile(synthetic, 10)),
+                        "ndvi_p90": float(np.percentile(synthetic, 90)), "real_ndvi": float(p50), "share": share,
+                        "visible": visible, "real_visible": float(real_visible[DERIVED[cls]])})
         rows.append(f"| {name} (`{cls}` -> {DERIVED[cls]}) | {int(inside.sum())} | {np.median(was):.2f} | "
                     f"{np.median(synthetic):.2f} [{np.percentile(synthetic, 10):.2f}, "
                     f"{np.percentile(synthetic, 90):.2f}] | {p50:.2f} [{p10:.2f}, {p90:.2f}] (n={reference.size}) | "
                     f"{share:.0%} |")
     variation = result["variations"][0]
+    if args.sweep_log:
+        settings = {k: getattr(args, k) for k in ("steps", "resample", "jump", "margin", "context", "guidance")}
+        line = {**settings, "seconds": round(seconds), "seam": variation["seam_visibility"],
+                "seam_base": variation["seam_visibility_base"], "outside_equal": outside_equal, "edits": numbers}
+        with open(args.sweep_log, "a", encoding="utf-8") as log:
+            log.write(json.dumps(line) + "\n")
+        print(json.dumps(line))
+        return 0
     text = "\n".join([
         SECTION,
         "",
