@@ -54,6 +54,7 @@ class InpaintScenario(MapSynthAlgorithm):
     OUTPUT_BUILDING_COVERAGE = "OUTPUT_BUILDING_COVERAGE"
     OUTPUT_NONRESIDENTIAL_COVERAGE = "OUTPUT_NONRESIDENTIAL_COVERAGE"
     MARGIN, SEED, VARIATIONS, STEPS, RESAMPLE = "MARGIN", "SEED", "VARIATIONS", "STEPS", "RESAMPLE"
+    JUMP, CONTEXT = "JUMP", "CONTEXT"
     GUIDANCE, DEVICE, SCALE, OFFSET = "GUIDANCE", "DEVICE", "SCALE", "OFFSET"
     OUTPUT, OUTPUT_MASK, OUTPUT_MAP = "OUTPUT", "OUTPUT_MASK", "OUTPUT_MAP"
     EDITED_PIXELS = "EDITED_PIXELS"
@@ -116,6 +117,10 @@ class InpaintScenario(MapSynthAlgorithm):
                                          QgsProcessingParameterNumber.Integer, 20, False, 1, 1000),
             QgsProcessingParameterNumber(self.RESAMPLE, self.tr("Resampling per step"),
                                          QgsProcessingParameterNumber.Integer, 4, False, 1, 20),
+            QgsProcessingParameterNumber(self.JUMP, self.tr("RePaint jump length"),
+                                         QgsProcessingParameterNumber.Integer, 1, False, 1, 50),
+            QgsProcessingParameterNumber(self.CONTEXT, self.tr("Canvas context (px, 0 = auto)"),
+                                         QgsProcessingParameterNumber.Integer, 0, False, 0),
             QgsProcessingParameterNumber(self.GUIDANCE, self.tr("Guidance (0 = model's)"),
                                          QgsProcessingParameterNumber.Double, 0.0, False, 0.0, 30.0),
             QgsProcessingParameterEnum(self.DEVICE, self.tr("Device"), list(DEVICES), False, 0),

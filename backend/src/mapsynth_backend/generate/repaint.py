@@ -1,12 +1,13 @@
 """RePaint-style inpainting (Lugmayr et al. 2022) inside MapSynth's own windowed canvas loop.
 
-At every step the known region is replaced by the known values noised to the step's level, and each step is
-repeated ``resample`` times (re-noising one step back in between), so that the generated region harmonises with
-its surroundings instead of merely touching them. The step is DDIM (eta 0) on the family's own noise schedule
-(stateless, so a step can be redone; DPM-Solver's multistep history cannot), with "trailing" spacing so the
-first step starts from pure noise. The same loop serves both families: it is handed to a family's
-``sample_canvas`` as its ``denoise`` callable, and works in whatever space the family denoises (pixel space, or
-SD latents: the unknown mask is max-pooled onto the latent grid, so a latent cell touching the region is free).
+At every step the known region is replaced by the known values noised to the step's level, and the schedule
+travels back in time (RePaint's jumps: ``jump`` levels re-noised, ``resample`` visits of each jump point; jump 1
+redoes every step), so that the generated region harmonises with its surroundings instead of merely touching
+them. The step is DDIM (eta 0) on the family's own noise schedule (stateless, so a step can be redone;
+DPM-Solver's multistep history cannot), with "trailing" spacing so the first step starts from pure noise. The
+same loop serves both families: it is handed to a family's ``sample_canvas`` as its ``denoise`` callable, and
+works in whatever space the family denoises (pixel space, or SD latents: the unknown mask is max-pooled onto
+the latent grid, so a latent cell touching the region is free).
 """
 
 from __future__ import annotations
