@@ -114,14 +114,14 @@ class InpaintScenario(MapSynthAlgorithm):
                                                        QgsProcessingParameterNumber.Integer, 1, False, 1, 16))
         advanced = [
             QgsProcessingParameterNumber(self.STEPS, self.tr("Denoising steps"),
-                                         QgsProcessingParameterNumber.Integer, 20, False, 1, 1000),
+                                         QgsProcessingParameterNumber.Integer, 8, False, 1, 1000),
             QgsProcessingParameterNumber(self.RESAMPLE, self.tr("Resampling per step"),
-                                         QgsProcessingParameterNumber.Integer, 4, False, 1, 20),
+                                         QgsProcessingParameterNumber.Integer, 2, False, 1, 20),
             QgsProcessingParameterNumber(self.JUMP, self.tr("RePaint jump length"),
                                          QgsProcessingParameterNumber.Integer, 1, False, 1, 50),
             QgsProcessingParameterNumber(self.CONTEXT, self.tr("Canvas context (px, 0 = auto)"),
                                          QgsProcessingParameterNumber.Integer, 0, False, 0),
-            QgsProcessingParameterNumber(self.GUIDANCE, self.tr("Guidance (0 = model's)"),
+            QgsProcessingParameterNumber(self.GUIDANCE, self.tr("Guidance (0 = auto)"),
                                          QgsProcessingParameterNumber.Double, 0.0, False, 0.0, 30.0),
             QgsProcessingParameterEnum(self.DEVICE, self.tr("Device"), list(DEVICES), False, 0),
             QgsProcessingParameterNumber(self.SCALE, self.tr("Base DN scale (0 = metadata)"),

@@ -106,6 +106,17 @@ def inpaint_canvas(model, current, edited_map, free, box, params, variation: int
     return to_reflectance(model, outputs)[0]
 
 
+def inpaint_guidance(model, requested: float) -> float:
+    """GUIDANCE 0 (auto): the card's ``inpaint_guidance``; else none (1.0) for pixel models, whose map guidance
+    pushes class spectra to the clip range (measured on the real scene, docs/BENCHMARKS.md); else the model's
+    own (controlnet-sd15 needs its prompt guidance)."""
+    if requested:
+        return float(requested)
+    if model.card.get("inpaint_guidance"):
+        return float(model.card["inpaint_guidance"])
+    return 1.0 if model.card.get("family") == "pixel" else model.guidance_scale(0.0)
+
+
 def scenario_key(params: dict[str, Any], model_path: Path) -> str:
     """What a finished variation file was made from: a rerun with other settings does not reuse it."""
     keep = {k: v for k, v in params.items() if not k.startswith("output") and k not in ("device", "batch_size")}
@@ -192,7 +203,7 @@ def inpaint_scenario(params: dict[str, Any], reporter: Reporter) -> dict[str, An
     weights = blend_weights(mask, params["margin"])
     region = weights > 0
     change = np.where(mask, EDITED, np.where(region, MARGIN, UNCHANGED)).astype(np.uint8)
-    params = {**params, "guidance": model.guidance_scale(params["guidance"])}
+    params = {**params, "guidance": inpaint_guidance(model, params["guidance"])}
     key = scenario_key(params, path)
     size = model.card["patch_size"]
     context = params["context"] or max(size // 4, params["margin"])
@@ -274,6 +285,7 @@ def inpaint_scenario(params: dict[str, Any], reporter: Reporter) -> dict[str, An
         "edited_pixels": int(mask.sum()),
         "regenerated_pixels": int(region.sum()),
         "canvases": len(canvases),
+        "guidance": params["guidance"],
         "variations": results,
     }
 
@@ -312,11 +324,11 @@ COMMANDS = (
             Param("margin", "int", 4, "pixels around each edit regenerated and blended", minimum=0, maximum=256),
             Param("seed", "int", 0, "seed; a variation depends only on (seed, variation, canvas)", minimum=0),
             Param("variations", "int", 1, "edited rasters (OUTPUT, then OUTPUT_vNN)", minimum=1, maximum=16),
-            Param("steps", "int", 20, "DDIM steps", minimum=1, maximum=1000),
-            Param("resample", "int", 4, "RePaint: times each step is redone to harmonise", minimum=1, maximum=20),
+            Param("steps", "int", 8, "DDIM steps", minimum=1, maximum=1000),
+            Param("resample", "int", 2, "RePaint: visits of each jump point", minimum=1, maximum=20),
             Param("jump", "int", 1, "RePaint jump length: levels gone back at once", minimum=1, maximum=50),
             Param("context", "int", 0, "known px around each part on its canvas; 0 = patch/4", minimum=0),
-            Param("guidance", "float", 0.0, "classifier-free guidance; 0 = the model's default", minimum=0),
+            Param("guidance", "float", 0.0, "classifier-free guidance; 0 = auto (pixel: 1 = none)", minimum=0),
             Param("control_scale", "float", 1.0, "ControlNet conditioning scale", minimum=0),
             Param("negative_prompt", "str", "clouds, haze, blurry, low quality", "negative prompt (controlnet-sd15)"),
             Param("batch_size", "int", 8, "windows per forward pass", minimum=1),
