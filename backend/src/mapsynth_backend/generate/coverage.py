@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..runtime.protocol import UserError
-from .scenario import Base
+from .scenario import Base, open_georeferenced
 
 # edit class -> (building, non-residential) coverage it brings; every other class clears both
 BUILDING_CLASSES = {"residential_building": (1.0, 0.0), "other_building": (1.0, 1.0)}
@@ -31,17 +31,10 @@ MASKS = (
 def read_coverage(path: str, base: Base, name: str) -> np.ndarray:
     """A coverage raster on BASE's grid: read as is when the grids agree, else averaged onto it; NaN where it
     does not reach."""
-    import rasterio
     from rasterio.warp import Resampling, reproject
 
     label = name.upper()
-    try:
-        src = rasterio.open(path)
-    except rasterio.errors.RasterioIOError as exc:
-        raise UserError(f"{label}: cannot open {path}: {str(exc).splitlines()[0]}") from exc
-    with src:
-        if src.crs is None:
-            raise UserError(f"{label}: {path} has no CRS; give building-masks' coverage GeoTIFF")
+    with open_georeferenced(path, label, "give building-masks' coverage GeoTIFF") as src:
         profile = base.profile
         same = (src.crs, src.transform, src.width, src.height) == (
             profile["crs"],

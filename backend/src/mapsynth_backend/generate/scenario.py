@@ -45,19 +45,25 @@ class Base:
         return dn.astype(self.dn.dtype)
 
 
-def read_base(path: str, model_bands: list[str], scale: float, offset: float) -> Base:
-    """BASE with its encoding: SCALE/OFFSET when given, else the band metadata, else MapSynth's (DN/10000 - 0.1)."""
+def open_georeferenced(path: str, label: str, hint: str):
+    """The raster at ``path`` opened with rasterio; unreadable or without CRS: one error line naming ``label``."""
     import rasterio
-
-    from ..radiometry import ENCODING
 
     try:
         src = rasterio.open(path)
     except rasterio.errors.RasterioIOError as exc:
-        raise UserError(f"BASE: cannot open {path}: {str(exc).splitlines()[0]}") from exc
-    with src:
-        if src.crs is None:
-            raise UserError(f"BASE: {path} has no CRS; it must be a georeferenced raster")
+        raise UserError(f"{label}: cannot open {path}: {str(exc).splitlines()[0]}") from exc
+    if src.crs is None:
+        src.close()
+        raise UserError(f"{label}: {path} has no CRS; {hint}")
+    return src
+
+
+def read_base(path: str, model_bands: list[str], scale: float, offset: float) -> Base:
+    """BASE with its encoding: SCALE/OFFSET when given, else the band metadata, else MapSynth's (DN/10000 - 0.1)."""
+    from ..radiometry import ENCODING
+
+    with open_georeferenced(path, "BASE", "it must be a georeferenced raster") as src:
         descriptions = src.descriptions
         named = {d.upper(): i for i, d in enumerate(descriptions) if d}
         if all(b.upper() in named for b in model_bands):
