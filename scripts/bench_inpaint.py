@@ -36,9 +36,19 @@ EDITS = [
     ("housing estate", "residential_building", [(150, 62), (196, 58), (200, 96), (154, 100)]),
     ("lake", "water", [(208, 122), (226, 118), (234, 132), (224, 146), (206, 140)]),
     ("burned field", "bare", [(100, 170), (124, 168), (126, 190), (102, 191)]),
+    # the same estate drawn as a user would map one: rows of houses (blocks 20 x 50 m), gardens (the field's
+    # grass) in between; one MultiPolygon feature
+    ("estate as houses + gardens", "residential_building",
+     [[(c, r), (c + 5, r), (c + 5, r + 2), (c, r + 2)] for r in range(97, 134, 5) for c in range(93, 128, 6)]),
 ]
 DERIVED = {"residential_building": "other_building", "water": "water", "bare": "bare"}
 SECTION = "## What-if scenarios (inpaint_scenario)"
+
+
+def geometry(rings: list, transform) -> shapely.MultiPolygon:
+    """An edit's polygon(s) from rings in crop pixels (col, row)."""
+    rings = rings if isinstance(rings[0], list) else [rings]
+    return shapely.MultiPolygon([shapely.Polygon([transform * xy for xy in ring]) for ring in rings])
 
 
 def ndvi(values: np.ndarray) -> np.ndarray:
@@ -135,8 +145,8 @@ def main() -> int:
             dst.set_band_description(i, band)
     import pyogrio
 
-    polygons = [shapely.Polygon([transform * xy for xy in ring]) for _, _, ring in EDITS]
-    pyogrio.raw.write(str(work / "edits.gpkg"), geometry=shapely.to_wkb(polygons), geometry_type="Polygon",
+    polygons = [geometry(rings, transform) for _, _, rings in EDITS]
+    pyogrio.raw.write(str(work / "edits.gpkg"), geometry=shapely.to_wkb(polygons), geometry_type="MultiPolygon",
                       field_data=[np.array([c for _, c, _ in EDITS], dtype=object)], fields=["class"],
                       crs="EPSG:27700", driver="GPKG")
     command = [sys.executable, "-m", "mapsynth_backend", "inpaint-scenario", "--json",
