@@ -86,7 +86,9 @@ class InpaintScenario(MapSynthAlgorithm):
             "any other class clears the buildings under it; pixels no edit touches keep their value. Written to "
             "OUTPUT_BUILDING_COVERAGE / OUTPUT_NONRESIDENTIAL_COVERAGE (default: next to OUTPUT).\n\n"
             "BASE's reflectance = DN x SCALE + OFFSET; SCALE 0 reads the band metadata, else MapSynth's "
-            "DN / 10000 - 0.1. Deterministic for a SEED; a rerun keeps "
+            "DN / 10000 - 0.1. GUIDANCE 0 = auto: none for pixel models (their map guidance pushed class "
+            "spectra off the real ones on the real scene, docs/BENCHMARKS.md), the model's own for controlnet-sd15. "
+            "Deterministic for a SEED; a rerun keeps "
             "finished variations."
         ))
 
