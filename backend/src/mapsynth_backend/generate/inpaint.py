@@ -119,7 +119,8 @@ def inpaint_guidance(model, requested: float) -> float:
 
 def scenario_key(params: dict[str, Any], model_path: Path) -> str:
     """What a finished variation file was made from: a rerun with other settings does not reuse it."""
-    keep = {k: v for k, v in params.items() if not k.startswith("output") and k not in ("device", "batch_size")}
+    ignored = ("device", "batch_size", "building_coverage", "nonresidential_coverage")  # not in the raster
+    keep = {k: v for k, v in params.items() if not k.startswith("output") and k not in ignored}
     keep["model"] = str(model_path.resolve())
     for name in ("base", "edits", "map"):
         path = Path(keep.get(name) or "")
