@@ -267,6 +267,19 @@ def test_coverage_masks_follow_the_edits_class_and_area(setup, tmp_path):
     assert (new_b[3:10, 31:40] == 1).all() and (new_n[3:10, 31:40] == 1).all()  # the factory's whole pixels
 
 
+def test_overlapping_edits_later_on_top_in_the_coverage(setup):
+    from mapsynth_backend.generate.coverage import edit_fractions
+    from mapsynth_backend.generate.scenario import read_base
+
+    base = read_base(str(setup[2]), ["B02", "B03", "B04", "B08"], 0.0, 0.0)
+    lake, house = pixel_box(0, 0, 20, 20), pixel_box(10, 10, 30, 30)
+    house_on_top = edit_fractions([(lake, "water"), (house, "residential_building")], base)
+    lake_on_top = edit_fractions([(house, "residential_building"), (lake, "water")], base)
+    assert house_on_top[0].sum() == lake_on_top[0].sum() == 700  # the union, whole pixels
+    assert house_on_top[1].sum() == 400 and lake_on_top[1].sum() == 300  # the overlap belongs to the later one
+    assert not house_on_top[2].any()
+
+
 def test_a_coverage_output_needs_its_input(setup, tmp_path):
     with pytest.raises(UserError, match="OUTPUT_BUILDING_COVERAGE: give BUILDING_COVERAGE"):
         run(setup, tmp_path, output_building_coverage=str(tmp_path / "b.tif"))
