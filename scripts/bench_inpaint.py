@@ -127,6 +127,7 @@ def main() -> int:
     parser.add_argument("--guidance", type=float, default=0.0)
     parser.add_argument("--sweep-log", default="", help="append this run's numbers as one JSON line (no docs)")
     parser.add_argument("--sweep-table", default="", help="with --write: the runs of a --sweep-log as a table")
+    parser.add_argument("--sweep-label", default="", help="what the sweep ran on, when not the current model")
     args = parser.parse_args()
     if not SCENE_FILE.exists():
         print(f"the real scene is absent ({SCENE_FILE}); nothing measured")
@@ -228,8 +229,9 @@ def main() -> int:
         f"metric, mean of the bands): {variation['seam_visibility']:.2f}; real BASE at the same boundary: "
         f"{variation['seam_visibility_base']:.2f}.",
         "",
-        *(["Settings tried (`--sweep-log`, same crop, edits and seed; wall times on the shared machine vary with its "
-           "load; guidance 2 is the demo model card's, which GUIDANCE 0 used before it meant auto):", "",
+        *([f"Settings tried{args.sweep_label} (`--sweep-log`, same crop, first three edits and seed; wall times on "
+           "the shared machine vary with its load; guidance 2 was the demo model card's, which GUIDANCE 0 used "
+           "before it meant auto):", "",
            *sweep_table(args.sweep_table), ""] if args.sweep_table else []),
     ])
     print(text)
