@@ -49,8 +49,12 @@ def load_outline(context, path: str, name: str, group: str) -> None:
 
 
 class InpaintScenario(MapSynthAlgorithm):
-    BASE, EDITS, CLASS_FIELD, MODEL, MAP = "BASE", "EDITS", "CLASS_FIELD", "MODEL", "MAP"
+    BASE, EDITS, CLASS_FIELD, MODEL, MAP, MAP_DIR = "BASE", "EDITS", "CLASS_FIELD", "MODEL", "MAP", "MAP_DIR"
+    BUILDING_COVERAGE, NONRESIDENTIAL_COVERAGE = "BUILDING_COVERAGE", "NONRESIDENTIAL_COVERAGE"
+    OUTPUT_BUILDING_COVERAGE = "OUTPUT_BUILDING_COVERAGE"
+    OUTPUT_NONRESIDENTIAL_COVERAGE = "OUTPUT_NONRESIDENTIAL_COVERAGE"
     MARGIN, SEED, VARIATIONS, STEPS, RESAMPLE = "MARGIN", "SEED", "VARIATIONS", "STEPS", "RESAMPLE"
+    JUMP, CONTEXT = "JUMP", "CONTEXT"
     GUIDANCE, DEVICE, SCALE, OFFSET = "GUIDANCE", "DEVICE", "SCALE", "OFFSET"
     OUTPUT, OUTPUT_MASK, OUTPUT_MAP = "OUTPUT", "OUTPUT_MASK", "OUTPUT_MAP"
     EDITED_PIXELS = "EDITED_PIXELS"
@@ -66,7 +70,8 @@ class InpaintScenario(MapSynthAlgorithm):
         return self.help_html(self.tr(
             "Draws map edits into a reflectance raster: EDITS polygons (any CRS), each with a semantic-palette class "
             "in CLASS_FIELD (residential_building, bare, water, forest, ...), are painted onto the map of BASE's "
-            "area (MAP: a rendered map raster; empty = derived from BASE as the demo model's maps are), and the "
+            "area (MAP: a rendered map raster, a file or a layer of the project; or MAP_DIR: the folder of Render "
+            "map patches; where neither reaches, derived from BASE as the demo model's maps are), and the "
             "model (MODEL; empty = the embedded demo model) regenerates the edits plus MARGIN pixels around them, "
             "conditioned on the known pixels around (RePaint resampling; controlnet-sd15: the same in latent "
             "space), blended into BASE across the margin.\n\nOUTPUT: BASE with the edits (same grid, data "
@@ -74,8 +79,16 @@ class InpaintScenario(MapSynthAlgorithm):
             "VARIATIONS > 1 adds OUTPUT_v01, .... OUTPUT_MASK: uint8 on BASE's grid, 1 = edit (the pixel's "
             "centre lies inside a polygon: GDAL's default rule, not all-touched), 2 = margin (regenerated and "
             "blended), 0 = unchanged. BASE, OUTPUT and OUTPUT_MASK form a before/after/label triplet for change "
-            "detection. OUTPUT_MAP: the edited map.\n\nBASE's reflectance = DN x SCALE + OFFSET; SCALE 0 reads "
-            "the band metadata, else MapSynth's DN / 10000 - 0.1. Deterministic for a SEED; a rerun keeps "
+            "detection. OUTPUT_MAP: the edited map. An edit reaching beyond BASE is refused, not clipped.\n\n"
+            "BUILDING_COVERAGE / NONRESIDENTIAL_COVERAGE (the coverage rasters of Building masks, any grid): "
+            "updated on BASE's grid from each edit's class and area (fraction of the pixel it covers): "
+            "residential_building becomes building coverage, other_building non-residential building coverage, "
+            "any other class clears the buildings under it; pixels no edit touches keep their value. Written to "
+            "OUTPUT_BUILDING_COVERAGE / OUTPUT_NONRESIDENTIAL_COVERAGE (default: next to OUTPUT).\n\n"
+            "BASE's reflectance = DN x SCALE + OFFSET; SCALE 0 reads the band metadata, else MapSynth's "
+            "DN / 10000 - 0.1. GUIDANCE 0 = auto: none for pixel models (their map guidance pushed class "
+            "spectra off the real ones on the real scene, docs/BENCHMARKS.md), the model's own for controlnet-sd15. "
+            "Deterministic for a SEED; a rerun keeps "
             "finished variations."
         ))
 
@@ -87,8 +100,14 @@ class InpaintScenario(MapSynthAlgorithm):
                                                       self.EDITS))
         self.addParameter(QgsProcessingParameterFile(self.MODEL, self.tr("Model (empty = demo model)"),
                                                      QgsProcessingParameterFile.Folder, optional=True))
-        self.addParameter(QgsProcessingParameterFile(self.MAP, self.tr("Map raster (empty = derived)"),
-                                                     optional=True, fileFilter=self.tr("GeoTIFF (*.tif *.tiff)")))
+        self.addParameter(QgsProcessingParameterRasterLayer(self.MAP, self.tr("Map raster (empty = derived)"),
+                                                            optional=True))
+        self.addParameter(QgsProcessingParameterFile(self.MAP_DIR, self.tr("or: map patches folder"),
+                                                     QgsProcessingParameterFile.Folder, optional=True))
+        self.addParameter(QgsProcessingParameterRasterLayer(self.BUILDING_COVERAGE,
+                                                            self.tr("Building coverage to update"), optional=True))
+        self.addParameter(QgsProcessingParameterRasterLayer(self.NONRESIDENTIAL_COVERAGE,
+                                                            self.tr("Non-residential coverage"), optional=True))
         self.addParameter(QgsProcessingParameterNumber(self.MARGIN, self.tr("Margin (px)"),
                                                        QgsProcessingParameterNumber.Integer, 4, False, 0, 256))
         self.addParameter(QgsProcessingParameterNumber(self.SEED, self.tr("Seed"),
@@ -97,10 +116,14 @@ class InpaintScenario(MapSynthAlgorithm):
                                                        QgsProcessingParameterNumber.Integer, 1, False, 1, 16))
         advanced = [
             QgsProcessingParameterNumber(self.STEPS, self.tr("Denoising steps"),
-                                         QgsProcessingParameterNumber.Integer, 20, False, 1, 1000),
+                                         QgsProcessingParameterNumber.Integer, 8, False, 1, 1000),
             QgsProcessingParameterNumber(self.RESAMPLE, self.tr("Resampling per step"),
-                                         QgsProcessingParameterNumber.Integer, 4, False, 1, 20),
-            QgsProcessingParameterNumber(self.GUIDANCE, self.tr("Guidance (0 = model's)"),
+                                         QgsProcessingParameterNumber.Integer, 2, False, 1, 20),
+            QgsProcessingParameterNumber(self.JUMP, self.tr("RePaint jump length"),
+                                         QgsProcessingParameterNumber.Integer, 1, False, 1, 50),
+            QgsProcessingParameterNumber(self.CONTEXT, self.tr("Canvas context (px, 0 = auto)"),
+                                         QgsProcessingParameterNumber.Integer, 0, False, 0),
+            QgsProcessingParameterNumber(self.GUIDANCE, self.tr("Guidance (0 = auto)"),
                                          QgsProcessingParameterNumber.Double, 0.0, False, 0.0, 30.0),
             QgsProcessingParameterEnum(self.DEVICE, self.tr("Device"), list(DEVICES), False, 0),
             QgsProcessingParameterNumber(self.SCALE, self.tr("Base DN scale (0 = metadata)"),
@@ -115,6 +138,10 @@ class InpaintScenario(MapSynthAlgorithm):
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT_MASK, self.tr("Change mask")))
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT_MAP, self.tr("Edited map"),
                                                                   optional=True, createByDefault=False))
+        for name, label in ((self.OUTPUT_BUILDING_COVERAGE, self.tr("Updated building coverage")),
+                            (self.OUTPUT_NONRESIDENTIAL_COVERAGE, self.tr("Updated non-residential coverage"))):
+            self.addParameter(QgsProcessingParameterRasterDestination(name, label, optional=True,
+                                                                      createByDefault=False))
         self.addOutput(QgsProcessingOutputNumber(self.EDITED_PIXELS, self.tr("Edited pixels")))
 
     def _export_edits(self, parameters, context) -> str:
@@ -144,5 +171,11 @@ class InpaintScenario(MapSynthAlgorithm):
         load_outline(context, edits, self.tr("Edits"), group)
         if params["output_map"]:
             load_styled(context, params["output_map"], self.tr("Edited map"), "map", group, self.OUTPUT_MAP)
-        return {self.OUTPUT: params["output"], self.OUTPUT_MASK: params["output_mask"],
-                self.OUTPUT_MAP: params["output_map"] or None, self.EDITED_PIXELS: result.get("edited_pixels", 0)}
+        outputs = {self.OUTPUT: params["output"], self.OUTPUT_MASK: params["output_mask"],
+                   self.OUTPUT_MAP: params["output_map"] or None, self.EDITED_PIXELS: result.get("edited_pixels", 0)}
+        for name, label in ((self.OUTPUT_BUILDING_COVERAGE, self.tr("Building coverage after")),
+                            (self.OUTPUT_NONRESIDENTIAL_COVERAGE, self.tr("Non-residential coverage after"))):
+            outputs[name] = result.get(name.lower()) or None  # the backend names it when only the input is given
+            if outputs[name]:
+                load_styled(context, outputs[name], label, "mask", group)
+        return outputs

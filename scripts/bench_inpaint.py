@@ -36,9 +36,19 @@ EDITS = [
     ("housing estate", "residential_building", [(150, 62), (196, 58), (200, 96), (154, 100)]),
     ("lake", "water", [(208, 122), (226, 118), (234, 132), (224, 146), (206, 140)]),
     ("burned field", "bare", [(100, 170), (124, 168), (126, 190), (102, 191)]),
+    # the same estate drawn as a user would map one: rows of houses (blocks 20 x 50 m), gardens (the field's
+    # grass) in between; one MultiPolygon feature
+    ("estate as houses + gardens", "residential_building",
+     [[(c, r), (c + 5, r), (c + 5, r + 2), (c, r + 2)] for r in range(97, 134, 5) for c in range(93, 128, 6)]),
 ]
 DERIVED = {"residential_building": "other_building", "water": "water", "bare": "bare"}
 SECTION = "## What-if scenarios (inpaint_scenario)"
+
+
+def geometry(rings: list, transform) -> shapely.MultiPolygon:
+    """An edit's polygon(s) from rings in crop pixels (col, row)."""
+    rings = rings if isinstance(rings[0], list) else [rings]
+    return shapely.MultiPolygon([shapely.Polygon([transform * xy for xy in ring]) for ring in rings])
 
 
 def ndvi(values: np.ndarray) -> np.ndarray:
@@ -54,11 +64,12 @@ def class_ndvi(scene: np.ndarray) -> dict[str, np.ndarray]:
     derived = derive(scene.astype(np.float32))
     colours = palette()
     index = ndvi(scene)
-    out = {}
+    out, visible = {}, {}
     for name in set(DERIVED.values()):
         where = (derived.transpose(1, 2, 0) == colours[name]).all(axis=2)
         out[name] = index[where & np.isfinite(index)]
-    return out
+        visible[name] = np.median(scene[:, where], axis=1)
+    return out, visible
 
 
 def true_colour(values: np.ndarray) -> np.ndarray:
@@ -80,13 +91,43 @@ def picture(before: np.ndarray, after: np.ndarray, mask: np.ndarray, path: Path)
     cv2.imwrite(str(path), panel[:, :, ::-1], [cv2.IMWRITE_PNG_COMPRESSION, 9])
 
 
+def machine() -> str:
+    import platform
+
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), platform.processor() or "unknown CPU")
+    return f"{model}, {os.cpu_count()} cores shared with other jobs (load {os.getloadavg()[0]:.0f})"
+
+
+def sweep_table(path: str) -> list[str]:
+    """The settings tried (one JSON line per run, --sweep-log) as a Markdown table."""
+    if not path:
+        return []
+    rows = [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+    edits = [e["edit"] for e in rows[0]["edits"]]
+    head = " | ".join(f"{name}: NDVI median, in real p10-p90" for name in edits)
+    lines = ["| steps x resample | jump | margin | context | guidance | " + head + " | seam (BASE) | s |",
+             "|---" * (7 + len(edits)) + "|"]
+    for r in rows:
+        cells = " | ".join(f"{e['ndvi']:+.2f}, {e['share']:.0%}" for e in r["edits"])
+        lines.append(f"| {r['steps']} x {r['resample']} | {r['jump']} | {r['margin']} | {r['context'] or 'auto'} | "
+                     f"{r['guidance']:g} | {cells} | {r['seam']:.2f} ({r['seam_base']:.2f}) | {r['seconds']} |")
+    return lines
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write", action="store_true", help="update docs/BENCHMARKS.md and docs/inpaint.png")
     parser.add_argument("--work", default="", help="working folder (default: a temporary one)")
-    parser.add_argument("--steps", type=int, default=20)
-    parser.add_argument("--resample", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=8)
+    parser.add_argument("--resample", type=int, default=2)
     parser.add_argument("--margin", type=int, default=4)
+    parser.add_argument("--jump", type=int, default=1)
+    parser.add_argument("--context", type=int, default=0)
+    parser.add_argument("--guidance", type=float, default=0.0)
+    parser.add_argument("--sweep-log", default="", help="append this run's numbers as one JSON line (no docs)")
+    parser.add_argument("--sweep-table", default="", help="with --write: the runs of a --sweep-log as a table")
+    parser.add_argument("--sweep-label", default="", help="what the sweep ran on, when not the current model")
     args = parser.parse_args()
     if not SCENE_FILE.exists():
         print(f"the real scene is absent ({SCENE_FILE}); nothing measured")
@@ -105,19 +146,21 @@ def main() -> int:
             dst.set_band_description(i, band)
     import pyogrio
 
-    polygons = [shapely.Polygon([transform * xy for xy in ring]) for _, _, ring in EDITS]
-    pyogrio.raw.write(str(work / "edits.gpkg"), geometry=shapely.to_wkb(polygons), geometry_type="Polygon",
+    polygons = [geometry(rings, transform) for _, _, rings in EDITS]
+    pyogrio.raw.write(str(work / "edits.gpkg"), geometry=shapely.to_wkb(polygons), geometry_type="MultiPolygon",
                       field_data=[np.array([c for _, c, _ in EDITS], dtype=object)], fields=["class"],
                       crs="EPSG:27700", driver="GPKG")
-    command = [str(ROOT / ".venv-backend" / "bin" / "mapsynth"), "inpaint-scenario", "--json",
+    command = [sys.executable, "-m", "mapsynth_backend", "inpaint-scenario", "--json",
                "--base", str(base), "--edits", str(work / "edits.gpkg"), "--scale", str(SCALE),
                "--margin", str(args.margin), "--steps", str(args.steps), "--resample", str(args.resample),
+               "--jump", str(args.jump), "--context", str(args.context), "--guidance", str(args.guidance),
                "--device", "cpu", "--output", str(work / "after.tif"), "--output-mask", str(work / "mask.tif"),
                "--output-map", str(work / "map.tif")]
     for name in ("after.tif", "mask.tif", "map.tif"):
         (work / name).unlink(missing_ok=True)
     start = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    env = {**os.environ, "PYTHONPATH": f"{ROOT / 'backend' / 'src'}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
     seconds = time.perf_counter() - start
     if done.returncode:
         print(done.stdout[-2000:], done.stderr[-2000:])
@@ -130,33 +173,55 @@ def main() -> int:
     before = crop.astype(np.float64) * SCALE
     after = after_dn.astype(np.float64) * SCALE
     outside_equal = bool((after_dn[:, mask == 0] == crop[:, mask == 0]).all())
-    real = class_ndvi(scene)
+    real, real_visible = class_ndvi(scene)
     from rasterio.features import rasterize
 
-    rows = []
+    rows, numbers = [], []
     for (name, cls, _), polygon in zip(EDITS, polygons, strict=True):
         inside = rasterize([(polygon, 1)], out_shape=mask.shape, transform=transform) == 1
         synthetic, was = ndvi(after)[inside], ndvi(before)[inside]
         reference = real[DERIVED[cls]]
         p10, p50, p90 = np.percentile(reference, [10, 50, 90])
         share = float(np.mean((synthetic >= p10) & (synthetic <= p90)))
+        visible = np.median(after[:, inside], axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            water_like = float(np.mean((after[1] - after[3])[inside] / (after[1] + after[3])[inside] > 0))
+        numbers.append({"edit": name, "ndvi": float(np.median(synthetic)),
+                        "ndvi_p10": float(np.percentile(synthetic, 10)),
+                        "ndvi_p90": float(np.percentile(synthetic, 90)), "real_ndvi": float(p50), "share": share,
+                        "water_like": water_like, "bands": visible.round(4).tolist(),
+                        "real_bands": real_visible[DERIVED[cls]].round(4).tolist()})
         rows.append(f"| {name} (`{cls}` -> {DERIVED[cls]}) | {int(inside.sum())} | {np.median(was):.2f} | "
                     f"{np.median(synthetic):.2f} [{np.percentile(synthetic, 10):.2f}, "
                     f"{np.percentile(synthetic, 90):.2f}] | {p50:.2f} [{p10:.2f}, {p90:.2f}] (n={reference.size}) | "
-                    f"{share:.0%} |")
+                    f"{share:.0%} | {water_like:.0%} | {', '.join(f'{v:.3f}' for v in visible)} / "
+                    f"{', '.join(f'{v:.3f}' for v in real_visible[DERIVED[cls]])} |")
     variation = result["variations"][0]
+    if args.sweep_log:
+        settings = {k: getattr(args, k) for k in ("steps", "resample", "jump", "margin", "context", "guidance")}
+        settings["guidance"] = result.get("guidance", args.guidance)  # 0 = auto: the value used
+        line = {**settings, "seconds": round(seconds), "seam": variation["seam_visibility"],
+                "seam_base": variation["seam_visibility_base"], "outside_equal": outside_equal, "edits": numbers}
+        with open(args.sweep_log, "a", encoding="utf-8") as log:
+            log.write(json.dumps(line) + "\n")
+        name = "_".join(f"{k}{v}" for k, v in settings.items())
+        picture(before, after, mask, Path(args.sweep_log).with_name(f"inpaint_{name}.png"))
+        print(json.dumps(line))
+        return 0
     text = "\n".join([
         SECTION,
         "",
-        f"`.venv-backend/bin/python scripts/bench_inpaint.py --write --steps {args.steps} --resample {args.resample}"
-        f" --margin {args.margin}` on the real Aberystwyth scene (256 x 256 px crop at 10 m, EPSG:27700), embedded "
-        f"demo model, CPU, {args.steps} DDIM steps x {args.resample} RePaint rounds, MARGIN {args.margin}, seed 0: "
+        f"Measured {time.strftime('%Y-%m-%d')} on {machine()}. `.venv-backend/bin/python scripts/bench_inpaint.py "
+        f"--write` (the command's defaults: {args.steps} DDIM steps x {args.resample} RePaint visits, jump "
+        f"{args.jump}, MARGIN {args.margin}, context {args.context or 'auto'}, guidance {result['guidance']:g}) on "
+        f"the real Aberystwyth scene (256 x 256 px crop at 10 m, EPSG:27700), embedded demo model, CPU, seed 0: "
         f"{result['edited_pixels']} px edited, {result['regenerated_pixels']} px regenerated on "
         f"{result['canvases']} canvas(es), {seconds:.0f} s wall time (whole CLI run, model loading included).",
         "",
         "| edit | px | NDVI before (median) | synthetic NDVI inside, median [p10, p90] | real NDVI of the class in the "
-        "scene, median [p10, p90] | synthetic inside the real p10-p90 |",
-        "|---|---|---|---|---|---|",
+        "scene, median [p10, p90] | synthetic inside the real p10-p90 | water-like (NDWI > 0) | B02, B03, B04, "
+        "B08 median: synthetic / real class |",
+        "|---|---|---|---|---|---|---|---|",
         *rows,
         "",
         f"Pixels outside the edits + margin equal to BASE's DNs: {'all' if outside_equal else 'NOT all'}. Seam "
@@ -164,6 +229,10 @@ def main() -> int:
         f"metric, mean of the bands): {variation['seam_visibility']:.2f}; real BASE at the same boundary: "
         f"{variation['seam_visibility_base']:.2f}.",
         "",
+        *([f"Settings tried{args.sweep_label} (`--sweep-log`, same crop, first three edits and seed; wall times on "
+           "the shared machine vary with its load; guidance 2 was the demo model card's, which GUIDANCE 0 used "
+           "before it meant auto):", "",
+           *sweep_table(args.sweep_table), ""] if args.sweep_table else []),
     ])
     print(text)
     if args.write:

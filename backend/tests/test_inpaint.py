@@ -16,7 +16,7 @@ from rasterio.features import rasterize
 from rasterio.transform import from_origin
 
 from mapsynth_backend.generate.inpaint import COMMANDS, inpaint_scenario
-from mapsynth_backend.runtime.protocol import ConsoleReporter
+from mapsynth_backend.runtime.protocol import ConsoleReporter, UserError
 from mapsynth_backend.train.command import COMMANDS as TRAIN
 from mapsynth_backend.train.command import train
 
@@ -163,6 +163,7 @@ def test_variations_and_rerun_keeps_finished_files(setup, tmp_path):
     ("polygons", "classes", "crs", "message"),
     [
         ([pixel_box(200, 200, 210, 210)], ["water"], "EPSG:32630", "outside BASE"),
+        ([pixel_box(40, 40, 60, 60)], ["water"], "EPSG:32630", "feature 1 (water) reaches 336.0 px beyond BASE"),
         ([pixel_box(5, 5, 10, 10)], ["lava"], "EPSG:32630", "not a semantic-palette class"),
         ([pixel_box(5, 5, 10, 10)], ["water"], None, "has no CRS"),
     ],
@@ -217,13 +218,120 @@ def test_controlnet_family_latent_inpainting(setup, tmp_path):
     assert (after[:, mask == 1] != before[:, mask == 1]).any() and result["canvases"] >= 1
 
 
+def write_coverage(path: Path, values: np.ndarray, pixel: float = 10) -> Path:
+    with rasterio.open(
+        path, "w", driver="GTiff", width=values.shape[1], height=values.shape[0], count=1, dtype="float32",
+        crs="EPSG:32630", transform=from_origin(X0, Y0, pixel, pixel),
+    ) as dst:
+        dst.write(values.astype(np.float32)[None])
+    return path
+
+
+def pixel_fraction(polygon, row: int, col: int) -> float:
+    return polygon.intersection(pixel_box(col, row, col + 1, row + 1)).area / 100
+
+
+def test_coverage_masks_follow_the_edits_class_and_area(setup, tmp_path):
+    """Building coverage on BASE's grid, non-residential coverage on a 20 m grid: a water edit clears them, a
+    residential building edit is building coverage, an other_building edit is non-residential coverage, each
+    in proportion to the pixel's area under it; pixels no edit touches keep their value."""
+    rng = np.random.default_rng(5)
+    buildings = rng.uniform(0, 1, (SIZE, SIZE))
+    coarse = rng.uniform(0, 1, (SIZE // 2, SIZE // 2))
+    nonres_on_base = np.kron(coarse, np.ones((2, 2)))
+    water, house, factory = pixel_box(5, 6, 15, 14), shapely.Polygon(TRIANGLE), pixel_box(30.5, 2.5, 40, 10)
+    edits = write_edits(tmp_path / "edits.gpkg", [water, house, factory],
+                        ["water", "residential_building", "other_building"])
+    result = run(setup, tmp_path, edits=str(edits), steps=1, resample=1,
+                 building_coverage=str(write_coverage(tmp_path / "b.tif", buildings)),
+                 nonresidential_coverage=str(write_coverage(tmp_path / "n.tif", coarse, pixel=20)),
+                 output_building_coverage=str(tmp_path / "b_after.tif"))
+    assert result["output_building_coverage"] == str(tmp_path / "b_after.tif")
+    assert result["output_nonresidential_coverage"] == str(tmp_path / "after_nonresidential_coverage.tif")
+    new_b, profile = (lambda r: (r[0][0], r[1]))(read(tmp_path / "b_after.tif"))
+    new_n = read(tmp_path / "after_nonresidential_coverage.tif")[0][0]
+    assert new_b.shape == new_n.shape == (SIZE, SIZE) and profile["transform"] == from_origin(X0, Y0, 10, 10)
+    for row in range(SIZE):
+        for col in range(SIZE):
+            f_water, f_house, f_factory = (pixel_fraction(g, row, col) for g in (water, house, factory))
+            f_all = f_water + f_house + f_factory
+            if f_all == 0:
+                assert new_b[row, col] == np.float32(buildings[row, col])
+                assert new_n[row, col] == np.float32(nonres_on_base[row, col])
+                continue
+            expected_b = buildings[row, col] * (1 - f_all) + f_house + f_factory
+            expected_n = nonres_on_base[row, col] * (1 - f_all) + f_factory
+            assert new_b[row, col] == pytest.approx(expected_b, abs=0.1), (row, col)
+            assert new_n[row, col] == pytest.approx(expected_n, abs=0.1), (row, col)
+    assert (new_b[7:13, 6:14] == 0).all() and (new_n[7:13, 6:14] == 0).all()  # under the lake
+    assert (new_b[3:10, 31:40] == 1).all() and (new_n[3:10, 31:40] == 1).all()  # the factory's whole pixels
+
+
+def test_overlapping_edits_later_on_top_in_the_coverage(setup):
+    from mapsynth_backend.generate.coverage import edit_fractions
+    from mapsynth_backend.generate.scenario import read_base
+
+    base = read_base(str(setup[2]), ["B02", "B03", "B04", "B08"], 0.0, 0.0)
+    lake, house = pixel_box(0, 0, 20, 20), pixel_box(10, 10, 30, 30)
+    house_on_top = edit_fractions([(lake, "water"), (house, "residential_building")], base)
+    lake_on_top = edit_fractions([(house, "residential_building"), (lake, "water")], base)
+    assert house_on_top[0].sum() == lake_on_top[0].sum() == 700  # the union, whole pixels
+    assert house_on_top[1].sum() == 400 and lake_on_top[1].sum() == 300  # the overlap belongs to the later one
+    assert not house_on_top[2].any()
+
+
+def test_a_coverage_output_needs_its_input(setup, tmp_path):
+    with pytest.raises(UserError, match="OUTPUT_BUILDING_COVERAGE: give BUILDING_COVERAGE"):
+        run(setup, tmp_path, output_building_coverage=str(tmp_path / "b.tif"))
+    assert not (tmp_path / "after.tif").exists()
+
+
+def test_map_raster_or_folder_and_derived_where_it_does_not_reach(setup, tmp_path):
+    from mapsynth_backend.generate.scenario import area_map, read_base
+    from mapsynth_backend.prepare.landcover import derive, palette
+
+    base = read_base(str(setup[2]), ["B02", "B03", "B04", "B08"], 0.0, 0.0)
+    water = np.array(palette()["water"], np.uint8)[:, None, None] * np.ones((1, 20, 20), np.uint8)
+    folder = tmp_path / "maps"
+    folder.mkdir()
+    with rasterio.open(folder / "p1.tif", "w", driver="GTiff", width=20, height=20, count=3, dtype="uint8",
+                       crs="EPSG:32630", transform=from_origin(X0 + 100, Y0 - 100, 10, 10)) as dst:
+        dst.write(water)
+    derived = derive(base.reflectance.astype(np.float32))
+    for rendered in (area_map(str(folder / "p1.tif"), "", base), area_map("", str(folder), base)):
+        assert (rendered[:, 10:30, 10:30] == water).all()
+        rest = np.ones((SIZE, SIZE), bool)
+        rest[10:30, 10:30] = False
+        np.testing.assert_array_equal(rendered[:, rest], derived[:, rest])
+    with pytest.raises(UserError, match="MAP and MAP_DIR"):
+        area_map(str(folder / "p1.tif"), str(folder), base)
+    with pytest.raises(UserError, match="MAP_DIR: .* holds no map rasters"):
+        area_map("", str(tmp_path), base)
+
+
+def test_repaint_jumps_back_several_levels(setup, tmp_path):
+    from mapsynth_backend.generate.repaint import travel
+
+    path = travel(12, 3, 3)
+    assert path[0] == 12 and path[-1] == 0 and all(abs(a - b) == 1 for a, b in zip(path, path[1:], strict=False))
+    downs = sum(b < a for a, b in zip(path, path[1:], strict=False))
+    assert downs == 12 + 2 * 3 * 3  # jump points 3, 6, 9: each gone back up 3 levels twice
+    assert travel(5, 1, 1) == [5, 4, 3, 2, 1, 0]
+    run(setup, tmp_path, steps=6, resample=2, jump=3)
+    before, after, mask = read(setup[2])[0], read(tmp_path / "after.tif")[0], read(tmp_path / "mask.tif")[0][0]
+    np.testing.assert_array_equal(after[:, mask == 0], before[:, mask == 0])
+    assert (after[:, mask == 1] != before[:, mask == 1]).any()
+
+
 SCENE = Path("/work/shared/data/s2_aberystwyth_20210527/aberystwyth_s2_20210527_b02_b03_b04_b08_10m_epsg27700.tif")
 
 
 @pytest.mark.skipif(not SCENE.exists(), reason=f"the real Aberystwyth scene is absent ({SCENE})")
 def test_a_lake_on_real_farmland_with_the_demo_model(tmp_path):
     """Real Sentinel-2 (reflectance x 1000, no scale metadata: SCALE given), the embedded demo model, a lake
-    drawn on fields: the lake reads as water (NDWI > 0), the rest of the crop is the scene's DNs."""
+    drawn on fields, GUIDANCE 1.5 (what docs/BENCHMARKS.md measured for water edits: without guidance, the
+    default that suits built-up, a small lake is only half water): the lake reads as water (NDWI > 0), the rest of
+    the crop is the scene's DNs."""
     from rasterio.windows import Window
 
     window = Window(490, 400, 64, 64)  # farmland east of Aberystwyth (the lake of scripts/bench_inpaint.py)
@@ -238,6 +346,7 @@ def test_a_lake_on_real_farmland_with_the_demo_model(tmp_path):
     edits = write_edits(tmp_path / "lake.gpkg", [lake], ["water"], crs="EPSG:27700")
     result = inpaint_scenario(
         COMMANDS[0].resolve({"base": str(base), "edits": str(edits), "scale": 0.001, "steps": 8, "resample": 2,
+                             "guidance": 1.5,
                              "margin": 3, "device": "cpu", "output": str(tmp_path / "after.tif"),
                              "output_mask": str(tmp_path / "mask.tif")}),
         REPORTER,

@@ -20,6 +20,7 @@ from ..models import load_card, load_model
 from ..runtime.jobs import Command, Param
 from ..runtime.outputs import atomic_write
 from ..runtime.protocol import Reporter, UserError
+from .coverage import read_coverages, write_coverages
 from .scenario import EDITED, MARGIN, UNCHANGED, Base, area_map, paint, rasterise, read_base, read_edits
 
 DEMO_MODEL = Path(__file__).resolve().parents[4] / "resources" / "models" / "mapsynth-demo-pixel-small"
@@ -90,7 +91,7 @@ def inpaint_canvas(model, current, edited_map, free, box, params, variation: int
     resample_gen = torch.Generator("cpu").manual_seed(item_seed(params["seed"], key + "|resample", variation))
     stride = max(step, (size // 2) // step * step)
     windows = [(wy, wx) for wy in window_offsets(h, size, stride) for wx in window_offsets(w, size, stride)]
-    repaint = RePaint(known, unknown, params["resample"], resample_gen, reporter)
+    repaint = RePaint(known, unknown, params["resample"], resample_gen, reporter, jump=params["jump"])
     outputs = model.sample_canvas(
         map_canvas,
         noises,
@@ -105,9 +106,21 @@ def inpaint_canvas(model, current, edited_map, free, box, params, variation: int
     return to_reflectance(model, outputs)[0]
 
 
+def inpaint_guidance(model, requested: float) -> float:
+    """GUIDANCE 0 (auto): the card's ``inpaint_guidance``; else none (1.0) for pixel models, whose map guidance
+    pushes class spectra to the clip range (measured on the real scene, docs/BENCHMARKS.md); else the model's
+    own (controlnet-sd15 needs its prompt guidance)."""
+    if requested:
+        return float(requested)
+    if model.card.get("inpaint_guidance"):
+        return float(model.card["inpaint_guidance"])
+    return 1.0 if model.card.get("family") == "pixel" else model.guidance_scale(0.0)
+
+
 def scenario_key(params: dict[str, Any], model_path: Path) -> str:
     """What a finished variation file was made from: a rerun with other settings does not reuse it."""
-    keep = {k: v for k, v in params.items() if not k.startswith("output") and k not in ("device", "batch_size")}
+    ignored = ("device", "batch_size", "building_coverage", "nonresidential_coverage")  # not in the raster
+    keep = {k: v for k, v in params.items() if not k.startswith("output") and k not in ignored}
     keep["model"] = str(model_path.resolve())
     for name in ("base", "edits", "map"):
         path = Path(keep.get(name) or "")
@@ -184,16 +197,18 @@ def inpaint_scenario(params: dict[str, Any], reporter: Reporter) -> dict[str, An
     mask, index = rasterise(edits, base)
     if not mask.any():
         raise UserError("EDITS: the polygons cover no pixel centre of BASE; draw them larger than a pixel")
+    edited_map = paint(area_map(params["map"], params["map_dir"], base), index, edits, classes)
+    coverages = read_coverages(params, base)
     device = resolve_device(params["device"], _NoAccelerate())
     model = load_model(path, device)
     weights = blend_weights(mask, params["margin"])
     region = weights > 0
     change = np.where(mask, EDITED, np.where(region, MARGIN, UNCHANGED)).astype(np.uint8)
-    edited_map = paint(area_map(params["map"], base), index, edits, classes)
-    params = {**params, "guidance": model.guidance_scale(params["guidance"])}
+    params = {**params, "guidance": inpaint_guidance(model, params["guidance"])}
     key = scenario_key(params, path)
     size = model.card["patch_size"]
-    parts, canvases = plan_canvases(region, size, model.window_step, max(size // 4, params["margin"]))
+    context = params["context"] or max(size // 4, params["margin"])
+    parts, canvases = plan_canvases(region, size, model.window_step, context)
     reporter.log(
         f"{len(edits)} edits, {int(mask.sum())} px edited, {int(region.sum())} px regenerated, "
         f"{len(canvases)} canvas(es)"
@@ -259,8 +274,10 @@ def inpaint_scenario(params: dict[str, Any], reporter: Reporter) -> dict[str, An
     )
     if params["output_map"]:
         write_raster(Path(params["output_map"]), edited_map, base, descriptions=["red", "green", "blue"], tags=tags)
+    written_coverages = write_coverages(coverages, edits, base)
     reporter.progress(1.0, "done", "inpaint")
     return {
+        **written_coverages,
         "output": str(output),
         "outputs": [str(variation_path(output, v)) for v in range(params["variations"])],
         "output_mask": str(output_mask),
@@ -269,6 +286,7 @@ def inpaint_scenario(params: dict[str, Any], reporter: Reporter) -> dict[str, An
         "edited_pixels": int(mask.sum()),
         "regenerated_pixels": int(region.sum()),
         "canvases": len(canvases),
+        "guidance": params["guidance"],
         "variations": results,
     }
 
@@ -300,13 +318,18 @@ COMMANDS = (
             Param("edits", "path", help="polygon layer (any CRS) with a semantic-palette class per feature"),
             Param("class_field", "str", "class", "field of EDITS naming the class (e.g. residential_building)"),
             Param("model", "str", "", "model directory; empty = the embedded demo model"),
-            Param("map", "str", "", "rendered map raster or folder of map patches; empty = derived from BASE"),
+            Param("map", "str", "", "rendered map raster; empty = derived from BASE (or MAP_DIR)"),
+            Param("map_dir", "str", "", "or: folder of rendered map patches"),
+            Param("building_coverage", "str", "", "building-masks' building coverage, updated by the edits"),
+            Param("nonresidential_coverage", "str", "", "building-masks' non-residential coverage, updated"),
             Param("margin", "int", 4, "pixels around each edit regenerated and blended", minimum=0, maximum=256),
             Param("seed", "int", 0, "seed; a variation depends only on (seed, variation, canvas)", minimum=0),
             Param("variations", "int", 1, "edited rasters (OUTPUT, then OUTPUT_vNN)", minimum=1, maximum=16),
-            Param("steps", "int", 20, "DDIM steps", minimum=1, maximum=1000),
-            Param("resample", "int", 4, "RePaint: times each step is redone to harmonise", minimum=1, maximum=20),
-            Param("guidance", "float", 0.0, "classifier-free guidance; 0 = the model's default", minimum=0),
+            Param("steps", "int", 8, "DDIM steps", minimum=1, maximum=1000),
+            Param("resample", "int", 2, "RePaint: visits of each jump point", minimum=1, maximum=20),
+            Param("jump", "int", 1, "RePaint jump length: levels gone back at once", minimum=1, maximum=50),
+            Param("context", "int", 0, "known px around each part on its canvas; 0 = patch/4", minimum=0),
+            Param("guidance", "float", 0.0, "classifier-free guidance; 0 = auto (pixel: 1 = none)", minimum=0),
             Param("control_scale", "float", 1.0, "ControlNet conditioning scale", minimum=0),
             Param("negative_prompt", "str", "clouds, haze, blurry, low quality", "negative prompt (controlnet-sd15)"),
             Param("batch_size", "int", 8, "windows per forward pass", minimum=1),
@@ -316,6 +339,8 @@ COMMANDS = (
             Param("output", "path", help="edited raster (GeoTIFF, BASE's grid and encoding)"),
             Param("output_mask", "path", help="change mask (GeoTIFF uint8 on BASE's grid)"),
             Param("output_map", "str", "", "edited map raster (optional)"),
+            Param("output_building_coverage", "str", "", "updated BUILDING_COVERAGE (default OUTPUT_<name>)"),
+            Param("output_nonresidential_coverage", "str", "", "updated NONRESIDENTIAL_COVERAGE (default as above)"),
         ),
     ),
 )

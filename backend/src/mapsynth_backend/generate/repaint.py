@@ -1,12 +1,13 @@
 """RePaint-style inpainting (Lugmayr et al. 2022) inside MapSynth's own windowed canvas loop.
 
-At every step the known region is replaced by the known values noised to the step's level, and each step is
-repeated ``resample`` times (re-noising one step back in between), so that the generated region harmonises with
-its surroundings instead of merely touching them. The step is DDIM (eta 0) on the family's own noise schedule
-(stateless, so a step can be redone; DPM-Solver's multistep history cannot), with "trailing" spacing so the
-first step starts from pure noise. The same loop serves both families: it is handed to a family's
-``sample_canvas`` as its ``denoise`` callable, and works in whatever space the family denoises (pixel space, or
-SD latents: the unknown mask is max-pooled onto the latent grid, so a latent cell touching the region is free).
+At every step the known region is replaced by the known values noised to the step's level, and the schedule
+travels back in time (RePaint's jumps: ``jump`` levels re-noised, ``resample`` visits of each jump point; jump 1
+redoes every step), so that the generated region harmonises with its surroundings instead of merely touching
+them. The step is DDIM (eta 0) on the family's own noise schedule (stateless, so a step can be redone;
+DPM-Solver's multistep history cannot), with "trailing" spacing so the first step starts from pure noise. The
+same loop serves both families: it is handed to a family's ``sample_canvas`` as its ``denoise`` callable, and
+works in whatever space the family denoises (pixel space, or SD latents: the unknown mask is max-pooled onto
+the latent grid, so a latent cell touching the region is free).
 """
 
 from __future__ import annotations
@@ -44,10 +45,11 @@ class RePaint:
     in which ``sample_canvas`` denoises (controlnet-sd15: RGB latents, then NIR latents).
     """
 
-    def __init__(self, known: dict[str, Any], unknown, resample: int, generator, reporter=None) -> None:
+    def __init__(self, known: dict[str, Any], unknown, resample: int, generator, reporter=None, jump: int = 1) -> None:
         self.known = list(known.values())
         self.unknown = unknown  # (H, W) float, 1 = generate, pixel grid
         self.resample = resample
+        self.jump = jump
         self.generator = generator
         self.reporter = reporter
         self.calls = 0
@@ -70,28 +72,45 @@ class RePaint:
         weights = hann_weights(size).to(noise.device, noise.dtype)
         alphas = ddim.alphas_cumprod.to(noise.device, noise.dtype)
         ratio = ddim.config.num_train_timesteps // ddim.num_inference_steps
+        steps = len(ddim.timesteps)
 
         def alpha(t: int):
             return alphas[t] if t >= 0 else torch.tensor(float(ddim.final_alpha_cumprod)).to(alphas)
 
         canvas = noise * ddim.init_noise_sigma
-        total = len(ddim.timesteps) * self.resample
-        for number, t in enumerate(ddim.timesteps):
-            t_prev = int(t) - ratio
-            a_t, a_prev = alpha(int(t)), alpha(t_prev)
-            for round_ in range(self.resample):
-                if self.reporter is not None:
-                    self.reporter.check_cancel()
+        path = travel(steps, self.jump, self.resample)
+        moves = len(path) - 1
+        for move, (here, there) in enumerate(zip(path, path[1:], strict=False), start=1):
+            if self.reporter is not None:
+                self.reporter.check_cancel()
+            if there < here:  # one DDIM step down, the known region replaced by BASE noised to the new level
+                t = ddim.timesteps[steps - here]
                 prediction = blended_prediction(canvas, t, windows, size, ddim, predict, batch_size, weights)
                 previous = ddim.step(prediction, t, canvas, eta=0.0).prev_sample
+                a_prev = alpha(int(t) - ratio)
                 known_prev = a_prev.sqrt() * known + (1 - a_prev).sqrt() * self._noise(known)
-                previous = torch.where(keep, previous, known_prev)  # cells no window sees are NaN: not kept
-                if round_ < self.resample - 1 and t_prev >= 0:  # back to t: q(x_t | x_prev)
-                    ratio_a = a_t / a_prev
-                    canvas = ratio_a.sqrt() * previous + (1 - ratio_a).sqrt() * self._noise(previous)
-                else:
-                    canvas = previous
-                if self.reporter is not None:
-                    done = number * self.resample + round_ + 1
-                    self.reporter.progress(done / total, f"inpainting step {number + 1}", "inpaint")
+                canvas = torch.where(keep, previous, known_prev)  # cells no window sees are NaN: not kept
+            else:  # one level back up: q(x_t | x_prev)
+                t = int(ddim.timesteps[steps - there])
+                ratio_a = alpha(t) / alpha(t - ratio)
+                canvas = ratio_a.sqrt() * canvas + (1 - ratio_a).sqrt() * self._noise(canvas)
+            if self.reporter is not None:
+                self.reporter.progress(move / moves, f"inpainting step {steps - min(here, there) + 1}", "inpaint")
         return canvas
+
+
+def travel(steps: int, jump: int, resample: int) -> list[int]:
+    """RePaint's time-travel schedule as noise levels (``steps`` = pure noise ... 0 = clean): on reaching a level
+    that is a multiple of ``jump`` (with ``jump`` levels above it), go back up ``jump`` levels and denoise again,
+    ``resample - 1`` times. ``jump`` 1 redoes every step (but the last) ``resample`` times."""
+    jumps = {level: resample - 1 for level in range(jump, steps, jump) if level + jump <= steps}
+    level, path = steps, [steps]
+    while level > 0:
+        level -= 1
+        path.append(level)
+        if jumps.get(level, 0) > 0:
+            jumps[level] -= 1
+            for _ in range(jump):
+                level += 1
+                path.append(level)
+    return path

@@ -45,19 +45,25 @@ class Base:
         return dn.astype(self.dn.dtype)
 
 
-def read_base(path: str, model_bands: list[str], scale: float, offset: float) -> Base:
-    """BASE with its encoding: SCALE/OFFSET when given, else the band metadata, else MapSynth's (DN/10000 - 0.1)."""
+def open_georeferenced(path: str, label: str, hint: str):
+    """The raster at ``path`` opened with rasterio; unreadable or without CRS: one error line naming ``label``."""
     import rasterio
-
-    from ..radiometry import ENCODING
 
     try:
         src = rasterio.open(path)
     except rasterio.errors.RasterioIOError as exc:
-        raise UserError(f"BASE: cannot open {path}: {str(exc).splitlines()[0]}") from exc
-    with src:
-        if src.crs is None:
-            raise UserError(f"BASE: {path} has no CRS; it must be a georeferenced raster")
+        raise UserError(f"{label}: cannot open {path}: {str(exc).splitlines()[0]}") from exc
+    if src.crs is None:
+        src.close()
+        raise UserError(f"{label}: {path} has no CRS; {hint}")
+    return src
+
+
+def read_base(path: str, model_bands: list[str], scale: float, offset: float) -> Base:
+    """BASE with its encoding: SCALE/OFFSET when given, else the band metadata, else MapSynth's (DN/10000 - 0.1)."""
+    from ..radiometry import ENCODING
+
+    with open_georeferenced(path, "BASE", "it must be a georeferenced raster") as src:
         descriptions = src.descriptions
         named = {d.upper(): i for i, d in enumerate(descriptions) if d}
         if all(b.upper() in named for b in model_bands):
@@ -106,6 +112,7 @@ def read_edits(path: str, class_field: str, base: Base, classes: dict[str, Any])
     right = left + base.profile["width"] * base.profile["transform"].a
     bottom = top + base.profile["height"] * base.profile["transform"].e
     extent = shapely.box(min(left, right), min(top, bottom), max(left, right), max(top, bottom))
+    pixel_area = abs(base.profile["transform"].a * base.profile["transform"].e)
     edits = []
     for number, (geom, name) in enumerate(zip(geoms, names, strict=True), start=1):
         if geom is None or geom.is_empty:
@@ -116,6 +123,12 @@ def read_edits(path: str, class_field: str, base: Base, classes: dict[str, Any])
             )
         if not geom.intersects(extent):
             raise UserError(f"EDITS: feature {number} ({name}) lies outside BASE's extent; draw it over BASE")
+        beyond = geom.difference(extent).area / pixel_area
+        if beyond > 0.01:  # not clipped silently: the edit the user drew would not be the edit made
+            raise UserError(
+                f"EDITS: feature {number} ({name}) reaches {beyond:.1f} px beyond BASE's extent; "
+                "clip it to BASE or give a larger BASE"
+            )
         edits.append((geom, name))
     if not edits:
         raise UserError(f"EDITS: {path} has no polygons")
@@ -140,26 +153,32 @@ def rasterise(edits: list[tuple[Any, str]], base: Base) -> tuple[np.ndarray, np.
     return index >= 0, index
 
 
-def area_map(map_path: str, base: Base) -> np.ndarray:
-    """The map of BASE's area (3, H, W) uint8: a rendered map raster or folder of patches, warped (nearest) onto
-    BASE's grid; without one, derived from BASE itself as the demo model's training maps were."""
-    if not map_path:
-        from ..prepare.landcover import derive
+def area_map(map_path: str, map_dir: str, base: Base) -> np.ndarray:
+    """The map of BASE's area (3, H, W) uint8: a rendered map raster (MAP) or folder of map patches (MAP_DIR),
+    warped (nearest) onto BASE's grid; where none is given or it does not reach, derived from BASE itself as
+    the demo model's training maps were."""
+    from ..prepare.landcover import derive
 
-        return derive(base.reflectance.astype(np.float32))
+    if map_path and map_dir:
+        raise UserError("MAP and MAP_DIR: give one map (a raster or a folder of patches), not both")
+    derived = derive(base.reflectance.astype(np.float32))
+    if not map_path and not map_dir:
+        return derived
     import rasterio
     from rasterio.warp import Resampling, reproject
 
-    folder = Path(map_path)
+    label, source = ("MAP_DIR", map_dir) if map_dir else ("MAP", map_path)
+    folder = Path(source)
     paths = sorted(p for p in folder.glob("*.tif") if not p.name.startswith(".")) if folder.is_dir() else [folder]
     if not paths:
-        raise UserError(f"MAP: {map_path} holds no map rasters (*.tif)")
+        raise UserError(f"{label}: {source} holds no map rasters (*.tif)")
     out = np.zeros((3, *base.shape), np.uint8)
+    covered = np.zeros(base.shape, bool)
     for path in paths:
         try:
             with rasterio.open(path) as src:
                 if src.count < 3 or src.crs is None:
-                    raise UserError(f"MAP: {path} is not a georeferenced RGB map raster")
+                    raise UserError(f"{label}: {path} is not a georeferenced RGB map raster")
                 layers = np.zeros((3, *base.shape), np.uint8)
                 reproject(
                     src.read([1, 2, 3]),
@@ -171,12 +190,14 @@ def area_map(map_path: str, base: Base) -> np.ndarray:
                     dst_nodata=0,
                     resampling=Resampling.nearest,
                 )
-                covered = layers.any(axis=0)
-                out[:, covered] = layers[:, covered]
+                inside = layers.any(axis=0)
+                out[:, inside] = layers[:, inside]
+                covered |= inside
         except rasterio.errors.RasterioIOError as exc:
-            raise UserError(f"MAP: cannot open {path}: {str(exc).splitlines()[0]}") from exc
-    if not out.any(axis=0).any():
-        raise UserError(f"MAP: {map_path} does not cover BASE")
+            raise UserError(f"{label}: cannot open {path}: {str(exc).splitlines()[0]}") from exc
+    if not covered.any():
+        raise UserError(f"{label}: {source} does not cover BASE")
+    out[:, ~covered] = derived[:, ~covered]
     return out
 
 
