@@ -86,8 +86,11 @@ class InpaintScenario(MapSynthAlgorithm):
             "any other class clears the buildings under it; pixels no edit touches keep their value. Written to "
             "OUTPUT_BUILDING_COVERAGE / OUTPUT_NONRESIDENTIAL_COVERAGE (default: next to OUTPUT).\n\n"
             "BASE's reflectance = DN x SCALE + OFFSET; SCALE 0 reads the band metadata, else MapSynth's "
-            "DN / 10000 - 0.1. GUIDANCE 0 = auto: none for pixel models (their map guidance pushed class "
-            "spectra off the real ones on the real scene, docs/BENCHMARKS.md), the model's own for controlnet-sd15. "
+            "DN / 10000 - 0.1. GUIDANCE 0 = auto, per class for pixel models: map guidance 1.5 under water edits "
+            "and their margin (a lake on fields is otherwise half field), none elsewhere (it pushed built-up "
+            "spectra off the real ones; docs/BENCHMARKS.md), in one run; the model card's "
+            "inpaint_guidance_by_class overrides. GUIDANCE > 0: that value everywhere. controlnet-sd15 keeps its "
+            "own prompt guidance. "
             "Deterministic for a SEED; a rerun keeps "
             "finished variations."
         ))

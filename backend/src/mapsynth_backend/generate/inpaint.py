@@ -69,9 +69,9 @@ def plan_canvases(region: np.ndarray, size: int, step: int, context: int) -> tup
     return labels, canvases
 
 
-def inpaint_canvas(model, current, edited_map, free, box, params, variation: int, device: str, reporter):
+def inpaint_canvas(model, current, edited_map, free, box, params, variation: int, device: str, reporter, weights=None):
     """Reflectance (bands, h, w) of one canvas: RePaint conditioned on ``current`` (BASE with the parts done so
-    far) outside ``free``."""
+    far) outside ``free``; ``weights``: per-pixel guidance on BASE's grid (:mod:`generate.class_guidance`)."""
     import torch
 
     from .joint import window_offsets
@@ -92,6 +92,7 @@ def inpaint_canvas(model, current, edited_map, free, box, params, variation: int
     stride = max(step, (size // 2) // step * step)
     windows = [(wy, wx) for wy in window_offsets(h, size, stride) for wx in window_offsets(w, size, stride)]
     repaint = RePaint(known, unknown, params["resample"], resample_gen, reporter, jump=params["jump"])
+    extra = {} if weights is None else {"guidance_map": torch.from_numpy(weights[window]).to(device)}
     outputs = model.sample_canvas(
         map_canvas,
         noises,
@@ -102,19 +103,32 @@ def inpaint_canvas(model, current, edited_map, free, box, params, variation: int
         guidance=params["guidance"],
         control_scale=params["control_scale"],
         negative_prompt=params["negative_prompt"],
+        **extra,
     )
     return to_reflectance(model, outputs)[0]
 
 
 def inpaint_guidance(model, requested: float) -> float:
     """GUIDANCE 0 (auto): the card's ``inpaint_guidance``; else none (1.0) for pixel models, whose map guidance
-    pushes class spectra to the clip range (measured on the real scene, docs/BENCHMARKS.md); else the model's
-    own (controlnet-sd15 needs its prompt guidance)."""
+    pushes built-up spectra to the clip range (measured on the real scene, docs/BENCHMARKS.md; per-class
+    weights, e.g. for water, come on top: :func:`auto_weights`); else the model's own (controlnet-sd15 needs
+    its prompt guidance)."""
     if requested:
         return float(requested)
     if model.card.get("inpaint_guidance"):
         return float(model.card["inpaint_guidance"])
     return 1.0 if model.card.get("family") == "pixel" else model.guidance_scale(0.0)
+
+
+def auto_weights(model, requested: float, edits, index: np.ndarray, margin: int) -> np.ndarray | None:
+    """GUIDANCE 0 with a pixel model trained with map dropout: the per-class guidance map; else None (one
+    value everywhere: an explicit GUIDANCE, or a family with its own guidance)."""
+    from .class_guidance import guidance_by_class, guidance_map
+
+    if requested or model.card.get("family") != "pixel" or not model.card.get("map_dropout"):
+        return None
+    base = inpaint_guidance(model, 0.0)
+    return guidance_map(edits, index, margin, guidance_by_class(model.card), base)
 
 
 def scenario_key(params: dict[str, Any], model_path: Path) -> str:
@@ -204,6 +218,7 @@ def inpaint_scenario(params: dict[str, Any], reporter: Reporter) -> dict[str, An
     weights = blend_weights(mask, params["margin"])
     region = weights > 0
     change = np.where(mask, EDITED, np.where(region, MARGIN, UNCHANGED)).astype(np.uint8)
+    guidance_weights = auto_weights(model, params["guidance"], edits, index, params["margin"])
     params = {**params, "guidance": inpaint_guidance(model, params["guidance"])}
     key = scenario_key(params, path)
     size = model.card["patch_size"]
@@ -233,7 +248,9 @@ def inpaint_scenario(params: dict[str, Any], reporter: Reporter) -> dict[str, An
             reporter.check_cancel()
             y, x, h, w = box
             part = parts == number
-            generated = inpaint_canvas(model, after, edited_map, part, box, params, variation, device, reporter)
+            generated = inpaint_canvas(
+                model, after, edited_map, part, box, params, variation, device, reporter, guidance_weights
+            )
             own = part[y : y + h, x : x + w]
             alpha = weights[y : y + h, x : x + w][own]
             after[:, y : y + h, x : x + w][:, own] = (
@@ -287,6 +304,7 @@ def inpaint_scenario(params: dict[str, Any], reporter: Reporter) -> dict[str, An
         "regenerated_pixels": int(region.sum()),
         "canvases": len(canvases),
         "guidance": params["guidance"],
+        "guidance_by_class": _class_weights(guidance_weights, edits, index),
         "variations": results,
     }
 
@@ -296,6 +314,15 @@ class _NoAccelerate:
 
     class distributed_type:  # noqa: N801 - mirrors accelerate's attribute
         value = "NO"
+
+
+def _class_weights(weights: np.ndarray | None, edits, index: np.ndarray) -> dict[str, float]:
+    """The guidance each edited class got (the maximum over its pixels); empty for uniform guidance."""
+    if weights is None:
+        return {}
+    return {
+        name: float(weights[index == number].max()) for number, (_, name) in enumerate(edits) if (index == number).any()
+    }
 
 
 def _tag(path: Path, name: str) -> str | None:
@@ -329,7 +356,7 @@ COMMANDS = (
             Param("resample", "int", 2, "RePaint: visits of each jump point", minimum=1, maximum=20),
             Param("jump", "int", 1, "RePaint jump length: levels gone back at once", minimum=1, maximum=50),
             Param("context", "int", 0, "known px around each part on its canvas; 0 = patch/4", minimum=0),
-            Param("guidance", "float", 0.0, "classifier-free guidance; 0 = auto (pixel: 1 = none)", minimum=0),
+            Param("guidance", "float", 0.0, "guidance; 0 = auto (pixel: per class, water 1.5, else 1)", minimum=0),
             Param("control_scale", "float", 1.0, "ControlNet conditioning scale", minimum=0),
             Param("negative_prompt", "str", "clouds, haze, blurry, low quality", "negative prompt (controlnet-sd15)"),
             Param("batch_size", "int", 8, "windows per forward pass", minimum=1),

@@ -174,8 +174,9 @@ class PixelModel:
             return 1.0
         return float(requested or self.card.get("guidance") or 1.0)
 
-    def predict(self, inputs, maps, t, guidance: float):
-        """One UNet evaluation; with guidance > 1 the map-free branch runs in the same batch.
+    def predict(self, inputs, maps, t, guidance):
+        """One UNet evaluation; with guidance != 1 the map-free branch runs in the same batch. ``guidance`` is a
+        number or a per-pixel weight (B, 1, H, W) (inpainting's per-class guidance): ``free + w * (mapped - free)``.
 
         The card's ``guidance_rescale`` (Lin et al. 2023, as diffusers' ``guidance_rescale``) pulls the guided
         prediction's per-sample spread back towards the map-conditioned one: plain guidance overshoots, which
@@ -183,7 +184,7 @@ class PixelModel:
         import torch
 
         layout = torch.channels_last  # with load()'s channels-last weights, about 20 % faster convolutions
-        if guidance == 1.0:
+        if bool((guidance == 1).all()) if torch.is_tensor(guidance) else guidance == 1.0:  # no map-free branch
             return self.unet(torch.cat([inputs, maps], dim=1).contiguous(memory_format=layout), t).sample
         both = torch.cat([torch.cat([inputs, maps], dim=1), torch.cat([inputs, torch.full_like(maps, NULL_MAP)], 1)])
         mapped, free = self.unet(both.contiguous(memory_format=layout), t).sample.chunk(2)
@@ -211,9 +212,19 @@ class PixelModel:
         return {"bands": sample.float().clamp(-1, 1)}
 
     def sample_canvas(
-        self, map_canvas, noises, windows, steps: int, batch_size: int, denoise, guidance: float = 0.0, **_: Any
+        self,
+        map_canvas,
+        noises,
+        windows,
+        steps: int,
+        batch_size: int,
+        denoise,
+        guidance: float = 0.0,
+        guidance_map=None,
+        **_: Any,
     ) -> dict[str, Any]:
-        """Joint denoising in pixel space: every window sees its crop of the map canvas."""
+        """Joint denoising in pixel space: every window sees its crop of the map canvas (and of ``guidance_map``,
+        a per-pixel guidance weight (H, W) on the canvas that replaces ``guidance`` where given)."""
         import torch
 
         size = self.card["patch_size"]
@@ -223,7 +234,11 @@ class PixelModel:
 
         def predict(inputs, t, offsets):
             maps = torch.stack([map_canvas[:, y : y + size, x : x + size] for y, x in offsets]).to(dtype)
-            return self.predict(inputs.to(dtype), maps, t, guidance).to(inputs.dtype)
+            weight = guidance
+            if guidance_map is not None and self.card.get("map_dropout"):
+                crops = [guidance_map[y : y + size, x : x + size] for y, x in offsets]
+                weight = torch.stack(crops)[:, None].to(maps.device, dtype)
+            return self.predict(inputs.to(dtype), maps, t, weight).to(inputs.dtype)
 
         with torch.inference_mode():
             canvas = denoise(noises["bands"], windows, size, scheduler, predict, batch_size)
