@@ -115,6 +115,15 @@ def sweep_table(path: str) -> list[str]:
     return lines
 
 
+def guidance_text(result: dict) -> str:
+    """The guidance used: one value, or GUIDANCE 0's per-class weights (those above the rest, then the rest)."""
+    by_class = result.get("guidance_by_class") or {}
+    raised = {k: v for k, v in by_class.items() if v != result["guidance"]}
+    if not raised:
+        return f"{result['guidance']:g}"
+    return "auto: " + ", ".join(f"{k} {v:g}" for k, v in sorted(raised.items())) + f", else {result['guidance']:g}"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write", action="store_true", help="update docs/BENCHMARKS.md and docs/inpaint.png")
@@ -213,7 +222,7 @@ def main() -> int:
         "",
         f"Measured {time.strftime('%Y-%m-%d')} on {machine()}. `.venv-backend/bin/python scripts/bench_inpaint.py "
         f"--write` (the command's defaults: {args.steps} DDIM steps x {args.resample} RePaint visits, jump "
-        f"{args.jump}, MARGIN {args.margin}, context {args.context or 'auto'}, guidance {result['guidance']:g}) on "
+        f"{args.jump}, MARGIN {args.margin}, context {args.context or 'auto'}, guidance {guidance_text(result)}) on "
         f"the real Aberystwyth scene (256 x 256 px crop at 10 m, EPSG:27700), embedded demo model, CPU, seed 0: "
         f"{result['edited_pixels']} px edited, {result['regenerated_pixels']} px regenerated on "
         f"{result['canvases']} canvas(es), {seconds:.0f} s wall time (whole CLI run, model loading included).",
