@@ -329,9 +329,9 @@ SCENE = Path("/work/shared/data/s2_aberystwyth_20210527/aberystwyth_s2_20210527_
 @pytest.mark.skipif(not SCENE.exists(), reason=f"the real Aberystwyth scene is absent ({SCENE})")
 def test_a_lake_on_real_farmland_with_the_demo_model(tmp_path):
     """Real Sentinel-2 (reflectance x 1000, no scale metadata: SCALE given), the embedded demo model, a lake
-    drawn on fields, GUIDANCE 1.5 (what docs/BENCHMARKS.md measured for water edits: without guidance, the
-    default that suits built-up, a small lake is only half water): the lake reads as water (NDWI > 0), the rest of
-    the crop is the scene's DNs."""
+    drawn on fields, the default GUIDANCE (auto: 1.5 under water edits, what docs/BENCHMARKS.md measured; without
+    guidance, which suits built-up, a small lake is only half water): the lake reads as water (NDWI > 0), the
+    rest of the crop is the scene's DNs."""
     from rasterio.windows import Window
 
     window = Window(490, 400, 64, 64)  # farmland east of Aberystwyth (the lake of scripts/bench_inpaint.py)
@@ -346,7 +346,6 @@ def test_a_lake_on_real_farmland_with_the_demo_model(tmp_path):
     edits = write_edits(tmp_path / "lake.gpkg", [lake], ["water"], crs="EPSG:27700")
     result = inpaint_scenario(
         COMMANDS[0].resolve({"base": str(base), "edits": str(edits), "scale": 0.001, "steps": 8, "resample": 2,
-                             "guidance": 1.5,
                              "margin": 3, "device": "cpu", "output": str(tmp_path / "after.tif"),
                              "output_mask": str(tmp_path / "mask.tif")}),
         REPORTER,
@@ -357,5 +356,6 @@ def test_a_lake_on_real_farmland_with_the_demo_model(tmp_path):
     assert scales == (0.001,) * 4 and profile_after["dtype"] == "uint16"
     green, nir = after[1][mask == 1].astype(float), after[3][mask == 1].astype(float)
     assert np.mean((green - nir) / (green + nir) > 0) > 0.8
+    assert result["guidance_by_class"] == {"water": 1.5}
     edit = result["variations"][0]["edits"][0]
     assert edit["ndwi_before"] < 0 < edit["ndwi_after"]
