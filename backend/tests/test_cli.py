@@ -50,7 +50,7 @@ def test_describe_json_keys_commands_by_algorithm_name(backend_cmd):
     assert {"assemble_mosaic", "building_masks", "generate_patches", "train_model", "backend_doctor"} <= set(described)
     assert not set(described) & {name.replace("-", "_") for name in HIDDEN}
     assert described["generate_patches"]["variations"] == {"default": 4, "choices": []}
-    assert described["train_model"]["family"]["choices"] == ["pixel", "controlnet-sd15"]
+    assert described["train_model"]["family"]["choices"] == ["pixel", "controlnet-sd15", "pix2pix"]
     assert described["generate_patches"]["model"]["default"] is None  # required
 
 
