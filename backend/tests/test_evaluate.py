@@ -112,7 +112,12 @@ def test_missing_inputs_are_noted_not_errors(scene):
     )
     assert result["sections"] == ["seams"]
     page = (folder / "bare" / "report.html").read_text()
-    assert page.count('class="note"') == 5 and "nothing is downloaded" in page and "No SEGMENTER" in page
+    assert (
+        page.count('class="note"') == 6
+        and "the street metric is skipped" in page
+        and "nothing is downloaded" in page
+        and "No SEGMENTER" in page
+    )
 
 
 def test_report_renders_with_its_images_in_headless_chromium(scene):
