@@ -11,6 +11,9 @@ EXTENT=${MAPSYNTH_DEMO_EXTENT:-"24.9351762,24.9534145,60.1641550,60.1791130 [EPS
 # Generation mode: seamless (joint denoising, one variation; the best seams by measurement, docs/BENCHMARKS.md) or
 # independent (4 variations per patch, cut along minimum-error seams)
 MODE=${MAPSYNTH_DEMO_MODE:-seamless}
+# Map guidance: the model card's default (1.0) leaves Helsinki's harbour too green; 1.5 is chosen by measurement
+# on the demo area (README "Demo model: roads and spectra in range")
+GUIDANCE=${MAPSYNTH_DEMO_GUIDANCE:-1.5}
 case "$MODE" in
     seamless) GENERATION="SEAMLESS=true VARIATIONS=1" ;;
     independent) GENERATION="SEAMLESS=false VARIATIONS=4" ;;
@@ -41,8 +44,8 @@ step "1/7 patch grid over the Helsinki extract (UTM 35N, 10 m, 64 px)" mapsynth:
 step "2/7 semantic map render of $OSM" mapsynth:render_map_patches -- PATCH_GRID="$OUT/grid.gpkg" \
     OSM_FILE="$OSM" OUTPUT_DIR="$OUT/maps"
 # shellcheck disable=SC2086  # GENERATION holds two NAME=value arguments
-step "3/7 generation with the embedded model ($MODE)" mapsynth:generate_patches -- \
-    MODEL="$MODEL" PATCH_GRID="$OUT/grid.gpkg" MAP_DIR="$OUT/maps" $GENERATION SEED=0 STEPS=20 \
+step "3/7 generation with the embedded model ($MODE, guidance $GUIDANCE)" mapsynth:generate_patches -- \
+    MODEL="$MODEL" PATCH_GRID="$OUT/grid.gpkg" MAP_DIR="$OUT/maps" $GENERATION SEED=0 STEPS=20 GUIDANCE="$GUIDANCE" \
     OUTPUT_DIR="$OUT/generated"
 step "4/7 seamless assembly" mapsynth:assemble_mosaic -- PATCH_GRID="$OUT/grid.gpkg" \
     GENERATED_DIR="$OUT/generated" OUTPUT="$OUT/mosaic.tif" LABELS="$OUT/mosaic_labels.tif" \

@@ -87,8 +87,13 @@ def test_all_sections_with_all_inputs(scene):
         }
     )
     result = evaluate(params, REPORTER)
-    assert result["sections"] == ["wasserstein", "ndvi_per_class", "paired", "seams", "fid_kid"]
+    assert result["sections"] == ["wasserstein", "ndvi_per_class", "streets", "paired", "seams", "fid_kid"]
     metrics = json.loads((folder / "rep" / "metrics.json").read_text())
+    assert metrics["streets"]["all_roads"]["road_pixels"] == 0  # this map draws no roads: no blocks to measure
+    assert (
+        metrics["streets"]["all_roads"]["ndvi"]["units"] == 0
+        and "Streets" in (folder / "rep" / "report.html").read_text()
+    )
     assert set(metrics["ndvi_per_class"]) == {"grass", "residential_building"}
     assert 0.8 < metrics["paired"]["B04"]["ssim"] < 1.0 and metrics["paired"]["B04"]["psnr_db"] > 20
     assert all(v < 0.01 for v in metrics["wasserstein"].values())
@@ -107,7 +112,12 @@ def test_missing_inputs_are_noted_not_errors(scene):
     )
     assert result["sections"] == ["seams"]
     page = (folder / "bare" / "report.html").read_text()
-    assert page.count('class="note"') == 5 and "nothing is downloaded" in page and "No SEGMENTER" in page
+    assert (
+        page.count('class="note"') == 6
+        and "the street metric is skipped" in page
+        and "nothing is downloaded" in page
+        and "No SEGMENTER" in page
+    )
 
 
 def test_report_renders_with_its_images_in_headless_chromium(scene):
@@ -157,8 +167,13 @@ def test_feature_network_loads_from_safetensors_only(scene, tmp_path):
     foreign = tmp_path / "tiny.safetensors"
     save_file({"conv.weight": torch.zeros(8, 3, 5, 5)}, str(foreign))
     for weights, message in ((archive, "not a .safetensors file"), (foreign, "not the FID Inception-v3 network")):
-        params = COMMANDS[0].resolve({"synthetic": assembled["output"], "inception_weights": str(weights),
-                                      "output_dir": str(tmp_path / weights.stem)})
+        params = COMMANDS[0].resolve(
+            {
+                "synthetic": assembled["output"],
+                "inception_weights": str(weights),
+                "output_dir": str(tmp_path / weights.stem),
+            }
+        )
         with pytest.raises(UserError, match=message):
             evaluate(params, REPORTER)
         assert not (tmp_path / weights.stem / "report.html").exists()

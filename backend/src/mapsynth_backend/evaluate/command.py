@@ -197,6 +197,15 @@ def evaluate(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
         axis.set_ylabel("synthetic NDVI")
         report.figure(figure, "Synthetic NDVI per map class")
         metrics["ndvi_per_class"] = per_class
+    report.section("Streets")
+    if not (params["map"] and params["palette"]):
+        report.note("No MAP raster (or palette) given: the street metric is skipped.")
+    else:
+        from .street_section import street_metrics, street_section
+
+        codes, _ = map_classes(params["map"], like, params["palette"])
+        metrics["streets"] = street_metrics(synthetic, names, codes, params["palette"])
+        street_section(report, metrics["streets"])
     report.section("Map adherence")
     if not (params["segmenter"] and params["map"]):
         report.note("No SEGMENTER (an augmentation experiment's segmenter folder) or no MAP: skipped.")
@@ -311,7 +320,9 @@ def evaluate(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
         "report": str(out / "report.html"),
         "metrics": str(out / "metrics.json"),
         "sections": [
-            k for k in ("wasserstein", "ndvi_per_class", "map_adherence", "paired", "seams", "fid_kid") if k in metrics
+            k
+            for k in ("wasserstein", "ndvi_per_class", "streets", "map_adherence", "paired", "seams", "fid_kid")
+            if k in metrics
         ],
     }
 
