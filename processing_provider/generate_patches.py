@@ -73,8 +73,8 @@ class GeneratePatches(MapSynthAlgorithm):
             self.SEED, self.tr("Seed"), QgsProcessingParameterNumber.Integer, 0, False, 0),
             "the noise depends only on (seed, patch_id, variation)"))
         self.addParameter(helped(QgsProcessingParameterNumber(
-            self.STEPS, self.tr("Denoising steps"), QgsProcessingParameterNumber.Integer, 20, False, 1, 1000),
-            "DPM-Solver++ steps: more is slower and usually cleaner"))
+            self.STEPS, self.tr("Denoising steps"), QgsProcessingParameterNumber.Integer, 0, False, 0, 1000),
+            "0 = the model card's default (20 DPM-Solver++ steps; few-step distilled models: theirs)"))
         self.addParameter(helped(QgsProcessingParameterNumber(
             self.BATCH_SIZE, self.tr("Batch size"), QgsProcessingParameterNumber.Integer, 8, False, 1, 1024),
             "patches per forward pass; lower it when memory runs out"))
