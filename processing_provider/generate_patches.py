@@ -31,7 +31,7 @@ DEVICES = ("auto", "cpu", "cuda")
 class GeneratePatches(MapSynthAlgorithm):
     MODEL, PATCH_GRID, MAP_DIR, VARIATIONS, SEED = "MODEL", "PATCH_GRID", "MAP_DIR", "VARIATIONS", "SEED"
     STEPS, BATCH_SIZE, DEVICE, GUIDANCE, OUTPUT_DIR = "STEPS", "BATCH_SIZE", "DEVICE", "GUIDANCE", "OUTPUT_DIR"
-    SEAMLESS = "SEAMLESS"
+    SEAMLESS, CONSISTENCY_LORA = "SEAMLESS", "CONSISTENCY_LORA"
     PATCH_COUNT = "PATCH_COUNT"
     group_id = "generation"
 
@@ -86,6 +86,10 @@ class GeneratePatches(MapSynthAlgorithm):
         self.addParameter(helped(QgsProcessingParameterNumber(
             self.GUIDANCE, self.tr("Guidance scale"), QgsProcessingParameterNumber.Double, 0.0, False, 0.0, 30.0),
             "classifier-free guidance; 0 = the model's default", advanced=True))
+        self.addParameter(helped(QgsProcessingParameterFile(
+            self.CONSISTENCY_LORA, self.tr("Consistency LoRA folder"), QgsProcessingParameterFile.Folder,
+            optional=True), "controlnet-sd15: a local latent-consistency LoRA (LCM / TCD, safetensors) for 4-step "
+            "sampling without guidance (Denoising steps 0 = 4)", advanced=True))
         self.addParameter(helped(QgsProcessingParameterFolderDestination(self.OUTPUT_DIR, self.tr("Generated patches")),
                                  "input of Assemble seamless mosaic (Generated patches folder)"))
         self.addOutput(QgsProcessingOutputNumber(self.PATCH_COUNT, self.tr("Patches with all variations")))

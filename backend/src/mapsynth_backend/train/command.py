@@ -171,6 +171,7 @@ def train(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
     validation_rows = (splits["validation"] or splits["train"])[: params["validation_samples"]]
     for module in model.trainable():
         module.train()
+    value = float(kept[-1]["loss"]) if kept else 0.0  # resumed at MAX_STEPS: nothing to train, the model is saved
     while step < params["max_steps"]:
         reporter.check_cancel()
         for micro in range(params["gradient_accumulation"]):

@@ -55,6 +55,12 @@ def student_card(teacher, teacher_dir: Path, params: dict[str, Any]) -> dict[str
     guidance = teacher.guidance_scale(params["distill_guidance"])
     for key in ("map_dropout", "guidance", "steps", "training", "created"):
         card.pop(key, None)
+    if card.get("name"):
+        card["name"] = f"{card['name']}-fewstep"
+    card["description"] = (
+        f"A {params['distill_steps']}-step student distilled from {teacher_dir.resolve().name}, guidance folded in. "
+        + str(card.get("description", ""))
+    ).strip()
     card.update(
         default_steps=params["distill_steps"],
         default_guidance=1.0,
