@@ -137,3 +137,16 @@ def test_the_cli_refuses_an_uneven_grid_in_one_line(teacher, run_job):
     code, events, log = run_job("train-model", params)
     errors = [e for e in events if e.get("type") == "error"]
     assert code == 1 and len(errors) == 1 and "DISTILL_STEPS x DISTILL_SUBSTEPS = 6" in errors[0]["message"]
+
+
+def test_resuming_a_finished_run_saves_its_model_again(teacher, student, tmp_path):
+    _, dataset, teacher_dir = teacher
+    shutil.copytree(student[0], tmp_path / "again")
+    shutil.rmtree(tmp_path / "again" / "model")
+    result = distill(dataset, teacher_dir, tmp_path / "again", resume="latest")
+    assert result["steps"] == 4 and result["final_loss"] == float(losses(student[0])[-1][1])
+    a, b = (
+        load_model(student[0] / "model").unet.state_dict(),
+        load_model(tmp_path / "again" / "model").unet.state_dict(),
+    )
+    assert all(np.array_equal(a[k].numpy(), b[k].numpy()) for k in a)
