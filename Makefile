@@ -95,7 +95,8 @@ doctor: $(BACKEND_VENV)/.installed
 
 bench: setup
 	$(QGIS_VENV)/bin/python scripts/bench.py
-	[ ! -f resources/models/mapsynth-demo-pixel-fewstep/model_card.json ] || QT_QPA_PLATFORM=offscreen $(QGIS_VENV)/bin/python scripts/bench_fewstep.py
+	[ ! -f "$${MAPSYNTH_FEWSTEP_STUDENT:-resources/models/mapsynth-demo-pixel-fewstep}/model_card.json" ] || \
+		QT_QPA_PLATFORM=offscreen $(QGIS_VENV)/bin/python scripts/bench_fewstep.py
 
 demo: setup
 	@QGIS_PROCESS=$(QGIS_PROCESS) scripts/demo.sh

@@ -51,10 +51,11 @@ def chain(work: Path, model: Path, extent: str, osm: Path) -> dict:
         begin = time.perf_counter()
         processing.run(alg, params)
         times[stage] = time.perf_counter() - begin
-    import rasterio
+    from osgeo import gdal
 
-    with rasterio.open(work / "mosaic.tif") as src:
-        km2 = src.width * src.height * abs(src.transform.a * src.transform.e) / 1e6
+    mosaic = gdal.Open(str(work / "mosaic.tif"))
+    transform = mosaic.GetGeoTransform()
+    km2 = mosaic.RasterXSize * mosaic.RasterYSize * abs(transform[1] * transform[5]) / 1e6
     total = sum(times.values())
     return {"patches": grid["PATCH_COUNT"], "km2": km2, "seconds": times, "km2_per_hour": km2 / total * 3600}
 
@@ -68,31 +69,45 @@ def section(quality: dict, e2e: dict, loads: tuple[str, str], cpu: str) -> str:
     t, s = quality["models"]["teacher"], quality["models"]["student"]
     card = json.loads((STUDENT / "model_card.json").read_text())
     bands = list(t["wasserstein"])
+    verdicts = []
+
+    def met(ok: bool) -> str:
+        verdicts.append(ok)
+        return "met" if ok else "**not met**"
+
     rows = [
         "| measure | teacher | few-step student | goal |",
         "|---|---|---|---|",
         f"| steps x network evaluations per step | {t['steps']} x {2 if t['guidance'] > 1 else 1} (guidance "
         f"{t['guidance']:g}) | {s['steps']} x 1 (guidance {card['distilled']['teacher_guidance']:g} folded in) | |",
         f"| seconds per patch (batch 8, taking turns) | {t['s_per_patch']:.3f} | {s['s_per_patch']:.3f} "
-        f"(**{t['s_per_patch'] / s['s_per_patch']:.1f}x faster**) | >= 5x |",
+        f"(**{t['s_per_patch'] / s['s_per_patch']:.1f}x faster**) | >= 5x: "
+        f"{met(t['s_per_patch'] >= 5 * s['s_per_patch'])} |",
     ]
-    rows += [f"| Wasserstein to real, {b} | {t['wasserstein'][b]:.4f} | {s['wasserstein'][b]:.4f} | within the "
-             "teacher's |" for b in bands]
+    rows += [f"| Wasserstein to real, {b} | {t['wasserstein'][b]:.4f} | {s['wasserstein'][b]:.4f} | <= the "
+             f"teacher's: {met(s['wasserstein'][b] <= t['wasserstein'][b])} |" for b in bands]
     for name in quality["real_ndvi_medians"]:
         if name in t["ndvi_medians"] and name in s["ndvi_medians"]:
             gap = abs(s["ndvi_medians"][name] - t["ndvi_medians"][name])
             real = quality["real_ndvi_medians"][name]
             rows.append(f"| NDVI median, {name} (real {real:.3f}) | {t['ndvi_medians'][name]:.3f} | "
-                        f"{s['ndvi_medians'][name]:.3f} (gap {gap:.3f}) | gap <= 0.03 |")
+                        f"{s['ndvi_medians'][name]:.3f} (gap {gap:.3f}) | gap <= 0.03: {met(gap <= 0.03)} |")
     if "map_adherence_miou" in t:
         rows.append(f"| map adherence, segmenter mIoU (real ceiling {quality['real_ceiling_miou']:.3f}) | "
-                    f"{t['map_adherence_miou']:.3f} | {s['map_adherence_miou']:.3f} | within the teacher's |")
+                    f"{t['map_adherence_miou']:.3f} | {s['map_adherence_miou']:.3f} | >= the teacher's: "
+                    f"{met(s['map_adherence_miou'] >= t['map_adherence_miou'])} |")
     for band in t["seams"]["seam_visibility"]:
         rows.append(f"| seam visibility {band}, 4 x 4 grid, overlap 32 (lower is better) | "
-                    f"{t['seams']['seam_visibility'][band]:.3f} | {s['seams']['seam_visibility'][band]:.3f} | within "
-                    "the teacher's |")
+                    f"{t['seams']['seam_visibility'][band]:.3f} | {s['seams']['seam_visibility'][band]:.3f} | <= the "
+                    f"teacher's: {met(s['seams']['seam_visibility'][band] <= t['seams']['seam_visibility'][band])} |")
     rows.append(f"| generate CLI on those 16 patches, incl. start-up | {t['seams']['generate_cli_s']:.1f} s | "
                 f"{s['seams']['generate_cli_s']:.1f} s | |")
+    verdict = (
+        "**The student meets every goal above.**"
+        if all(verdicts)
+        else f"**The student misses {verdicts.count(False)} of {len(verdicts)} goals above**, so it is not "
+        "shipped as an embedded model."
+    )
     chain_rows = ["| area | model | patches | km² | grid / render / generate / assemble (s) | km² per hour |",
                   "|---|---|---|---|---|---|"]
     for (area, name), r in e2e.items():
@@ -110,14 +125,22 @@ steps per student step, DDIM sampling).
 Held-out (test split) patches of the demo model's real Aberystwyth dataset, {quality['patches']} patches, one
 variation, seed 0, the same noise for both models:
 
-""" + "\n".join(rows) + """
+""" + "\n".join(rows) + f"""
+
+{verdict}
 
 The chain through QGIS Processing (each backend call starts its own process; generation with one variation and
-STEPS 0, i.e. the card's default): the 1.7 km² real OSM extract with both models, and a 6 x 6 km square around it
-with the student only (background beyond the extract, so its maps are mostly empty: it measures throughput, not
-quality).
+STEPS 0, i.e. the card's default): the 1.7 km² real OSM extract (its grid covers 2.6 km²) with both models, and a
+6 x 6 km square around it with the student only (background beyond the extract, so its maps are mostly empty: it
+measures throughput, not quality).
 
-""" + "\n".join(chain_rows) + "\n\nGoal: >= 3,000 km² per hour at 10 m on 2 CPU cores.\n"
+""" + "\n".join(chain_rows) + """
+
+Goal: >= 3,000 km² per hour at 10 m on 2 CPU cores. The backend ran with OMP_NUM_THREADS as set for the run (the
+shared-machine rule: 1), on a machine loaded by other jobs; the small area is dominated by the backend's start-up
+and model loading, the large one is the steady state. controlnet-sd15 with a consistency LoRA (4 LCM steps, no
+guidance): its GPU row is not measured (no GPU in the session that wrote this section).
+"""
 
 
 def main() -> None:
@@ -129,9 +152,14 @@ def main() -> None:
                 if line.startswith("model name")), platform.processor())
     before = load()
     python = str(ROOT / ".venv-backend" / "bin" / "python")
-    quality = json.loads(subprocess.run(
-        [python, str(ROOT / "scripts" / "bench_fewstep_quality.py"), str(TEACHER), str(STUDENT), str(DATASET),
-         SEGMENTER], check=True, capture_output=True, text=True).stdout)
+    saved = Path(os.environ.get("MAPSYNTH_FEWSTEP_QUALITY", ""))  # a previous run's quality JSON, to redo the chain
+    if saved.is_file():
+        quality = json.loads(saved.read_text())
+    else:
+        quality = json.loads(subprocess.run(
+            [python, str(ROOT / "scripts" / "bench_fewstep_quality.py"), str(TEACHER), str(STUDENT), str(DATASET),
+             SEGMENTER], check=True, capture_output=True, text=True).stdout)
+        Path(tempfile.gettempdir(), "mapsynth_fewstep_quality.json").write_text(json.dumps(quality))
     e2e = {}
     with tempfile.TemporaryDirectory(prefix="mapsynth-fewstep-chain-") as tmp:
         for area, extent in EXTENTS.items():
