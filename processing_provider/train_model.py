@@ -51,7 +51,8 @@ class TrainModel(MapSynthAlgorithm):
         return self.help_html(self.tr(
             "Trains a MapSynth model on a dataset folder from Build training dataset, in the backend (GPU when "
             "available). Model family pixel: a conditional pixel-space diffusion UNet on all bands (presets tiny, "
-            "small); controlnet-sd15: two ControlNets on Stable Diffusion 1.5 (Base model: a local diffusers "
+            "small; Base model, optional: a pixel model of the same preset and bands to fine-tune); "
+            "controlnet-sd15: two ControlNets on Stable Diffusion 1.5 (Base model: a local diffusers "
             "folder, or a hub id when downloading is allowed, pinned to the hub commit given as revision), the NIR "
             "one conditioned on the map and the RGB image.\n\n"
             "The training folder receives checkpoints (checkpoints/checkpoint-N), validation grids (map | real | "

@@ -6,8 +6,10 @@ rendered through the shipped tables with map-from-land-cover, and generated with
 
 What the tables can express: water, forest, grassland, bare/sand and built-up. The derived maps also draw
 hedgerows and field boundaries as one-pixel lines ("hedge"), which neither CORINE nor WorldCover has: those pixels
-are coded as pasture / grassland. So the comparison is against the derived maps with hedge pixels as grass (what
-the tables can express); how much the hedges matter is measured and printed, not hidden.
+are coded as pasture / grassland; likewise its one-pixel roads and lanes ("minor_road") are coded as CORINE road
+networks / WorldCover built-up, which the model sees as built-up. So the comparison is against the derived maps with
+hedge pixels as grass and road pixels as built-up (what the tables can express); how much the hedges matter is
+measured and printed, not hidden.
 """
 
 import json
@@ -41,6 +43,7 @@ CODES = {
     "bare": (331, 60),
     "other_building": (111, 50),
     "hedge": (231, 30),
+    "minor_road": (122, 50),  # roads: CORINE "road and rail networks" (paved), WorldCover built-up
 }
 NODATA_CODES = (999, 0)
 
@@ -101,8 +104,10 @@ def demo(tmp_path_factory):
     (expressible / "mapsynth_output.json").write_text((root / "derived" / "mapsynth_output.json").read_text())
     for name, rgb in derived.items():
         hedge = (rgb == np.array(colours["hedge"])[:, None, None]).all(axis=0)
+        road = (rgb == np.array(colours["minor_road"])[:, None, None]).all(axis=0)
         out = rgb.copy()
         out[:, hedge] = np.array(colours["grass"])[:, None]
+        out[:, road] = np.array(colours["other_building"])[:, None]  # neither product has a one-pixel road class
         with rasterio.open(root / "derived" / f"{name}.tif") as src:
             profile = src.profile
         with rasterio.open(expressible / f"{name}.tif", "w", **profile) as dst:

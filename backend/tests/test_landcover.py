@@ -12,6 +12,7 @@ def scene():
     refl[:, :, :20] = np.array([0.06, 0.05, 0.03, 0.015])[:, None, None]  # water
     refl[:, :, 20:40] = np.array([0.03, 0.06, 0.035, 0.45])[:, None, None]  # grass
     refl[:, :, 30] = np.array([0.02, 0.035, 0.02, 0.25])[:, None]  # hedgerow: a dark line in NIR
+    refl[:, 10, 20:40] = np.array([0.09, 0.1, 0.1, 0.25])[:, None]  # a lane: a bright, bare line across the field
     refl[:, :, 40:50] = np.array([0.08, 0.085, 0.09, 0.14])[:, None, None]  # built-up
     refl[:, :, 50:] = np.array([0.12, 0.13, 0.15, 0.19])[:, None, None]  # sand
     return refl
@@ -29,6 +30,8 @@ def test_classes_and_linear_structure_are_derived():
     assert colour_at(rgb, 20, 30) == colours["hedge"]
     assert colour_at(rgb, 20, 45) == colours["other_building"]
     assert colour_at(rgb, 20, 55) == colours["bare"]
+    assert all(colour_at(rgb, 10, x) == colours["minor_road"] for x in range(23, 38))
+    assert colour_at(rgb, 11, 25) == colours["grass"] and colour_at(rgb, 30, 30) == colours["hedge"]
 
 
 def test_every_osm_class_is_remapped_onto_a_derived_class():
@@ -41,7 +44,7 @@ def test_every_osm_class_is_remapped_onto_a_derived_class():
     osm[:, 1, 0] = colours["water"]
     osm[:, 1, 1] = colours["parcel_boundary"]
     out = remap_map(osm, table)
-    assert colour_at(out, 0, 0) == colours["grass"] and colour_at(out, 0, 1) == colours["other_building"]
+    assert colour_at(out, 0, 0) == colours["grass"] and colour_at(out, 0, 1) == colours["minor_road"]
     assert colour_at(out, 1, 0) == colours["water"] and colour_at(out, 1, 1) == colours["hedge"]
     assert remap_map(osm, None) is osm
 

@@ -49,7 +49,11 @@ class PixelModel:
         self.card = card
 
     @classmethod
-    def create(cls, preset: str, bands: list[str], size: int, card: dict[str, Any], **_: Any) -> PixelModel:
+    def create(
+        cls, preset: str, bands: list[str], size: int, card: dict[str, Any], base_model: str = "", **_: Any
+    ) -> PixelModel:
+        """A new model; with ``base_model`` (a pixel model folder of the same preset and bands) its weights are the
+        starting point (fine-tuning, e.g. onto new map classes or clip ranges)."""
         from diffusers import UNet2DModel
 
         if preset not in PIXEL_PRESETS:
@@ -60,6 +64,16 @@ class PixelModel:
         unet = UNet2DModel(
             sample_size=size, in_channels=len(bands) + 3, out_channels=len(bands), **PIXEL_PRESETS[preset]
         )
+        if base_model:
+            start = Path(base_model) / "unet"
+            require_files(Path(base_model), "unet/config.json")
+            check_safetensors_only(Path(base_model))
+            weights = UNet2DModel.from_pretrained(start, use_safetensors=True).state_dict()
+            if {k: v.shape for k, v in weights.items()} != {k: v.shape for k, v in unet.state_dict().items()}:
+                raise UserError(
+                    f"BASE_MODEL: {base_model} is not a pixel model of preset {preset} for {len(bands)} bands"
+                )
+            unet.load_state_dict(weights)
         return cls(
             unet,
             {
@@ -168,7 +182,11 @@ class PixelModel:
         return float(requested or self.card.get("default_guidance") or self.card.get("guidance") or 1.0)
 
     def predict(self, inputs, maps, t, guidance: float):
-        """One UNet evaluation; with guidance > 1 the map-free branch runs in the same batch."""
+        """One UNet evaluation; with guidance > 1 the map-free branch runs in the same batch.
+
+        The card's ``guidance_rescale`` (Lin et al. 2023, as diffusers' ``guidance_rescale``) pulls the guided
+        prediction's per-sample spread back towards the map-conditioned one: plain guidance overshoots, which
+        pushed classes to the clip floor (water NIR 0, NDVI -1)."""
         import torch
 
         layout = torch.channels_last  # with load()'s channels-last weights, about 20 % faster convolutions
@@ -176,7 +194,13 @@ class PixelModel:
             return self.unet(torch.cat([inputs, maps], dim=1).contiguous(memory_format=layout), t).sample
         both = torch.cat([torch.cat([inputs, maps], dim=1), torch.cat([inputs, torch.full_like(maps, NULL_MAP)], 1)])
         mapped, free = self.unet(both.contiguous(memory_format=layout), t).sample.chunk(2)
-        return free + guidance * (mapped - free)
+        guided = free + guidance * (mapped - free)
+        rescale = float(self.card.get("guidance_rescale") or 0.0)
+        if rescale > 0:
+            dims = tuple(range(1, guided.ndim))
+            ratio = mapped.std(dim=dims, keepdim=True) / guided.std(dim=dims, keepdim=True).clamp(min=1e-6)
+            guided = rescale * guided * ratio + (1 - rescale) * guided
+        return guided
 
     def sample(self, maps, noises, steps: int, guidance: float = 0.0, **_: Any) -> dict[str, Any]:
         """maps (B, 3, H, W) in [-1, 1], noises per sample -> {"bands": (B, bands, H, W) in [-1, 1]}."""

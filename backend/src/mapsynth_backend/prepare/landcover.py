@@ -4,8 +4,9 @@ A demonstration model of land-cover -> Sentinel-2 appearance needs maps that loo
 From each reflectance patch: water (NDWI), bare ground and sand (bright, yellowish, little vegetation), built-up
 (grey, little vegetation), forest (dense, dark vegetation), grass/farmland (other vegetation); and the linear
 structure the OSM render draws: hedgerows and field boundaries (thin dark lines in NIR: morphological black-hat)
-and lanes (thin bright lines: top-hat). Drawn in the semantic palette, with its reduced class set. OSM renders are
-remapped onto the same classes at generation (``MAP_REMAP``).
+and roads and lanes (thin bright, low-NDVI lines: ridge filters, roads.py) in the road colour, so OSM roads drawn at
+>= 8 m have a class the model learned from real roads. Drawn in the semantic palette, with its reduced class set. OSM
+renders are remapped onto the same classes at generation (``MAP_REMAP``).
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ from ..radiometry import decode_reflectance
 from ..runtime.jobs import Command, Param
 from ..runtime.outputs import MANIFEST, atomic_write, prepare_output_dir
 from ..runtime.protocol import Reporter, UserError
+from .roads import road_lines
 
-STYLE = "derived land cover v1"
-DERIVED_CLASSES = ("water", "forest", "grass", "bare", "other_building", "hedge")
+STYLE = "derived land cover v2 (roads)"
+DERIVED_CLASSES = ("water", "forest", "grass", "bare", "other_building", "hedge", "minor_road")
 # Every semantic class of the OSM render, mapped onto the derived classes the demo model knows.
 MAP_REMAP = {
     "background": "grass",
@@ -43,10 +45,10 @@ MAP_REMAP = {
     "residential_building": "other_building",
     "other_building": "other_building",
     "waterway": "water",
-    "path": "other_building",
+    "path": "minor_road",
     "railway": "other_building",
-    "minor_road": "other_building",
-    "major_road": "other_building",
+    "minor_road": "minor_road",
+    "major_road": "minor_road",
 }
 
 
@@ -84,6 +86,7 @@ def derive(reflectance: np.ndarray) -> np.ndarray:
     vegetated = np.isin(cls, ["grass", "forest"])
     cls[vegetated & (dark_lines > 0.035) & (ndvi > 0.4)] = "hedge"
     cls[(cls == "grass") & (bright_lines > 0.025) & (ndvi < 0.55)] = "other_building"
+    cls[road_lines(reflectance, cls == "water")] = "minor_road"
     out = np.zeros((3, *ndvi.shape), np.uint8)
     for name in DERIVED_CLASSES:
         mask = cls == name

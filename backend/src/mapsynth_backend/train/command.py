@@ -265,7 +265,7 @@ COMMANDS = (
                 "architecture preset (pixel: tiny, small; controlnet-sd15: tiny, sd15)",
                 choices=("tiny", "small", "sd15"),
             ),
-            Param("base_model", "str", "", "controlnet-sd15: local diffusers folder or hub id of SD 1.5"),
+            Param("base_model", "str", "", "controlnet-sd15: SD 1.5 folder or hub id; pixel: a model to fine-tune"),
             Param("allow_download", "bool", False, "allow downloading BASE_MODEL from the Hugging Face hub"),
             Param("revision", "str", SD15_REVISION, "hub commit (hex) a downloaded BASE_MODEL is pinned to"),
             Param(
