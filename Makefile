@@ -97,6 +97,8 @@ doctor: $(BACKEND_VENV)/.installed
 bench: setup
 	$(QGIS_VENV)/bin/python scripts/bench.py
 	QGIS_PROCESS=$(QGIS_PROCESS) $(BACKEND_VENV)/bin/python scripts/bench_demo_modes.py
+	[ ! -f "$${MAPSYNTH_FEWSTEP_STUDENT:-resources/models/mapsynth-demo-pixel-fewstep}/model_card.json" ] || \
+		QT_QPA_PLATFORM=offscreen $(QGIS_VENV)/bin/python scripts/bench_fewstep.py
 
 demo: setup
 	@QGIS_PROCESS=$(QGIS_PROCESS) scripts/demo.sh

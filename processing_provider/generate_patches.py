@@ -29,7 +29,7 @@ DEVICES = ("auto", "cpu", "cuda")
 class GeneratePatches(MapSynthAlgorithm):
     MODEL, PATCH_GRID, MAP_DIR, VARIATIONS, SEED = "MODEL", "PATCH_GRID", "MAP_DIR", "VARIATIONS", "SEED"
     STEPS, BATCH_SIZE, DEVICE, GUIDANCE, OUTPUT_DIR = "STEPS", "BATCH_SIZE", "DEVICE", "GUIDANCE", "OUTPUT_DIR"
-    SEAMLESS = "SEAMLESS"
+    SEAMLESS, CONSISTENCY_LORA = "SEAMLESS", "CONSISTENCY_LORA"
     PATCH_COUNT = "PATCH_COUNT"
     group_id = "generation"
 
@@ -77,8 +77,8 @@ class GeneratePatches(MapSynthAlgorithm):
             self.SEED, self.tr("Seed"), QgsProcessingParameterNumber.Integer, 0, False, 0),
             "the noise depends only on (seed, patch_id, variation)"))
         self.addParameter(helped(QgsProcessingParameterNumber(
-            self.STEPS, self.tr("Denoising steps"), QgsProcessingParameterNumber.Integer, 20, False, 1, 1000),
-            "DPM-Solver++ steps: more is slower and usually cleaner"))
+            self.STEPS, self.tr("Denoising steps"), QgsProcessingParameterNumber.Integer, 0, False, 0, 1000),
+            "0 = the model card's default (20 DPM-Solver++ steps; few-step distilled models: theirs)"))
         self.addParameter(helped(QgsProcessingParameterNumber(
             self.BATCH_SIZE, self.tr("Batch size"), QgsProcessingParameterNumber.Integer, 8, False, 1, 1024),
             "patches per forward pass; lower it when memory runs out"))
@@ -90,6 +90,10 @@ class GeneratePatches(MapSynthAlgorithm):
         self.addParameter(helped(QgsProcessingParameterNumber(
             self.GUIDANCE, self.tr("Guidance scale"), QgsProcessingParameterNumber.Double, 0.0, False, 0.0, 30.0),
             "classifier-free guidance; 0 = the model's default", advanced=True))
+        self.addParameter(helped(QgsProcessingParameterFile(
+            self.CONSISTENCY_LORA, self.tr("Consistency LoRA folder"), QgsProcessingParameterFile.Folder,
+            optional=True), "controlnet-sd15: a local latent-consistency LoRA (LCM / TCD, safetensors) for 4-step "
+            "sampling without guidance (Denoising steps 0 = 4)", advanced=True))
         self.addParameter(helped(QgsProcessingParameterFolderDestination(self.OUTPUT_DIR, self.tr("Generated patches")),
                                  "input of Assemble seamless mosaic (Generated patches folder)"))
         self.addOutput(QgsProcessingOutputNumber(self.PATCH_COUNT, self.tr("Patches with all variations")))

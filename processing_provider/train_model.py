@@ -36,6 +36,8 @@ class TrainModel(MapSynthAlgorithm):
     MAP_DROPOUT, REVISION, DEVICE = "MAP_DROPOUT", "REVISION", "DEVICE"
     LR_SCHEDULER, LR_WARMUP_STEPS, WEIGHT_DECAY = "LR_SCHEDULER", "LR_WARMUP_STEPS", "WEIGHT_DECAY"
     MAX_GRAD_NORM, EMA, EMA_DECAY = "MAX_GRAD_NORM", "EMA", "EMA_DECAY"
+    DISTILL_FROM, DISTILL_STEPS = "DISTILL_FROM", "DISTILL_STEPS"
+    DISTILL_SUBSTEPS, DISTILL_GUIDANCE = "DISTILL_SUBSTEPS", "DISTILL_GUIDANCE"
     OUTPUT_DIR, MODEL_DIR, FINAL_LOSS = "OUTPUT_DIR", "MODEL_DIR", "FINAL_LOSS"
     group_id = "training"
 
@@ -63,7 +65,10 @@ class TrainModel(MapSynthAlgorithm):
             "without their map, so generation can apply classifier-free map guidance (Guidance scale of Generate "
             "patches; the card records the recommended scale). Learning-rate schedule with warmup, weight decay, "
             "gradient clipping and EMA are the knobs of diffusers' training examples. Device auto runs on the "
-            "device chosen in MapSynth Settings. For multi-GPU training run the same job with 'accelerate launch "
+            "device chosen in MapSynth Settings. Distil from (pixel): instead of a new model, train a few-step "
+            "student of that teacher model on the same dataset (progressive distillation with the teacher's "
+            "guidance folded in: one network evaluation per step, Distilled steps steps; its card records them as "
+            "the default of Generate patches). For multi-GPU training run the same job with 'accelerate launch "
             "-m mapsynth_backend train-model ...'."))
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API name
@@ -98,6 +103,18 @@ class TrainModel(MapSynthAlgorithm):
             QgsProcessingParameterNumber(self.SEED, self.tr("Seed"), QgsProcessingParameterNumber.Integer, 0, False, 0),
             QgsProcessingParameterNumber(self.MAP_DROPOUT, self.tr("Map dropout"),
                                          QgsProcessingParameterNumber.Double, 0.0, False, 0.0, 0.5),
+            helped(QgsProcessingParameterFile(self.DISTILL_FROM, self.tr("Distil from (teacher model)"),
+                                              QgsProcessingParameterFile.Folder, optional=True),
+                   "a pixel model folder: train a few-step student of it instead of a new model"),
+            helped(QgsProcessingParameterNumber(self.DISTILL_STEPS, self.tr("Distilled steps"),
+                                                QgsProcessingParameterNumber.Integer, 5, False, 1, 100),
+                   "the student's sampling steps (one network evaluation each)"),
+            helped(QgsProcessingParameterNumber(self.DISTILL_SUBSTEPS, self.tr("Teacher steps per student step"),
+                                                QgsProcessingParameterNumber.Integer, 2, False, 1),
+                   "guided teacher DDIM steps one student step learns; steps x this must divide 1000"),
+            helped(QgsProcessingParameterNumber(self.DISTILL_GUIDANCE, self.tr("Guidance folded in"),
+                                                QgsProcessingParameterNumber.Double, 0.0, False, 0.0),
+                   "the teacher's guidance scale the student learns; 0 = the teacher card's"),
             helped(QgsProcessingParameterEnum(self.LR_SCHEDULER, self.tr("Learning-rate schedule"),
                                               list(LR_SCHEDULES), False, 0),
                    "the learning rate after the warmup: constant, or decaying linearly or as a cosine to 0"),

@@ -23,6 +23,8 @@ from ..runtime.protocol import Reporter, UserError
 from .nodata import MapNodata, is_semantic, refuse_all_nodata
 from .sampling import item_noise, map_to_model, remap_map, stack_noise, to_reflectance
 
+DEFAULT_STEPS = 20  # DPM-Solver++ steps of models whose card names no default_steps
+
 
 def resolve_device(requested: str, state) -> str:
     import torch
@@ -36,6 +38,11 @@ def resolve_device(requested: str, state) -> str:
     if requested.startswith("cuda") and not torch.cuda.is_available():
         raise UserError(f"DEVICE: {requested} was asked for but this backend's torch sees no CUDA GPU (see doctor)")
     return requested
+
+
+def default_steps(params: dict[str, Any], card: dict[str, Any]) -> int:
+    """STEPS 0 = the card's ``default_steps`` (few-step students record theirs; older cards mean 20)."""
+    return int(params["steps"] or card.get("default_steps") or DEFAULT_STEPS)
 
 
 def _map_manifest(map_dir: Path, fingerprint: str) -> dict[str, Any]:
@@ -106,6 +113,13 @@ def generate(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
         precision, torch.float16 if device.startswith("cuda") else torch.float32
     )
     model = load_model(params["model"], device, dtype)
+    if params["consistency_lora"]:
+        if not hasattr(model, "use_consistency_lora"):
+            raise UserError(
+                f"CONSISTENCY_LORA: a {model.card['family']} model takes no consistency LoRA (controlnet-sd15 only);"
+                " distil a pixel model into a few-step one with train_model's DISTILL_FROM"
+            )
+        model.use_consistency_lora(Path(params["consistency_lora"]))
     card = model.card
     if card["bands"] != card["radiometry"]["bands"]:
         raise UserError(f"MODEL: its bands {card['bands']} differ from its radiometry {card['radiometry']['bands']}")
@@ -115,7 +129,7 @@ def generate(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
     model.configure_decoding(params["vae_tiling"], params["vae_slicing"])
     if hasattr(model, "check_generate_options"):  # pix2pix refuses diffusion-only options before writing
         model.check_generate_options(params)
-    params = {**params, "guidance": model.guidance_scale(params["guidance"])}
+    params = {**params, "guidance": model.guidance_scale(params["guidance"]), "steps": default_steps(params, card)}
     details = {
         "model": str(Path(params["model"]).resolve()),
         "family": card["family"],
@@ -321,7 +335,15 @@ COMMANDS = (
             Param("map_dir", "path", help="rendered map patches of this grid"),
             Param("variations", "int", 4, "variations per patch", minimum=1, maximum=100),
             Param("seed", "int", 0, "seed; noise depends only on (seed, patch_id, variation)", minimum=0),
-            Param("steps", "int", 20, "DPM-Solver++ steps (pix2pix: ignored)", minimum=1, maximum=1000),
+            Param(
+                "steps",
+                "int",
+                0,
+                "denoising steps; 0 = the card's default_steps (20 DPM-Solver++ steps for cards without one);"
+                " pix2pix: ignored",
+                minimum=0,
+                maximum=1000,
+            ),
             Param("batch_size", "int", 8, "items per forward pass", minimum=1),
             Param("device", "str", "auto", "auto, cpu, cuda or cuda:N"),
             Param(
@@ -339,6 +361,13 @@ COMMANDS = (
             Param("negative_prompt", "str", "clouds, haze, blurry, low quality", "negative prompt (controlnet-sd15)"),
             Param("seamless", "bool", False, "joint denoising of the whole area with Hann-weighted windows"),
             Param("window_stride", "int", 0, "seamless: window stride in pixels (0 = half a patch)", minimum=0),
+            Param(
+                "consistency_lora",
+                "str",
+                "",
+                "controlnet-sd15: local folder of a latent-consistency LoRA (LCM / TCD, safetensors) for 4-step"
+                " sampling without guidance",
+            ),
             Param("compile", "bool", False, "torch.compile the UNet"),
             Param("vae_tiling", "bool", False, "tiled VAE decoding (controlnet-sd15)"),
             Param("vae_slicing", "bool", False, "sliced VAE decoding (controlnet-sd15)"),

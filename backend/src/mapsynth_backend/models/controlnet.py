@@ -37,6 +37,21 @@ class ControlNetPair:
         # cards written before the schedule was recorded use their base model's
         self.scheduler_config = card.get("train_scheduler") or base["scheduler_config"]
         self.timings: dict[str, float] = {}
+        self.consistency: str | None = None  # LCMScheduler / TCDScheduler once a consistency LoRA is fused
+
+    def use_consistency_lora(self, folder: Path) -> None:
+        """Few-step sampling: fuse a latent-consistency LoRA into the base UNet (models/consistency.py)."""
+        from .consistency import DEFAULT_STEPS, fuse_lora, scheduler_name
+
+        name = scheduler_name(folder)
+        layers = fuse_lora(self.base["unet"], folder)
+        self.consistency = name
+        self.card = {
+            **self.card,
+            "default_steps": DEFAULT_STEPS,
+            "default_guidance": 1.0,
+            "consistency_lora": {"folder": str(folder.resolve()), "scheduler": name, "layers": layers},
+        }
 
     @property
     def window_step(self) -> int:
@@ -145,8 +160,13 @@ class ControlNetPair:
         check_prediction_type(scheduler.config.prediction_type)
         return scheduler
 
-    def _sampler(self, steps: int):
+    def _sampler(self, steps: int, noise=None):
         from diffusers import DPMSolverMultistepScheduler
+
+        if self.consistency:
+            from .consistency import consistency_sampler
+
+            return consistency_sampler(self.consistency, self.scheduler_config, steps, noise)
 
         scheduler = DPMSolverMultistepScheduler.from_config(self.scheduler_config, algorithm_type="dpmsolver++")
         check_prediction_type(scheduler.config.prediction_type)
@@ -206,7 +226,7 @@ class ControlNetPair:
         return (self.base["unet"].config.in_channels, height // self.vae_factor, width // self.vae_factor)
 
     def guidance_scale(self, requested: float) -> float:
-        return float(requested or DEFAULT_GUIDANCE)
+        return float(requested or self.card.get("default_guidance") or DEFAULT_GUIDANCE)
 
     def denoiser(self):
         return self.base["unet"]
@@ -220,7 +240,7 @@ class ControlNetPair:
     def _denoise(self, controlnet, noise, cond, hidden, steps, guidance, control_scale):
         import torch
 
-        scheduler = self._sampler(steps)
+        scheduler = self._sampler(steps, noise)
         latents = noise * scheduler.init_noise_sigma
         cfg = guidance > 1.0
         cond_in = torch.cat([cond, cond]) if cfg else cond
@@ -354,7 +374,9 @@ class ControlNetPair:
                     hidden_n = text.repeat(n, 1, 1)
                     return self.predict(controlnet, inputs.to(dtype), t, hidden_n, cond, control_scale).to(inputs.dtype)
 
-                return denoise(noise.to(dtype), latent_windows, latent_size, self._sampler(steps), predict, batch_size)
+                return denoise(
+                    noise.to(dtype), latent_windows, latent_size, self._sampler(steps, noise), predict, batch_size
+                )
 
             rgb = self.decode(run(self.controlnet_rgb, noises["rgb"], map01)[None])
             nir_condition = torch.cat([map01, ((rgb[0] + 1) / 2).to(dtype)])

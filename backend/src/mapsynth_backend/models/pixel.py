@@ -138,9 +138,15 @@ class PixelModel:
         return scheduler
 
     def _sampler(self, steps: int):
-        from diffusers import DPMSolverMultistepScheduler
+        """DPM-Solver++; distilled students (card ``sampler``) take the DDIM grid they were distilled on."""
+        from diffusers import DDIMScheduler, DPMSolverMultistepScheduler
 
-        scheduler = DPMSolverMultistepScheduler(**self.card["train_scheduler"], algorithm_type="dpmsolver++")
+        if self.card.get("sampler") == "ddim-trailing":
+            scheduler = DDIMScheduler(
+                **self.card["train_scheduler"], clip_sample=False, set_alpha_to_one=True, timestep_spacing="trailing"
+            )
+        else:
+            scheduler = DPMSolverMultistepScheduler(**self.card["train_scheduler"], algorithm_type="dpmsolver++")
         scheduler.set_timesteps(steps)
         return scheduler
 
@@ -169,10 +175,11 @@ class PixelModel:
         return (len(self.card["bands"]), height, width or height)
 
     def guidance_scale(self, requested: float) -> float:
-        """0 = the card's recommendation; models trained without map dropout have no map-free branch (1)."""
+        """0 = the card's recommendation; models trained without map dropout (distilled students: guidance folded
+        in) have no map-free branch (1)."""
         if not self.card.get("map_dropout"):
             return 1.0
-        return float(requested or self.card.get("guidance") or 1.0)
+        return float(requested or self.card.get("default_guidance") or self.card.get("guidance") or 1.0)
 
     def predict(self, inputs, maps, t, guidance):
         """One UNet evaluation; with guidance != 1 the map-free branch runs in the same batch. ``guidance`` is a

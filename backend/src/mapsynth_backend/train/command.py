@@ -104,8 +104,15 @@ def train(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
     from accelerate.utils import set_seed
 
     set_seed(params["seed"])  # the initial weights
-    options = {k: params[k] for k in ("base_model", "allow_download", "revision")}
-    model = family.create(params["preset"], bands, size, card, **options)
+    if params["distill_from"]:  # a few-step student of a teacher model (train/distill.py)
+        from .distill import prepare_distillation
+
+        model, _teacher, loss_fn = prepare_distillation(params, family, radiometry, size, accelerator.device)
+        params = {**params, "validation_steps": params["distill_steps"]}
+    else:
+        options = {k: params[k] for k in ("base_model", "allow_download", "revision")}
+        model = family.create(params["preset"], bands, size, card, **options)
+        loss_fn = model.loss
     model.prepare_training(accelerator.device, mixed)
     trainable = [p for module in model.trainable() for p in module.parameters()]
     optimizer_cls = torch.optim.AdamW
@@ -176,7 +183,7 @@ def train(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
             generator = torch.Generator().manual_seed(params["seed"] * 1_000_003 + step * 101 + micro * 7 + rank)
             with accelerator.accumulate(*model.trainable()):
                 with accelerator.autocast():
-                    loss = model.loss(batch, scheduler, generator)
+                    loss = loss_fn(batch, scheduler, generator)
                 accelerator.backward(loss)
                 if accelerator.sync_gradients:
                     accelerator.clip_grad_norm_(trainable, params["max_grad_norm"])
@@ -290,6 +297,10 @@ COMMANDS = (
             Param("validation_steps", "int", 20, "sampling steps for validation", minimum=1),
             Param("resume", "str", "", "'latest' or a checkpoint folder"),
             Param("device", "str", "auto", "auto or cpu", choices=("auto", "cpu")),
+            Param("distill_from", "str", "", "teacher model folder: train a few-step student of it (pixel)"),
+            Param("distill_steps", "int", 5, "distillation: the student's sampling steps", minimum=1, maximum=100),
+            Param("distill_substeps", "int", 2, "distillation: teacher DDIM steps per student step", minimum=1),
+            Param("distill_guidance", "float", 0.0, "distillation: guidance folded in (0 = the teacher's)", minimum=0),
             Param("output_dir", "path", help="training folder (checkpoints, validation, loss, model)"),
         ),
     ),
