@@ -172,7 +172,8 @@ def train(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
     validation_rows = (splits["validation"] or splits["train"])[: params["validation_samples"]]
     for module in model.trainable():
         module.train()
-    value = None  # the last step's loss; none when a resumed run is already at MAX_STEPS (it only saves the model)
+    # the last step's loss; a run resumed at MAX_STEPS trains nothing and reports the last loss of its loss.csv
+    value = float(kept[-1]["loss"]) if kept else None
     while step < params["max_steps"]:
         reporter.check_cancel()
         for micro in range(params["gradient_accumulation"]):
