@@ -66,8 +66,8 @@ class SampleClass(MapSynthAlgorithm):
             self.SEED, self.tr("Seed"), QgsProcessingParameterNumber.Integer, 0, False, 0),
             "sample i depends only on (seed, class, i)"))
         self.addParameter(helped(QgsProcessingParameterNumber(
-            self.STEPS, self.tr("Denoising steps"), QgsProcessingParameterNumber.Integer, 20, False, 1, 1000),
-            "DPM-Solver++ steps (pix2pix: ignored)"))
+            self.STEPS, self.tr("Denoising steps"), QgsProcessingParameterNumber.Integer, 0, False, 0, 1000),
+            "0 = the model card's default_steps, like Generate patches (pix2pix: ignored)"))
         self.addParameter(helped(QgsProcessingParameterNumber(
             self.GUIDANCE, self.tr("Guidance scale"), QgsProcessingParameterNumber.Double, 0.0, False, 0.0, 30.0),
             "map guidance; 0 = the model's default", advanced=True))

@@ -25,7 +25,7 @@ from ..radiometry import ENCODING, encode_reflectance
 from ..runtime.jobs import Command, Param
 from ..runtime.outputs import atomic_write, prepare_output_dir
 from ..runtime.protocol import Reporter
-from .command import resolve_device, write_generated
+from .command import default_steps, resolve_device, write_generated
 from .sampling import clip_range, item_noise, map_to_model, remap_map, stack_noise, to_reflectance
 
 PALETTE_FILE = Path(__file__).resolve().parents[1] / "data" / "semantic_palette.json"
@@ -54,6 +54,7 @@ def sample_class(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
     model = load_model(params["model"], device, torch.float32)
     card = model.card
     guidance = model.guidance_scale(params["guidance"])
+    params = {**params, "steps": default_steps(params, card)}
     key, size = params["class"], card["patch_size"]
     out = Path(params["output_dir"])
     details = {"model": str(Path(params["model"]).resolve()), "class": key, "seed": params["seed"]}
@@ -129,7 +130,7 @@ COMMANDS = (
             Param("class", "str", "forest", "palette class (area classes)", choices=AREA_CLASSES),
             Param("count", "int", 16, "patches to generate", minimum=1, maximum=10000),
             Param("seed", "int", 0, "seed; noise depends only on (seed, class, index)", minimum=0),
-            Param("steps", "int", 20, "DPM-Solver++ steps (pix2pix: ignored, one forward pass)", minimum=1),
+            Param("steps", "int", 0, "denoising steps; 0 = the card's default_steps (pix2pix: ignored)", minimum=0),
             Param(
                 "guidance",
                 "float",
