@@ -1,4 +1,5 @@
-"""Per-class map guidance for `inpaint-scenario` (GUIDANCE 0 = auto, pixel models).
+"""Per-class map guidance (GUIDANCE 0 = auto, pixel models): for `inpaint-scenario` under edits, and for
+`generate` over the whole map when the model card has ``guidance_by_class``.
 
 Measured on the real scene (docs/BENCHMARKS.md): without map guidance a built-up or bare edit matches the real
 class, but a lake on fields is only half water (the field shows through); at guidance 1.5 the lake is water but
@@ -11,6 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
+from ..runtime.protocol import UserError
 
 DEFAULT_GUIDANCE_BY_CLASS = {"water": 1.5}  # a model card's ``inpaint_guidance_by_class`` replaces it
 
@@ -39,3 +42,47 @@ def guidance_map(
             zone = distance_transform_edt(~zone) <= margin
         weights[zone] = np.maximum(weights[zone], value) if value > base else np.minimum(weights[zone], value)
     return None if (weights == base).all() else weights
+
+
+def class_weight_map(maps, by_class: dict[str, float], margin: int, base: float):
+    """Generation's per-class guidance: weight (B, 1, H, W) from map patches ``maps`` (B, 3, H, W) in [-1, 1], in
+    the model's colours (after ``map_remap``): ``by_class[c]`` on pixels of class ``c`` and within ``margin`` px
+    of them (shores are coloured by both sides), ``base`` elsewhere. Pure torch, so distillation folds in exactly
+    what generation does."""
+    import torch
+    import torch.nn.functional as F
+
+    from ..prepare.landcover import palette
+
+    colours = palette()
+    weights = torch.full_like(maps[:, :1], float(base))
+    for name, value in sorted(by_class.items(), key=lambda item: abs(item[1] - base)):
+        colour = torch.tensor(colours[name], dtype=maps.dtype, device=maps.device)[None, :, None, None]
+        zone = ((maps - (colour / 127.5 - 1)).abs() < 0.5 / 127.5).all(dim=1, keepdim=True).to(maps.dtype)
+        if margin > 0:
+            zone = F.max_pool2d(zone, 2 * margin + 1, stride=1, padding=margin)
+        weights = torch.where(zone > 0, torch.full_like(weights, float(value)), weights)
+    return weights
+
+
+def generation_weights(model, requested: float, maps):
+    """GUIDANCE 0 with a pixel model whose card has ``guidance_by_class``: the weight map for ``maps``
+    (B, 3, H, W); else None (one guidance value everywhere: an explicit GUIDANCE, or a card without the table)."""
+    table = class_table(model)
+    if requested or table is None:
+        return None
+    from ..prepare.landcover import palette
+
+    unknown = sorted(set(table) - set(palette()))
+    if unknown:
+        raise UserError(f"MODEL: its card's guidance_by_class names {unknown}, which are no semantic-palette classes")
+    margin = int(model.card.get("guidance_by_class_margin", 0))
+    return class_weight_map(maps, table, margin, model.guidance_scale(0.0))
+
+
+def class_table(model) -> dict[str, float] | None:
+    """The per-class guidance generation applies at GUIDANCE 0 (recorded in the output's manifest), else None."""
+    card = model.card
+    if not card.get("guidance_by_class") or not card.get("map_dropout") or card.get("family") != "pixel":
+        return None
+    return {str(k): float(v) for k, v in card["guidance_by_class"].items()}

@@ -20,6 +20,7 @@ from ..radiometry import ENCODING, encode_reflectance, set_band_encoding
 from ..runtime.jobs import Command, Param
 from ..runtime.outputs import MANIFEST, atomic_write, prepare_output_dir
 from ..runtime.protocol import Reporter, UserError
+from .class_guidance import class_table, generation_weights
 from .nodata import MapNodata, is_semantic, refuse_all_nodata
 from .sampling import item_noise, map_to_model, remap_map, stack_noise, to_reflectance
 
@@ -129,6 +130,7 @@ def generate(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
     model.configure_decoding(params["vae_tiling"], params["vae_slicing"])
     if hasattr(model, "check_generate_options"):  # pix2pix refuses diffusion-only options before writing
         model.check_generate_options(params)
+    auto_guidance = not params["guidance"]  # GUIDANCE 0: the card's, per class where it has guidance_by_class
     params = {**params, "guidance": model.guidance_scale(params["guidance"]), "steps": default_steps(params, card)}
     details = {
         "model": str(Path(params["model"]).resolve()),
@@ -137,6 +139,7 @@ def generate(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
         "seed": params["seed"],
         "steps": params["steps"],
         "guidance": params["guidance"],
+        "guidance_by_class": class_table(model) if auto_guidance else None,
         "control_scale": params["control_scale"],
         "bands": card["bands"],
         "seamless": params["seamless"],
@@ -146,7 +149,8 @@ def generate(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
         prepare_output_dir(out, "generated", grid.fingerprint, details)
     state.wait_for_everyone()
     if params["seamless"]:
-        result = _generate_seamless(model, grid, (map_dir, reader), out, params, reporter, state, device)
+        seamless = {**params, "auto_guidance": auto_guidance}
+        result = _generate_seamless(model, grid, (map_dir, reader), out, seamless, reporter, state, device)
         state.wait_for_everyone()
         if state.is_main_process:
             result.update(write_index(out, grid, params["variations"]))
@@ -183,11 +187,14 @@ def generate(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
         if card.get("pixel_size") and abs(pixel - card["pixel_size"]) > 0.01 * card["pixel_size"]:
             raise UserError(f"PATCH_GRID: {pixel} m pixels, but the model works at {card['pixel_size']} m")
         noises = stack_noise([item_noise(model, params["seed"], pid, v, size) for pid, v, _, _ in batch], device)
+        maps = torch.stack(maps).to(device)
+        weights = generation_weights(model, 0.0 if auto_guidance else params["guidance"], maps)
         outputs = model.sample(
-            torch.stack(maps).to(device),
+            maps,
             noises,
             params["steps"],
             guidance=params["guidance"],
+            **({} if weights is None else {"guidance_map": weights}),
             control_scale=params["control_scale"],
             negative_prompt=params["negative_prompt"],
         )
@@ -256,6 +263,8 @@ def _generate_seamless(model, grid, maps, out: Path, params, reporter, state, de
         if torch.isfinite(map_canvas[0, y : y + size, x : x + size]).all()
     ]
     map_canvas = torch.nan_to_num(map_canvas).to(device)
+    weights = generation_weights(model, 0.0 if params["auto_guidance"] else params["guidance"], map_canvas[None])
+    extra = {} if weights is None else {"guidance_map": weights[0, 0]}
     written = 0
     for variation in range(params["variations"]):
         targets = {c.patch_id: out / f"{c.patch_id}_v{variation:02d}.tif" for c in cells}
@@ -272,6 +281,7 @@ def _generate_seamless(model, grid, maps, out: Path, params, reporter, state, de
             guidance=params["guidance"],
             control_scale=params["control_scale"],
             negative_prompt=params["negative_prompt"],
+            **extra,
         )
         for cell in cells:
             if targets[cell.patch_id].exists():

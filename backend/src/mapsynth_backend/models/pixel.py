@@ -203,11 +203,14 @@ class PixelModel:
             guided = rescale * guided * ratio + (1 - rescale) * guided
         return guided
 
-    def sample(self, maps, noises, steps: int, guidance: float = 0.0, **_: Any) -> dict[str, Any]:
-        """maps (B, 3, H, W) in [-1, 1], noises per sample -> {"bands": (B, bands, H, W) in [-1, 1]}."""
+    def sample(self, maps, noises, steps: int, guidance: float = 0.0, guidance_map=None, **_: Any) -> dict[str, Any]:
+        """maps (B, 3, H, W) in [-1, 1], noises per sample -> {"bands": (B, bands, H, W) in [-1, 1]};
+        ``guidance_map`` (B, 1, H, W), a per-pixel guidance weight, replaces ``guidance`` where given."""
         import torch
 
         guidance = self.guidance_scale(guidance)
+        if guidance_map is not None and self.card.get("map_dropout"):
+            guidance = guidance_map.to(maps.device, next(self.unet.parameters()).dtype)
         scheduler = self._sampler(steps)
         dtype = next(self.unet.parameters()).dtype
         maps = maps.to(dtype)

@@ -9,10 +9,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ..generate.class_guidance import class_table, generation_weights
 from ..models import load_card, load_model
 from ..models.pixel import NULL_MAP
 from ..runtime.protocol import UserError
 
+# card entries that describe the teacher's training, sampling or evaluation, not the student's
+TEACHER_ONLY = ("map_dropout", "guidance", "guidance_by_class", "guidance_by_class_margin", "steps", "training")
+TEACHER_ONLY += ("created", "held_out_evaluation", "augmentation_experiment", "baseline_prototype")
 DISTILLABLE = ("pixel",)  # families whose denoiser is one network on (sample, map) without text or latents
 
 
@@ -53,7 +57,8 @@ def student_card(teacher, teacher_dir: Path, params: dict[str, Any]) -> dict[str
     """The teacher's card with the folded guidance: one evaluation per step, the student's default steps."""
     card = dict(teacher.card)
     guidance = teacher.guidance_scale(params["distill_guidance"])
-    for key in ("map_dropout", "guidance", "steps", "training", "created"):
+    by_class = None if params["distill_guidance"] else class_table(teacher)
+    for key in TEACHER_ONLY:
         card.pop(key, None)
     if card.get("name"):
         card["name"] = f"{card['name']}-fewstep"
@@ -70,6 +75,8 @@ def student_card(teacher, teacher_dir: Path, params: dict[str, Any]) -> dict[str
             "teacher": teacher_dir.resolve().name,
             "teacher_created": teacher.card.get("created"),
             "teacher_guidance": guidance,
+            "teacher_guidance_by_class": by_class,
+            "teacher_guidance_by_class_margin": teacher.card.get("guidance_by_class_margin") if by_class else None,
             "teacher_ddim_steps": params["distill_steps"] * params["distill_substeps"],
             "substeps": params["distill_substeps"],
         },
@@ -88,10 +95,11 @@ def _schedule(scheduler, timesteps, like):
 
 
 def guided_velocity(unet, sample, maps, timesteps, guidance: float):
-    """The teacher's guided v-prediction, both branches in one batch (per-sample timesteps)."""
+    """The teacher's guided v-prediction, both branches in one batch (per-sample timesteps); ``guidance`` is a
+    number or a per-pixel weight (B, 1, H, W)."""
     import torch
 
-    if guidance == 1.0:
+    if bool((guidance == 1).all()) if torch.is_tensor(guidance) else guidance == 1.0:
         return unet(torch.cat([sample, maps], 1), timesteps).sample
     both = torch.cat([torch.cat([sample, maps], 1), torch.cat([sample, torch.full_like(maps, NULL_MAP)], 1)])
     mapped, free = unet(both, timesteps.repeat(2)).sample.chunk(2)
@@ -106,6 +114,7 @@ class DistillationLoss:
         self.student, self.teacher = student, teacher
         self.steps, self.substeps = params["distill_steps"], params["distill_substeps"]
         self.guidance = teacher.guidance_scale(params["distill_guidance"])
+        self.requested = params["distill_guidance"]  # 0: the teacher's default, per class where its card says so
         self.stride = distill_grid(self.steps, self.substeps, teacher.card["train_scheduler"]["num_train_timesteps"])
 
     def __call__(self, batch: dict[str, Any], scheduler, generator=None):
@@ -118,9 +127,11 @@ class DistillationLoss:
         a, s = _schedule(scheduler, start, target)
         noisy = a * target + s * noise
         with torch.no_grad():
+            weights = generation_weights(self.teacher, self.requested, maps)
+            guidance = self.guidance if weights is None else weights
             current, t = noisy, start
             for _ in range(self.substeps):
-                velocity = guided_velocity(self.teacher.unet, current, maps, t, self.guidance)
+                velocity = guided_velocity(self.teacher.unet, current, maps, t, guidance)
                 a_t, s_t = _schedule(scheduler, t, target)
                 a_p, s_p = _schedule(scheduler, t - self.stride, target)
                 clean, eps = a_t * current - s_t * velocity, s_t * current + a_t * velocity
