@@ -191,9 +191,21 @@ class PixelModel:
         import torch
 
         layout = torch.channels_last  # with load()'s channels-last weights, about 20 % faster convolutions
-        if bool((guidance == 1).all()) if torch.is_tensor(guidance) else guidance == 1.0:  # no map-free branch
+        if torch.is_tensor(guidance):  # per-pixel weights: the map-free branch only for samples that need it
+            unguided = (guidance == 1).flatten(1).all(dim=1)
+            if bool(unguided.all()):
+                guidance = 1.0
+            elif bool(unguided.any()):
+                mapped = self.unet(torch.cat([inputs, maps], dim=1).contiguous(memory_format=layout), t).sample
+                per_sample = torch.is_tensor(t) and t.ndim > 0 and len(t) == len(inputs)  # distillation's timesteps
+                needed = t[~unguided] if per_sample else t
+                mapped[~unguided] = self.predict(inputs[~unguided], maps[~unguided], needed, guidance[~unguided])
+                return mapped
+        if not torch.is_tensor(guidance) and guidance == 1.0:  # no map-free branch
             return self.unet(torch.cat([inputs, maps], dim=1).contiguous(memory_format=layout), t).sample
         both = torch.cat([torch.cat([inputs, maps], dim=1), torch.cat([inputs, torch.full_like(maps, NULL_MAP)], 1)])
+        if torch.is_tensor(t) and t.ndim > 0 and len(t) == len(inputs):  # per-sample timesteps (distillation)
+            t = t.repeat(2)
         mapped, free = self.unet(both.contiguous(memory_format=layout), t).sample.chunk(2)
         guided = free + guidance * (mapped - free)
         rescale = float(self.card.get("guidance_rescale") or 0.0)

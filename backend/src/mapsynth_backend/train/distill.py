@@ -11,7 +11,6 @@ from typing import Any
 
 from ..generate.class_guidance import class_table, generation_weights
 from ..models import load_card, load_model
-from ..models.pixel import NULL_MAP
 from ..runtime.protocol import UserError
 
 # card entries that describe the teacher's training, sampling or evaluation, not the student's
@@ -94,18 +93,6 @@ def _schedule(scheduler, timesteps, like):
     return bar.sqrt().view(shape).to(like.dtype), (1 - bar).sqrt().view(shape).to(like.dtype)
 
 
-def guided_velocity(unet, sample, maps, timesteps, guidance: float):
-    """The teacher's guided v-prediction, both branches in one batch (per-sample timesteps); ``guidance`` is a
-    number or a per-pixel weight (B, 1, H, W)."""
-    import torch
-
-    if bool((guidance == 1).all()) if torch.is_tensor(guidance) else guidance == 1.0:
-        return unet(torch.cat([sample, maps], 1), timesteps).sample
-    both = torch.cat([torch.cat([sample, maps], 1), torch.cat([sample, torch.full_like(maps, NULL_MAP)], 1)])
-    mapped, free = unet(both, timesteps.repeat(2)).sample.chunk(2)
-    return free + guidance * (mapped - free)
-
-
 class DistillationLoss:
     """loss(batch, scheduler, generator): the student's v-prediction against the one that makes a single DDIM
     step land where SUBSTEPS guided teacher steps land (from the same noisy real patch)."""
@@ -131,7 +118,7 @@ class DistillationLoss:
             guidance = self.guidance if weights is None else weights
             current, t = noisy, start
             for _ in range(self.substeps):
-                velocity = guided_velocity(self.teacher.unet, current, maps, t, guidance)
+                velocity = self.teacher.predict(current, maps, t, guidance)  # exactly generation's guidance
                 a_t, s_t = _schedule(scheduler, t, target)
                 a_p, s_p = _schedule(scheduler, t - self.stride, target)
                 clean, eps = a_t * current - s_t * velocity, s_t * current + a_t * velocity
