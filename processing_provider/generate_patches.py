@@ -8,6 +8,7 @@ from qgis.core import (
     QgsProcessingParameterFile,
     QgsProcessingParameterFolderDestination,
     QgsProcessingParameterNumber,
+    QgsProcessingParameterString,
     QgsProcessingParameterVectorLayer,
 )
 
@@ -29,6 +30,7 @@ DEVICES = ("auto", "cpu", "cuda")
 class GeneratePatches(MapSynthAlgorithm):
     MODEL, PATCH_GRID, MAP_DIR, VARIATIONS, SEED = "MODEL", "PATCH_GRID", "MAP_DIR", "VARIATIONS", "SEED"
     STEPS, BATCH_SIZE, DEVICE, GUIDANCE, OUTPUT_DIR = "STEPS", "BATCH_SIZE", "DEVICE", "GUIDANCE", "OUTPUT_DIR"
+    CLASS_GUIDANCE, CLASS_GUIDANCE_MARGIN = "CLASS_GUIDANCE", "CLASS_GUIDANCE_MARGIN"
     SEAMLESS, CONSISTENCY_LORA = "SEAMLESS", "CONSISTENCY_LORA"
     PATCH_COUNT = "PATCH_COUNT"
     group_id = "generation"
@@ -56,7 +58,8 @@ class GeneratePatches(MapSynthAlgorithm):
             "step, so neighbouring patches agree before any cut (memory grows with the area).\n\n"
             "Guidance scale: classifier-free guidance; 0 takes the model's default (controlnet-sd15: 4 on the "
             "prompt; pixel models trained with map dropout: map guidance at the scale in their card; other pixel "
-            "models: none).\n\n"
+            "models: none). Per-class guidance gives map classes their own scale, e.g. water=1.75 (make demo: "
+            "Helsinki's harbour water needs it, the buildings beside it do not).\n\n"
             "pix2pix models generate each patch in one forward pass: Denoising steps is ignored, Guidance scale "
             "must stay 0 and Seamless is refused (both are errors); variations come from a noise input and differ "
             "little."))
@@ -90,6 +93,14 @@ class GeneratePatches(MapSynthAlgorithm):
         self.addParameter(helped(QgsProcessingParameterNumber(
             self.GUIDANCE, self.tr("Guidance scale"), QgsProcessingParameterNumber.Double, 0.0, False, 0.0, 30.0),
             "classifier-free guidance; 0 = the model's default", advanced=True))
+        self.addParameter(helped(QgsProcessingParameterString(
+            self.CLASS_GUIDANCE, self.tr("Per-class guidance"), "", optional=True),
+            "pixel models with map dropout: map guidance per map class, e.g. water=1.75 (Guidance scale "
+            "elsewhere)", advanced=True))
+        self.addParameter(helped(QgsProcessingParameterNumber(
+            self.CLASS_GUIDANCE_MARGIN, self.tr("Per-class guidance margin (px)"), QgsProcessingParameterNumber.Integer,
+            2, False, 0, 64), "pixels around such a class that get its weight (a shore belongs to both sides)",
+            advanced=True))
         self.addParameter(helped(QgsProcessingParameterFile(
             self.CONSISTENCY_LORA, self.tr("Consistency LoRA folder"), QgsProcessingParameterFile.Folder,
             optional=True), "controlnet-sd15: a local latent-consistency LoRA (LCM / TCD, safetensors) for 4-step "

@@ -38,6 +38,7 @@ class TrainModel(MapSynthAlgorithm):
     MAX_GRAD_NORM, EMA, EMA_DECAY = "MAX_GRAD_NORM", "EMA", "EMA_DECAY"
     DISTILL_FROM, DISTILL_STEPS = "DISTILL_FROM", "DISTILL_STEPS"
     DISTILL_SUBSTEPS, DISTILL_GUIDANCE = "DISTILL_SUBSTEPS", "DISTILL_GUIDANCE"
+    DISTILL_CLASS_GUIDANCE, DISTILL_CLASS_GUIDANCE_MARGIN = "DISTILL_CLASS_GUIDANCE", "DISTILL_CLASS_GUIDANCE_MARGIN"
     OUTPUT_DIR, MODEL_DIR, FINAL_LOSS = "OUTPUT_DIR", "MODEL_DIR", "FINAL_LOSS"
     group_id = "training"
 
@@ -115,6 +116,14 @@ class TrainModel(MapSynthAlgorithm):
             helped(QgsProcessingParameterNumber(self.DISTILL_GUIDANCE, self.tr("Guidance folded in"),
                                                 QgsProcessingParameterNumber.Double, 0.0, False, 0.0),
                    "the teacher's guidance scale the student learns; 0 = the teacher card's"),
+            helped(QgsProcessingParameterString(self.DISTILL_CLASS_GUIDANCE, self.tr("Per-class guidance folded in"),
+                                                "", optional=True),
+                   "map guidance per class the student learns, as Generate patches' Per-class guidance "
+                   "(e.g. water=1.75; the guidance above elsewhere)"),
+            helped(QgsProcessingParameterNumber(self.DISTILL_CLASS_GUIDANCE_MARGIN,
+                                                self.tr("Per-class guidance margin (px)"),
+                                                QgsProcessingParameterNumber.Integer, 2, False, 0, 64),
+                   "pixels around such a class that get its weight"),
             helped(QgsProcessingParameterEnum(self.LR_SCHEDULER, self.tr("Learning-rate schedule"),
                                               list(LR_SCHEDULES), False, 0),
                    "the learning rate after the warmup: constant, or decaying linearly or as a cosine to 0"),

@@ -2,7 +2,9 @@
 object. On the held-out (test) patches of the demo model's real dataset: seconds per patch (batch 8, after a
 warm-up batch, teacher and student taking turns batch by batch), Wasserstein distance per band to the real patches, NDVI
 median per map class, map adherence (the augmentation experiment's segmenter, when present); then seam visibility
-of a 4 x 4 grid (overlap 32) on the real scene generated independently by each model at its default steps.
+of a 4 x 4 grid (overlap 32) on the real scene generated independently by each model at its default steps. The
+teacher also runs at seeds 1 and 2: the spread of its own measures is the tolerance of "within the teacher's
+quality".
 
 Usage: bench_fewstep_quality.py TEACHER_DIR STUDENT_DIR DATASET_DIR [SEGMENTER_DIR]
 """
@@ -17,6 +19,7 @@ import numpy as np
 import torch
 from scipy.stats import wasserstein_distance
 
+from mapsynth_backend.generate.class_guidance import generation_weights
 from mapsynth_backend.generate.command import default_steps
 from mapsynth_backend.generate.sampling import clip_range, item_noise, stack_noise, to_reflectance
 from mapsynth_backend.models import load_model
@@ -29,21 +32,31 @@ from bench_seams import GENERATION, SCENE, backend, make_grid  # noqa: E402
 
 BATCH = 8
 SEAM_GRID = {"rows": 4, "cols": 4}
+TEACHER_SEEDS = (0, 1, 2)
+FOLDED: list = [{}, 0]  # the per-class guidance the student folded in: the teacher samples with it (main sets it)
 
 
-def generate_all(models: dict, maps, keys) -> tuple[dict, dict]:
-    """Reflectance of every held-out patch (variation 0, seed 0) per model, and its seconds per patch; the models
-    take turns batch by batch, so both see the same machine load."""
-    noise = [item_noise(models["teacher"], 0, key, 0, maps.shape[-1]) for key in keys]
-    steps = {name: default_steps({"steps": 0}, model.card) for name, model in models.items()}
-    for name, model in models.items():  # warm-up
-        model.sample(maps[:BATCH], stack_noise(noise[:BATCH], "cpu"), steps[name])
-    out, seconds = {name: [] for name in models}, dict.fromkeys(models, 0.0)
+def generate_all(runs: dict, maps, keys) -> tuple[dict, dict]:
+    """Reflectance of every held-out patch (variation 0) per run (name -> (model, seed)), and its seconds per
+    patch; the runs take turns batch by batch, so all see the same machine load. Each model samples as generate
+    does at STEPS 0 and GUIDANCE 0 (the card's steps, guidance and per-class guidance)."""
+    noise = {name: [item_noise(model, seed, key, 0, maps.shape[-1]) for key in keys] for name, (model, seed) in
+             runs.items()}
+    steps = {name: default_steps({"steps": 0}, model.card) for name, (model, _) in runs.items()}
+
+    def sample(name, model, i):
+        table, margin = FOLDED if name.startswith("teacher") else ({}, 0)
+        weights = generation_weights(model, table, margin, model.guidance_scale(0.0), maps[i : i + BATCH])
+        extra = {} if weights is None else {"guidance_map": weights}
+        return model.sample(maps[i : i + BATCH], stack_noise(noise[name][i : i + BATCH], "cpu"), steps[name], **extra)
+
+    for name, (model, _) in runs.items():  # warm-up
+        sample(name, model, 0)
+    out, seconds = {name: [] for name in runs}, dict.fromkeys(runs, 0.0)
     for i in range(0, len(keys), BATCH):
-        batch = stack_noise(noise[i : i + BATCH], "cpu")
-        for name, model in models.items():
+        for name, (model, _) in runs.items():
             start = time.perf_counter()
-            out[name].append(to_reflectance(model, model.sample(maps[i : i + BATCH], batch, steps[name])))
+            out[name].append(to_reflectance(model, sample(name, model, i)))
             seconds[name] += time.perf_counter() - start
     return {n: np.concatenate(v) for n, v in out.items()}, {n: s / len(keys) for n, s in seconds.items()}
 
@@ -67,7 +80,16 @@ def strip(values: np.ndarray) -> np.ndarray:
     return np.concatenate(list(values), axis=-1)
 
 
-def seams(folder: Path, model_dir: Path, name: str) -> dict:
+def class_guidance_args(name: str) -> list[str]:
+    """generate's options for the per-class guidance the student folded in (the teacher's runs only)."""
+    table, margin = FOLDED
+    if not name.startswith("teacher") or not table:
+        return []
+    text = ",".join(f"{k}={v}" for k, v in table.items())
+    return ["--class-guidance", text, "--class-guidance-margin", str(margin)]
+
+
+def seams(folder: Path, model_dir: Path, name: str, seed: int = 0) -> dict:
     g = {**GENERATION, **SEAM_GRID}
     grid = folder / "grid.gpkg"
     if not grid.exists():
@@ -82,7 +104,8 @@ def seams(folder: Path, model_dir: Path, name: str) -> dict:
                 "--output-dir", str(folder / "maps"))  # fmt: skip
     start = time.perf_counter()
     backend(folder, "generate", "--model", str(model_dir), "--patch-grid", str(grid), "--map-dir",
-            str(folder / "maps"), "--variations", "1", "--seed", "0", "--device", "cpu", "--no-seamless",
+            str(folder / "maps"), "--variations", "1", "--seed", str(seed), "--device", "cpu", "--no-seamless",
+            *class_guidance_args(name),
             "--output-dir", str(folder / name))  # fmt: skip
     seconds = time.perf_counter() - start
     assembled = backend(folder, "assemble", "--patch-grid", str(grid), "--generated-dir", str(folder / name),
@@ -97,6 +120,11 @@ def main() -> None:
     splits, _, _ = read_dataset(dataset)
     rows = splits["test"]
     models = {"teacher": load_model(teacher_dir), "student": load_model(student_dir)}
+    folded = models["student"].card["distilled"]
+    FOLDED[:] = [folded.get("teacher_class_guidance") or {}, folded.get("teacher_class_guidance_margin") or 0]
+    # the teacher at two more seeds: how much its own measures move with the noise alone
+    runs = {"teacher": (models["teacher"], 0), "student": (models["student"], 0)}
+    runs.update({f"teacher seed {seed}": (models["teacher"], seed) for seed in TEACHER_SEEDS[1:]})
     clip = clip_range(models["teacher"].card)
     pairs = [load_pair(row, "pixel", clip) for row in rows]
     maps = torch.stack([p["map"] for p in pairs])
@@ -112,15 +140,16 @@ def main() -> None:
     names = {(r << 16) | (g << 8) | b: key for key, (r, g, b) in palette().items()}
     keys = [row["patch_id"] for row in rows]
     result = {"patches": len(rows), "threads": torch.get_num_threads(), "models": {}}
-    images, times = generate_all(models, maps, keys)
+    images, times = generate_all(runs, maps, keys)
     bands = models["teacher"].card["bands"]
     valid = np.isfinite(real).all(axis=1)
     real_classes = per_class(real, codes, names)
-    for name, model in models.items():
+    for name, (model, _) in runs.items():
         values = images[name]
         entry = {
             "steps": default_steps({"steps": 0}, model.card),
             "guidance": model.guidance_scale(0.0),
+            "class_guidance": FOLDED[0] if name.startswith("teacher") else None,
             "s_per_patch": times[name],
             "wasserstein": {
                 b: float(wasserstein_distance(values[:, i][valid], real[:, i][valid])) for i, b in enumerate(bands)
@@ -136,8 +165,9 @@ def main() -> None:
         result["models"][name] = entry
     result["real_ndvi_medians"] = real_classes
     with tempfile.TemporaryDirectory(prefix="mapsynth-fewstep-") as tmp:
-        for name, model_dir in (("teacher", teacher_dir), ("student", student_dir)):
-            result["models"][name]["seams"] = seams(Path(tmp), model_dir, name)
+        for name, (_, seed) in runs.items():
+            model_dir = student_dir if name == "student" else teacher_dir
+            result["models"][name]["seams"] = seams(Path(tmp), model_dir, name.replace(" ", "_"), seed)
     print(json.dumps(result))
 
 

@@ -11,9 +11,14 @@ EXTENT=${MAPSYNTH_DEMO_EXTENT:-"24.9351762,24.9534145,60.1641550,60.1791130 [EPS
 # Generation mode: seamless (joint denoising, one variation; the best seams by measurement, docs/BENCHMARKS.md) or
 # independent (4 variations per patch, cut along minimum-error seams)
 MODE=${MAPSYNTH_DEMO_MODE:-seamless}
-# Map guidance: the model card's default (1.0) leaves Helsinki's harbour too green; 1.5 is chosen by measurement
-# on the demo area (README "Demo model: roads and spectra in range")
-GUIDANCE=${MAPSYNTH_DEMO_GUIDANCE:-1.5}
+# Map guidance: 0 = the model card's (1.0, none: held-out classes, the open sea included, are in range there) and
+# per class for water, 1.75 within 2 px of it: without it Helsinki's harbour water comes out green; with 1.5
+# everywhere its buildings turn dark (README "Demo model: roads and spectra in range")
+GUIDANCE=${MAPSYNTH_DEMO_GUIDANCE:-0}
+# (a few-step student has that guidance folded in: its card's "distilled" says which; it takes no CLASS_GUIDANCE)
+if grep -q '"distilled"' "$MODEL/model_card.json" 2>/dev/null; then DEFAULT_CLASS_GUIDANCE=""; else
+    DEFAULT_CLASS_GUIDANCE="water=1.75"; fi
+CLASS_GUIDANCE=${MAPSYNTH_DEMO_CLASS_GUIDANCE-$DEFAULT_CLASS_GUIDANCE}
 case "$MODE" in
     seamless) GENERATION="SEAMLESS=true VARIATIONS=1" ;;
     independent) GENERATION="SEAMLESS=false VARIATIONS=4" ;;
@@ -44,9 +49,9 @@ step "1/7 patch grid over the Helsinki extract (UTM 35N, 10 m, 64 px)" mapsynth:
 step "2/7 semantic map render of $OSM" mapsynth:render_map_patches -- PATCH_GRID="$OUT/grid.gpkg" \
     OSM_FILE="$OSM" OUTPUT_DIR="$OUT/maps"
 # shellcheck disable=SC2086  # GENERATION holds two NAME=value arguments
-step "3/7 generation with the embedded model ($MODE, guidance $GUIDANCE)" mapsynth:generate_patches -- \
-    MODEL="$MODEL" PATCH_GRID="$OUT/grid.gpkg" MAP_DIR="$OUT/maps" $GENERATION SEED=0 STEPS=20 GUIDANCE="$GUIDANCE" \
-    OUTPUT_DIR="$OUT/generated"
+step "3/7 generation with the embedded model ($MODE, guidance $GUIDANCE, ${CLASS_GUIDANCE:-no per-class guidance})" \
+    mapsynth:generate_patches -- MODEL="$MODEL" PATCH_GRID="$OUT/grid.gpkg" MAP_DIR="$OUT/maps" $GENERATION SEED=0 \
+    STEPS=0 GUIDANCE="$GUIDANCE" CLASS_GUIDANCE="$CLASS_GUIDANCE" OUTPUT_DIR="$OUT/generated"
 step "4/7 seamless assembly" mapsynth:assemble_mosaic -- PATCH_GRID="$OUT/grid.gpkg" \
     GENERATED_DIR="$OUT/generated" OUTPUT="$OUT/mosaic.tif" LABELS="$OUT/mosaic_labels.tif" \
     SEAMS="$OUT/mosaic_seams.gpkg"

@@ -1,5 +1,5 @@
-"""Generation's per-class guidance (GUIDANCE 0 with a card ``guidance_by_class``, e.g. water 1.5 and 1 elsewhere),
-in both generation modes, and distillation folding exactly that into a student."""
+"""Generation's per-class guidance (CLASS_GUIDANCE, e.g. water=1.5: 1.5 on water and MARGIN px around it, GUIDANCE
+elsewhere), in both generation modes, and distillation folding exactly that into a student."""
 
 import json
 import shutil
@@ -11,7 +11,7 @@ import pytest
 import rasterio
 import torch
 
-from mapsynth_backend.generate.class_guidance import class_weight_map
+from mapsynth_backend.generate.class_guidance import class_weight_map, parse_class_guidance
 from mapsynth_backend.generate.command import generate
 from mapsynth_backend.runtime.protocol import ConsoleReporter, UserError
 from mapsynth_backend.train.command import train
@@ -27,15 +27,15 @@ WATER, GRASS = (40, 90, 200), (140, 205, 95)
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    """A tiny pixel model with a map-free branch whose card asks for water 1.5 (margin 1), 1 elsewhere; the maps
-    of its grid as drawn (water, grass, buildings), with water painted as grass, and all water."""
+    """A tiny pixel model with a map-free branch and card guidance 1; the maps of its grid as drawn (water, grass,
+    buildings), with water painted as grass, and all water."""
     folder = tmp_path_factory.mktemp("class_guidance")
     dataset = make_dataset(folder, make_grid(folder / "grid.gpkg", 2, 3, 16))
     train(train_params(dataset=str(dataset), family="pixel", preset="tiny", max_steps=2, map_dropout=0.5,
                        output_dir=str(folder / "training")), REPORTER)
     model = folder / "training" / "model"
     card = json.loads((model / "model_card.json").read_text())
-    card.update(guidance=1.0, guidance_by_class={"water": 1.5}, guidance_by_class_margin=1)
+    card.update(guidance=1.0)
     (model / "model_card.json").write_text(json.dumps(card))
     grass, water = np.array(GRASS)[:, None, None], np.array(WATER)[:, None, None]
     for name, recolour in (("no_water", lambda rgb, wet: np.where(wet, grass, rgb)),
@@ -71,43 +71,59 @@ def test_weight_map_covers_the_class_and_its_margin():
     assert bool((class_weight_map(maps, {"water": 1.5}, 0, 1.0) == 1.5).sum() == 6)
 
 
+def test_class_guidance_text_is_parsed_or_refused_in_one_line():
+    assert parse_class_guidance(" water=1.75, forest = 1.2 ,") == {"water": 1.75, "forest": 1.2}
+    assert parse_class_guidance("") == {}
+    for text, message in (("water", "is not class=weight"), ("water=x", "is not class=weight"),
+                          ("water=-1", "is not class=weight"), ("lake=2", "'lake' is no semantic-palette class")):
+        with pytest.raises(UserError, match=message):
+            parse_class_guidance(text)
+
+
 @pytest.mark.parametrize("seamless", [False, True])
-def test_auto_guidance_is_the_class_weight_where_the_class_is(setup, tmp_path, seamless):
-    """GUIDANCE 0 = 1.5 on all-water maps and 1 on maps without water, bitwise; on mixed maps neither."""
-    mode = {"seamless": seamless, "steps": 3}
-    assert same(run(setup, tmp_path / "a", "all_water", **mode), run(setup, tmp_path / "b", "all_water", guidance=1.5,
-                                                                     **mode))
-    assert same(run(setup, tmp_path / "c", "no_water", **mode), run(setup, tmp_path / "d", "no_water", guidance=1.0,
-                                                                    **mode))
-    auto = run(setup, tmp_path / "e", **mode)
-    assert not same(auto, run(setup, tmp_path / "f", guidance=1.0, **mode))
+def test_class_guidance_is_the_class_weight_where_the_class_is(setup, tmp_path, seamless):
+    """water=1.5: 1.5 on all-water maps and GUIDANCE (the card's 1) on maps without water, bitwise; on mixed maps
+    neither."""
+    mode = {"seamless": seamless, "steps": 3, "class_guidance_margin": 1}
+    water = {"class_guidance": "water=1.5", **mode}
+    assert same(run(setup, tmp_path / "a", "all_water", **water), run(setup, tmp_path / "b", "all_water",
+                                                                      guidance=1.5, **mode))
+    assert same(run(setup, tmp_path / "c", "no_water", **water), run(setup, tmp_path / "d", "no_water", **mode))
+    auto = run(setup, tmp_path / "e", **water)
+    assert not same(auto, run(setup, tmp_path / "f", **mode))
     assert not same(auto, run(setup, tmp_path / "g", guidance=1.5, **mode))
     details = json.loads((tmp_path / "e" / "mapsynth_output.json").read_text())["details"]
-    assert details["guidance"] == 1.0 and details["guidance_by_class"] == {"water": 1.5}
+    assert details["guidance"] == 1.0 and details["class_guidance"] == {"water": 1.5}
+    assert details["class_guidance_margin"] == 1
     details = json.loads((tmp_path / "f" / "mapsynth_output.json").read_text())["details"]
-    assert details["guidance_by_class"] is None
+    assert details["class_guidance"] is None
 
 
-def test_an_unknown_class_in_the_card_is_one_clear_error(setup, tmp_path):
+def test_a_model_without_a_map_free_branch_refuses_class_guidance(setup, tmp_path):
     folder, _, model = setup
     copy = tmp_path / "model"
     shutil.copytree(model, copy)
     card = json.loads((copy / "model_card.json").read_text())
-    (copy / "model_card.json").write_text(json.dumps({**card, "guidance_by_class": {"lake": 2.0}}))
-    with pytest.raises(UserError, match="guidance_by_class names \\['lake'\\]"):
-        run((folder, None, copy), tmp_path / "out")
+    card.pop("map_dropout")
+    (copy / "model_card.json").write_text(json.dumps(card))
+    with pytest.raises(UserError, match="CLASS_GUIDANCE: a pixel model trained without map dropout"):
+        run((folder, None, copy), tmp_path / "out", class_guidance="water=1.5")
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").glob("*.tif"))
 
 
 def test_distillation_folds_the_per_class_guidance_in(setup, tmp_path):
-    """One teacher substep: without water the class guidance is 1 everywhere, so the student (a copy of the
-    teacher) already predicts the target (loss ~0); with water on the maps it does not."""
+    """One teacher substep at the teacher's guidance 1 and water=1.5: without water on the maps the weight is 1
+    everywhere, so the student (a copy of the teacher) already predicts the target (loss ~0); with water it does
+    not."""
     folder, dataset, model = setup
-    distill(dataset, model, tmp_path / "one", distill_substeps=1, max_steps=1)
+    fold = {"distill_substeps": 1, "max_steps": 1, "distill_class_guidance": "water=1.5",
+            "distill_class_guidance_margin": 1}
+    distill(dataset, model, tmp_path / "one", **fold)
     assert float(losses(tmp_path / "one")[0][1]) > 1e-6
     card = json.loads((tmp_path / "one" / "model" / "model_card.json").read_text())
-    assert card["distilled"]["teacher_guidance_by_class"] == {"water": 1.5}
-    assert card["distilled"]["teacher_guidance_by_class_margin"] == 1
-    assert "guidance_by_class" not in card and "map_dropout" not in card
+    assert card["distilled"]["teacher_class_guidance"] == {"water": 1.5}
+    assert card["distilled"]["teacher_class_guidance_margin"] == 1
+    assert "map_dropout" not in card
     dry = folder / "dry"
     if not dry.exists():
         shutil.copytree(dataset, dry)
@@ -117,5 +133,7 @@ def test_distillation_folds_the_per_class_guidance_in(setup, tmp_path):
             bgr = cv2.imread(str(path))
             bgr[np.all(bgr == np.array(WATER[::-1]), axis=2)] = GRASS[::-1]
             cv2.imwrite(str(path), bgr)
-    distill(dry, model, tmp_path / "dry", distill_substeps=1, max_steps=1)
+    distill(dry, model, tmp_path / "dry", **fold)
     assert float(losses(tmp_path / "dry")[0][1]) < 1e-8
+    with pytest.raises(UserError, match="DISTILL_CLASS_GUIDANCE: 'lake' is no semantic-palette class"):
+        distill(dataset, model, tmp_path / "bad", **{**fold, "distill_class_guidance": "lake=2"})

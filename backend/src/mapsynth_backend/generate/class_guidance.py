@@ -65,24 +65,45 @@ def class_weight_map(maps, by_class: dict[str, float], margin: int, base: float)
     return weights
 
 
-def generation_weights(model, requested: float, maps):
-    """GUIDANCE 0 with a pixel model whose card has ``guidance_by_class``: the weight map for ``maps``
-    (B, 3, H, W); else None (one guidance value everywhere: an explicit GUIDANCE, or a card without the table)."""
-    table = class_table(model)
-    if requested or table is None:
-        return None
+DEFAULT_CLASS_MARGIN = 2  # px around a class that share its weight (a shore belongs to both sides)
+
+
+def parse_class_guidance(text: str, name: str = "CLASS_GUIDANCE") -> dict[str, float]:
+    """'water=1.75, forest=1.2' -> {"water": 1.75, "forest": 1.2}; one clear error for anything else."""
     from ..prepare.landcover import palette
 
-    unknown = sorted(set(table) - set(palette()))
-    if unknown:
-        raise UserError(f"MODEL: its card's guidance_by_class names {unknown}, which are no semantic-palette classes")
-    margin = int(model.card.get("guidance_by_class_margin", 0))
-    return class_weight_map(maps, table, margin, model.guidance_scale(0.0))
+    table: dict[str, float] = {}
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        key, sep, value = item.partition("=")
+        try:
+            weight = float(value) if sep else float("nan")
+        except ValueError:
+            weight = float("nan")
+        if not weight >= 0:
+            raise UserError(f"{name}: '{item}' is not class=weight (e.g. water=1.75, weight >= 0)")
+        if key.strip() not in palette():
+            raise UserError(f"{name}: '{key.strip()}' is no semantic-palette class (docs/SEMANTIC_STYLE.md keys)")
+        table[key.strip()] = weight
+    return table
 
 
-def class_table(model) -> dict[str, float] | None:
-    """The per-class guidance generation applies at GUIDANCE 0 (recorded in the output's manifest), else None."""
+def check_class_guidance(model, table: dict[str, float], name: str = "CLASS_GUIDANCE") -> None:
+    """Per-class guidance needs a map-free branch: a pixel model trained with map dropout."""
     card = model.card
-    if not card.get("guidance_by_class") or not card.get("map_dropout") or card.get("family") != "pixel":
+    if table and (card.get("family") != "pixel" or not card.get("map_dropout")):
+        raise UserError(
+            f"{name}: a {card.get('family')} model"
+            + ("" if card.get("family") != "pixel" else " trained without map dropout (e.g. a few-step student)")
+            + f" has no map-free branch to guide with; leave {name} empty"
+        )
+
+
+def generation_weights(model, table: dict[str, float], margin: int, base: float, maps):
+    """The per-pixel guidance weight (B, 1, H, W) for map patches ``maps`` (B, 3, H, W): ``table``'s weights on
+    their classes and ``margin`` px around, ``base`` elsewhere; None without a table."""
+    if not table:
         return None
-    return {str(k): float(v) for k, v in card["guidance_by_class"].items()}
+    check_class_guidance(model, table)
+    return class_weight_map(maps, table, margin, base)

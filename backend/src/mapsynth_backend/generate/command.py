@@ -20,7 +20,7 @@ from ..radiometry import ENCODING, encode_reflectance, set_band_encoding
 from ..runtime.jobs import Command, Param
 from ..runtime.outputs import MANIFEST, atomic_write, prepare_output_dir
 from ..runtime.protocol import Reporter, UserError
-from .class_guidance import class_table, generation_weights
+from .class_guidance import DEFAULT_CLASS_MARGIN, check_class_guidance, generation_weights, parse_class_guidance
 from .nodata import MapNodata, is_semantic, refuse_all_nodata
 from .sampling import item_noise, map_to_model, remap_map, stack_noise, to_reflectance
 
@@ -130,8 +130,10 @@ def generate(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
     model.configure_decoding(params["vae_tiling"], params["vae_slicing"])
     if hasattr(model, "check_generate_options"):  # pix2pix refuses diffusion-only options before writing
         model.check_generate_options(params)
-    auto_guidance = not params["guidance"]  # GUIDANCE 0: the card's, per class where it has guidance_by_class
     params = {**params, "guidance": model.guidance_scale(params["guidance"]), "steps": default_steps(params, card)}
+    by_class = parse_class_guidance(params["class_guidance"])
+    check_class_guidance(model, by_class)  # before anything is written
+    params["by_class"] = by_class
     details = {
         "model": str(Path(params["model"]).resolve()),
         "family": card["family"],
@@ -139,7 +141,8 @@ def generate(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
         "seed": params["seed"],
         "steps": params["steps"],
         "guidance": params["guidance"],
-        "guidance_by_class": class_table(model) if auto_guidance else None,
+        "class_guidance": by_class or None,
+        "class_guidance_margin": params["class_guidance_margin"] if by_class else None,
         "control_scale": params["control_scale"],
         "bands": card["bands"],
         "seamless": params["seamless"],
@@ -149,8 +152,7 @@ def generate(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
         prepare_output_dir(out, "generated", grid.fingerprint, details)
     state.wait_for_everyone()
     if params["seamless"]:
-        seamless = {**params, "auto_guidance": auto_guidance}
-        result = _generate_seamless(model, grid, (map_dir, reader), out, seamless, reporter, state, device)
+        result = _generate_seamless(model, grid, (map_dir, reader), out, params, reporter, state, device)
         state.wait_for_everyone()
         if state.is_main_process:
             result.update(write_index(out, grid, params["variations"]))
@@ -188,7 +190,7 @@ def generate(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
             raise UserError(f"PATCH_GRID: {pixel} m pixels, but the model works at {card['pixel_size']} m")
         noises = stack_noise([item_noise(model, params["seed"], pid, v, size) for pid, v, _, _ in batch], device)
         maps = torch.stack(maps).to(device)
-        weights = generation_weights(model, 0.0 if auto_guidance else params["guidance"], maps)
+        weights = _weights(model, params, maps)
         outputs = model.sample(
             maps,
             noises,
@@ -212,6 +214,11 @@ def generate(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
         result.update(write_index(out, grid, params["variations"]))
     reporter.progress(1.0, "done", "generate")
     return result
+
+
+def _weights(model, params, maps):
+    """CLASS_GUIDANCE as a per-pixel weight for ``maps`` (B, 3, H, W), GUIDANCE elsewhere; None without it."""
+    return generation_weights(model, params["by_class"], params["class_guidance_margin"], params["guidance"], maps)
 
 
 def _tags(pid: str, variation: int, params, details, grid) -> dict[str, str]:
@@ -263,7 +270,7 @@ def _generate_seamless(model, grid, maps, out: Path, params, reporter, state, de
         if torch.isfinite(map_canvas[0, y : y + size, x : x + size]).all()
     ]
     map_canvas = torch.nan_to_num(map_canvas).to(device)
-    weights = generation_weights(model, 0.0 if params["auto_guidance"] else params["guidance"], map_canvas[None])
+    weights = _weights(model, params, map_canvas[None])
     extra = {} if weights is None else {"guidance_map": weights[0, 0]}
     written = 0
     for variation in range(params["variations"]):
@@ -366,6 +373,20 @@ COMMANDS = (
                 "classifier-free guidance; 0 = the model's default (controlnet-sd15: 4; pixel: its card's, 1"
                 " for models trained without map dropout)",
                 minimum=0,
+            ),
+            Param(
+                "class_guidance",
+                "str",
+                "",
+                "pixel models with map dropout: map guidance per class, e.g. 'water=1.75' (GUIDANCE elsewhere)",
+            ),
+            Param(
+                "class_guidance_margin",
+                "int",
+                DEFAULT_CLASS_MARGIN,
+                "px around a CLASS_GUIDANCE class that get its weight",
+                minimum=0,
+                maximum=64,
             ),
             Param("control_scale", "float", 1.0, "ControlNet conditioning scale", minimum=0),
             Param("negative_prompt", "str", "clouds, haze, blurry, low quality", "negative prompt (controlnet-sd15)"),

@@ -302,6 +302,8 @@ COMMANDS = (
             Param("distill_steps", "int", 5, "distillation: the student's sampling steps", minimum=1, maximum=100),
             Param("distill_substeps", "int", 2, "distillation: teacher DDIM steps per student step", minimum=1),
             Param("distill_guidance", "float", 0.0, "distillation: guidance folded in (0 = the teacher's)", minimum=0),
+            Param("distill_class_guidance", "str", "", "distillation: per-class guidance folded in ('water=1.75')"),
+            Param("distill_class_guidance_margin", "int", 2, "distillation: its margin in px", minimum=0, maximum=64),
             Param("output_dir", "path", help="training folder (checkpoints, validation, loss, model)"),
         ),
     ),

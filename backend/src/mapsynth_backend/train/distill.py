@@ -9,12 +9,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..generate.class_guidance import class_table, generation_weights
+from ..generate.class_guidance import check_class_guidance, generation_weights, parse_class_guidance
 from ..models import load_card, load_model
 from ..runtime.protocol import UserError
 
 # card entries that describe the teacher's training, sampling or evaluation, not the student's
-TEACHER_ONLY = ("map_dropout", "guidance", "guidance_by_class", "guidance_by_class_margin", "steps", "training")
+TEACHER_ONLY = ("map_dropout", "guidance", "steps", "training")
 TEACHER_ONLY += ("created", "held_out_evaluation", "augmentation_experiment", "baseline_prototype")
 DISTILLABLE = ("pixel",)  # families whose denoiser is one network on (sample, map) without text or latents
 
@@ -56,7 +56,7 @@ def student_card(teacher, teacher_dir: Path, params: dict[str, Any]) -> dict[str
     """The teacher's card with the folded guidance: one evaluation per step, the student's default steps."""
     card = dict(teacher.card)
     guidance = teacher.guidance_scale(params["distill_guidance"])
-    by_class = None if params["distill_guidance"] else class_table(teacher)
+    by_class = parse_class_guidance(params["distill_class_guidance"], "DISTILL_CLASS_GUIDANCE") or None
     for key in TEACHER_ONLY:
         card.pop(key, None)
     if card.get("name"):
@@ -74,8 +74,8 @@ def student_card(teacher, teacher_dir: Path, params: dict[str, Any]) -> dict[str
             "teacher": teacher_dir.resolve().name,
             "teacher_created": teacher.card.get("created"),
             "teacher_guidance": guidance,
-            "teacher_guidance_by_class": by_class,
-            "teacher_guidance_by_class_margin": teacher.card.get("guidance_by_class_margin") if by_class else None,
+            "teacher_class_guidance": by_class,
+            "teacher_class_guidance_margin": params["distill_class_guidance_margin"] if by_class else None,
             "teacher_ddim_steps": params["distill_steps"] * params["distill_substeps"],
             "substeps": params["distill_substeps"],
         },
@@ -101,7 +101,9 @@ class DistillationLoss:
         self.student, self.teacher = student, teacher
         self.steps, self.substeps = params["distill_steps"], params["distill_substeps"]
         self.guidance = teacher.guidance_scale(params["distill_guidance"])
-        self.requested = params["distill_guidance"]  # 0: the teacher's default, per class where its card says so
+        # per-class guidance folded in as generate's CLASS_GUIDANCE applies it (teacher's guidance elsewhere)
+        self.by_class = parse_class_guidance(params["distill_class_guidance"], "DISTILL_CLASS_GUIDANCE")
+        self.margin = params["distill_class_guidance_margin"]
         self.stride = distill_grid(self.steps, self.substeps, teacher.card["train_scheduler"]["num_train_timesteps"])
 
     def __call__(self, batch: dict[str, Any], scheduler, generator=None):
@@ -114,7 +116,7 @@ class DistillationLoss:
         a, s = _schedule(scheduler, start, target)
         noisy = a * target + s * noise
         with torch.no_grad():
-            weights = generation_weights(self.teacher, self.requested, maps)
+            weights = generation_weights(self.teacher, self.by_class, self.margin, self.guidance, maps)
             guidance = self.guidance if weights is None else weights
             current, t = noisy, start
             for _ in range(self.substeps):
@@ -138,6 +140,8 @@ def prepare_distillation(params: dict[str, Any], family, radiometry: dict[str, A
     teacher_dir = Path(params["distill_from"])
     distill_grid(params["distill_steps"], params["distill_substeps"])
     teacher = load_teacher(teacher_dir, family.family, radiometry, size, device)
+    name = "DISTILL_CLASS_GUIDANCE"
+    check_class_guidance(teacher, parse_class_guidance(params["distill_class_guidance"], name), name)
     import torch
 
     student = family.load(teacher_dir, json.loads(json.dumps(teacher.card)), "cpu")
