@@ -20,7 +20,7 @@ HOMEPAGE_URL ?=
 VERSION := $(shell sed -n 's/^version=//p' metadata.txt)
 export QT_QPA_PLATFORM ?= offscreen
 
-.PHONY: help setup qgis tools test test-backend test-qgis test-cli lint zip doctor demo bench train-demo-model experiment bench-pix2pix clean
+.PHONY: help setup qgis tools test test-backend test-qgis test-cli lint zip doctor demo bench train-demo-model distill-demo-model experiment bench-pix2pix clean
 
 help:
 	@echo "make demo    run the main job on the embedded default (sets up first)"
@@ -28,6 +28,7 @@ help:
 	@echo "make setup   install QGIS (Debian, as root) and create $(QGIS_VENV) and $(BACKEND_VENV)"
 	@echo "make bench   throughput and quality measurements -> docs/BENCHMARKS.md"
 	@echo "make train-demo-model   retrain the embedded demo model from the real scene (< 2 h on 2 cores)"
+	@echo "make distill-demo-model   distil the few-step student of the demo model (about 1 h on 2 cores)"
 	@echo "make experiment   is the synthetic data useful? augmentation experiment on the demo model's real pairs"
 	@echo "make bench-pix2pix   pix2pix baseline vs the demo pixel model (trains pix2pix small first)"
 	@echo "make zip     development zip; release: make zip RELEASE=1 EMAIL=.. REPOSITORY_URL=.. TRACKER_URL=.. HOMEPAGE_URL=.."
@@ -105,6 +106,10 @@ demo: setup
 
 train-demo-model: setup
 	QGIS_PROCESS=$(QGIS_PROCESS) scripts/train_demo_model.sh
+
+distill-demo-model: setup
+	[ -f .mapsynth-demo-training/dataset/radiometry.json ] || DEMO_PREPARE_ONLY=1 QGIS_PROCESS=$(QGIS_PROCESS) scripts/train_demo_model.sh
+	scripts/distill_demo_model.sh
 
 # The augmentation experiment (issue 18) on the demo model's Aberystwyth pairs; resumable (rerun after a kill).
 experiment: setup

@@ -1,0 +1,46 @@
+"""Package a distilled demo student into resources/models/mapsynth-demo-pixel-fewstep (make distill-demo-model):
+weights stored as float16 safetensors (half the size; the pixel family loads them as float32), the card says how
+it was made. The quality measured against the teacher is in docs/BENCHMARKS.md ("Few-step generation").
+
+    .venv-backend/bin/python scripts/package_fewstep_model.py STUDENT_MODEL_DIR
+"""
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import torch
+from diffusers import UNet2DModel
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGET = ROOT / "resources" / "models" / "mapsynth-demo-pixel-fewstep"
+
+
+def main(source: Path) -> None:
+    card = json.loads((source / "model_card.json").read_text())
+    if not card.get("distilled"):
+        raise SystemExit(f"{source} is not a distilled student (no 'distilled' in its model card)")
+    unet = UNet2DModel.from_pretrained(source / "unet", use_safetensors=True, torch_dtype=torch.float16)
+    if TARGET.exists():
+        shutil.rmtree(TARGET)
+    unet.save_pretrained(TARGET / "unet", safe_serialization=True)
+    card.update({
+        "name": "mapsynth-demo-pixel-fewstep",
+        "description": (
+            f"A DEMONSTRATION few-step model: {card['default_steps']}-step student of the embedded demo model "
+            "(mapsynth-demo-pixel-small), progressive distillation with make demo's guidance folded in (1.0, water "
+            f"{card['distilled'].get('teacher_class_guidance')}), one network evaluation per step. Same data, "
+            "bands and classes as its teacher; see the teacher's card for what the model learned."
+        ),
+        "weights_dtype": "float16 safetensors, loaded as float32",
+        "training_command": "make distill-demo-model (scripts/distill_demo_model.sh)",
+    })
+    (TARGET / "model_card.json").write_text(json.dumps(card, indent=2) + "\n")
+    size = sum(p.stat().st_size for p in TARGET.rglob("*") if p.is_file())
+    assert size <= 8 * 2**20, f"the few-step model is {size / 2**20:.1f} MB, over 8 MB"
+    print(json.dumps({"model": str(TARGET), "size_mb": round(size / 2**20, 2)}))
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))
