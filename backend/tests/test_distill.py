@@ -150,3 +150,17 @@ def test_resuming_a_finished_run_saves_its_model_again(teacher, student, tmp_pat
         load_model(tmp_path / "again" / "model").unet.state_dict(),
     )
     assert all(np.array_equal(a[k].numpy(), b[k].numpy()) for k in a)
+
+
+def test_student_generates_seamless_with_its_default_steps(teacher, student, tmp_path):
+    """Joint (SEAMLESS) denoising, make demo's mode, runs the student's DDIM grid: deterministic, STEPS 0 = 2."""
+    folder, _, _ = teacher
+    common = {"model": str(student[0] / "model"), "patch_grid": str(folder / "grid.gpkg"),
+              "map_dir": str(folder / "maps"), "variations": 1, "seamless": True}
+    for name, steps in (("a", 0), ("b", 2), ("c", 3)):
+        generate(generate_params(**common, steps=steps, output_dir=str(tmp_path / name)), REPORTER)
+    a, b, c = (read_all(tmp_path / n) for n in "abc")
+    assert len(a) == 6 and all(np.array_equal(a[k], b[k]) for k in a)
+    assert any(not np.array_equal(a[k], c[k]) for k in a)
+    details = json.loads((tmp_path / "a" / "mapsynth_output.json").read_text())["details"]
+    assert details["steps"] == 2 and details["seamless"] is True
