@@ -9,8 +9,10 @@ from mapsynth_backend.mosaic.seams import (
     SeamMeter,
     cut_alpha,
     horizontal_cuts,
+    no_cut_range,
     path_cost,
     seam_visibility,
+    shifted_labels,
     tile_line_difference,
     tiling_periodicity_db,
     vertical_cuts,
@@ -131,3 +133,28 @@ def test_streamed_strips_give_the_whole_images_numbers_and_count_seams_on_strip_
         assert np.allclose(meter.periodicity_db(), whole.periodicity_db())
         assert np.isfinite(meter.periodicity_db()).all()
     assert min(whole.periodicity_db()) > 3.0
+
+
+def test_no_cut_range_brackets_content_and_a_real_seam_rises_above_it():
+    """On lines without a cut the index is what content gives: a seamless image's cuts lie inside that range, a
+    +-0.003 step between tiles lies above it in every band."""
+    rng = np.random.default_rng(2)
+    image, labels = tiled(rng, size=480)
+    low, high = no_cut_range(image, labels, 48)
+    clean = seam_visibility(image, labels, 48)
+    assert all(lo - 0.05 <= c <= hi + 0.05 for lo, c, hi in zip(low, clean, high, strict=True)), (low, clean, high)
+    stepped = with_offsets(image, labels, rng, 0.003)
+    visible = seam_visibility(stepped, labels, 48)
+    low, high = no_cut_range(stepped, labels, 48)
+    assert all(v > hi for v, hi in zip(visible, high, strict=True)), (visible, high)
+
+
+def test_shifted_labels_move_the_boundaries_and_keep_nodata():
+    labels = np.repeat(np.repeat(np.arange(4).reshape(2, 2), 4, axis=0), 4, axis=1)
+    labels[5, 5] = -1  # a nodata pixel of the mosaic stays nodata whatever the shift
+    moved = shifted_labels(labels, 1, 2)
+    assert (moved[0] == -1).all() and (moved[:, :2] == -1).all()
+    expected = labels[:-1, :-2].copy()
+    expected[4, 3] = -1  # (5, 5) in the moved raster
+    assert np.array_equal(moved[1:, 2:], expected)
+    assert moved[5, 5] == -1 and (moved != -1).sum() == 7 * 6 - 2

@@ -226,6 +226,36 @@ def harmonic_power(profile: np.ndarray, stride: int, width: int = 4) -> tuple[fl
     return (peak, background) if background > 0 else (float("nan"), float("nan"))
 
 
+def shifted_labels(labels: np.ndarray, dy: int, dx: int, nodata_label: int = -1) -> np.ndarray:
+    """The label raster moved by (dy, dx) px: its boundaries then lie where no cut is (the rows and columns moved
+    in from outside, and nodata of the original, are ``nodata_label``)."""
+    moved = np.full_like(labels, nodata_label)
+    h, w = labels.shape
+    moved[max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = labels[
+        max(-dy, 0) : h + min(-dy, 0), max(-dx, 0) : w + min(-dx, 0)
+    ]
+    moved[labels == nodata_label] = nodata_label
+    return moved
+
+
+def no_cut_range(
+    values: np.ndarray, labels: np.ndarray, stride: int, nodata_label: int = -1
+) -> tuple[list[float], list[float]]:
+    """Per band (lowest, highest) seam visibility on lines where no cut lies: the cut raster shifted by 1/4, 1/2
+    or 3/4 of the stride along both axes (9 shifts, so that neither the rows nor the columns of cuts stay). On a
+    small mosaic the index at the real cuts is evidence of a seam only above this range; inside it, it is the
+    image's own content."""
+    steps = [round(stride * f) for f in (0.25, 0.5, 0.75)]
+    results = [
+        seam_visibility(values, shifted_labels(labels, dy, dx, nodata_label), stride, nodata_label)
+        for dy in steps
+        for dx in steps
+    ]
+    table = np.array(results, dtype=float)
+    with np.errstate(all="ignore"):
+        return list(np.nanmin(table, axis=0)), list(np.nanmax(table, axis=0))
+
+
 def seam_visibility(values: np.ndarray, labels: np.ndarray, stride: int, nodata_label: int = -1) -> list[float]:
     """Per band seam visibility index of a whole image (see :class:`SeamMeter`); 1.0 = invisible."""
     meter = SeamMeter(values.shape[0], values.shape[2], stride, nodata_label)
