@@ -99,7 +99,7 @@ class GeneratePatches(MapSynthAlgorithm):
             "elsewhere)", advanced=True))
         self.addParameter(helped(QgsProcessingParameterNumber(
             self.CLASS_GUIDANCE_MARGIN, self.tr("Per-class guidance margin (px)"), QgsProcessingParameterNumber.Integer,
-            2, False, 0, 64), "pixels around such a class that get its weight (a shore belongs to both sides)",
+            2, True, 0, 64), "pixels around such a class that get its weight (a shore belongs to both sides)",
             advanced=True))
         self.addParameter(helped(QgsProcessingParameterFile(
             self.CONSISTENCY_LORA, self.tr("Consistency LoRA folder"), QgsProcessingParameterFile.Folder,

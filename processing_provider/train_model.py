@@ -122,7 +122,7 @@ class TrainModel(MapSynthAlgorithm):
                    "(e.g. water=1.75; the guidance above elsewhere)"),
             helped(QgsProcessingParameterNumber(self.DISTILL_CLASS_GUIDANCE_MARGIN,
                                                 self.tr("Per-class guidance margin (px)"),
-                                                QgsProcessingParameterNumber.Integer, 2, False, 0, 64),
+                                                QgsProcessingParameterNumber.Integer, 2, True, 0, 64),
                    "pixels around such a class that get its weight"),
             helped(QgsProcessingParameterEnum(self.LR_SCHEDULER, self.tr("Learning-rate schedule"),
                                               list(LR_SCHEDULES), False, 0),
