@@ -21,7 +21,7 @@ from ..runtime.jobs import Command, Param
 from ..runtime.outputs import MANIFEST, atomic_write, prepare_output_dir
 from ..runtime.protocol import Reporter, UserError
 from .class_guidance import DEFAULT_CLASS_MARGIN, check_class_guidance, generation_weights, parse_class_guidance
-from .nodata import MapNodata, is_semantic, refuse_all_nodata
+from .nodata import MapNodata, empty_cells, is_semantic
 from .sampling import item_noise, map_to_model, remap_map, stack_noise, to_reflectance
 
 DEFAULT_STEPS = 20  # DPM-Solver++ steps of models whose card names no default_steps
@@ -59,20 +59,6 @@ def _map_manifest(map_dir: Path, fingerprint: str) -> dict[str, Any]:
     return manifest
 
 
-def _empty_cells(grid, map_dir: Path, reader: MapNodata) -> tuple[list[Any], set[str]]:
-    """The grid's patches that have a map, and those whose map carries no information at all (see nodata)."""
-    import rasterio
-
-    present = [p for p in grid.patches if (map_dir / f"{p.patch_id}.tif").exists()]
-    empty = set()
-    for patch in present:
-        with rasterio.open(map_dir / f"{patch.patch_id}.tif") as src:
-            if reader.read(src)[1].all():
-                empty.add(patch.patch_id)
-    refuse_all_nodata(len(empty), len(present), map_dir)
-    return present, empty
-
-
 def write_generated(path: Path, dn: np.ndarray, profile: dict, bands: list[str], tags: dict[str, str]) -> None:
     import rasterio
 
@@ -107,7 +93,7 @@ def generate(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
     grid = load_grid(params["patch_grid"])
     map_dir, out = Path(params["map_dir"]), Path(params["output_dir"])
     reader = MapNodata(is_semantic(_map_manifest(map_dir, grid.fingerprint)))
-    present, empty = _empty_cells(grid, map_dir, reader)  # before any output: an all-empty grid is an error
+    present, empty = empty_cells(grid, map_dir, reader)  # before any output: an all-empty grid is an error
     device = resolve_device(params["device"], state)
     precision = params["precision"]
     dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}.get(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -57,3 +58,17 @@ def refuse_all_nodata(nodata_cells: int, cells: int, map_dir) -> None:
             f"MAP_DIR: none of the {cells} map patches in {map_dir} shows a mapped feature inside the map's data"
             " bounds: nothing to generate (check that the map source covers this PATCH_GRID)"
         )
+
+
+def empty_cells(grid, map_dir: Path, reader: MapNodata) -> tuple[list[Any], set[str]]:
+    """The grid's patches that have a map, and those whose map carries no information at all (see nodata)."""
+    import rasterio
+
+    present = [p for p in grid.patches if (map_dir / f"{p.patch_id}.tif").exists()]
+    empty = set()
+    for patch in present:
+        with rasterio.open(map_dir / f"{patch.patch_id}.tif") as src:
+            if reader.read(src)[1].all():
+                empty.add(patch.patch_id)
+    refuse_all_nodata(len(empty), len(present), map_dir)
+    return present, empty
