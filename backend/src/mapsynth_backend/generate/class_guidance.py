@@ -1,5 +1,6 @@
-"""Per-class map guidance (GUIDANCE 0 = auto, pixel models): for `inpaint-scenario` under edits, and for
-`generate` over the whole map when the model card has ``guidance_by_class``.
+"""Per-class map guidance (pixel models with a map-free branch): for `inpaint-scenario` under edits (GUIDANCE 0 =
+auto), and for `generate` over the whole map (CLASS_GUIDANCE, e.g. ``water=1.75``; also folded into distilled
+students by `train-model --distill-class-guidance`).
 
 Measured on the real scene (docs/BENCHMARKS.md): without map guidance a built-up or bare edit matches the real
 class, but a lake on fields is only half water (the field shows through); at guidance 1.5 the lake is water but

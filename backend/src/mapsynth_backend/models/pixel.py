@@ -35,6 +35,13 @@ NULL_MAP = 0.0
 TRAIN_SCHEDULER = {"num_train_timesteps": 1000, "beta_schedule": "squaredcos_cap_v2", "prediction_type": "v_prediction"}
 
 
+def _per_sample(t, inputs) -> bool:
+    """Whether ``t`` holds one timestep per sample (distillation's teacher) rather than one for the batch."""
+    import torch
+
+    return torch.is_tensor(t) and t.ndim > 0 and len(t) == len(inputs)
+
+
 class PixelModel:
     """Pixel-space diffusion on all bands at once, conditioned on the map's RGB channels."""
 
@@ -197,14 +204,13 @@ class PixelModel:
                 guidance = 1.0
             elif bool(unguided.any()):
                 mapped = self.unet(torch.cat([inputs, maps], dim=1).contiguous(memory_format=layout), t).sample
-                per_sample = torch.is_tensor(t) and t.ndim > 0 and len(t) == len(inputs)  # distillation's timesteps
-                needed = t[~unguided] if per_sample else t
+                needed = t[~unguided] if _per_sample(t, inputs) else t
                 mapped[~unguided] = self.predict(inputs[~unguided], maps[~unguided], needed, guidance[~unguided])
                 return mapped
         if not torch.is_tensor(guidance) and guidance == 1.0:  # no map-free branch
             return self.unet(torch.cat([inputs, maps], dim=1).contiguous(memory_format=layout), t).sample
         both = torch.cat([torch.cat([inputs, maps], dim=1), torch.cat([inputs, torch.full_like(maps, NULL_MAP)], 1)])
-        if torch.is_tensor(t) and t.ndim > 0 and len(t) == len(inputs):  # per-sample timesteps (distillation)
+        if _per_sample(t, inputs):
             t = t.repeat(2)
         mapped, free = self.unet(both.contiguous(memory_format=layout), t).sample.chunk(2)
         guided = free + guidance * (mapped - free)

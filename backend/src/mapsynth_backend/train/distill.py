@@ -16,6 +16,7 @@ from ..runtime.protocol import UserError
 # card entries that describe the teacher's training, sampling or evaluation, not the student's
 TEACHER_ONLY = ("map_dropout", "guidance", "steps", "training")
 TEACHER_ONLY += ("created", "held_out_evaluation", "augmentation_experiment", "baseline_prototype")
+CLASS_GUIDANCE_NAME = "DISTILL_CLASS_GUIDANCE"
 DISTILLABLE = ("pixel",)  # families whose denoiser is one network on (sample, map) without text or latents
 
 
@@ -52,11 +53,12 @@ def load_teacher(teacher_dir: Path, family: str, radiometry: dict[str, Any], siz
     return teacher
 
 
-def student_card(teacher, teacher_dir: Path, params: dict[str, Any]) -> dict[str, Any]:
-    """The teacher's card with the folded guidance: one evaluation per step, the student's default steps."""
+def student_card(teacher, teacher_dir: Path, params: dict[str, Any], by_class: dict[str, float]) -> dict[str, Any]:
+    """The teacher's card with the folded guidance (``by_class``: the per-class part): one evaluation per step,
+    the student's default steps."""
     card = dict(teacher.card)
     guidance = teacher.guidance_scale(params["distill_guidance"])
-    by_class = parse_class_guidance(params["distill_class_guidance"], "DISTILL_CLASS_GUIDANCE") or None
+    by_class = by_class or None
     for key in TEACHER_ONLY:
         card.pop(key, None)
     if card.get("name"):
@@ -97,13 +99,12 @@ class DistillationLoss:
     """loss(batch, scheduler, generator): the student's v-prediction against the one that makes a single DDIM
     step land where SUBSTEPS guided teacher steps land (from the same noisy real patch)."""
 
-    def __init__(self, student, teacher, params: dict[str, Any]) -> None:
+    def __init__(self, student, teacher, params: dict[str, Any], by_class: dict[str, float]) -> None:
         self.student, self.teacher = student, teacher
         self.steps, self.substeps = params["distill_steps"], params["distill_substeps"]
         self.guidance = teacher.guidance_scale(params["distill_guidance"])
         # per-class guidance folded in as generate's CLASS_GUIDANCE applies it (teacher's guidance elsewhere)
-        self.by_class = parse_class_guidance(params["distill_class_guidance"], "DISTILL_CLASS_GUIDANCE")
-        self.margin = params["distill_class_guidance_margin"]
+        self.by_class, self.margin = by_class, params["distill_class_guidance_margin"]
         self.stride = distill_grid(self.steps, self.substeps, teacher.card["train_scheduler"]["num_train_timesteps"])
 
     def __call__(self, batch: dict[str, Any], scheduler, generator=None):
@@ -140,11 +141,11 @@ def prepare_distillation(params: dict[str, Any], family, radiometry: dict[str, A
     teacher_dir = Path(params["distill_from"])
     distill_grid(params["distill_steps"], params["distill_substeps"])
     teacher = load_teacher(teacher_dir, family.family, radiometry, size, device)
-    name = "DISTILL_CLASS_GUIDANCE"
-    check_class_guidance(teacher, parse_class_guidance(params["distill_class_guidance"], name), name)
+    by_class = parse_class_guidance(params["distill_class_guidance"], CLASS_GUIDANCE_NAME)
+    check_class_guidance(teacher, by_class, CLASS_GUIDANCE_NAME)
     import torch
 
     student = family.load(teacher_dir, json.loads(json.dumps(teacher.card)), "cpu")
     student.unet = student.unet.to(memory_format=torch.contiguous_format).requires_grad_(True)
-    student.card = student_card(teacher, teacher_dir, params)
-    return student, teacher, DistillationLoss(student, teacher, params)
+    student.card = student_card(teacher, teacher_dir, params, by_class)
+    return student, teacher, DistillationLoss(student, teacher, params, by_class)
