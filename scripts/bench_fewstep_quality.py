@@ -32,19 +32,19 @@ from bench_seams import GENERATION, SCENE, backend, make_grid  # noqa: E402
 BATCH = 8
 SEAM_GRID = {"rows": 4, "cols": 4}
 SEEDS = (0, 1, 2)
-FOLDED: list = [{}, 0]  # the per-class guidance the student folded in: the teacher samples with it (main sets it)
 
 
-def generate_all(runs: dict, maps, keys) -> tuple[dict, dict]:
+def generate_all(runs: dict, maps, keys, folded: tuple[dict, int]) -> tuple[dict, dict]:
     """Reflectance of every held-out patch (variation 0) per run (name -> (model, seed)), and its seconds per
     patch; the runs take turns batch by batch, so all see the same machine load. Each model samples as generate
-    does at STEPS 0 and GUIDANCE 0 (the card's steps, guidance and per-class guidance)."""
+    does at STEPS 0 and GUIDANCE 0, the teacher's runs with ``folded`` (the student's folded-in per-class
+    guidance and its margin) as CLASS_GUIDANCE."""
     noise = {name: [item_noise(model, seed, key, 0, maps.shape[-1]) for key in keys] for name, (model, seed) in
              runs.items()}
     steps = {name: default_steps({"steps": 0}, model.card) for name, (model, _) in runs.items()}
 
     def sample(name, model, i):
-        table, margin = FOLDED if name.startswith("teacher") else ({}, 0)
+        table, margin = folded if name.startswith("teacher") else ({}, 0)
         weights = generation_weights(model, table, margin, model.guidance_scale(0.0), maps[i : i + BATCH])
         extra = {} if weights is None else {"guidance_map": weights}
         return model.sample(maps[i : i + BATCH], stack_noise(noise[name][i : i + BATCH], "cpu"), steps[name], **extra)
@@ -91,16 +91,16 @@ def strip(values: np.ndarray) -> np.ndarray:
     return np.concatenate(list(values), axis=-1)
 
 
-def class_guidance_args(name: str) -> list[str]:
+def class_guidance_args(name: str, folded: tuple[dict, int]) -> list[str]:
     """generate's options for the per-class guidance the student folded in (the teacher's runs only)."""
-    table, margin = FOLDED
+    table, margin = folded
     if not name.startswith("teacher") or not table:
         return []
     text = ",".join(f"{k}={v}" for k, v in table.items())
     return ["--class-guidance", text, "--class-guidance-margin", str(margin)]
 
 
-def seams(folder: Path, model_dir: Path, name: str, seed: int = 0) -> dict:
+def seams(folder: Path, model_dir: Path, name: str, seed: int, folded: tuple[dict, int]) -> dict:
     g = {**GENERATION, **SEAM_GRID}
     grid = folder / "grid.gpkg"
     if not grid.exists():
@@ -116,7 +116,7 @@ def seams(folder: Path, model_dir: Path, name: str, seed: int = 0) -> dict:
     start = time.perf_counter()
     backend(folder, "generate", "--model", str(model_dir), "--patch-grid", str(grid), "--map-dir",
             str(folder / "maps"), "--variations", "1", "--seed", str(seed), "--device", "cpu", "--no-seamless",
-            *class_guidance_args(name),
+            *class_guidance_args(name, folded),
             "--output-dir", str(folder / name))  # fmt: skip
     seconds = time.perf_counter() - start
     assembled = backend(folder, "assemble", "--patch-grid", str(grid), "--generated-dir", str(folder / name),
@@ -131,8 +131,8 @@ def main() -> None:
     splits, _, _ = read_dataset(dataset)
     rows = splits["test"]
     models = {"teacher": load_model(teacher_dir), "student": load_model(student_dir)}
-    folded = models["student"].card["distilled"]
-    FOLDED[:] = [folded.get("teacher_class_guidance") or {}, folded.get("teacher_class_guidance_margin") or 0]
+    distilled = models["student"].card["distilled"]
+    folded = (distilled.get("teacher_class_guidance") or {}, distilled.get("teacher_class_guidance_margin") or 0)
     # both models at two more seeds: how much their measures move with the noise alone
     runs = {"teacher": (models["teacher"], 0), "student": (models["student"], 0)}
     for name in ("teacher", "student"):
@@ -152,7 +152,7 @@ def main() -> None:
     names = {(r << 16) | (g << 8) | b: key for key, (r, g, b) in palette().items()}
     keys = [row["patch_id"] for row in rows]
     result = {"patches": len(rows), "threads": torch.get_num_threads(), "models": {}}
-    images, times = generate_all(runs, maps, keys)
+    images, times = generate_all(runs, maps, keys, folded)
     bands = models["teacher"].card["bands"]
     valid = np.isfinite(real).all(axis=1)
     real_classes = per_class(real, codes, names)
@@ -161,7 +161,7 @@ def main() -> None:
         entry = {
             "steps": default_steps({"steps": 0}, model.card),
             "guidance": model.guidance_scale(0.0),
-            "class_guidance": FOLDED[0] if name.startswith("teacher") else None,
+            "class_guidance": folded[0] if name.startswith("teacher") else None,
             "s_per_patch": times[name],
             "wasserstein": {
                 b: float(wasserstein_distance(values[:, i][valid], real[:, i][valid])) for i, b in enumerate(bands)
@@ -179,8 +179,8 @@ def main() -> None:
     result["real_ndvi_medians"] = real_classes
     with tempfile.TemporaryDirectory(prefix="mapsynth-fewstep-") as tmp:
         for name, (_, seed) in runs.items():
-            model_dir = student_dir if name == "student" else teacher_dir
-            result["models"][name]["seams"] = seams(Path(tmp), model_dir, name.replace(" ", "_"), seed)
+            model_dir = student_dir if name.startswith("student") else teacher_dir
+            result["models"][name]["seams"] = seams(Path(tmp), model_dir, name.replace(" ", "_"), seed, folded)
     print(json.dumps(result))
 
 
