@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ..runtime.torch_state import restores_torch_state
 from . import segmenter
 from .data import Dataset, class_table, contiguous_order, load_dataset, parse_fractions, real_subset, targets
 from .links import Command, Param, Reporter, UserError, atomic_write, palette, prepare_output_dir, read_card
@@ -53,6 +54,7 @@ def _stack(images: list[np.ndarray], maps: list[np.ndarray], classes) -> tuple[n
     return np.stack(images).astype(np.float32), np.stack([targets(m, classes) for m in maps])
 
 
+@restores_torch_state  # it sets the thread count (THREADS) and seeds torch's default generator
 def augmentation_experiment(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
     import torch
 

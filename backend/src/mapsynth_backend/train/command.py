@@ -25,6 +25,7 @@ from ..models.sd_base import SD15_REVISION
 from ..radiometry import ClipRange
 from ..runtime.jobs import Command, Param
 from ..runtime.protocol import Reporter, UserError
+from ..runtime.torch_state import restores_torch_state
 from .checkpoints import verify_checkpoint, write_manifest
 from .data import batch_indices, collate, load_pair, read_dataset
 from .validation import plot_losses, validation_grid
@@ -61,6 +62,7 @@ def _set_modules(model, modules: dict[str, Any]) -> None:
         setattr(model, name, module)
 
 
+@restores_torch_state  # set_seed seeds the global generators
 def train(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
     import torch
     from accelerate import Accelerator

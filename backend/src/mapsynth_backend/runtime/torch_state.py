@@ -1,0 +1,43 @@
+"""Global torch state that a command may change (intra-op threads, the default RNG) is put back when it ends.
+
+Commands run inside long-lived processes too (the test suite, a notebook, ``accelerate launch`` workers): a thread
+count or seed left behind by one command changes the floating-point results of the next one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import wraps
+from typing import Any
+
+
+@contextmanager
+def preserved_torch_state() -> Iterator[None]:
+    """Restore torch's intra-op thread count and the default generators (torch CPU, numpy's legacy global, Python's
+    ``random``: what ``accelerate.utils.set_seed`` seeds) on exit, whatever happened inside."""
+    import random
+
+    import numpy as np
+    import torch
+
+    threads = torch.get_num_threads()
+    states = torch.get_rng_state(), np.random.get_state(), random.getstate()
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+        torch.set_rng_state(states[0])
+        np.random.set_state(states[1])
+        random.setstate(states[2])
+
+
+def restores_torch_state(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorator form of :func:`preserved_torch_state` for command entry points."""
+
+    @wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        with preserved_torch_state():
+            return command(*args, **kwargs)
+
+    return run
