@@ -9,9 +9,12 @@ from dataclasses import dataclass
 
 from qgis.core import QgsCoordinateReferenceSystem, QgsGeometry, QgsRectangle
 
+from .contract import contract
+
 EPS = 1e-9
 AUTO_BLOCK_MAX = 8
 AUTO_BLOCK_MIN_BLOCKS = 50
+GUARD_SPLIT = contract.GUARD_SPLIT
 
 
 def utm_crs(lon: float, lat: float) -> QgsCoordinateReferenceSystem:
@@ -127,3 +130,26 @@ def assign_splits(cells: list[tuple[int, int]], val_fraction: float, test_fracti
         for cell in members:
             splits[cell] = chosen
     return splits
+
+
+def overlap_reach(patch_size: int, overlap: int) -> int:
+    """How many rows (or columns) apart two patches can be and still share pixels: stride × reach < patch size."""
+    return (patch_size - 1) // (patch_size - overlap)
+
+
+def guard_splits(splits: dict[tuple[int, int], str], patch_size: int, overlap: int) -> dict[tuple[int, int], str]:
+    """Move to ``guard`` every patch that shares pixels with a patch of a later split (train < val < test).
+
+    Held-out blocks stay whole (an automatic block is often 2 x 2 patches, and guarding inside it would empty it), so
+    the guard is the ring of training patches around each val and test block, and of val patches around test
+    blocks. Footprints that only touch along an edge (overlap 0) share no pixel and need no guard."""
+    rank = {"train": 0, "val": 1, "test": 2}
+    reach = overlap_reach(patch_size, overlap)
+    guarded = dict(splits)
+    for (row, col), split in splits.items():
+        for d_row in range(-reach, reach + 1):
+            for d_col in range(-reach, reach + 1):
+                other = splits.get((row + d_row, col + d_col))
+                if other is not None and rank.get(other, -1) > rank.get(split, -1):
+                    guarded[(row, col)] = GUARD_SPLIT
+    return guarded

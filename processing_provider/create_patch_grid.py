@@ -13,6 +13,7 @@ from qgis.core import (
     QgsProcessingException,
     QgsProcessingOutputNumber,
     QgsProcessingOutputString,
+    QgsProcessingParameterBoolean,
     QgsProcessingParameterCrs,
     QgsProcessingParameterExtent,
     QgsProcessingParameterFeatureSource,
@@ -23,7 +24,16 @@ from qgis.core import (
 
 from ..plugin.about import __version__
 from ..plugin.grid import FORMAT_VERSION, GRID_FORMAT, fingerprint, write_grid
-from ..plugin.grid_layout import TooManyPatches, assign_splits, auto_block_size, plan_grid, select_cells, utm_crs
+from ..plugin.grid_layout import (
+    GUARD_SPLIT,
+    TooManyPatches,
+    assign_splits,
+    auto_block_size,
+    guard_splits,
+    plan_grid,
+    select_cells,
+    utm_crs,
+)
 from .base import MapSynthAlgorithm, check_area, helped
 
 WGS84 = QgsCoordinateReferenceSystem("EPSG:4326")
@@ -33,7 +43,7 @@ class CreatePatchGrid(MapSynthAlgorithm):
     EXTENT, AOI, CRS, OUTPUT = "EXTENT", "AOI", "CRS", "OUTPUT"
     PIXEL_SIZE, PATCH_SIZE, OVERLAP = "PIXEL_SIZE", "PATCH_SIZE", "OVERLAP"
     VAL_FRACTION, TEST_FRACTION, SPLIT_BLOCK, SEED = "VAL_FRACTION", "TEST_FRACTION", "SPLIT_BLOCK", "SEED"
-    ALIGN, MAX_PATCHES = "ALIGN", "MAX_PATCHES"
+    ALIGN, MAX_PATCHES, GUARD = "ALIGN", "MAX_PATCHES", "GUARD"
     PATCH_COUNT, ROWS, COLS, FINGERPRINT = "PATCH_COUNT", "ROWS", "COLS", "FINGERPRINT"
     group_id = "data"
 
@@ -57,7 +67,11 @@ class CreatePatchGrid(MapSynthAlgorithm):
             "round(0.1875 × patch size).\n\n"
             "The train / validation / test split is spatial: whole blocks of split-block × split-block patches "
             "(0 = automatic) go to one split, in a seeded random order, to approach the validation and test "
-            "fractions."))
+            "fractions. Neighbouring patches overlap, so with the guard band (on by default) every patch that shares "
+            "pixels with a patch of another split goes to a fourth split, guard: training patches around validation "
+            "and test blocks, validation patches around test blocks. Guard patches are still mapped and generated but "
+            "never enter a training dataset, so no test or validation pixel is ever a training pixel. Each held-out "
+            "block of b × b patches costs up to 4b + 4 training patches: a larger split block keeps more."))
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API name
         self.addParameter(helped(QgsProcessingParameterExtent(self.EXTENT, self.tr("Extent"), optional=True),
@@ -85,6 +99,10 @@ class CreatePatchGrid(MapSynthAlgorithm):
             helped(QgsProcessingParameterNumber(self.SPLIT_BLOCK, self.tr("Split block (patches)"),
                                                 QgsProcessingParameterNumber.Integer, 0, False, 0, 1000),
                    "side of the square blocks that go to one split; 0 = automatic", advanced=True),
+            helped(QgsProcessingParameterBoolean(self.GUARD, self.tr("Guard band between splits"), True),
+                   "patches that share pixels with a patch of another split go to the guard split, which no step "
+                   "trains or scores on; off = the splits share pixels (a warning when a dataset is built)",
+                   advanced=True),
             helped(QgsProcessingParameterNumber(self.SEED, self.tr("Split seed"),
                                                 QgsProcessingParameterNumber.Integer, 0, False, 0),
                    "seed of the blocks' random order", advanced=True),
@@ -196,6 +214,19 @@ class CreatePatchGrid(MapSynthAlgorithm):
         block = self.parameterAsInt(parameters, self.SPLIT_BLOCK, context) or auto_block_size(cells)
         seed = self.parameterAsInt(parameters, self.SEED, context)
         splits = assign_splits(cells, val, test, block, seed)
+        guard = self.parameterAsBool(parameters, self.GUARD, context)
+        if guard:
+            splits = guard_splits(splits, patch, overlap)
+        counts = {name: sum(1 for s in splits.values() if s == name) for name in ("train", "val", "test", GUARD_SPLIT)}
+        feedback.pushInfo(self.tr("Split ({b} x {b} patch blocks): train {train}, val {val}, test {test}, guard "
+                                  "{guard}").format(b=block, **counts))
+        if not guard and overlap:
+            feedback.pushWarning(self.tr("No guard band: neighbouring patches of different splits share {o} px "
+                                         "strips, so validation and test pixels are also training pixels.").format(
+                o=overlap))
+        elif counts["train"] == 0 and len(cells) > 1:
+            feedback.pushWarning(self.tr("The guard band left no training patch: use a smaller VAL_FRACTION / "
+                                         "TEST_FRACTION or a larger SPLIT_BLOCK."))
 
         output = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
         if not output.lower().endswith(".gpkg"):
@@ -207,7 +238,7 @@ class CreatePatchGrid(MapSynthAlgorithm):
             "origin_x": plan.origin_x, "origin_y": plan.origin_y, "pixel_size": pixel, "patch_size": patch,
             "overlap": overlap, "rows": plan.rows, "cols": plan.cols, "patch_count": len(cells),
             "area_bounds": [bounds.xMinimum(), bounds.yMinimum(), bounds.xMaximum(), bounds.yMaximum()],
-            "split": {"val_fraction": val, "test_fraction": test, "block_size": block, "seed": seed},
+            "split": {"val_fraction": val, "test_fraction": test, "block_size": block, "seed": seed, "guard": guard},
             "created_by": f"mapsynth {__version__}",
             "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         }

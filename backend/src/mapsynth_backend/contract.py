@@ -72,6 +72,9 @@ GRID_FORMAT = "mapsynth-patch-grid"
 FORMAT_VERSION = 1
 GRID_TABLE = "mapsynth_grid"
 PATCH_LAYER = "patches"
+# Patches whose footprint shares pixels with a patch of another split: kept in the grid (maps, imagery and mosaics
+# still cover them) but never written into a dataset, so no step trains or scores on them.
+GUARD_SPLIT = "guard"
 GEOMETRY_KEYS = (
     "format_version",
     "crs_wkt",
