@@ -31,6 +31,7 @@ help:
 	@echo "make distill-demo-model   distil the few-step student of the demo model (about 1 h on 2 cores)"
 	@echo "make experiment   is the synthetic data useful? augmentation experiment on the demo model's real pairs"
 	@echo "make bench-pix2pix   pix2pix baseline vs the demo pixel model (trains pix2pix small first)"
+	@echo "make docs    algorithm reference: docs/algorithms.md and the Help buttons' resources/help/algorithms.html"
 	@echo "make zip     development zip; release: make zip RELEASE=1 EMAIL=.. REPOSITORY_URL=.. TRACKER_URL=.. HOMEPAGE_URL=.."
 	@echo "make lint | make doctor | make clean"
 
@@ -69,6 +70,11 @@ test-cli: setup
 .PHONY: test-gui
 test-gui: setup
 	$(QGIS_VENV)/bin/python -m pytest tests/gui
+
+# The algorithm reference, from the algorithms' definitions and `mapsynth describe --json` (a test fails when stale).
+.PHONY: docs
+docs: $(QGIS_VENV)/.installed $(BACKEND_VENV)/.installed
+	MAPSYNTH_BACKEND_PYTHON=$(CURDIR)/$(BACKEND_VENV)/bin/python $(QGIS_VENV)/bin/python scripts/make_algorithms_doc.py
 
 lint: $(BACKEND_VENV)/.installed
 	$(BACKEND_VENV)/bin/ruff check .

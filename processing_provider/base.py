@@ -9,9 +9,10 @@ from qgis.core import (
     QgsProcessingParameterDefinition,
     QgsVectorFileWriter,
 )
+from qgis.PyQt.QtCore import QUrl
 from qgis.PyQt.QtGui import QIcon
 
-from ..plugin.about import ICON_PATH, METADATA, PLUGIN_DIR
+from ..plugin.about import ICON_PATH, PLUGIN_DIR
 from ..plugin.i18n import tr
 
 GROUPS = {
@@ -27,6 +28,7 @@ GRID_HELP = "the output of Create patch grid (a GeoPackage)"
 MODEL_HELP = ("a model folder (with model_card.json), or the training folder of Train model (its model/ is used); "
               "default: the embedded demo model")
 DEMO_MODEL = PLUGIN_DIR / "resources" / "models" / "mapsynth-demo-pixel-small"
+HELP_PAGE = PLUGIN_DIR / "resources" / "help" / "algorithms.html"  # the algorithm reference, one anchor each
 MAP_DIR_HELP = "the output of Render map patches, for the same patch grid"
 
 
@@ -49,7 +51,11 @@ class MapSynthAlgorithm(QgsProcessingAlgorithm):
         return tr(GROUPS[self.group_id])
 
     def helpUrl(self) -> str:  # noqa: N802 - QGIS API name
-        return f"{METADATA['homepage']}#{self.name()}"
+        """The Help button: this algorithm's entry in the reference shipped inside the plugin (a local file, so it
+        opens offline and matches the installed version; written by scripts/make_algorithms_doc.py)."""
+        url = QUrl.fromLocalFile(str(HELP_PAGE))
+        url.setFragment(self.name())
+        return url.toString()
 
     def help_html(self, text: str) -> str:
         """The dialog's help: ``text`` is plain text (escaped here, so placeholders such as <patch_id> stay

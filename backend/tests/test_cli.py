@@ -49,7 +49,8 @@ def test_describe_json_keys_commands_by_algorithm_name(backend_cmd):
     described = json.loads(out)
     assert {"assemble_mosaic", "building_masks", "generate_patches", "train_model", "backend_doctor"} <= set(described)
     assert not set(described) & {name.replace("-", "_") for name in HIDDEN}
-    assert described["generate_patches"]["variations"] == {"default": 4, "choices": []}
+    assert described["generate_patches"]["variations"] == {"default": 4, "choices": [], "type": "int",
+                                                          "help": described["generate_patches"]["variations"]["help"]}
     assert described["train_model"]["family"]["choices"] == ["pixel", "controlnet-sd15", "pix2pix"]
     assert described["generate_patches"]["model"]["default"] is None  # required
 

@@ -64,7 +64,8 @@ def algorithm_id(name: str) -> str:
 
 
 def describe(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
-    """Every command's parameters with their defaults and choices, keyed by the QGIS algorithm name."""
+    """Every command's parameters (default, choices, type, help), keyed by the QGIS algorithm name: what the plugin's
+    parameters are checked against and the algorithm reference (scripts/make_algorithms_doc.py) is written from."""
     described = {}
     for name in STAGES:
         if name in HIDDEN or name == "describe":
@@ -74,6 +75,8 @@ def describe(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
             param.name: {
                 "default": None if param.default is REQUIRED else param.default,
                 "choices": list(param.choices),
+                "type": param.kind,
+                "help": param.help,
             }
             for param in command.params
         }
@@ -83,7 +86,7 @@ def describe(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
 COMMANDS = (
     Command(
         "describe",
-        "Print every command's parameters (default, choices) keyed by the QGIS algorithm name (use --json).",
+        "Print every command's parameters (default, choices, type, help) by QGIS algorithm name (use --json).",
         describe,
     ),
 )
