@@ -21,11 +21,13 @@ from typing import Any
 
 import numpy as np
 
+from ..contract import GUARD_SPLIT
 from ..grid import load_grid, read_status
 from ..radiometry import ENCODING, ClipRange, decode_reflectance, percentile_range
 from ..runtime.jobs import Command, Param
 from ..runtime.outputs import MANIFEST, atomic_write, prepare_output_dir
 from ..runtime.protocol import Reporter, UserError
+from .split_check import leak_warning, split_check
 
 SPLIT_FOLDERS = {"train": "train", "val": "validation", "test": "test"}
 RGB = ("B04", "B03", "B02")
@@ -111,6 +113,8 @@ def build_dataset(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
     s2_manifest = _manifest(s2_dir, "S2_DIR", grid.fingerprint)
     pairs, dropped = [], Counter()
     for patch in grid.patches:
+        if patch.split == GUARD_SPLIT:  # shares pixels with another split: neither trained nor scored
+            continue
         map_path, s2_path = map_dir / f"{patch.patch_id}.tif", s2_dir / f"{patch.patch_id}.tif"
         if not map_path.exists() or not s2_path.exists():
             dropped["missing map or Sentinel-2 patch"] += 1
@@ -208,10 +212,16 @@ def build_dataset(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
     for split_dir in {d for d, _ in records}:
         lines = [json.dumps(r) for d, r in records if d == split_dir]
         atomic_write(split_dir / "metadata.jsonl", lambda tmp: tmp.write_text("\n".join(lines) + "\n"))  # noqa: B023
+    for name in set(SPLIT_FOLDERS.values()) - {d.name for d, _ in records}:  # a rebuild on a regrouped grid
+        (out / name / "metadata.jsonl").unlink(missing_ok=True)
     coverage = map_coverage(grid.path, [record["patch_id"] for _, record in records])
     if coverage["blank_fraction"] and coverage["blank_fraction"] >= BLANK_WARNING:
         reporter.log(f"{coverage['summary']}: check that the map source covers the whole grid", "warning")
-    card = dataset_card(grid, counts, dropped, radiometry, details, clipped, coverage["summary"])
+    check = split_check(grid, [patch for patch, *_ in kept])
+    warning = leak_warning(check)
+    if warning:
+        reporter.log(warning, "warning")
+    card = dataset_card(grid, counts, dropped, radiometry, details, clipped, coverage["summary"], check["summary"])
     atomic_write(out / "dataset_card.md", lambda tmp: tmp.write_text(card, encoding="utf-8"))
     if clipped:
         reporter.log(f"{clipped} reflectance values fell outside the clip ranges and were clipped", "info")
@@ -223,6 +233,9 @@ def build_dataset(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
         "dropped": dict(dropped),
         "clipped_values": clipped,
         "blank_map_fraction": coverage["blank_fraction"],
+        "shared_pixels": check["shared_pixels"],
+        "shared_pixels_per_split": check["per_split"],
+        "guard_patches": check["guard_patches"],
     }
 
 
@@ -260,7 +273,9 @@ def _percentiles(kept, params, reporter) -> ClipRange:
     return percentile_range(np.concatenate(samples, axis=1), params["low_pct"], params["high_pct"])
 
 
-def dataset_card(grid, counts, dropped, radiometry, details, clipped, coverage_line: str = "") -> str:
+def dataset_card(
+    grid, counts, dropped, radiometry, details, clipped, coverage_line: str = "", split_line: str = ""
+) -> str:
     d = grid.definition
     rows = "\n".join(f"| {b} | {lo:.4f} | {hi:.4f} |" for b, (lo, hi) in radiometry["clip"].items())
     return (
@@ -284,6 +299,7 @@ Created {datetime.now(timezone.utc).isoformat(timespec="seconds")} by mapsynth-b
 
 Dropped: {dict(dropped) or "none"} (MIN_VALID {details["min_valid"]}, MAX_CLOUD {details["max_cloud"]}).
 {coverage_line or "Map coverage: not recorded"}.
+{split_line or "Pixels shared between splits: not measured"}.
 
 ## Radiometry
 Sentinel-2 patches: {ENCODING["formula"]}. Images: {radiometry["forward"]} ({radiometry["clip_method"]});
