@@ -47,6 +47,7 @@ def test_plugin_zip_passes_validation_and_ships_the_backend_without_tests(tmp_pa
     names = zipfile.ZipFile(out).namelist()
     assert "mapsynth/backend/pyproject.toml" in names and "mapsynth/processing_provider/provider.py" in names
     assert "mapsynth/LICENSE" in names and "mapsynth/backend/LICENSE" in names
+    assert "mapsynth/resources/help/algorithms.html" in names, "the Help buttons' page (processing_provider/base.py)"
     assert not [n for n in names if n.startswith(("mapsynth/tests/", "mapsynth/backend/tests/", "mapsynth/.ci/"))]
     assert not [n for n in names if "/." in n or n.endswith((".whl", ".db"))], "dot-files, wheels or databases"
 
