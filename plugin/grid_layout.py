@@ -142,14 +142,17 @@ def guard_splits(splits: dict[tuple[int, int], str], patch_size: int, overlap: i
 
     Held-out blocks stay whole (an automatic block is often 2 x 2 patches, and guarding inside it would empty it), so
     the guard is the ring of training patches around each val and test block, and of val patches around test
-    blocks. Footprints that only touch along an edge (overlap 0) share no pixel and need no guard."""
+    blocks. Val is guarded first, so a training patch beside a val patch that became guard stays training.
+    Footprints that only touch along an edge (overlap 0) share no pixel and need no guard."""
     rank = {"train": 0, "val": 1, "test": 2}
     reach = overlap_reach(patch_size, overlap)
     guarded = dict(splits)
-    for (row, col), split in splits.items():
-        for d_row in range(-reach, reach + 1):
-            for d_col in range(-reach, reach + 1):
-                other = splits.get((row + d_row, col + d_col))
-                if other is not None and rank.get(other, -1) > rank.get(split, -1):
-                    guarded[(row, col)] = GUARD_SPLIT
+    for split in ("val", "train"):
+        for (row, col), own in splits.items():
+            if own != split:
+                continue
+            neighbours = (guarded.get((row + dr, col + dc)) for dr in range(-reach, reach + 1)
+                          for dc in range(-reach, reach + 1))
+            if any(rank.get(other, -1) > rank[split] for other in neighbours):
+                guarded[(row, col)] = GUARD_SPLIT
     return guarded

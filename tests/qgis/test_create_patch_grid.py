@@ -200,3 +200,43 @@ def test_cancel_writes_no_grid(run_alg, tmp_path):
     with pytest.raises(QgsProcessingException, match="Cancelled"):
         run_alg("create_patch_grid", {"EXTENT": EXTENT, "OUTPUT": str(tmp_path / "g.gpkg")}, feedback)
     assert list(tmp_path.iterdir()) == []
+
+
+def split_footprints(path):
+    """Per split, the union of its patch polygons as stored in the GeoPackage, by OGR (GEOS), not by our code."""
+    from osgeo import ogr
+
+    ds = ogr.Open(str(path))
+    groups = defaultdict(lambda: ogr.Geometry(ogr.wkbMultiPolygon))
+    cells = defaultdict(set)
+    for feature in ds.GetLayerByName("patches"):
+        groups[feature.GetField("split")].AddGeometry(feature.GetGeometryRef().Clone())
+        cells[feature.GetField("split")].add((feature.GetField("row"), feature.GetField("col")))
+    return {split: geometry.UnionCascaded() for split, geometry in groups.items()}, cells
+
+
+@pytest.mark.parametrize("overlap", [None, 40])  # default 12 px: neighbours overlap; 40 px: two patches away too
+def test_guard_band_leaves_no_pixel_in_two_splits(run_alg, tmp_path, overlap):
+    params = {"EXTENT": "500000,512000,6600000,6612000 [EPSG:32635]", "PATCH_SIZE": 64, "VAL_FRACTION": 0.1,
+              "TEST_FRACTION": 0.15, "SPLIT_BLOCK": 3, "SEED": 5, **({"OVERLAP": overlap} if overlap else {})}
+    guarded = run_alg("create_patch_grid", {**params, "OUTPUT": str(tmp_path / "guard.gpkg")})
+    leaky = run_alg("create_patch_grid", {**params, "GUARD": False, "OUTPUT": str(tmp_path / "leak.gpkg")})
+    assert guarded["FINGERPRINT"] == leaky["FINGERPRINT"], "the guard changes the split, not the geometry"
+    shapes, cells = split_footprints(tmp_path / "guard.gpkg")
+    leak_shapes, leak_cells = split_footprints(tmp_path / "leak.gpkg")
+    assert set(cells) == {"train", "val", "test", "guard"} and "guard" not in leak_cells
+    for a, b in (("train", "val"), ("train", "test"), ("val", "test")):
+        assert shapes[a].Intersection(shapes[b]).GetArea() == 0, (a, b)  # touching edges only
+    assert leak_shapes["train"].Intersection(leak_shapes["test"]).GetArea() / 100 > 4096, "without: shared pixels"
+    # test blocks stay whole; the guard is taken from the sides that overlapped a later split, and only there
+    assert cells["test"] == leak_cells["test"] and cells["val"] <= leak_cells["val"]
+    assert cells["train"] | cells["guard"] | cells["val"] == leak_cells["train"] | leak_cells["val"]
+    held = shapes["val"].Union(shapes["test"])
+    _, feats = features(tmp_path / "guard.gpkg")
+    for f in feats:
+        if f["split"] == "guard":
+            assert QgsGeometry.fromWkt(held.ExportToWkt()).intersection(f.geometry()).area() > 0, f["patch_id"]
+    with sqlite3.connect(tmp_path / "guard.gpkg") as conn:
+        import json
+
+        assert json.loads(conn.execute("SELECT definition FROM mapsynth_grid").fetchone()[0])["split"]["guard"]
