@@ -98,3 +98,78 @@ def map_raster(dataset: Path, out: Path) -> tuple[str, str]:
     with rasterio.open(out, "w", **profile) as dst:
         dst.write(colours)
     return str(image), str(out)
+
+
+NAMES = ["water", "grass", "urban"]  # label classes of the polygons, in the order of COLOURS
+
+
+def make_scene_dataset(folder: Path, rows: int = 5, cols: int = 7, stride: int = 24, seed: int = 0) -> Path:
+    """A dataset cut from ONE scene (8 px fields of the three classes) into overlapping 32 px patches (stride
+    < SIZE, so neighbours share pixels); patches of the first row, first two columns are the validation split.
+    Writes scene_classes.npy (the fields) and scene.json (origin, pixel size) next to the splits."""
+    rng = np.random.default_rng(seed)
+    height, width = (rows - 1) * stride + SIZE, (cols - 1) * stride + SIZE
+    fields = rng.integers(0, 3, (height // 8 + 1, width // 8 + 1))
+    classes = fields.repeat(8, 0).repeat(8, 1)[:height, :width]
+    scene = SPECTRA[classes].transpose(2, 0, 1) + rng.normal(0, 0.005, (4, height, width))
+    records: dict[str, list] = {}
+    for row in range(rows):
+        for col in range(cols):
+            pid = f"r{row:04d}_c{col:04d}"
+            split = "validation" if row == 0 and col < 2 else "train"
+            base = folder / split
+            for sub in ("multispectral", "conditioning"):
+                (base / sub).mkdir(parents=True, exist_ok=True)
+            y, x = row * stride, col * stride
+            x0, y0 = ORIGIN[0] + x * 10, ORIGIN[1] - y * 10
+            _write_tif(
+                base / "multispectral" / f"{pid}.tif", scene[:, y : y + SIZE, x : x + SIZE], from_origin(x0, y0, 10, 10)
+            )
+            patch = COLOURS[classes[y : y + SIZE, x : x + SIZE]]
+            cv2.imwrite(str(base / "conditioning" / f"{pid}.png"), patch[:, :, ::-1])
+            records.setdefault(split, []).append(
+                {
+                    "conditioning_image": f"conditioning/{pid}.png",
+                    "multispectral": f"multispectral/{pid}.tif",
+                    "file_name": f"multispectral/{pid}.tif",
+                    "patch_id": pid,
+                    "split": split,
+                    "bounds": [x0, y0 - SIZE * 10, x0 + SIZE * 10, y0],
+                    "crs": "EPSG:32630",
+                }
+            )
+    for split, lines in records.items():
+        (folder / split / "metadata.jsonl").write_text("\n".join(json.dumps(r) for r in lines) + "\n")
+    (folder / "radiometry.json").write_text(json.dumps({"bands": BANDS}))
+    np.save(folder / "scene_classes.npy", fields)
+    return folder
+
+
+def make_label_polygons(dataset: Path, out: Path, cells: list[tuple[int, int]]) -> Path:
+    """A GeoPackage of hand-label-like polygons: one square per 8 px field (row, col) of the scene, inset by
+    1.5 px, its class name in the field ``class``; in EPSG:4326, so the experiment must reproject them."""
+    import shapely
+    from pyproj import Transformer
+
+    fields = np.load(dataset / "scene_classes.npy")
+    to_wgs84 = Transformer.from_crs("EPSG:32630", "EPSG:4326", always_xy=True)
+    geometries, names = [], []
+    for row, col in cells:
+        x0, y0 = ORIGIN[0] + col * 80 + 15, ORIGIN[1] - row * 80 - 15
+        square = shapely.box(x0, y0 - 50, x0 + 50, y0)
+        square = shapely.segmentize(square, 5)
+        geometries.append(shapely.transform(square, lambda xy: np.column_stack(to_wgs84.transform(*xy.T))))
+        names.append(NAMES[fields[row, col]])
+    from pyogrio.raw import write
+
+    write(
+        str(out),
+        np.array(shapely.to_wkb(geometries), dtype=object),
+        [np.array(names, dtype=object)],
+        ["class"],
+        layer="labels",
+        driver="GPKG",
+        geometry_type="Polygon",
+        crs="EPSG:4326",
+    )
+    return out

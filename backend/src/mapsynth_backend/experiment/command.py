@@ -25,6 +25,11 @@ from .runs import SOURCES, Run, plan, summarise
 from .synthesis import generate_missing, read_synthetic
 
 GENERATION_SHARE = 0.3  # of the progress bar, when images are generated
+INDEPENDENT_DETAILS = (
+    *("model", "labels", "label_field", "real_fractions", "synthetic", "variations", "seeds", "steps"),
+    *("batch_size", "folds", "guard", "validate_every", "patience", "generator_from", "generator_preset"),
+    *("generator_steps", "generation_steps", "guidance", "generation_seed"),
+)
 
 
 def _sources(text: str) -> list[str]:
@@ -54,8 +59,64 @@ def _stack(images: list[np.ndarray], maps: list[np.ndarray], classes) -> tuple[n
     return np.stack(images).astype(np.float32), np.stack([targets(m, classes) for m in maps])
 
 
+DERIVED_WARNING = (
+    "No LABELS given: the experiment scores against the derived maps, whose labels come from the imagery itself"
+    " (a rule applied to the very pixels the segmenter sees), so it measures how well a segmenter copies that"
+    " rule, not land cover; give LABELS (independent polygons) and LABEL_FIELD for a meaningful result"
+)
+
+
+def _device(requested: str) -> str:
+    """'auto' (the default of the CLI and QGIS alike) = CUDA when this torch sees a GPU, else the CPU."""
+    import torch
+
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if requested.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"DEVICE: {requested} was asked for but this backend's torch sees no CUDA GPU (see doctor)")
+    return requested
+
+
 @restores_torch_state  # it sets the thread count (THREADS) and seeds torch's default generator
 def augmentation_experiment(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
+    """Scored on independent polygons when LABELS is given, else the derived-label mode (with a warning)."""
+    params = {**params, "device": _device(params["device"])}
+    if params["labels"].strip():
+        if not params["label_field"].strip():
+            raise UserError("LABEL_FIELD: name the field of LABELS that holds each polygon's class")
+        return _independent_experiment(params, reporter)
+    reporter.log(f"WARNING: {DERIVED_WARNING}")
+    return _derived_experiment(params, reporter)
+
+
+def _independent_experiment(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
+    import torch
+
+    from .independent import Experiment, finish, run_all
+
+    fractions = parse_fractions(params["real_fractions"])
+    sources = _sources(params["synthetic"])
+    out = Path(params["output_dir"])
+    reporter.progress(0.0, "reading the dataset and the labels", "augmentation-experiment")
+    dataset = load_dataset(params["dataset"], read_card(params["model"]).get("map_remap"), need_test=False)
+    card = _check_model(params["model"], dataset)
+    experiment = Experiment(dataset, params, sources, fractions)
+    details = {key: params[key] for key in INDEPENDENT_DETAILS}
+    prepare_output_dir(out, "augmentation-experiment", dataset.fingerprint(), details)
+    header = {
+        "dataset": str(dataset.folder),
+        "model": params["model"],
+        "generator": card.get("name", card.get("family")) if params["generator_from"] == "model" else "scratch",
+        "labels": params["labels"],
+        "settings": details,
+    }
+    if not params["report_only"]:
+        torch.set_num_threads(max(1, params["threads"] or torch.get_num_threads()))
+        run_all(experiment, out, reporter)
+    return finish(experiment, out, header)
+
+
+def _derived_experiment(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
     import torch
 
     fractions = parse_fractions(params["real_fractions"])
@@ -219,6 +280,7 @@ def _finish(out: Path, runs: list[Run], names: list[str], dataset: Dataset, para
         f" seeds 0-{params['seeds'] - 1}; classes {', '.join(names)}.",
         "Real fractions are contiguous blocks of the training split (Hilbert order of the grid cells, nested);"
         " unpaired maps are the rest of the training split, whose imagery the arm does not see.",
+        f"Warning: {DERIVED_WARNING}.",
     ]
     atomic_write(out / "results.json", lambda tmp: tmp.write_text(json.dumps(results, indent=2), encoding="utf-8"))
     report = write_report(out, results, names, notes)
@@ -244,14 +306,37 @@ COMMANDS = (
             Param("synthetic", "str", "same_maps,unpaired_maps", "synthetic sources: same_maps, unpaired_maps"),
             Param("synthetic_dir", "str", "", "already generated <patch_id>_vNN.tif for the training maps"),
             Param("variations", "int", 2, "synthetic images per map", minimum=1, maximum=20),
-            Param("seeds", "int", 3, "segmenter seeds per arm and fraction", minimum=1, maximum=20),
-            Param("steps", "int", 300, "segmenter training steps per run", minimum=1),
+            Param(
+                "seeds", "int", 10, "segmenter seeds per arm and fraction (paired across arms)", minimum=1, maximum=50
+            ),
+            Param("steps", "int", 300, "segmenter training steps per run (at most, with LABELS)", minimum=1),
             Param("batch_size", "int", 16, "segmenter batch size", minimum=2),
             Param("generation_steps", "int", 20, "DPM-Solver++ steps of the generator", minimum=1, maximum=1000),
             Param("guidance", "float", 0.0, "generator guidance; 0 = the model's default", minimum=0),
             Param("generation_seed", "int", 0, "generator seed", minimum=0),
-            Param("device", "str", "cpu", "generator device: cpu, cuda or cuda:N"),
+            Param("device", "str", "auto", "generator device: auto (CUDA if available), cpu, cuda or cuda:N"),
             Param("threads", "int", 0, "torch CPU threads (0 = torch's default)", minimum=0),
+            Param("labels", "str", "", "independent polygon labels (vector file); empty = derived-label mode"),
+            Param("label_field", "str", "", "field of LABELS with each polygon's class (a palette class or group)"),
+            Param("folds", "int", 3, "spatial folds of the polygon clusters", minimum=1, maximum=20),
+            Param("guard", "int", 16, "px between a scored polygon and any training patch", minimum=0),
+            Param("validate_every", "int", 25, "steps between early-stopping checks", minimum=1),
+            Param("patience", "int", 4, "checks without improvement before stopping", minimum=1),
+            Param(
+                "generator_from",
+                "str",
+                "scratch",
+                "each block's generator: scratch or model (fine-tune MODEL)",
+                choices=("scratch", "model"),
+            ),
+            Param(
+                "generator_preset",
+                "str",
+                "small",
+                "pixel preset of generators trained from scratch",
+                choices=("tiny", "small"),
+            ),
+            Param("generator_steps", "int", 400, "training steps of each block's generator", minimum=1),
             Param("report_only", "bool", False, "write results.json and report.html from the finished runs only"),
             Param("output_dir", "path", help="folder for results.json, report.html, runs/, synthetic/, segmenter/"),
         ),

@@ -53,8 +53,10 @@ def _read_records(folder: Path, split: str) -> list[dict[str, Any]]:
         raise UserError(f"DATASET: {path} is not valid JSON lines: {exc}") from exc
 
 
-def load_dataset(folder: str | Path, map_remap: dict[str, list[int]] | None) -> Dataset:
-    """All pairs in memory (a dataset of a few thousand 64 px patches fits easily)."""
+def load_dataset(folder: str | Path, map_remap: dict[str, list[int]] | None, need_test: bool = True) -> Dataset:
+    """All pairs in memory (a dataset of a few thousand 64 px patches fits easily). Patches of the ``guard``
+    split (between split blocks) are never read: nothing trains or scores on them. ``need_test``: the
+    derived-label mode scores on the test split; the polygon-scored mode does not need one."""
     import cv2
     import rasterio
 
@@ -86,7 +88,7 @@ def load_dataset(folder: str | Path, map_remap: dict[str, list[int]] | None) -> 
                     remap_map(rgb, map_remap),
                 )
             )
-    if not pairs["test"]:
+    if need_test and not pairs["test"]:
         raise UserError(
             f"DATASET: {folder} has no test split (test/metadata.jsonl); the experiment scores on held-out real"
             " pairs only: create the patch grid with TEST_FRACTION > 0 and rebuild the dataset"
