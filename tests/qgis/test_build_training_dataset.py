@@ -2,13 +2,15 @@
 without the shared data) and on the synthetic chain of conftest.py (always)."""
 
 import json
+import re
 
 import numpy as np
 import pytest
 from osgeo import gdal
-from qgis.core import QgsProcessingException, QgsRasterLayer
+from qgis.core import QgsProcessingException, QgsProcessingFeedback, QgsRasterLayer
 
 from ..conftest import SHARED_DATA  # noqa: TID252
+from .conftest import SIDE, X0, Y0  # noqa: TID252
 
 SCENE = SHARED_DATA / "s2_aberystwyth_20210527" / "aberystwyth_s2_20210527_b02_b03_b04_b08_10m_epsg27700.tif"
 
@@ -48,11 +50,11 @@ def test_pairs_keep_the_split_and_drop_partial_patches(chain):
     folder, grid, result = chain
     status = read_status(grid["OUTPUT"], "s2")
     maps = {p.stem for p in (folder / "maps").glob("r*.tif")}
+    splits = {p["patch_id"]: p["split"] for p in list_patches(grid["OUTPUT"])}
     full = {pid for pid, s in status.items() if s["status"] == "ok" and s["valid_fraction"] == 1.0 and pid in maps}
     rows = list(records(folder))
-    assert result["PATCH_COUNT"] == len(rows) == len(full) > 10
+    assert result["PATCH_COUNT"] == len(rows) == len({pid for pid in full if splits[pid] != "guard"}) > 10
     assert len(full) < grid["PATCH_COUNT"], "the rotated scene leaves partial patches to drop"
-    splits = {p["patch_id"]: p["split"] for p in list_patches(grid["OUTPUT"])}
     folders = {"train": "train", "val": "validation", "test": "test"}
     assert {r["split"] for _, r in rows} == {"train", "val", "test"}
     for split_folder, record in rows:
@@ -106,3 +108,65 @@ def test_folders_of_another_grid_are_refused(prepared, run_alg, tmp_path):
     with pytest.raises(QgsProcessingException, match="MAP_DIR: .* was made for another grid"):
         run_alg("build_training_dataset", {"PATCH_GRID": other["OUTPUT"], "MAP_DIR": str(folder / "maps"),
                                            "S2_DIR": str(folder / "s2"), "OUTPUT_DIR": str(tmp_path / "d")})
+
+
+class WarningFeedback(QgsProcessingFeedback):
+    def __init__(self):
+        super().__init__()
+        self.warnings = []
+
+    def pushWarning(self, warning):  # noqa: N802 - QGIS API name
+        self.warnings.append(warning)
+
+
+def shared_by_ogr(grid_path, dataset):
+    """Pixels of the dataset's pairs that lie in a pair of another split, from the GeoPackage's polygons by OGR."""
+    from osgeo import ogr
+
+    pairs = {}
+    for split in ("train", "validation", "test"):
+        path = dataset / split / "metadata.jsonl"
+        for line in path.read_text().splitlines() if path.exists() else []:
+            record = json.loads(line)
+            pairs[record["patch_id"]] = record["split"]
+    ds = ogr.Open(str(grid_path))
+    shapes = {f.GetField("patch_id"): f.GetGeometryRef().Clone() for f in ds.GetLayerByName("patches")
+              if f.GetField("patch_id") in pairs}
+    shared = 0
+    for split in set(pairs.values()):
+        others = ogr.Geometry(ogr.wkbMultiPolygon)
+        for pid, other in pairs.items():
+            if other != split:
+                others.AddGeometry(shapes[pid])
+        others = others.UnionCascaded()
+        shared += sum(shapes[pid].Intersection(others).GetArea() for pid, s in pairs.items() if s == split)
+    return round(shared / 100), pairs  # 10 m pixels
+
+
+def card_shared(card: str) -> int:
+    return int(re.search(r"Pixels shared between splits: ([\d,]+) ", card).group(1).replace(",", ""))
+
+
+def test_guarded_dataset_shares_no_pixel_and_an_unguarded_one_is_measured_and_warned(prepared, run_alg, tmp_path):
+    from mapsynth.plugin.grid import list_patches
+
+    folder, grid = prepared["root"], prepared["grid"]
+    guard = {p["patch_id"] for p in list_patches(grid["OUTPUT"]) if p["split"] == "guard"}
+    shared, pairs = shared_by_ogr(grid["OUTPUT"], folder / "dataset")
+    card = (folder / "dataset" / "dataset_card.md").read_text()
+    assert shared == card_shared(card) == 0 and guard and not guard & set(pairs)
+    assert f"Guard patches in the grid (neither trained nor scored): {len(guard)} (guard band on)" in card
+    assert not (folder / "dataset" / "guard").exists()
+
+    leaky = run_alg("create_patch_grid", {
+        "EXTENT": f"{X0},{X0 + SIDE},{Y0 - SIDE},{Y0} [EPSG:32630]", "CRS": "EPSG:32630", "PATCH_SIZE": 32,
+        "VAL_FRACTION": 0.2, "TEST_FRACTION": 0.0, "GUARD": False, "OUTPUT": str(tmp_path / "leaky.gpkg")})
+    feedback = WarningFeedback()
+    run_alg("build_training_dataset", {"PATCH_GRID": leaky["OUTPUT"], "MAP_DIR": str(folder / "maps"),
+                                       "S2_DIR": str(folder / "s2"), "OUTPUT_DIR": str(tmp_path / "dataset")},
+            feedback)
+    shared, pairs = shared_by_ogr(leaky["OUTPUT"], tmp_path / "dataset")
+    card = (tmp_path / "dataset" / "dataset_card.md").read_text()
+    assert card_shared(card) == shared > 0 and len(pairs) > len(guard)
+    assert "0 (grid made without the guard band)" in card
+    assert any(f"The splits share {shared:,} pixels" in w for w in feedback.warnings), feedback.warnings
