@@ -140,14 +140,15 @@ def make_scene_dataset(folder: Path, rows: int = 5, cols: int = 7, stride: int =
             )
     for split, lines in records.items():
         (folder / split / "metadata.jsonl").write_text("\n".join(json.dumps(r) for r in lines) + "\n")
-    (folder / "radiometry.json").write_text(json.dumps({"bands": BANDS}))
+    clip = {band: [0.0, 0.5] for band in BANDS}  # what a generator trained on the dataset needs
+    (folder / "radiometry.json").write_text(json.dumps({"bands": BANDS, "clip": clip}))
     np.save(folder / "scene_classes.npy", fields)
     return folder
 
 
 def make_label_polygons(dataset: Path, out: Path, cells: list[tuple[int, int]]) -> Path:
     """A GeoPackage of hand-label-like polygons: one square per 8 px field (row, col) of the scene, inset by
-    1.5 px, its class name in the field ``class``; in EPSG:4326, so the experiment must reproject them."""
+    1.2 px, its class name in the field ``class``; in EPSG:4326, so the experiment must reproject them."""
     import shapely
     from pyproj import Transformer
 
@@ -155,7 +156,7 @@ def make_label_polygons(dataset: Path, out: Path, cells: list[tuple[int, int]]) 
     to_wgs84 = Transformer.from_crs("EPSG:32630", "EPSG:4326", always_xy=True)
     geometries, names = [], []
     for row, col in cells:
-        x0, y0 = ORIGIN[0] + col * 80 + 15, ORIGIN[1] - row * 80 - 15
+        x0, y0 = ORIGIN[0] + col * 80 + 12, ORIGIN[1] - row * 80 - 12  # edges between pixel centres
         square = shapely.box(x0, y0 - 50, x0 + 50, y0)
         square = shapely.segmentize(square, 5)
         geometries.append(shapely.transform(square, lambda xy: np.column_stack(to_wgs84.transform(*xy.T))))

@@ -111,6 +111,7 @@ def test_results_and_report_are_written(world):
     assert set(results["runs"][0]["per_class"]) == {"water", "residential_building", "grass"}
     text = (out / "report.html").read_text()
     assert "Learning curve" in text and "data:image/png;base64," in text
+    assert "labels come from the imagery itself" in text  # the derived-label mode says what it measures
     assert (out / "learning_curve.png").stat().st_size > 1000
     card = json.loads((out / "segmenter" / "segmenter_card.json").read_text())
     assert card["bands"] == ["B02", "B03", "B04", "B08"] and len(card["classes"]) == 3

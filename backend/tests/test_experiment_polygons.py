@@ -151,7 +151,7 @@ def test_altering_the_imagery_does_not_change_the_labels(world, tmp_path):
         with rasterio.open(path, "r+") as dst:
             dst.write(np.random.default_rng(0).integers(1000, 6000, (4, 32, 32)).astype("uint16"))
     params = COMMANDS[0].resolve(
-        {"dataset": "", "model": "m", "labels": str(world["labels"]), "output_dir": "o"} | SETTINGS
+        {"dataset": str(world["dataset"]), "model": "m", "labels": str(world["labels"]), "output_dir": "o"} | SETTINGS
     )
     built = [
         Experiment(load_dataset(d, None, need_test=False), params, [], [0.25]) for d in (world["dataset"], altered)
@@ -206,10 +206,11 @@ def test_macro_recall_pools_pixels_within_a_class():
 
 
 def test_a_label_field_or_class_that_does_not_fit_fails_with_one_line(world, tmp_path):
-    for given, expected in (
-        ({"label_field": "name"}, "LABEL_FIELD: 'name' is not a field"),
-        ({"label_field": ""}, "LABEL_FIELD: name the field"),
-        ({"labels": str(tmp_path / "none.gpkg")}, "LABELS:"),
+    for labels, given, expected in (
+        (world["labels"], {"label_field": "name"}, "LABEL_FIELD: 'name' is not a field"),
+        (world["labels"], {"label_field": ""}, "LABEL_FIELD: name the field"),
+        (tmp_path / "none.gpkg", {}, "LABELS: .* does not exist"),
     ):
         with pytest.raises(UserError, match=expected):
-            run(tmp_path / "out", world["dataset"], world["labels"], world["model"], **given)
+            run(tmp_path / "out", world["dataset"], labels, world["model"], **given)
+    assert not (tmp_path / "out" / "results.json").exists()
