@@ -35,6 +35,7 @@ def main(source: Path) -> None:
         ),
         "weights_dtype": "float16 safetensors, loaded as float32",
         "training_command": "make distill-demo-model (scripts/distill_demo_model.sh)",
+        "licenses": {"code": "Apache-2.0", "data": card.get("data_licenses")},
     })
     (TARGET / "model_card.json").write_text(json.dumps(card, indent=2) + "\n")
     size = sum(p.stat().st_size for p in TARGET.rglob("*") if p.is_file())

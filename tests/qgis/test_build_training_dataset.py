@@ -9,10 +9,8 @@ import pytest
 from osgeo import gdal
 from qgis.core import QgsProcessingException, QgsProcessingFeedback, QgsRasterLayer
 
-from ..conftest import SHARED_DATA  # noqa: TID252
+from ..conftest import ABERYSTWYTH_S2 as SCENE  # noqa: TID252
 from .conftest import SIDE, X0, Y0  # noqa: TID252
-
-SCENE = SHARED_DATA / "s2_aberystwyth_20210527" / "aberystwyth_s2_20210527_b02_b03_b04_b08_10m_epsg27700.tif"
 
 
 @pytest.fixture(scope="module")
@@ -93,9 +91,11 @@ def test_images_invert_exactly_to_reflectance(chain):
 def test_card_and_resume(prepared, run_alg):
     folder, grid, result = prepared["root"], prepared["grid"], prepared["dataset"]
     card = (folder / "dataset" / "dataset_card.md").read_text()
-    for text in ("© OpenStreetMap contributors", "Contains modified Copernicus Sentinel data", "| train |",
+    # the maps are the scene layer rendered in QGIS (conftest), not OpenStreetMap: the card says so
+    for text in ("QGIS layers scene", "Contains modified Copernicus Sentinel data", "| train |",
                  "reflectance = DN * 0.0001 - 0.1", "EPSG:32630"):
         assert text in card
+    assert "OpenStreetMap" not in card
     again = run_alg("build_training_dataset", {"PATCH_GRID": grid["OUTPUT"], "MAP_DIR": str(folder / "maps"),
                                                "S2_DIR": str(folder / "s2"), "OUTPUT_DIR": str(folder / "dataset")})
     assert again["PATCH_COUNT"] == result["PATCH_COUNT"] > 0

@@ -13,10 +13,6 @@ from ..runtime.protocol import UserError
 
 CARD = "model_card.json"
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
-DATA_LICENSES = [
-    "OpenStreetMap data: ODbL 1.0, (c) OpenStreetMap contributors",
-    "Copernicus Sentinel data: free and open, 'Contains modified Copernicus Sentinel data'",
-]
 
 
 def check_safetensors_only(model_dir: Path) -> None:

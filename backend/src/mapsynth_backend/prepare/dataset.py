@@ -7,7 +7,7 @@ Layout (``datasets`` imagefolder with split folders; diffusers' ControlNet examp
     <out>/<split>/nir/<id>.png            B08 through the same map, 8 bit
     <out>/<split>/multispectral/<id>.tif  all bands, reflectance encoding of the crop step
     <out>/<split>/conditioning/<id>.png   the rendered map
-    <out>/radiometry.json, dataset_card.md
+    <out>/radiometry.json, dataset_card.md, dataset_card.json (data sources and licences, copied into model cards)
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..contract import GUARD_SPLIT
+from ..data_sources import SOURCES_FILE, data_sources, write_sources
 from ..grid import load_grid, read_status
 from ..radiometry import ENCODING, ClipRange, decode_reflectance, percentile_range
 from ..runtime.jobs import Command, Param
@@ -33,10 +34,6 @@ SPLIT_FOLDERS = {"train": "train", "val": "validation", "test": "test"}
 RGB = ("B04", "B03", "B02")
 SAMPLES_PER_PATCH = 4096
 BLANK_WARNING = 0.1  # share of blank maps above which the dataset build warns (as render_map_patches does)
-ATTRIBUTION = (
-    "© OpenStreetMap contributors (ODbL) where maps come from OpenStreetMap",
-    "Contains modified Copernicus Sentinel data",
-)
 
 
 def _manifest(folder: Path, label: str, fingerprint: str) -> dict[str, Any]:
@@ -221,7 +218,11 @@ def build_dataset(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
     warning = leak_warning(check)
     if warning:
         reporter.log(warning, "warning")
-    card = dataset_card(grid, counts, dropped, radiometry, details, clipped, coverage["summary"], check["summary"])
+    sources = data_sources(details["map"], details["s2"])
+    atomic_write(out / SOURCES_FILE, lambda tmp: write_sources(tmp, sources))
+    card = dataset_card(
+        grid, counts, dropped, radiometry, details, clipped, coverage["summary"], check["summary"], sources
+    )
     atomic_write(out / "dataset_card.md", lambda tmp: tmp.write_text(card, encoding="utf-8"))
     if clipped:
         reporter.log(f"{clipped} reflectance values fell outside the clip ranges and were clipped", "info")
@@ -274,8 +275,17 @@ def _percentiles(kept, params, reporter) -> ClipRange:
 
 
 def dataset_card(
-    grid, counts, dropped, radiometry, details, clipped, coverage_line: str = "", split_line: str = ""
+    grid,
+    counts,
+    dropped,
+    radiometry,
+    details,
+    clipped,
+    coverage_line: str = "",
+    split_line: str = "",
+    sources: dict[str, Any] | None = None,
 ) -> str:
+    sources = sources or data_sources(details["map"], details["s2"])
     d = grid.definition
     rows = "\n".join(f"| {b} | {lo:.4f} | {hi:.4f} |" for b, (lo, hi) in radiometry["clip"].items())
     return (
@@ -309,9 +319,12 @@ exact inverse: {radiometry["inverse"]}. Values clipped: {clipped}.
 |---|---|---|
 {rows}
 
-## Attribution
+## Data sources and licences
 """
-        + "\n".join(f"- {line}" for line in ATTRIBUTION)
+        + "\n".join(
+            f"- {s['role']}: {s['source']}; licence: {s['license'] or 'that of the imagery'}"
+            for s in sources["data_sources"]
+        )
         + "\n"
     )
 

@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
+from ..data_sources import dataset_sources
 from ..models import FAMILIES, family_class, load_card
-from ..models.card import DATA_LICENSES
 from ..models.sd_base import SD15_REVISION
 from ..radiometry import ClipRange
 from ..runtime.jobs import Command, Param
@@ -84,6 +84,7 @@ def train(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
         gradient_accumulation_steps=params["gradient_accumulation"],
         cpu=params["device"] == "cpu",
     )
+    sources = dataset_sources(dataset_dir, manifest)  # data_sources, data_licenses: as the dataset card says
     card = {
         "mapsynth_version": __version__,
         "radiometry": radiometry,
@@ -93,7 +94,7 @@ def train(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
         "prompt": splits["train"][0].get("text", ""),
         "data": {split: len(rows) for split, rows in splits.items()},
         "dataset": str(dataset_dir.resolve()),
-        "data_licenses": DATA_LICENSES,
+        **sources,
         "crs": splits["train"][0].get("crs"),
     }
     if params["map_dropout"]:
@@ -221,6 +222,7 @@ def train(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
         if ema is not None:
             ema.copy_to(trainable)
         model.card.update(
+            **sources,  # also a distilled student's: the data it was trained on, not its teacher's
             steps=step,
             family=params["family"],
             created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
