@@ -172,3 +172,14 @@ def test_a_distilled_student_names_its_own_data_not_its_teachers_packaging(built
     student = json.loads((tmp_path / "student" / "model" / "model_card.json").read_text())
     assert student["data_licenses"] == [COPERNICUS_LICENSE]
     assert not {"fine_tuned_from", "licenses", "training_command"} & set(student)
+
+
+@pytest.mark.parametrize("card_path", sorted(Path(__file__).parents[2].glob("resources/models/*/model_card.json")))
+def test_the_embedded_cards_licences_follow_their_sources(card_path):
+    """The shipped demo cards: licences are exactly those of the sources they name (maps derived from the scene:
+    no ODbL), in the card's two licence fields."""
+    card = json.loads(card_path.read_text())
+    licences = list(dict.fromkeys(s["license"] for s in card["data_sources"] if s["license"]))
+    assert card["data_licenses"] == licences and card["licenses"]["data"] == licences
+    maps = next(s for s in card["data_sources"] if s["role"] == "maps")
+    assert (OSM_LICENSE in licences) == maps["source"].startswith("OpenStreetMap")
