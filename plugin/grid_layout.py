@@ -15,6 +15,8 @@ EPS = 1e-9
 AUTO_BLOCK_MAX = 8
 AUTO_BLOCK_MIN_BLOCKS = 50
 GUARD_SPLIT = contract.GUARD_SPLIT
+# one rule for both sides (the backend's experiment folds use it too): see contract.guard_splits
+guard_splits, overlap_reach = contract.guard_splits, contract.overlap_reach
 
 
 def utm_crs(lon: float, lat: float) -> QgsCoordinateReferenceSystem:
@@ -131,28 +133,3 @@ def assign_splits(cells: list[tuple[int, int]], val_fraction: float, test_fracti
             splits[cell] = chosen
     return splits
 
-
-def overlap_reach(patch_size: int, overlap: int) -> int:
-    """How many rows (or columns) apart two patches can be and still share pixels: stride × reach < patch size."""
-    return (patch_size - 1) // (patch_size - overlap)
-
-
-def guard_splits(splits: dict[tuple[int, int], str], patch_size: int, overlap: int) -> dict[tuple[int, int], str]:
-    """Move to ``guard`` every patch that shares pixels with a patch of a later split (train < val < test).
-
-    Held-out blocks stay whole (an automatic block is often 2 x 2 patches, and guarding inside it would empty it), so
-    the guard is the ring of training patches around each val and test block, and of val patches around test
-    blocks. Val is guarded first, so a training patch beside a val patch that became guard stays training.
-    Footprints that only touch along an edge (overlap 0) share no pixel and need no guard."""
-    rank = {"train": 0, "val": 1, "test": 2}
-    reach = overlap_reach(patch_size, overlap)
-    guarded = dict(splits)
-    for split in ("val", "train"):
-        for (row, col), own in splits.items():
-            if own != split:
-                continue
-            neighbours = (guarded.get((row + dr, col + dc)) for dr in range(-reach, reach + 1)
-                          for dc in range(-reach, reach + 1))
-            if any(rank.get(other, -1) > rank[split] for other in neighbours):
-                guarded[(row, col)] = GUARD_SPLIT
-    return guarded

@@ -7,6 +7,7 @@ import pytest
 import shapely
 from shapely.geometry import box
 
+from mapsynth_backend.contract import guard_splits
 from mapsynth_backend.grid import Patch, PatchGrid, fingerprint
 from mapsynth_backend.prepare.split_check import leak_warning, shared_pixels, split_check
 
@@ -76,3 +77,21 @@ def test_a_grid_with_a_guard_ring_shares_nothing_and_the_leak_is_warned_about():
     assert check["per_split"]["test"] == {"pixels": 4 * 4096, "shared": test_shared} and test_shared > 0
     assert not check["guard_band"] and check["guard_patches"] == 0
     assert f"{test_shared:,} of 16,384 test pixels" in leak_warning(check)
+
+
+@pytest.mark.parametrize("patch_size, overlap", [(64, 12), (32, 20), (16, 0)])
+def test_the_guard_rule_leaves_no_shared_area_and_keeps_the_last_split_whole(patch_size, overlap):
+    rng = random.Random(overlap)
+    blocks = {(r, c): rng.choice(("train", "train", "val", "test")) for r in range(3) for c in range(3)}
+    splits = {(r, c): blocks[(r // 3, c // 3)] for r in range(9) for c in range(9)}
+    guarded = guard_splits(splits, patch_size, overlap)
+    grid = grid_of(patch_size, overlap, {k: v for k, v in guarded.items() if v != "guard"})
+    assert not any(shapely_shared(grid).values())
+    assert {k for k, v in guarded.items() if v == "test"} == {k for k, v in splits.items() if v == "test"}
+    assert ("guard" in guarded.values()) == (overlap > 0)
+    # folds: any order of split names works, e.g. the rest of the area against one held-out fold
+    folds = guard_splits({k: "held" if v == "val" else "rest" for k, v in splits.items()}, patch_size, overlap,
+                         order=("rest", "held"))  # fmt: skip
+    assert not any(
+        shapely_shared(grid_of(patch_size, overlap, {k: v for k, v in folds.items() if v != "guard"})).values()
+    )

@@ -99,6 +99,36 @@ def patch_id(row: int, col: int, width: int = 4) -> str:
     return f"r{row:0{width}d}_c{col:0{width}d}"
 
 
+def overlap_reach(patch_size: int, overlap: int) -> int:
+    """How many rows (or columns) apart two patches can be and still share pixels: stride x reach < patch size."""
+    return (patch_size - 1) // (patch_size - overlap)
+
+
+def guard_splits(
+    splits: dict[tuple[int, int], str], patch_size: int, overlap: int, order: tuple[str, ...] = ("train", "val", "test")
+) -> dict[tuple[int, int], str]:
+    """Move to ``guard`` every patch that shares pixels with a patch of a later split in ``order``.
+
+    The last split's blocks stay whole (automatic blocks are often 2 x 2 patches; guarding inside one would empty
+    it); each earlier split is guarded against the later ones as they stand after their own guard, so a training
+    patch beside a val patch that became guard stays training. Edge-adjacent patches (overlap 0) share no pixel."""
+    rank = {name: index for index, name in enumerate(order)}
+    reach = overlap_reach(patch_size, overlap)
+    guarded = dict(splits)
+    for split in reversed(order[:-1]):
+        for (row, col), own in splits.items():
+            if own != split:
+                continue
+            near = (
+                guarded.get((row + d_row, col + d_col))
+                for d_row in range(-reach, reach + 1)
+                for d_col in range(-reach, reach + 1)
+            )
+            if any(rank.get(other, -1) > rank[split] for other in near):
+                guarded[(row, col)] = GUARD_SPLIT
+    return guarded
+
+
 # SQL statements spell the table names out (static SQL, values bound as parameters: no string-built SQL)
 STATUS_TABLE = "mapsynth_status"
 STATUS_SCHEMA = """
