@@ -97,7 +97,9 @@ def test_all_sections_with_all_inputs(scene):
     assert set(metrics["ndvi_per_class"]) == {"grass", "residential_building"}
     assert 0.8 < metrics["paired"]["B04"]["ssim"] < 1.0 and metrics["paired"]["B04"]["psnr_db"] > 20
     assert all(v < 0.01 for v in metrics["wasserstein"].values())
-    assert metrics["fid_kid"]["fid"] >= 0 and metrics["fid_kid"]["real_patches"] > 1
+    # the formulas are checked against closed forms in test_metric_formulas.py; here: they ran on the patches
+    assert np.isfinite([metrics["fid_kid"]["fid"], metrics["fid_kid"]["kid"]]).all()
+    assert metrics["fid_kid"]["real_patches"] > 1
     assert metrics["fid_kid"]["verified"] is False and "prefer KID" in metrics["fid_kid"]["warning"]
     page = (folder / "rep" / "report.html").read_text()
     assert "UNVERIFIED" in page and "prefer KID" in page and "0.5-99.5 percentile range" in page

@@ -29,11 +29,11 @@ def algorithm(name):
     return QgsApplication.processingRegistry().algorithmById(f"mapsynth:{name}")
 
 
-@pytest.mark.parametrize("name", BACKEND_ALGORITHMS)
-def test_qgis_and_cli_agree_on_names_defaults_and_choices(plugin, described, name):
+def disagreements(name, backend):
+    """Each parameter of the QGIS algorithm ``name`` whose name, choices or default differ from ``backend`` (the
+    command as ``describe --json`` gives it)."""
     from mapsynth.processing_provider.base import job_default
 
-    backend = described[name]
     problems = []
     for definition in algorithm(name).parameterDefinitions():
         key = definition.name().lower()
@@ -48,13 +48,32 @@ def test_qgis_and_cli_agree_on_names_defaults_and_choices(plugin, described, nam
         default = job_default(definition)
         if default != backend[key]["default"] and not (default is None and definition.isDestination()):
             problems.append(f"{definition.name()}: default {default!r} in QGIS, {backend[key]['default']!r} in the CLI")
+    return problems
+
+
+@pytest.mark.parametrize("name", BACKEND_ALGORITHMS)
+def test_qgis_and_cli_agree_on_names_defaults_and_choices(plugin, described, name):
+    problems = disagreements(name, described[name])
     assert not problems, problems
 
 
 def test_the_check_sees_a_disagreement(plugin, described):
-    """The comparison is not vacuous: a changed backend default is reported."""
-    from mapsynth.processing_provider.base import job_default
-
-    definition = algorithm("generate_patches").parameterDefinition("VARIATIONS")
-    assert job_default(definition) == described["generate_patches"]["variations"]["default"]
-    assert job_default(definition) != described["generate_patches"]["variations"]["default"] + 1
+    """The comparison is not vacuous: a changed default, changed choices and a missing parameter are each
+    reported, by the same function the test above uses."""
+    backend = json.loads(json.dumps(described["generate_patches"]))
+    assert disagreements("generate_patches", backend) == []
+    backend["variations"]["default"] += 1
+    assert disagreements("generate_patches", backend) == [
+        f"VARIATIONS: default {backend['variations']['default'] - 1!r} in QGIS,"
+        f" {backend['variations']['default']!r} in the CLI"
+    ]
+    del backend["variations"]
+    assert disagreements("generate_patches", backend) == ["VARIATIONS: no backend parameter variations"]
+    name, key = next(
+        (name, d.name().lower()) for name in BACKEND_ALGORITHMS for d in algorithm(name).parameterDefinitions()
+        if d.type() == "enum" and described[name].get(d.name().lower(), {}).get("choices")
+        and d.name().lower() not in CONVERTED.get(name, ()))
+    backend = json.loads(json.dumps(described[name]))
+    backend[key]["choices"] = [*backend[key]["choices"], "another"]
+    found = disagreements(name, backend)
+    assert len(found) == 1 and found[0].startswith(f"{key.upper()}: choices"), found

@@ -298,10 +298,30 @@ def convert_fid_weights(params: dict[str, Any], reporter: Reporter) -> dict[str,
     return {"output": str(out), "tensor_fingerprint": fingerprint, "source_sha256": sha256, "verified": source_verified}
 
 
-def fid_kid(real_rgb: np.ndarray, fake_rgb: np.ndarray, model) -> dict[str, float]:
-    """FID and KID between crops of two true-colour images (3, H, W) in [0, 1]."""
+def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """FID's Frechet distance between Gaussians fitted to two feature sets (rows = samples). Not clamped at 0:
+    a negative value is numerical error in the matrix root (or a bug) and is shown as it is."""
     from scipy import linalg
 
+    mean_a, mean_b = a.mean(0), b.mean(0)
+    cov_a, cov_b = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))
+    root = linalg.sqrtm(cov_a @ cov_b)
+    return float(np.sum((mean_a - mean_b) ** 2) + np.trace(cov_a + cov_b - 2 * np.real(root)))
+
+
+def kernel_inception_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """KID: the unbiased MMD^2 estimate with the cubic polynomial kernel (x.y / d + 1)^3 (Binkowski et al. 2018)."""
+    d = a.shape[1]
+    kernel = lambda x, y: (x @ y.T / d + 1) ** 3  # noqa: E731 - the polynomial kernel of KID
+    m, n = len(a), len(b)
+    kxx, kyy, kxy = kernel(a, a), kernel(b, b), kernel(a, b)
+    return float(
+        (kxx.sum() - np.trace(kxx)) / (m * (m - 1)) + (kyy.sum() - np.trace(kyy)) / (n * (n - 1)) - 2 * kxy.mean()
+    )
+
+
+def fid_kid(real_rgb: np.ndarray, fake_rgb: np.ndarray, model) -> dict[str, float]:
+    """FID and KID between crops of two true-colour images (3, H, W) in [0, 1]."""
     patch = max(16, min(64, min(fake_rgb.shape[1:]) // 2))  # crops of the usual patch size, smaller for tiny images
 
     def features(rgb: np.ndarray) -> np.ndarray:
@@ -318,18 +338,12 @@ def fid_kid(real_rgb: np.ndarray, fake_rgb: np.ndarray, model) -> dict[str, floa
             return torch.cat([model(part) for part in batch.split(16)]).double().numpy()
 
     a, b = features(real_rgb), features(fake_rgb)
-    mean_a, mean_b = a.mean(0), b.mean(0)
-    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    root = linalg.sqrtm(cov_a @ cov_b)
-    fid = float(np.sum((mean_a - mean_b) ** 2) + np.trace(cov_a + cov_b - 2 * np.real(root)))
-    d = a.shape[1]
-    kernel = lambda x, y: (x @ y.T / d + 1) ** 3  # noqa: E731 - the polynomial kernel of KID
-    m, n = len(a), len(b)
-    kxx, kyy, kxy = kernel(a, a), kernel(b, b), kernel(a, b)
-    kid = float(
-        (kxx.sum() - np.trace(kxx)) / (m * (m - 1)) + (kyy.sum() - np.trace(kyy)) / (n * (n - 1)) - 2 * kxy.mean()
-    )
-    return {"fid": max(fid, 0.0), "kid": kid, "real_patches": m, "synthetic_patches": n}
+    return {
+        "fid": frechet_distance(a, b),
+        "kid": kernel_inception_distance(a, b),
+        "real_patches": len(a),
+        "synthetic_patches": len(b),
+    }
 
 
 def fid_section(report, reporter: Reporter, real_rgb: np.ndarray, fake_rgb: np.ndarray, model) -> dict[str, Any]:

@@ -39,19 +39,23 @@ def ndvi(values: np.ndarray, names: list[str]) -> np.ndarray | None:
 
 def ssim(a: np.ndarray, b: np.ndarray, data_range: float) -> float:
     """Structural similarity (Gaussian window sigma 1.5, K1 0.01, K2 0.03) over pixels valid in both."""
-    from scipy.ndimage import gaussian_filter
-
     valid = np.isfinite(a) & np.isfinite(b)
     if valid.mean() < 0.5:
         return float("nan")
     a, b = np.where(valid, a, np.nanmean(a)), np.where(valid, b, np.nanmean(b))
+    return float(ssim_index(a, b, data_range)[valid].mean())
+
+
+def ssim_index(a: np.ndarray, b: np.ndarray, data_range: float) -> np.ndarray:
+    """The per-pixel SSIM index of two finite bands (Wang et al. 2004, Gaussian-weighted statistics)."""
+    from scipy.ndimage import gaussian_filter
+
     c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
     mu_a, mu_b = gaussian_filter(a, 1.5), gaussian_filter(b, 1.5)
     var_a = gaussian_filter(a * a, 1.5) - mu_a**2
     var_b = gaussian_filter(b * b, 1.5) - mu_b**2
     cov = gaussian_filter(a * b, 1.5) - mu_a * mu_b
-    index = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
-    return float(index[valid].mean())
+    return ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
 
 
 def psnr(a: np.ndarray, b: np.ndarray, data_range: float) -> float:
