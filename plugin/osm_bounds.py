@@ -1,10 +1,13 @@
 """Where an OpenStreetMap extract holds data: the bounding box its writer declared (the OSM PBF header's bbox, the
-<bounds> element of an .osm file), else the extent of its data. Outside it a map knows nothing, so the render marks
-those pixels "outside the data" (docs/SEMANTIC_STYLE.md) and generation leaves them nodata. Pure Python (stdlib),
-no QGIS: the PBF header is read with a few lines of protobuf decoding, no osmium needed."""
+<bounds> element of an .osm file, also gzip- or bzip2-compressed), else the extent of its data. Outside it a map
+knows nothing, so the render marks those pixels "outside the data" (docs/SEMANTIC_STYLE.md) and generation leaves
+them nodata. Pure Python (stdlib), no QGIS: the PBF header is read with a few lines of protobuf decoding, no
+osmium needed."""
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import re
 import struct
 import zlib
@@ -78,8 +81,11 @@ def pbf_header_bbox(path: str | Path) -> tuple[float, float, float, float] | Non
 
 
 def osm_xml_bounds(path: str | Path) -> tuple[float, float, float, float] | None:
-    """(lon min, lat min, lon max, lat max) from the <bounds> element near the start of an .osm file."""
-    with open(path, "rb") as f:
+    """(lon min, lat min, lon max, lat max) from the <bounds> element near the start of an .osm file (plain, .gz
+    or .bz2)."""
+    name = str(path).lower()
+    opener = gzip.open if name.endswith(".gz") else bz2.open if name.endswith(".bz2") else open
+    with opener(path, "rb") as f:
         head = f.read(64 * 1024)
     match = _BOUNDS.search(head)
     if match is None:
@@ -96,8 +102,8 @@ def declared_bounds(path: str | Path) -> tuple[float, float, float, float] | Non
     try:
         if name.endswith(".pbf"):
             return pbf_header_bbox(path)
-        if name.endswith(".osm"):
+        if name.endswith((".osm", ".osm.gz", ".osm.bz2")):
             return osm_xml_bounds(path)
-    except (OSError, ValueError, struct.error, zlib.error):
+    except (OSError, EOFError, ValueError, struct.error, zlib.error):
         return None  # a damaged file is reported by the OGR read that follows
     return None

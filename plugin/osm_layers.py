@@ -1,12 +1,11 @@
-"""Read an OpenStreetMap extract (.osm.pbf, .osm, or a GeoPackage of OGR OSM layers), classify it with the
-semantic style and return styled in-memory layers in the grid CRS. Runs on the main thread (layers must be
+"""Read an OpenStreetMap extract (.osm.pbf, .osm, .osm.gz, .osm.bz2, or a GeoPackage of OGR OSM layers), classify
+it with the semantic style and return styled in-memory layers in the grid CRS. Runs on the main thread (layers must be
 created there, see the QGIS threading rules)."""
 
 from __future__ import annotations
 
 import contextlib
 from collections import Counter
-from pathlib import Path
 
 from osgeo import gdal, ogr
 from qgis.core import (
@@ -32,11 +31,11 @@ from .about import PLUGIN_DIR
 from .coastline import sea_polygons
 from .i18n import tr
 from .osm_bounds import declared_bounds
+from .osm_files import checked_osm_path, gdal_osm_path
 from .osm_semantic import PARCEL_CLASSES, classify_area, classify_line, load_palette, parse_other_tags
 
 STYLES = PLUGIN_DIR / "resources" / "styles"
 WGS84 = QgsCoordinateReferenceSystem("EPSG:4326")
-OSM_SUFFIXES = (".pbf", ".osm", ".gpkg")
 
 
 def _tags(feature: ogr.Feature) -> dict[str, str]:
@@ -49,17 +48,15 @@ def _tags(feature: ogr.Feature) -> dict[str, str]:
 
 
 def open_osm(path: str) -> gdal.Dataset:
-    if not Path(path).is_file():
-        raise QgsProcessingException(tr("OSM_FILE: file not found: {path}").format(path=path))
-    if not path.lower().endswith(OSM_SUFFIXES):
-        raise QgsProcessingException(tr("OSM_FILE: expected .osm.pbf, .osm or .gpkg, got {path}").format(path=path))
+    checked_osm_path(path)
     gdal.SetConfigOption("OGR_INTERLEAVED_READING", "NO")
     with gdal_errors(path):
-        ds = ogr.Open(path)
+        ds = ogr.Open(gdal_osm_path(path))
     if ds is None or ds.GetLayerByName("multipolygons") is None or ds.GetLayerByName("lines") is None:
         raise QgsProcessingException(tr(
             "OSM_FILE: {path} is not an OpenStreetMap extract OGR can read (it needs 'multipolygons' and 'lines' "
-            "layers, as in .osm.pbf files or GeoPackages converted from them with ogr2ogr)").format(path=path))
+            "layers, as in .osm.pbf, .osm(.gz/.bz2) files or GeoPackages converted from them with ogr2ogr)").format(
+                path=path))
     return ds
 
 

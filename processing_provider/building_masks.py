@@ -16,6 +16,7 @@ from qgis.core import (
 )
 
 from ..plugin.backend_client import new_job_dir
+from ..plugin.osm_files import OSM_FILE_FILTER, checked_osm_path
 from ..plugin.styling import load_styled, run_group
 from .base import GRID_HELP, MapSynthAlgorithm, backend_command, export_gpkg, helped, job_params, run_backend
 
@@ -54,9 +55,9 @@ class BuildingMasks(MapSynthAlgorithm):
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API name
         self.addParameter(helped(QgsProcessingParameterFile(
             self.OSM_FILE, self.tr("OpenStreetMap extract"), optional=True,
-            fileFilter=self.tr("OpenStreetMap (*.osm.pbf *.pbf *.osm *.gpkg)")), self.tr(
-                "an .osm.pbf, .osm or GeoPackage of OGR OSM layers (e.g. the one given to Render map patches); "
-                "or give building polygons instead")))
+            fileFilter=OSM_FILE_FILTER), self.tr(
+                "an .osm.pbf, .osm, .osm.gz, .osm.bz2 or GeoPackage of OGR OSM layers (e.g. the one given to Render "
+                "map patches); or give building polygons instead")))
         for name, label, kind, detail in (
                 (self.BUILDINGS, "Or: building polygons", QgsProcessing.TypeVectorPolygon,
                  "polygons with a 'building' field, used when no OSM extract is given"),
@@ -97,6 +98,8 @@ class BuildingMasks(MapSynthAlgorithm):
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API name
         osm_file = self.parameterAsFile(parameters, self.OSM_FILE, context)
+        if osm_file:
+            checked_osm_path(osm_file)
         folder = new_job_dir("mask-inputs")
         layers = {key: self._export(parameters, name, context, folder)
                   for key, name in (("buildings", self.BUILDINGS), ("landuse", self.LANDUSE), ("pois", self.POIS))}

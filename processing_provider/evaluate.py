@@ -13,7 +13,8 @@ from qgis.core import (
 from qgis.PyQt.QtGui import QColor
 
 from ..plugin.backend_client import new_job_dir
-from ..plugin.osm_layers import OSM_SUFFIXES, background_rgb, semantic_layers
+from ..plugin.osm_files import checked_osm_path, is_osm_path, looks_like_osm
+from ..plugin.osm_layers import background_rgb, semantic_layers
 from ..plugin.osm_semantic import PALETTE_PATH
 from ..plugin.rendering import render_to_raster
 from .base import MapSynthAlgorithm, backend_command, helped, job_params, run_backend
@@ -54,7 +55,8 @@ class Evaluate(MapSynthAlgorithm):
                                  "a real 4-band reflectance raster, e.g. a mosaic of Crop Sentinel-2 patches"))
         self.addParameter(helped(QgsProcessingParameterFile(self.MAP, self.tr("Map raster or OSM extract"),
                                                             optional=True),
-                                 "for NDVI per map class: a rendered map raster, or the OpenStreetMap extract"))
+                                 "for NDVI per map class: a rendered map raster, or the OpenStreetMap extract "
+                                 "(.osm.pbf, .osm, .osm.gz, .osm.bz2)"))
         self.addParameter(helped(QgsProcessingParameterFile(self.INCEPTION_WEIGHTS, self.tr("FID Inception-v3 weights"),
                                                             optional=True, fileFilter="safetensors (*.safetensors)"),
                                  "local .safetensors weights; FID and KID are skipped without them"))
@@ -82,7 +84,9 @@ class Evaluate(MapSynthAlgorithm):
         map_path = self.parameterAsFile(parameters, self.MAP, context)
         synthetic = self.parameterAsRasterLayer(parameters, self.SYNTHETIC, context)
         self.grid = None
-        if synthetic is not None and map_path and map_path.lower().endswith(OSM_SUFFIXES):
+        if map_path and looks_like_osm(map_path):
+            checked_osm_path(map_path, "MAP")
+        if synthetic is not None and map_path and is_osm_path(map_path):
             extent, crs = synthetic.extent(), synthetic.crs()
             self.grid = (crs, (extent.xMinimum(), synthetic.rasterUnitsPerPixelX(), 0.0, extent.yMaximum(), 0.0,
                                -synthetic.rasterUnitsPerPixelY()), synthetic.width(), synthetic.height())

@@ -25,6 +25,7 @@ from qgis.PyQt.QtGui import QColor
 from ..plugin.about import PLUGIN_DIR
 from ..plugin.backend_client import new_job_dir
 from ..plugin.grid import list_patches, patches_extent, read_definition
+from ..plugin.osm_files import OSM_FILE_FILTER
 from ..plugin.osm_layers import semantic_layers
 from ..plugin.rendering import map_settings, render_rgba, write_rgb_geotiff
 from .base import (
@@ -100,7 +101,7 @@ class MapFromLandCover(MapSynthAlgorithm):
             "refuse (nothing is written) or make them no data"))
         self.addParameter(helped(QgsProcessingParameterFile(
             self.OSM_FILE, self.tr("OSM lines on top (optional)"), optional=True,
-            fileFilter=self.tr("OpenStreetMap (*.osm.pbf *.pbf *.osm *.gpkg)")),
+            fileFilter=OSM_FILE_FILTER),
             "an OpenStreetMap extract whose lines are drawn over the land cover"))
         self.addParameter(helped(QgsProcessingParameterFolderDestination(
             self.OUTPUT_DIR, self.tr("Map patches folder")), "input of Build training dataset and Generate patches"))

@@ -18,6 +18,7 @@ from qgis.core import (
 from qgis.PyQt.QtGui import QColor
 
 from ..plugin.grid import list_patches, patches_extent, read_definition, record_status
+from ..plugin.osm_files import OSM_FILE_FILTER
 from ..plugin.osm_layers import background_rgb, semantic_layers, unmapped_rgb
 from ..plugin.osm_semantic import load_palette
 from ..plugin.output_dir import output_lock, prepare_output_dir
@@ -47,9 +48,10 @@ class RenderMapPatches(MapSynthAlgorithm):
         return self.help_html(self.tr(
             "Renders one RGB GeoTIFF per patch of the grid (named by patch_id), exactly on the grid cell, at a "
             "fixed DPI without antialiasing or labels, so training and inference renders are identical.\n\n"
-            "Either an OpenStreetMap extract (.osm.pbf, .osm or a GeoPackage of OGR OSM layers) drawn with the "
-            "bundled semantic style (a fixed palette of land-use, building, road, rail, water and boundary classes; "
-            "seas are built from natural=coastline ways), or layers rendered as styled (XYZ tiles, MBTiles, WMS). "
+            "Either an OpenStreetMap extract (.osm.pbf, .osm, .osm.gz, .osm.bz2 or a GeoPackage of OGR OSM layers) "
+            "drawn with the bundled semantic style (a fixed palette of land-use, building, road, rail, water and "
+            "boundary classes; seas are built from natural=coastline ways), or layers rendered as styled (XYZ "
+            "tiles, MBTiles, WMS). "
             "Layers are rendered over a transparent background; a patch with missing pixels is retried, then "
             "recorded as incomplete and not written. Bulk rendering from tile.openstreetmap.org beyond 5,000 tiles "
             "is refused, as QGIS core does.\n\n"
@@ -68,7 +70,7 @@ class RenderMapPatches(MapSynthAlgorithm):
             self.PATCH_GRID, self.tr("Patch grid"), [QgsProcessing.TypeVectorPolygon]), GRID_HELP))
         self.addParameter(helped(QgsProcessingParameterFile(
             self.OSM_FILE, self.tr("OpenStreetMap extract"), optional=True,
-            fileFilter=self.tr("OpenStreetMap (*.osm.pbf *.pbf *.osm *.gpkg)")),
+            fileFilter=OSM_FILE_FILTER),
             "drawn in the bundled semantic style (what MapSynth models are trained on); give it or layers"))
         self.addParameter(helped(QgsProcessingParameterMultipleLayers(
             self.LAYERS, self.tr("Or: layers as styled"), QgsProcessing.TypeMapLayer, optional=True),

@@ -26,6 +26,7 @@ from qgis.core import (
 from qgis.PyQt.QtGui import QColor
 
 from ..plugin.grid import list_patches, patches_extent, read_definition, record_status
+from ..plugin.osm_files import OSM_FILE_FILTER
 from ..plugin.osm_layers import background_rgb, semantic_layers, unmapped_rgb
 from ..plugin.osm_semantic import load_palette
 from ..plugin.output_dir import prepare_output_dir
@@ -65,8 +66,9 @@ class SynthesizeCity(MapSynthAlgorithm):
             "polygons; patches not touching them are dropped"))
         self.addParameter(helped(QgsProcessingParameterFile(
             self.OSM_FILE, self.tr("OpenStreetMap extract"),
-            fileFilter=self.tr("OpenStreetMap (*.osm.pbf *.pbf *.osm *.gpkg)")),
-            "an .osm.pbf, .osm or GeoPackage of OGR OSM layers covering the area (e.g. from Geofabrik)"))
+            fileFilter=OSM_FILE_FILTER),
+            "an .osm.pbf, .osm, .osm.gz, .osm.bz2 or GeoPackage of OGR OSM layers covering the area (e.g. from "
+            "Geofabrik)"))
         self.addParameter(helped(QgsProcessingParameterFile(
             self.MODEL, self.tr("Model"), QgsProcessingParameterFile.Folder, defaultValue=str(DEMO_MODEL),
             optional=True),

@@ -78,3 +78,19 @@ def pixel_lon_lat(path):
     transform = osr.CoordinateTransformation(osr.SpatialReference(wkt=ds.GetProjection()), wgs84)
     points = np.array(transform.TransformPoints(np.stack([x0 + cols.ravel() * px, y1 + rows.ravel() * negative], 1)))
     return points[:, 0].reshape(cols.shape), points[:, 1].reshape(cols.shape)
+
+
+def osm_copies(source, folder, suffixes=(".osm.gz", ".osm.bz2")):
+    """Real copies of an .osm.pbf in other OSM file formats (XML, gzip/bzip2-compressed), written by libosmium
+    (the backend venv's osmium, a test dependency): {suffix: path}. The header's bbox is kept."""
+    import subprocess
+
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = source.name.split(".")[0]
+    targets = {suffix: folder / f"{stem}{suffix}" for suffix in suffixes}
+    script = ("import sys, osmium\nsrc = sys.argv[1]\nfor out in sys.argv[2:]:\n"
+              "    writer = osmium.SimpleWriter(out, header=osmium.io.Reader(src).header())\n"
+              "    for obj in osmium.FileProcessor(src):\n        writer.add(obj)\n    writer.close()\n")
+    subprocess.run([str(BACKEND_PYTHON), "-c", script, str(source), *map(str, targets.values())], check=True,
+                   capture_output=True, text=True, timeout=300)
+    return targets

@@ -166,6 +166,44 @@ def _read(path: str, layer: str, bbox, columns=None, label: str = "OSM_FILE"):
     return meta.get("crs"), geometry, records
 
 
+OSM_SUFFIXES = (".osm.pbf", ".pbf", ".osm", ".osm.gz", ".osm.bz2", ".gpkg")
+
+
+def osm_source(path: str) -> str:
+    """The name GDAL opens an OSM extract by: /vsigzip/ reads .osm.gz in place; .osm.bz2 (no /vsibz2/ in every
+    GDAL build) is decompressed once into the temp folder. Other suffixes are refused with the accepted list."""
+    import bz2
+    import hashlib
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    lower = path.lower()
+    if not lower.endswith(OSM_SUFFIXES):
+        raise UserError(
+            f"OSM_FILE: expected .osm.pbf, .osm, .osm.gz, .osm.bz2 or a GeoPackage of OGR OSM layers "
+            f"(.gpkg), got {path}"
+        )
+    if lower.endswith(".gz"):
+        return "/vsigzip/" + str(Path(path).resolve())
+    if not lower.endswith(".bz2"):
+        return path
+    stat = Path(path).stat()
+    key = hashlib.sha1(f"{Path(path).resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:16]
+    target = Path(tempfile.gettempdir()) / "mapsynth-osm" / f"{Path(path).name[:-4]}.{key}.osm"
+    if not target.is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = Path(tempfile.mkstemp(dir=target.parent, suffix=".part")[1])
+        try:
+            with bz2.open(path, "rb") as source, open(partial, "wb") as out:
+                shutil.copyfileobj(source, out, 1 << 20)
+        except (OSError, EOFError) as exc:
+            partial.unlink(missing_ok=True)
+            raise UserError(f"OSM_FILE: cannot decompress {path}: {exc}") from exc
+        partial.replace(target)
+    return str(target)
+
+
 def read_inputs(osm_file: str, buildings: str, landuse: str, pois: str, target_crs, bounds) -> Inputs:
     """Read OSM (or explicit layers) inside ``bounds`` (target CRS) and return geometries in the target CRS."""
     import shapely
@@ -190,6 +228,7 @@ def read_inputs(osm_file: str, buildings: str, landuse: str, pois: str, target_c
         return transformer.transform_bounds(*bounds)
 
     result = Inputs([], [])
+    osm_file = osm_source(osm_file) if osm_file else ""
     sources = (
         [(osm_file, "multipolygons", "buildings"), (osm_file, "multipolygons", "landuse"), (osm_file, "points", "pois")]
         if osm_file

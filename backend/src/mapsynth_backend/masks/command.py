@@ -253,7 +253,7 @@ COMMANDS = (
         "Residential / non-residential building masks from OSM tags and geometry, with fuzzy inference.",
         building_masks,
         (
-            Param("osm_file", "str", "", "OpenStreetMap extract (.osm.pbf, .osm, GeoPackage of OSM layers)"),
+            Param("osm_file", "str", "", "OSM extract (.osm.pbf, .osm, .osm.gz, .osm.bz2, .gpkg of OSM layers)"),
             Param("buildings", "str", "", "or: building polygons (field building)"),
             Param("landuse", "str", "", "land-use polygons (fields landuse, amenity)"),
             Param("pois", "str", "", "amenity/shop/office points"),
