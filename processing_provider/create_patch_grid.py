@@ -224,7 +224,11 @@ class CreatePatchGrid(MapSynthAlgorithm):
             feedback.pushWarning(self.tr("No guard band: neighbouring patches of different splits share {o} px "
                                          "strips, so validation and test pixels are also training pixels.").format(
                 o=overlap))
-        elif counts["train"] == 0 and len(cells) > 1:
+        elif counts[GUARD_SPLIT]:
+            feedback.pushInfo(self.tr("Guard: patches that share pixels with a patch of another split; no step trains"
+                                      " or scores on them. Each held-out block of b x b patches costs up to 4b + 4 "
+                                      "training patches: a larger SPLIT_BLOCK keeps more."))
+        if guard and counts["train"] == 0 and len(cells) > 1:
             feedback.pushWarning(self.tr("The guard band left no training patch: use a smaller VAL_FRACTION / "
                                          "TEST_FRACTION or a larger SPLIT_BLOCK."))
 
