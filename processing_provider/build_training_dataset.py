@@ -38,7 +38,10 @@ class BuildTrainingDataset(MapSynthAlgorithm):
             "fraction is below the minimum or whose cloud fraction is above the maximum, keeps the grid's spatial "
             "split and writes a dataset folder: train/, validation/ and test/ each with metadata.jsonl (file_name, "
             "conditioning_image, nir_image, multispectral, text, patch_id, split, bounds, crs) in the layout of "
-            "the datasets imagefolder and diffusers' training examples, radiometry.json and dataset_card.md.\n\n"
+            "the datasets imagefolder and diffusers' training examples, radiometry.json and dataset_card.md. "
+            "Patches of the grid's guard split (they share pixels with another split) are left out, so nothing "
+            "trains or scores on them; the card gives the pixels that the pairs of different splits share (0 for a "
+            "grid with the guard band) and the log warns when there are any.\n\n"
             "Radiometry: per-band reflectance clip ranges (Fixed clip ranges as B02:LOW:HIGH,...; empty = the "
             "1.5th-98.5th percentiles of the training split) mapped linearly to the image range, with an exact "
             "inverse. Reruns reuse the saved ranges and skip finished pairs."))
