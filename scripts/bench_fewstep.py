@@ -1,7 +1,7 @@
-"""make bench, issue 22: the few-step student against its teacher, written as its own section of
-docs/BENCHMARKS.md. Quality and per-patch speed on the demo model's held-out patches (bench_fewstep_quality.py in
-the backend venv), then the chain through QGIS Processing (grid, render, generation of one variation, assembly)
-with each model, in km² per hour at 10 m.
+"""make bench: the few-step student against its teacher, written as its own section of docs/BENCHMARKS.md
+(fewstep, scripts/bench_doc.py). Quality and per-patch speed on the demo model's held-out patches
+(bench_fewstep_quality.py in the backend venv), then the chain through QGIS Processing (grid, render, generation
+of one variation, assembly) with each model, in km² per hour at 10 m.
 
 Run with QGIS's Python: QT_QPA_PLATFORM=offscreen .venv-qgis/bin/python scripts/bench_fewstep.py
 Environment: MAPSYNTH_FEWSTEP_TEACHER, MAPSYNTH_FEWSTEP_STUDENT (model folders), MAPSYNTH_FEWSTEP_DATASET (the
@@ -18,12 +18,16 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+from bench_doc import header  # noqa: E402
+
 MODELS = ROOT / "resources" / "models"
 TEACHER = Path(os.environ.get("MAPSYNTH_FEWSTEP_TEACHER", MODELS / "mapsynth-demo-pixel-small"))
 STUDENT = Path(os.environ.get("MAPSYNTH_FEWSTEP_STUDENT", MODELS / "mapsynth-demo-pixel-fewstep"))
 DATASET = Path(os.environ.get("MAPSYNTH_FEWSTEP_DATASET", ROOT / ".mapsynth-demo-training" / "dataset"))
 SEGMENTER = os.environ.get("MAPSYNTH_FEWSTEP_SEGMENTER", str(ROOT / ".mapsynth-experiment" / "results" / "segmenter"))
-HEADING = "## Few-step generation (issue 22)"
+HEADING = "## Few-step generation"
+NEEDS = "the demo dataset (DEMO_PREPARE_ONLY=1 make train-demo-model) and make experiment's segmenter"
 # The real OSM extract (1.7 km²): both models, grid / render / generate / assemble
 EXTENTS = {"Helsinki extract": "24.9351762,24.9534145,60.1641550,60.1791130 [EPSG:4326]"}
 # Throughput on a large area with a map everywhere: the land cover of the real Aberystwyth scene (derive-maps, as
@@ -192,9 +196,9 @@ def section(quality: dict, e2e: dict, loads: tuple[str, str], cpu: str) -> str:
                           f"**{r['km2_per_hour']:.0f}** |")
     return f"""{HEADING}
 
-`scripts/bench_fewstep.py` (run by `make bench`) regenerates this section. Measured {time.strftime('%Y-%m-%d %H:%M')}
-on {cpu}, {os.cpu_count()} cores shared with other jobs (load average 1 / 5 min: {loads[0]} before, {loads[1]}
-after), torch {quality['threads']} threads, fp32. Teacher `{TEACHER.name}`; student `{STUDENT.name}`
+{header("scripts/bench_fewstep.py", "make bench", on=f"{cpu}, {os.cpu_count()} cores shared with other jobs")}
+Needs {NEEDS}. Load average 1 / 5 min: {loads[0]} before, {loads[1]} after; torch {quality['threads']} threads,
+fp32. Teacher `{TEACHER.name}`; student `{STUDENT.name}`
 ({card['distilled']['method']}, {card['steps']} steps from the teacher, {card['distilled']['substeps']} teacher DDIM
 steps per student step, DDIM sampling).
 
@@ -226,6 +230,7 @@ guidance): its GPU row is not measured (no GPU in the session that wrote this se
 def main() -> None:
     sys.path.insert(0, str(ROOT / "scripts"))
     from bench import OSM, SCENE, setup
+    from bench_doc import write_section
 
     app, plugin = setup()
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
@@ -254,13 +259,7 @@ def main() -> None:
                 work.mkdir()
                 e2e[(area, name)] = chain(work, model, extent, source, folded if name == "teacher" else "")
     text = section(quality, e2e, (before, load()), cpu)
-    path = ROOT / "docs" / "BENCHMARKS.md"
-    previous = path.read_text(encoding="utf-8")
-    start = previous.find(HEADING)
-    if start >= 0:
-        end = previous.find("\n## ", start + len(HEADING))
-        previous = previous[:start].rstrip("\n") + ("\n" + previous[end:] if end >= 0 else "")
-    path.write_text(previous.rstrip("\n") + "\n\n" + text, encoding="utf-8")
+    write_section("fewstep", text, after="demo-modes")
     print(json.dumps({"quality": quality, "chain": {f"{a} / {n}": r for (a, n), r in e2e.items()}}))
     del plugin
     app.exitQgis()

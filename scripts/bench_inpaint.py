@@ -4,7 +4,7 @@ burned (bare) field, inpainted with the embedded demo model through the real CLI
 Measures, per edit, the synthetic NDVI inside against the real NDVI distribution of that class in the whole scene
 (classes as the demo model's maps derive them), the boundary's seam visibility against BASE's at the same place,
 that every pixel outside the edits + margin is BASE's, and the wall time. Writes docs/inpaint.png (before | after
-| mask) and, with --write, the "What-if scenarios" section of docs/BENCHMARKS.md.
+| mask) and, with --write (make bench), its section of docs/BENCHMARKS.md (what-if, scripts/bench_doc.py).
 
     .venv-backend/bin/python scripts/bench_inpaint.py [--write] [--work DIR]
 """
@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -27,7 +26,10 @@ import shapely
 from rasterio.windows import Window
 
 ROOT = Path(__file__).resolve().parents[1]
-SCENE = Path(os.environ.get("MAPSYNTH_DATA", "/work/shared/data")) / "s2_aberystwyth_20210527"
+sys.path.insert(0, str(ROOT / "scripts"))
+from bench_doc import header, write_section  # noqa: E402
+
+SCENE = Path(os.environ.get("MAPSYNTH_SHARED_DATA") or ROOT.parent / "shared" / "data") / "s2_aberystwyth_20210527"
 SCENE_FILE = SCENE / "aberystwyth_s2_20210527_b02_b03_b04_b08_10m_epsg27700.tif"
 SCALE = 0.001  # the scene stores reflectance x 1000 (see its PROVENANCE.md)
 WINDOW = Window(300, 300, 256, 256)  # col, row, width, height: the town's east edge and the farmland beyond
@@ -43,6 +45,7 @@ EDITS = [
 ]
 DERIVED = {"residential_building": "other_building", "water": "water", "bare": "bare"}
 SECTION = "## What-if scenarios (inpaint_scenario)"
+DEFAULTS = {"steps": 8, "resample": 2, "margin": 4, "jump": 1, "context": 0, "guidance": 0.0}
 
 
 def geometry(rings: list, transform) -> shapely.MultiPolygon:
@@ -91,6 +94,15 @@ def picture(before: np.ndarray, after: np.ndarray, mask: np.ndarray, path: Path)
     cv2.imwrite(str(path), panel[:, :, ::-1], [cv2.IMWRITE_PNG_COMPRESSION, 9])
 
 
+def reproduce(args) -> str:
+    """The command that reproduces this section: make bench at the defaults, else this script with its options."""
+    changed = [f"--{k} {getattr(args, k):g}" for k, v in DEFAULTS.items() if getattr(args, k) != v]
+    if not changed and not args.sweep_table:
+        return "make bench"
+    table = [f"--sweep-table {args.sweep_table}"] if args.sweep_table else []
+    return " ".join([".venv-backend/bin/python scripts/bench_inpaint.py --write", *changed, *table])
+
+
 def machine() -> str:
     import platform
 
@@ -128,12 +140,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write", action="store_true", help="update docs/BENCHMARKS.md and docs/inpaint.png")
     parser.add_argument("--work", default="", help="working folder (default: a temporary one)")
-    parser.add_argument("--steps", type=int, default=8)
-    parser.add_argument("--resample", type=int, default=2)
-    parser.add_argument("--margin", type=int, default=4)
-    parser.add_argument("--jump", type=int, default=1)
-    parser.add_argument("--context", type=int, default=0)
-    parser.add_argument("--guidance", type=float, default=0.0)
+    parser.add_argument("--steps", type=int, default=DEFAULTS["steps"])
+    parser.add_argument("--resample", type=int, default=DEFAULTS["resample"])
+    parser.add_argument("--margin", type=int, default=DEFAULTS["margin"])
+    parser.add_argument("--jump", type=int, default=DEFAULTS["jump"])
+    parser.add_argument("--context", type=int, default=DEFAULTS["context"])
+    parser.add_argument("--guidance", type=float, default=DEFAULTS["guidance"])
     parser.add_argument("--sweep-log", default="", help="append this run's numbers as one JSON line (no docs)")
     parser.add_argument("--sweep-table", default="", help="with --write: the runs of a --sweep-log as a table")
     parser.add_argument("--sweep-label", default="", help="what the sweep ran on, when not the current model")
@@ -220,9 +232,9 @@ def main() -> int:
     text = "\n".join([
         SECTION,
         "",
-        f"Measured {time.strftime('%Y-%m-%d')} on {machine()}. `.venv-backend/bin/python scripts/bench_inpaint.py "
-        f"--write` (the command's defaults: {args.steps} DDIM steps x {args.resample} RePaint visits, jump "
-        f"{args.jump}, MARGIN {args.margin}, context {args.context or 'auto'}, guidance {guidance_text(result)}) on "
+        header("scripts/bench_inpaint.py", reproduce(args), on=machine())
+        + f" Settings: {args.steps} DDIM steps x {args.resample} RePaint visits, jump "
+        f"{args.jump}, MARGIN {args.margin}, context {args.context or 'auto'}, guidance {guidance_text(result)}; on "
         f"the real Aberystwyth scene (256 x 256 px crop at 10 m, EPSG:27700), embedded demo model, CPU, seed 0: "
         f"{result['edited_pixels']} px edited, {result['regenerated_pixels']} px regenerated on "
         f"{result['canvases']} canvas(es), {seconds:.0f} s wall time (whole CLI run, model loading included).",
@@ -246,14 +258,7 @@ def main() -> int:
     print(text)
     if args.write:
         picture(before, after, mask, ROOT / "docs" / "inpaint.png")
-        bench = ROOT / "docs" / "BENCHMARKS.md"
-        current = bench.read_text(encoding="utf-8")
-        pattern = re.compile(re.escape(SECTION) + r".*?(?=\n## |\Z)", re.S)
-        if SECTION in current:
-            current = pattern.sub(lambda _: text.rstrip("\n") + "\n", current)
-        else:
-            current = current.rstrip("\n") + "\n\n" + text
-        bench.write_text(current, encoding="utf-8")
+        write_section("what-if", text, after="gpu")
     return 0 if outside_equal else 1
 
 

@@ -1,17 +1,21 @@
-"""Put the results of `make experiment` into the documentation: the tables between the markers in
-docs/BENCHMARKS.md, the learning curve as docs/augmentation_experiment.png and beside the demo model, and the
-summary in the demo model's card. Usage: python scripts/experiment_docs.py [RESULTS_DIR]
+"""Put the results of `make experiment` into the documentation: its section of docs/BENCHMARKS.md
+(augmentation-experiment, scripts/bench_doc.py), the learning curve as docs/augmentation_experiment.png and
+beside the demo model, and the summary in the demo model's card. Usage: python scripts/experiment_docs.py [RESULTS_DIR]
 (default .mapsynth-experiment/results). Runs that have not finished are counted as missing, never invented
 (for a partial experiment, write its results.json first: rerun the experiment with --report-only)."""
 
 import json
 import shutil
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+from bench_doc import header, write_section  # noqa: E402
+
 MODEL = ROOT / "resources" / "models" / "mapsynth-demo-pixel-small"
-START, END = "<!-- augmentation-experiment:start -->", "<!-- augmentation-experiment:end -->"
+HEADING = "## Augmentation experiment: is the synthetic data useful?"
 ARMS = ("real", "real+same_maps", "real+unpaired_maps", "synthetic_only")
 
 
@@ -59,15 +63,30 @@ def tables(results: dict, planned: int) -> str:
     return "\n".join(lines)
 
 
+def section(results: dict, text: str, folder: Path) -> str:
+    """The whole section: what ran, the tables, the learning curve. results.json records neither the date nor the
+    machine of the runs: the date is the file's, the machine the one writing the section."""
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime((folder / "results.json").stat().st_mtime))
+    minutes = sum(run.get("seconds", 0) for run in results["runs"]) / 60
+    return "\n".join([
+        HEADING, "",
+        header("scripts/experiment_docs.py", "make experiment", when=when)
+        + " The date is results.json's; it does not record the machine, so that is the one that wrote this section. "
+        f"{minutes:.0f} min of "
+        "segmenter training in all (results.json).", "",
+        "`make experiment` (scripts/run_experiment.sh) runs `mapsynth augmentation-experiment` on the Aberystwyth "
+        "pairs of the embedded demo model (its own grid and split) with the embedded model as the generator. A MONAI "
+        "U-Net learns the derived land-cover classes from the four reflectance bands; every run is scored on the "
+        f"held-out real test pairs. Settings: `{json.dumps(results.get('settings', {}), sort_keys=True)}`.", "",
+        text, "", "![learning curve](augmentation_experiment.png)"])
+
+
 def main() -> None:
     folder = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / ".mapsynth-experiment" / "results"
     results = json.loads((folder / "results.json").read_text())
     planned = len(results["runs"]) + len(results["runs_missing"])
     text = tables(results, planned)
-    bench = ROOT / "docs" / "BENCHMARKS.md"
-    page = bench.read_text(encoding="utf-8")
-    head, rest = page.split(START)
-    bench.write_text(f"{head}{START}\n{text}\n{END}{rest.split(END, 1)[1]}", encoding="utf-8")
+    write_section("augmentation-experiment", section(results, text, folder), after="what-if")
     for target in (ROOT / "docs" / "augmentation_experiment.png", MODEL / "augmentation_experiment.png"):
         shutil.copyfile(folder / "learning_curve.png", target)
     card_path = MODEL / "model_card.json"

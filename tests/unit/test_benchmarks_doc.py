@@ -1,0 +1,98 @@
+"""docs/BENCHMARKS.md is written only by scripts: every section sits between markers, names the script that wrote
+it (which really writes that section), the date, the machine and a command that reproduces it; a script rewrites
+only its own section (scripts/bench_doc.py); and every link into BENCHMARKS.md from the README and the docs
+resolves to a heading."""
+
+import importlib.util
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DOC = ROOT / "docs" / "BENCHMARKS.md"
+HEADER = re.compile(r"Written by `(scripts/[\w./-]+)` on (\d{4}-\d{2}-\d{2})[^;]*; machine: (.+?)\. "
+                    r"Reproduce: `([^`]+)`")
+
+
+def bench_doc():
+    spec = importlib.util.spec_from_file_location("bench_doc", ROOT / "scripts" / "bench_doc.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def make_recipe(target: str) -> str:
+    """The recipe lines of a Makefile target (tab-indented lines after 'target:')."""
+    lines = (ROOT / "Makefile").read_text(encoding="utf-8").splitlines()
+    start = next((i for i, line in enumerate(lines) if re.match(rf"{re.escape(target)}:", line)), None)
+    assert start is not None, f"no make target {target}"
+    recipe = []
+    for line in lines[start + 1:]:
+        if not line.startswith("\t"):
+            break
+        recipe.append(line)
+    return "\n".join(recipe)
+
+
+def slug(heading: str) -> str:
+    """GitHub's anchor of a Markdown heading."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+SECTIONS = bench_doc().sections(DOC.read_text(encoding="utf-8"))
+
+
+def test_nothing_outside_the_sections_but_the_preamble():
+    text = DOC.read_text(encoding="utf-8")
+    outside = bench_doc().SECTION.sub("", text)
+    assert outside.strip() == bench_doc().PREAMBLE.strip(), "text outside a script's section"
+    assert len(SECTIONS) >= 8
+    assert not re.search(r"\bissues? \d+", text, re.I), "no issue numbers in user documentation"
+
+
+@pytest.mark.parametrize("name", sorted(SECTIONS))
+def test_each_section_names_its_script_date_machine_and_command(name):
+    body = SECTIONS[name]
+    assert body.startswith("## "), f"{name}: a section starts with its heading"
+    found = HEADER.search(body)
+    assert found, f"{name}: no 'Written by `scripts/...` on DATE; machine: ...cores... Reproduce: `...`' line"
+    script, _, machine, command = found.groups()
+    assert "cores" in machine, f"{name}: the machine names its cores"
+    source = (ROOT / script).read_text(encoding="utf-8")
+    assert f'"{name}"' in source and "write_section" in source, f"{name}: {script} does not write this section"
+    if command.startswith("make "):
+        assert Path(script).name in make_recipe(command.split()[1]), f"{name}: `{command}` does not run {script}"
+    else:
+        assert (ROOT / command.split()[0]).exists() or command.split()[0].endswith("python"), command
+
+
+def test_write_section_rewrites_only_its_own_section(tmp_path):
+    module = bench_doc()
+    doc = tmp_path / "B.md"
+    module.write_section("one", "## One\n\nfirst", doc)
+    module.write_section("two", "## Two\n\nsecond", doc)
+    module.write_section("three", "## Three\n\nthird", doc, after="one")
+    assert list(module.sections(doc.read_text())) == ["one", "three", "two"]
+    before = doc.read_text()
+    module.write_section("three", "## Three\n\nthird, again", doc)
+    after = doc.read_text()
+    assert module.sections(after)["three"] == "## Three\n\nthird, again"
+    assert after.replace("third, again", "third") == before
+    assert after.startswith(module.PREAMBLE)
+
+
+def links_into_benchmarks() -> list[tuple[str, str]]:
+    """(file, anchor) of every Markdown link to BENCHMARKS.md#anchor in the README and docs/."""
+    found = []
+    for path in [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]:
+        for anchor in re.findall(r"\]\((?:[\w./]*/)?BENCHMARKS\.md#([^)\s]+)\)", path.read_text(encoding="utf-8")):
+            found.append((str(path.relative_to(ROOT)), anchor))
+    return found
+
+
+@pytest.mark.parametrize(("source", "anchor"), links_into_benchmarks())
+def test_every_link_into_the_benchmarks_resolves(source, anchor):
+    headings = re.findall(r"^#{1,6} (.+)$", DOC.read_text(encoding="utf-8"), re.M)
+    anchors = {slug(h) for h in headings}
+    assert anchor in anchors, f"{source} links to BENCHMARKS.md#{anchor}, which no heading has"
