@@ -7,6 +7,7 @@ Run with QGIS's Python: QT_QPA_PLATFORM=offscreen .venv-qgis/bin/python scripts/
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -173,7 +174,9 @@ def bench_demo(work: Path) -> float:
 
 def demo_section(seconds: float, pixel: dict) -> str:
     card = json.loads((ROOT / "resources" / "models" / "mapsynth-demo-pixel-small" / "model_card.json").read_text())
-    steps, batch = card["steps"], card["training"]["batch_size"]
+    # make train-demo-model's default from-scratch run (the card's own steps may be a fine-tuning run's)
+    script = (ROOT / "scripts" / "train_demo_model.sh").read_text(encoding="utf-8")
+    steps, batch = int(re.search(r"STEPS=\$\{DEMO_STEPS:-(\d+)\}", script).group(1)), card["training"]["batch_size"]
     minutes = steps * batch / pixel["train_samples_per_s"] / 60
     chain = "grid, render, SEAMLESS generation (1 variation), assembly, masks, netCDF, report, project"
     return f"""## The embedded demo
