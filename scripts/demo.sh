@@ -38,13 +38,26 @@ mkdir -p "$OUT/.plugins"
 export QT_QPA_PLATFORM=offscreen QGIS_CUSTOM_CONFIG_PATH="$OUT/.qgis-profile" QGIS_PLUGINPATH="$OUT/.plugins"
 ln -sfn "$ROOT" "$OUT/.plugins/mapsynth"
 "$QP" plugins enable mapsynth >/dev/null 2>&1 || true  # exits 1 when already enabled (a rerun)
-"$QP" list | grep -q "mapsynth:synthesize_city" || { echo "MapSynth provider did not load (qgis_process list)" >&2; exit 1; }
+"$QP" list 2>/dev/null | grep -q "mapsynth:synthesize_city" || { echo "MapSynth provider did not load (qgis_process list)" >&2; exit 1; }
+mkdir -p "$OUT/logs"
+# One chain step through qgis_process, its full output in logs/; the first step that fails stops the demo with
+# that step's own error (qgis_process's ERROR lines) and a non-zero exit: every later step needs its output.
 step() {
-    echo; echo "== $1"; shift
-    local t0=$SECONDS
-    "$QP" run "$@" 2>&1 | grep -E "^[0-9.]+|^(ERROR|WARNING)|patches|written|nodata|data bounds|seam visibility|disagreement" || true
+    local title=$1; shift
+    echo; echo "== $title"
+    local t0=$SECONDS log="$OUT/logs/$(echo "$title" | cut -d' ' -f1 | tr / -).log"
+    if ! "$QP" run "$@" >"$log" 2>&1; then
+        echo "make demo stopped at step $title: it failed after $(( SECONDS - t0 )) s:" >&2
+        { awk '/^ERROR:/ {on = 1; sub(/^ERROR:[ \t]*/, ""); print; next} on && /^[ \t]/ {print; next} {on = 0}' \
+            "$log" | grep . || tail -n 5 "$log"; } | sed 's/^[ \t]*/   /' >&2
+        echo "   (full output: $log)" >&2
+        exit 1
+    fi
+    grep -E "^[0-9.]+|^WARNING|patches|written|nodata|data bounds|seam visibility|disagreement" "$log" || true
     echo "   ($(( SECONDS - t0 )) s)"
+    echo -e "$title\t$(( SECONDS - t0 ))" >>"$OUT/logs/timings.tsv"
 }
+: >"$OUT/logs/timings.tsv"
 start=$(date +%s)
 step "1/7 patch grid over the Helsinki extract (UTM 35N, 10 m, 64 px)" mapsynth:create_patch_grid -- \
     EXTENT="$EXTENT" PIXEL_SIZE=10 PATCH_SIZE=64 OUTPUT="$OUT/grid.gpkg"
@@ -64,7 +77,8 @@ step "6/7 netCDF export" mapsynth:export_netcdf -- MOSAIC="$OUT/mosaic.tif" LABE
     OUTPUT="$OUT/helsinki.nc"
 step "7/7 evaluation report" mapsynth:evaluate -- SYNTHETIC="$OUT/mosaic.tif" MAP="$OSM" OUTPUT_DIR="$OUT/report"
 echo; echo "== QGIS project and quick-look"
-/usr/bin/python3 "$ROOT/scripts/make_demo_project.py" "$OUT" "$OSM"
+/usr/bin/python3 "$ROOT/scripts/make_demo_project.py" "$OUT" "$OSM" || {
+    echo "make demo stopped: the QGIS project could not be written (above)" >&2; exit 1; }
 cat <<MSG
 
 Done in $(( $(date +%s) - start )) s. In $OUT:

@@ -27,7 +27,8 @@ def main(out: Path) -> None:
         (QgsVectorLayer(str(out / "buildings.gpkg"), "Classified buildings", "ogr"), "buildings"),
     ]
     for layer, kind in layers:
-        assert layer.isValid(), layer.name()
+        if not layer.isValid():
+            sys.exit(f"make_demo_project: cannot read '{layer.name()}' from {layer.source()}")
         add_styled(project, group, layer, kind)
     # the opening view: true colour, classified buildings and seams; NIR and the coverage rasters (which the
     # buildings outline anyway) one click away
@@ -36,7 +37,8 @@ def main(out: Path) -> None:
             group.findLayer(layer.id()).setItemVisibilityChecked(False)
     layers = [layer for layer, _ in layers]
     project.setCrs(layers[0].crs())
-    assert project.write(str(out / "demo.qgz"))
+    if not project.write(str(out / "demo.qgz")):
+        sys.exit(f"make_demo_project: cannot write {out / 'demo.qgz'}: {project.error()}")
     quicklook(out)
 
 
