@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
+import torch
 
 from mapsynth_backend.generate.command import generate
 from mapsynth_backend.models import load_model
@@ -147,6 +148,20 @@ def test_generation_is_georeferenced_deterministic_and_resumable(data, pixel_run
     assert resumed["written"] == 1 and (tmp_path / "a" / "r0000_c0000_v00.tif").stat().st_mtime_ns == stamp
     assert np.array_equal(read_all(tmp_path / "a")["r0001_c0001_v01.tif"], b["r0001_c0001_v01.tif"])
     assert len((tmp_path / "a" / "index.jsonl").read_text().splitlines()) == 12
+    # Resumed with another batch size and thread count: the folder's recorded layout is used, so the files are
+    # still bitwise a clean run's, and the caller's thread count is put back afterwards.
+    threads = torch.get_num_threads()
+    for name in ("r0000_c0002_v00.tif", "r0001_c0000_v01.tif"):
+        (tmp_path / "a" / name).unlink()
+    torch.set_num_threads(1 if threads > 1 else 3)
+    try:
+        again = generate(generate_params(**common, batch_size=1, output_dir=str(tmp_path / "a")), REPORTER)
+        assert torch.get_num_threads() == (1 if threads > 1 else 3)
+    finally:
+        torch.set_num_threads(threads)
+    assert again["written"] == 2
+    resumed_files = read_all(tmp_path / "a")
+    assert all(np.array_equal(resumed_files[k], b[k]) for k in b), "a resumed folder must equal a clean run bitwise"
     assert other["files"] == single["files"] == 12
 
 
@@ -344,16 +359,25 @@ def test_map_dropout_trains_a_map_free_branch_that_guidance_uses(data, pixel_run
 
     grid = {"patch_grid": str(folder / "grid.gpkg"), "map_dir": str(folder / "maps"), "variations": 1}
     for name, model, guidance in (("p1", plain, 1.0), ("p3", plain, 3.0), ("g1", guided, 1.0), ("g3", guided, 3.0)):
-        generate(generate_params(**grid, model=str(model_dir(model, pixel_run, tmp_path)), guidance=guidance,
-                                 output_dir=str(tmp_path / name)), REPORTER)
+        generate(
+            generate_params(
+                **grid,
+                model=str(model_dir(model, pixel_run, tmp_path)),
+                guidance=guidance,
+                output_dir=str(tmp_path / name),
+            ),
+            REPORTER,
+        )
     p1, p3, g1, g3 = (read_all(tmp_path / n) for n in ("p1", "p3", "g1", "g3"))
     assert all(np.array_equal(p1[k], p3[k]) for k in p1)
     assert all(not np.array_equal(g1[k], g3[k]) for k in g1)
     details = json.loads((tmp_path / "g3" / "mapsynth_output.json").read_text())["details"]
     assert details["guidance"] == 3.0
     with pytest.raises(UserError, match="MAP_DROPOUT"):
-        train(train_params(**{**common, "family": "controlnet-sd15"}, output_dir=str(tmp_path / "c"), map_dropout=0.1),
-              REPORTER)
+        train(
+            train_params(**{**common, "family": "controlnet-sd15"}, output_dir=str(tmp_path / "c"), map_dropout=0.1),
+            REPORTER,
+        )
 
 
 def model_dir(model, pixel_run, tmp_path):
@@ -362,8 +386,13 @@ def model_dir(model, pixel_run, tmp_path):
 
 def test_a_hub_model_id_is_refused_unless_downloads_are_allowed(data, tmp_path):
     _, dataset = data
-    params = train_params(dataset=str(dataset), family="controlnet-sd15", preset="tiny", output_dir=str(tmp_path),
-                          base_model="stable-diffusion-v1-5/stable-diffusion-v1-5")
+    params = train_params(
+        dataset=str(dataset),
+        family="controlnet-sd15",
+        preset="tiny",
+        output_dir=str(tmp_path),
+        base_model="stable-diffusion-v1-5/stable-diffusion-v1-5",
+    )
     with pytest.raises(UserError, match="BASE_MODEL: .* is not a local folder and downloads were not allowed"):
         train(params, REPORTER)
     assert not (tmp_path / "model").exists()

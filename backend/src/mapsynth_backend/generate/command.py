@@ -14,13 +14,15 @@ from typing import Any
 
 import numpy as np
 
-from ..grid import load_grid, record_status
+from ..grid import load_grid
 from ..models import load_model
 from ..radiometry import ENCODING, encode_reflectance, set_band_encoding
 from ..runtime.jobs import Command, Param
 from ..runtime.outputs import MANIFEST, atomic_write, prepare_output_dir
 from ..runtime.protocol import Reporter, UserError
+from ..runtime.torch_state import restores_torch_state
 from .class_guidance import DEFAULT_CLASS_MARGIN, check_class_guidance, generation_weights, parse_class_guidance
+from .folder import recorded_setting, write_index
 from .nodata import MapNodata, empty_cells, is_semantic
 from .sampling import item_noise, map_to_model, remap_map, stack_noise, to_reflectance
 
@@ -84,6 +86,7 @@ def write_generated(path: Path, dn: np.ndarray, profile: dict, bands: list[str],
     atomic_write(path, write)
 
 
+@restores_torch_state
 def generate(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
     import rasterio
     import torch
@@ -95,6 +98,7 @@ def generate(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
     reader = MapNodata(is_semantic(_map_manifest(map_dir, grid.fingerprint)))
     present, empty = empty_cells(grid, map_dir, reader)  # before any output: an all-empty grid is an error
     device = resolve_device(params["device"], state)
+    on_cpu = device == "cpu"  # CPU results depend on the intra-op thread count (float reduction order)
     precision = params["precision"]
     dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}.get(
         precision, torch.float16 if device.startswith("cuda") else torch.float32
@@ -120,6 +124,10 @@ def generate(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
     by_class = parse_class_guidance(params["class_guidance"])
     check_class_guidance(model, by_class)  # before anything is written
     params["by_class"] = by_class
+    layout = {
+        "batch_size": recorded_setting(out, "batch_size", params["batch_size"], reporter),
+        "cpu_threads": recorded_setting(out, "cpu_threads", torch.get_num_threads(), reporter) if on_cpu else None,
+    }
     details = {
         "model": str(Path(params["model"]).resolve()),
         "family": card["family"],
@@ -134,6 +142,10 @@ def generate(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
         "seamless": params["seamless"],
         "window_stride": params["window_stride"],
     }
+    details.update({key: value for key, value in layout.items() if value is not None})  # None: not recorded then
+    params["batch_size"] = layout["batch_size"] or params["batch_size"]
+    if layout["cpu_threads"]:
+        torch.set_num_threads(layout["cpu_threads"])  # put back when the command ends (restores_torch_state)
     if state.is_main_process:
         prepare_output_dir(out, "generated", grid.fingerprint, details)
     state.wait_for_everyone()
@@ -143,24 +155,30 @@ def generate(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
         if state.is_main_process:
             result.update(write_index(out, grid, params["variations"]))
         return result
-    items, missing = [], len(grid.patches) - len(present)
-    for patch in present:
-        map_path = map_dir / f"{patch.patch_id}.tif"
-        for variation in range(params["variations"]):
-            target = out / f"{patch.patch_id}_v{variation:02d}.tif"
-            if not target.exists():
-                items.append((patch.patch_id, variation, map_path, target))
-    mine = items[state.process_index :: state.num_processes]
-    for pid, variation, map_path, target in [i for i in mine if i[0] in empty]:  # nothing to sample: all nodata
+    missing = len(grid.patches) - len(present)
+    work = [
+        (patch.patch_id, variation, map_dir / f"{patch.patch_id}.tif", out / f"{patch.patch_id}_v{variation:02d}.tif")
+        for patch in present
+        for variation in range(params["variations"])
+    ]
+    items = [item for item in work if not item[3].exists()]
+    rank, ranks = state.process_index, state.num_processes
+    for pid, variation, map_path, target in [i for i in work if i[0] in empty][rank::ranks]:  # all nodata
+        if target.exists():
+            continue
         with rasterio.open(map_path) as src:
             profile = {"crs": src.crs, "transform": src.transform}
             dn = np.zeros((len(card["bands"]), src.height, src.width), np.uint16)
         write_generated(target, dn, profile, card["bands"], _tags(pid, variation, params, details, grid))
-    mine = [i for i in mine if i[0] not in empty]
+    # The batch layout is fixed by the whole item list, not by what is still missing: a resumed item is computed in
+    # the same batch as in an uninterrupted run (its float arithmetic depends on the batch shape), so it comes out
+    # bitwise the same; finished items of that batch are recomputed and not rewritten.
+    sampled = [i for i in work if i[0] not in empty]
+    batches = [sampled[s : s + params["batch_size"]] for s in range(0, len(sampled), params["batch_size"])]
+    mine = [b for b in batches[rank::ranks] if any(not i[3].exists() for i in b)]
     done = 0
-    for start in range(0, len(mine), params["batch_size"]):
+    for batch in mine:
         reporter.check_cancel()
-        batch = mine[start : start + params["batch_size"]]
         maps, profiles, nodata = [], [], []
         for _, _, map_path, _ in batch:
             with rasterio.open(map_path) as src:
@@ -190,10 +208,12 @@ def generate(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
         for (pid, variation, _, target), values, profile, mask in zip(
             batch, reflectance, profiles, nodata, strict=True
         ):
+            if target.exists():
+                continue
             dn = encode_reflectance(values, ~mask[None])
             write_generated(target, dn, profile, card["bands"], _tags(pid, variation, params, details, grid))
-        done += len(batch)
-        reporter.progress(done / max(len(mine), 1), f"{done}/{len(mine)} items", "generate")
+        done += 1
+        reporter.progress(done / max(len(mine), 1), f"{done}/{len(mine)} batches", "generate")
     state.wait_for_everyone()
     result = {"output_dir": str(out), "written": len(items), "missing_maps": missing}
     if state.is_main_process:
@@ -299,32 +319,6 @@ def _generate_seamless(model, grid, maps, out: Path, params, reporter, state, de
         "missing_maps": len(grid.patches) - len(cells),
         "windows": len(windows),
     }
-
-
-def write_index(out: Path, grid, variations: int) -> dict[str, Any]:
-    """index.jsonl from the files present (whatever process or run wrote them) and the grid's status."""
-    lines, records, complete = [], [], 0
-    for patch in grid.patches:
-        files = [out / f"{patch.patch_id}_v{v:02d}.tif" for v in range(variations)]
-        present = [f for f in files if f.exists()]
-        lines += [
-            json.dumps({"patch_id": patch.patch_id, "variation": v, "path": f.name})
-            for v, f in enumerate(files)
-            if f.exists()
-        ]
-        if present:
-            complete += len(present) == variations
-            records.append(
-                {
-                    "patch_id": patch.patch_id,
-                    "status": "ok" if len(present) == variations else "partial",
-                    "detail": f"{len(present)}/{variations} variations",
-                    "output": str(out),
-                }
-            )
-    atomic_write(out / "index.jsonl", lambda tmp: tmp.write_text("\n".join(lines) + ("\n" if lines else "")))
-    record_status(grid.path, "generate", records)
-    return {"patch_count": complete, "files": len(lines)}
 
 
 COMMANDS = (

@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 
 from ..models import load_card, load_model
+from ..runtime.geotiff import write_geotiff
 from ..runtime.jobs import Command, Param
-from ..runtime.outputs import atomic_write
 from ..runtime.protocol import Reporter, UserError
 from .coverage import read_coverages, write_coverages
 from .scenario import EDITED, MARGIN, UNCHANGED, Base, area_map, paint, rasterise, read_base, read_edits
@@ -149,21 +149,17 @@ def variation_path(output: Path, variation: int) -> Path:
 
 def write_raster(path: Path, data: np.ndarray, base: Base, **options: Any) -> None:
     """A GeoTIFF on BASE's grid; ``options``: nodata, descriptions, scale/offset, tags."""
-    import rasterio
-
-    def write(tmp: Path) -> None:
-        profile = {**base.profile, "driver": "GTiff", "count": data.shape[0], "dtype": data.dtype.name}
-        with rasterio.open(tmp, "w", **profile, nodata=options.get("nodata"), compress="deflate", tiled=True) as dst:
-            dst.write(data)
-            for index, text in enumerate(options.get("descriptions") or (), start=1):
-                if text:
-                    dst.set_band_description(index, text)
-            if options.get("scale") is not None:
-                dst.scales = [options["scale"]] * data.shape[0]
-                dst.offsets = [options["offset"]] * data.shape[0]
-            dst.update_tags(**options.get("tags", {}))
-
-    atomic_write(path, write)
+    write_geotiff(
+        path,
+        data,
+        base.profile["crs"],
+        base.profile["transform"],
+        nodata=options.get("nodata"),
+        descriptions=options.get("descriptions") or (),
+        tags=options.get("tags"),
+        scale_offset=None if options.get("scale") is None else (options["scale"], options["offset"]),
+        tiled=True,
+    )
 
 
 def edit_statistics(edits, index, base: Base, after: np.ndarray, bands: list[str]) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..runtime.protocol import UserError
+from ..runtime.torch_state import thread_invariant_group_norm
 from .base import ModelFamily
 from .card import read_card
 from .controlnet import ControlNetPair
@@ -42,4 +43,8 @@ def load_model(model_dir: str | Path, device: str = "cpu", dtype=None, family: s
     card = load_card(model_dir)
     if family and card["family"] != family:
         raise UserError(f"MODEL: {model_dir} is a {card['family']} model, not {family}")
-    return FAMILIES[card["family"]].load(model_dir, card, device, dtype)
+    model = FAMILIES[card["family"]].load(model_dir, card, device, dtype)
+    for module in model.modules().values():  # generation's bits must not depend on thread count or batch size
+        if hasattr(module, "modules"):
+            thread_invariant_group_norm(module)
+    return model
