@@ -1,0 +1,216 @@
+"""Realism of pixel models on the demo dataset's held-out patches (validation + test): each model generates every
+held-out map once (generate's sampling: item noise per patch id, the card's default steps and guidance unless
+given), and the patches, real and synthetic, are cut into 32 px tiles for evaluate's realism measures: C2ST
+(folds grouped by patch, with a shuffled-label control), gradient-energy ratio, high-frequency power share, band
+correlations, per map-class group. Prints one JSON object; --out also writes realism.json, realism.md (a table)
+and spectra.png (radially averaged power spectra, real and every model).
+
+Run in the backend venv (the dataset: DEMO_PREPARE_ONLY=1 scripts/train_demo_model.sh):
+  .venv-backend/bin/python scripts/measure_realism.py --model resources/models/mapsynth-demo-pixel-small \
+      --model resources/models/mapsynth-demo-pixel-fewstep --out /tmp/realism
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = ROOT / "resources" / "models"
+DEFAULT_MODELS = [MODELS / "mapsynth-demo-pixel-small", MODELS / "mapsynth-demo-pixel-fewstep"]
+DATASET = ROOT / ".mapsynth-demo-training" / "dataset"
+BATCH = 8
+
+
+def arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--model", action="append", type=Path, help="model folder (repeatable; default: the two demo models)"
+    )
+    parser.add_argument("--dataset", type=Path, default=DATASET, help="dataset folder (build_training_dataset)")
+    parser.add_argument("--splits", default="validation,test", help="held-out splits, comma-separated")
+    parser.add_argument("--steps", type=int, default=0, help="sampling steps; 0 = each card's default")
+    parser.add_argument(
+        "--sampler", default="", help="sets the card's 'sampler' key (models/pixel.py _sampler reads it); '' = card's"
+    )
+    parser.add_argument("--guidance", type=float, default=0.0, help="guidance; 0 = the card's (as generate)")
+    parser.add_argument("--class-guidance", default="", help="per-class guidance as generate's, e.g. water=1.75")
+    parser.add_argument("--class-guidance-margin", type=int, default=2, help="px around CLASS_GUIDANCE's classes")
+    parser.add_argument("--seed", type=int, default=0, help="generation noise and C2ST seed")
+    parser.add_argument("--folds", type=int, default=5, help="C2ST folds (grouped by patch)")
+    parser.add_argument("--no-c2st", action="store_true", help="texture and correlation measures only (seconds)")
+    parser.add_argument("--out", type=Path, help="folder for realism.json, realism.md and spectra.png")
+    return parser.parse_args()
+
+
+def held_out(dataset: Path, splits: list[str]) -> tuple[list[dict], np.ndarray, np.ndarray]:
+    """Rows, real reflectance (N, 4, H, W; NaN = nodata) and map RGB (N, 3, H, W) uint8 of the held-out patches."""
+    import cv2
+    import rasterio
+
+    from mapsynth_backend.radiometry import decode_reflectance
+    from mapsynth_backend.train.data import read_dataset
+
+    rows = [row for split in splits for row in read_dataset(dataset)[0][split]]
+    if not rows:
+        raise SystemExit(f"{dataset}: no patches in the splits {splits}")
+    real, maps = [], []
+    for row in rows:
+        with rasterio.open(Path(row["root"]) / row["multispectral"]) as src:
+            real.append(decode_reflectance(src.read()))
+        image = cv2.imread(str(Path(row["root"]) / row["conditioning_image"]), cv2.IMREAD_UNCHANGED)
+        maps.append(image[:, :, ::-1].transpose(2, 0, 1))
+    return rows, np.stack(real).astype(np.float32), np.stack(maps)
+
+
+def generate(model_dir: Path, rows: list[dict], maps: np.ndarray, args: argparse.Namespace) -> tuple[np.ndarray, dict]:
+    """generate's sampling of every held-out map (variation 0): reflectance (N, bands, H, W) and the settings."""
+    import torch
+
+    from mapsynth_backend.generate.class_guidance import generation_weights, parse_class_guidance
+    from mapsynth_backend.generate.command import default_steps
+    from mapsynth_backend.generate.sampling import item_noise, map_to_model, remap_map, stack_noise, to_reflectance
+    from mapsynth_backend.models import load_model
+
+    model = load_model(model_dir)
+    if args.sampler:
+        model.card["sampler"] = args.sampler
+    steps = default_steps({"steps": args.steps}, model.card)
+    guidance = model.guidance_scale(args.guidance)
+    table = parse_class_guidance(args.class_guidance)
+    tensors = torch.stack([map_to_model(remap_map(m, model.card.get("map_remap"))) for m in maps])
+    out, start = [], time.perf_counter()
+    for i in range(0, len(rows), BATCH):
+        batch = tensors[i : i + BATCH]
+        noise = stack_noise(
+            [item_noise(model, args.seed, r["patch_id"], 0, maps.shape[-1]) for r in rows[i : i + BATCH]], "cpu"
+        )
+        weights = generation_weights(model, table, args.class_guidance_margin, guidance, batch)
+        extra = {} if weights is None else {"guidance_map": weights}
+        out.append(to_reflectance(model, model.sample(batch, noise, steps, guidance=guidance, **extra)))
+    settings = {
+        "model": str(model_dir),
+        "steps": steps,
+        "sampler": model.card.get("sampler") or "card default (DPM-Solver++)",
+        "guidance": guidance,
+        "class_guidance": table or None,
+        "seed": args.seed,
+        "s_per_patch": (time.perf_counter() - start) / len(rows),
+    }
+    return np.concatenate(out).astype(np.float32), settings
+
+
+def tiles_of(real: np.ndarray, synthetic: np.ndarray, maps: np.ndarray) -> dict:
+    """32 px tiles of every patch where neither side has nodata, grouped by patch, with their class group."""
+    from mapsynth_backend.evaluate.realism import TILE, tile_groups
+    from mapsynth_backend.evaluate.realism_section import patch_tiles
+    from mapsynth_backend.prepare.landcover import palette
+
+    bands = real.shape[1]
+    tiles, groups, origins = patch_tiles(np.concatenate([real, synthetic], axis=1))
+    codes = (maps[:, 0].astype(np.int64) << 16) | (maps[:, 1].astype(np.int64) << 8) | maps[:, 2]
+    code_tiles = np.stack([codes[g, y : y + TILE, x : x + TILE] for g, (y, x) in zip(groups, origins, strict=True)])
+    names = {(r << 16) | (g << 8) | b: key for key, (r, g, b) in palette().items()}
+    classes = tile_groups(code_tiles, names)
+    return {
+        "real": tiles[:, :bands],
+        "synthetic": tiles[:, bands:],
+        "groups": groups,
+        "real_classes": classes,
+        "synthetic_classes": classes,
+    }
+
+
+def markdown(summary: dict, bands: list[str]) -> str:
+    """One row per model: C2ST, gradient ratio and high-frequency share per band, band-pair correlations."""
+    pairs = list(summary["real"]["band_correlation"])
+    head = ["model", "steps", "C2ST (95 % interval)", "control"]
+    head += [f"grad. ratio {b}" for b in bands] + [f"HF share {b}" for b in bands] + [f"r {p}" for p in pairs]
+    real = summary["real"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    real_row = ["real", "", "50 % (chance)", ""] + ["1"] * len(bands)
+    real_row += [f"{real['high_frequency_share'][b]['real']:.3f}" for b in bands]
+    real_row += [f"{real['band_correlation'][p]['real']:.3f}" for p in pairs]
+    lines.append("| " + " | ".join(real_row) + " |")
+
+    def fmt(value, spec=".3f"):
+        return "n/a" if value is None else format(value, spec)
+
+    for name, entry in summary["models"].items():
+        test = entry.get("c2st") or {}
+        if test.get("accuracy") is not None:
+            low, high = test["interval_95"]
+            c2st = f"{100 * test['accuracy']:.1f} % ({100 * low:.0f}-{100 * high:.0f})"
+            control = f"{100 * test['shuffled_control_accuracy']:.1f} %"
+        else:
+            c2st = control = "n/a"
+        row = [name, str(entry["settings"]["steps"]), c2st, control]
+        row += [fmt(entry["gradient_energy"][b]["ratio"], ".2f") for b in bands]
+        row += [fmt(entry["high_frequency_share"][b]["synthetic"]) for b in bands]
+        row += [fmt(entry["band_correlation"][p]["synthetic"]) for p in pairs]
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def spectra_plot(path: Path, real: np.ndarray, generated: dict[str, np.ndarray], bands: list[str]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from mapsynth_backend.evaluate.realism import HIGH_FREQUENCY, radial_spectrum
+
+    freq, p_real = radial_spectrum(real)
+    figure, axes = plt.subplots(1, len(bands), figsize=(3.4 * len(bands), 3.2))
+    for i, (axis, band) in enumerate(zip(axes, bands, strict=True)):
+        axis.semilogy(freq, p_real[i], "k", lw=2, label="real")
+        for name, tiles in generated.items():
+            axis.semilogy(freq, radial_spectrum(tiles)[1][i], label=name)
+        axis.axvline(HIGH_FREQUENCY, color="grey", lw=0.8, ls="--")
+        axis.set_title(band)
+        axis.set_xlabel("cycles per pixel")
+    axes[0].set_ylabel("power (reflectance², Hann window)")
+    axes[0].legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def main() -> None:
+    from mapsynth_backend.evaluate.realism import finite
+    from mapsynth_backend.evaluate.realism_section import measure
+
+    args = arguments()
+    rows, real, maps = held_out(args.dataset, args.splits.split(","))
+    bands = ["B02", "B03", "B04", "B08"]
+    summary: dict = {"dataset": str(args.dataset), "splits": args.splits, "patches": len(rows), "models": {}}
+    generated = {}
+    for model_dir in args.model or DEFAULT_MODELS:
+        synthetic, settings = generate(model_dir, rows, maps, args)
+        synthetic[~np.isfinite(real)] = np.nan  # nodata where the real patch has none: the same tiles on both sides
+        tiles = tiles_of(real, synthetic, maps)
+        start = time.perf_counter()
+        entry = measure(tiles, bands, seed=args.seed, folds=args.folds, with_c2st=not args.no_c2st)
+        entry.pop("meaning", None)
+        entry["settings"] = {**settings, "measure_s": time.perf_counter() - start}
+        name = model_dir.name
+        summary["models"][name] = entry
+        summary["real"] = {k: entry[k] for k in ("high_frequency_share", "band_correlation", "gradient_energy")}
+        summary["tiles"] = entry["tiles"]
+        generated[name] = tiles["synthetic"]
+        real_tiles = tiles["real"]
+    summary = finite(summary)
+    print(json.dumps(summary, allow_nan=False))
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "realism.json").write_text(json.dumps(summary, indent=2, allow_nan=False))
+        (args.out / "realism.md").write_text(markdown(summary, bands))
+        spectra_plot(args.out / "spectra.png", real_tiles, generated, bands)
+
+
+if __name__ == "__main__":
+    main()
