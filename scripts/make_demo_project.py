@@ -1,5 +1,6 @@
 """Build demo-output/demo.qgz (styled, grouped layers) and quicklook.png (map | synthetic RGB | NIR false colour
-| building masks). Run with QGIS's Python: python3 scripts/make_demo_project.py OUT_DIR OSM_FILE"""
+| building masks). Run with QGIS's Python: python3 scripts/make_demo_project.py OUT_DIR AREA
+(AREA names the layer group)"""
 
 import sys
 from pathlib import Path
@@ -11,12 +12,12 @@ from qgis.core import QgsApplication, QgsProject, QgsRasterLayer, QgsVectorLayer
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def main(out: Path) -> None:
+def main(out: Path, name: str) -> None:
     sys.path.insert(0, str(out / ".plugins"))
     from mapsynth.plugin.styling import add_styled
 
     project = QgsProject.instance()
-    group = project.layerTreeRoot().insertGroup(0, "MapSynth demo: Helsinki")
+    group = project.layerTreeRoot().insertGroup(0, f"MapSynth demo: {name}")
     layers = [
         (QgsRasterLayer(str(out / "mosaic.tif"), "Synthetic Sentinel-2 (true colour)"), "true_colour"),
         (QgsRasterLayer(str(out / "mosaic.tif"), "Synthetic Sentinel-2 (NIR false colour)"), "false_colour"),
@@ -77,6 +78,6 @@ def quicklook(out: Path) -> None:
 if __name__ == "__main__":
     app = QgsApplication([], False)
     app.initQgis()
-    main(Path(sys.argv[1]))
+    main(Path(sys.argv[1]), sys.argv[2])
     QgsProject.instance().clear()
     app.exitQgis()

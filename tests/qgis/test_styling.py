@@ -73,8 +73,8 @@ def test_demo_project_is_styled_as_a_gis_user_expects(qgis_app, fixture_dir):
     plugins.mkdir(exist_ok=True)
     (plugins / "mapsynth").symlink_to(ROOT, target_is_directory=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    done = subprocess.run(["/usr/bin/python3", str(ROOT / "scripts" / "make_demo_project.py"), str(fixture_dir), "-"],
-                          capture_output=True, text=True, timeout=300, env=env, check=False)
+    done = subprocess.run(["/usr/bin/python3", str(ROOT / "scripts" / "make_demo_project.py"), str(fixture_dir),
+                           "Helsinki"], capture_output=True, text=True, timeout=300, env=env, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     project = QgsProject.instance()
     assert project.read(str(fixture_dir / "demo.qgz"))
