@@ -32,6 +32,7 @@ help:
 	@echo "make experiment   is the synthetic data useful? augmentation experiment on the demo model's real pairs"
 	@echo "make bench-pix2pix   pix2pix baseline vs the demo pixel model (trains pix2pix small first)"
 	@echo "make docs    algorithm reference: docs/algorithms.md and the Help buttons' resources/help/algorithms.html"
+	@echo "make guide-images   the user guide's screenshots (QGIS under Xvfb; runs make demo first when needed)"
 	@echo "make zip     development zip; release: make zip RELEASE=1 EMAIL=.. REPOSITORY_URL=.. TRACKER_URL=.. HOMEPAGE_URL=.."
 	@echo "make lint | make doctor | make clean"
 
@@ -75,6 +76,16 @@ test-gui: setup
 .PHONY: docs
 docs: $(QGIS_VENV)/.installed $(BACKEND_VENV)/.installed
 	MAPSYNTH_BACKEND_PYTHON=$(CURDIR)/$(BACKEND_VENV)/bin/python $(QGIS_VENV)/bin/python scripts/make_algorithms_doc.py
+
+# docs/user-guide.md's pictures: the GUI tier (QGIS desktop under Xvfb) photographs every dialog and make demo's
+# project, then they are copied with the parameters each dialog showed (tests/qgis/test_user_guide.py fails when a
+# dialog has changed since).
+.PHONY: guide-images
+guide-images: setup
+	[ -f demo-output/demo.qgz ] || QGIS_PROCESS=$(QGIS_PROCESS) scripts/demo.sh
+	MAPSYNTH_GUI_OUT=$(CURDIR)/.mapsynth-test/gui-guide $(QGIS_VENV)/bin/python -m pytest tests/gui -q \
+		-k reached_every_window
+	$(BASE_PYTHON) scripts/guide_images.py .mapsynth-test/gui-guide
 
 lint: $(BACKEND_VENV)/.installed
 	$(BACKEND_VENV)/bin/ruff check .
