@@ -157,6 +157,8 @@ def test_guarded_dataset_shares_no_pixel_and_an_unguarded_one_is_measured_and_wa
     assert shared == card_shared(card) == 0 and guard and not guard & set(pairs)
     assert f"Guard patches in the grid (neither trained nor scored): {len(guard)} (guard band on)" in card
     assert not (folder / "dataset" / "guard").exists()
+    overlap = json.loads((folder / "dataset" / "dataset_card.json").read_text())["split_overlap"]
+    assert (overlap["shared_pixels"], overlap["guard_patches"], overlap["guard_band"]) == (0, len(guard), True)
 
     leaky = run_alg("create_patch_grid", {
         "EXTENT": f"{X0},{X0 + SIDE},{Y0 - SIDE},{Y0} [EPSG:32630]", "CRS": "EPSG:32630", "PATCH_SIZE": 32,
@@ -169,4 +171,6 @@ def test_guarded_dataset_shares_no_pixel_and_an_unguarded_one_is_measured_and_wa
     card = (tmp_path / "dataset" / "dataset_card.md").read_text()
     assert card_shared(card) == shared > 0 and len(pairs) > len(guard)
     assert "0 (grid made without the guard band)" in card
+    overlap = json.loads((tmp_path / "dataset" / "dataset_card.json").read_text())["split_overlap"]
+    assert overlap["shared_pixels"] == shared and not overlap["guard_band"]
     assert any(f"The splits share {shared:,} pixels" in w for w in feedback.warnings), feedback.warnings

@@ -7,7 +7,8 @@ Layout (``datasets`` imagefolder with split folders; diffusers' ControlNet examp
     <out>/<split>/nir/<id>.png            B08 through the same map, 8 bit
     <out>/<split>/multispectral/<id>.tif  all bands, reflectance encoding of the crop step
     <out>/<split>/conditioning/<id>.png   the rendered map
-    <out>/radiometry.json, dataset_card.md, dataset_card.json (data sources and licences, copied into model cards)
+    <out>/radiometry.json, dataset_card.md, dataset_card.json (data sources and licences, and the pixels the
+    splits share; copied into model cards)
 """
 
 from __future__ import annotations
@@ -219,7 +220,8 @@ def build_dataset(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
     if warning:
         reporter.log(warning, "warning")
     sources = data_sources(details["map"], details["s2"])
-    atomic_write(out / SOURCES_FILE, lambda tmp: write_sources(tmp, sources))
+    overlap = {key: check[key] for key in ("shared_pixels", "per_split", "guard_patches", "guard_band")}
+    atomic_write(out / SOURCES_FILE, lambda tmp: write_sources(tmp, {**sources, "split_overlap": overlap}))
     card = dataset_card(
         grid, counts, dropped, radiometry, details, clipped, coverage["summary"], check["summary"], sources
     )
