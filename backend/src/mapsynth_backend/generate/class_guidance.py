@@ -2,10 +2,10 @@
 auto), and for `generate` over the whole map (CLASS_GUIDANCE, e.g. ``water=1.75``; also folded into distilled
 students by `train-model --distill-class-guidance`).
 
-Measured on the real scene (docs/BENCHMARKS.md): without map guidance a built-up or bare edit matches the real
-class, but a lake on fields is only half water (the field shows through); at guidance 1.5 the lake is water but
-built-up turns water-like. So auto guidance is a per-pixel weight map: the class's weight under an edit of that
-class and its MARGIN, 1.0 (none) elsewhere, and the pixel model computes ``free + w(x) * (mapped - free)``.
+Measured on the real scene (docs/history/measurements-2026-11.md): without map guidance a built-up or bare edit
+matches the real class, but a lake on fields is only half water (the field shows through); at guidance 1.5 the lake
+is water but built-up turns water-like. So auto guidance is a per-pixel weight map: the class's weight under an edit
+of that class and its MARGIN, 1.0 (none) elsewhere, and the pixel model computes ``free + w(x) * (mapped - free)``.
 """
 
 from __future__ import annotations

@@ -110,8 +110,8 @@ def inpaint_canvas(model, current, edited_map, free, box, params, variation: int
 
 def inpaint_guidance(model, requested: float) -> float:
     """GUIDANCE 0 (auto): the card's ``inpaint_guidance``; else none (1.0) for pixel models, whose map guidance
-    pushes built-up spectra to the clip range (measured on the real scene, docs/BENCHMARKS.md; per-class
-    weights, e.g. for water, come on top: :func:`auto_weights`); else the model's own (controlnet-sd15 needs
+    pushes built-up spectra to the clip range (measured on the real scene, docs/history/measurements-2026-11.md;
+    per-class weights, e.g. for water, come on top: :func:`auto_weights`); else the model's own (controlnet-sd15 needs
     its prompt guidance)."""
     if requested:
         return float(requested)

@@ -1,12 +1,13 @@
 """`sample-class`: COUNT patches of one palette CLASS without drawing a map, written as a training dataset.
 
-The model sees a flat map of the class (recoloured through the card's ``map_remap``, as generation does). With
-a pixel model trained with map dropout, the card's map guidance (GUIDANCE 0) pushes the samples from the
-map-free prediction towards the class; docs/BENCHMARKS.md measures how close each setting comes to the class's
-real NDVI. The output is a dataset folder (radiometry.json + train/metadata.jsonl, images/, nir/,
-multispectral/, conditioning/) that `train-model` and other tools read like one from build-training-dataset;
-the GeoTIFFs lie side by side on a synthetic grid (origin 0, 0 of the model's CRS), flagged as synthetic.
-Sample i's noise depends only on (seed, class, i), so reruns resume and a larger COUNT extends a smaller one.
+The model sees a flat map of the class (recoloured through the card's ``map_remap``, as generation does). With a
+pixel model trained with map dropout, the card's map guidance (GUIDANCE 0) pushes the samples from the map-free
+prediction towards the class; how close each setting came to the class's real NDVI:
+docs/history/measurements-2026-11.md. The output is a dataset folder (radiometry.json + train/metadata.jsonl,
+images/, nir/, multispectral/, conditioning/) that `train-model` and other tools read like one from
+build-training-dataset; the GeoTIFFs lie side by side on a synthetic grid (origin 0, 0 of the model's CRS), flagged
+as synthetic. Sample i's noise depends only on (seed, class, i), so reruns resume and a larger COUNT extends a
+smaller one.
 """
 
 from __future__ import annotations

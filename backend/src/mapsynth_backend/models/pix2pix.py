@@ -6,7 +6,7 @@ train loop has one loss and one optimizer, so both nets step together (simultane
 discriminator learns from the real pair and the detached fake, the generator's adversarial term runs through a
 discriminator whose parameters do not record gradients. VARIATIONS come from the noise channel, drawn from
 (seed, patch_id, variation) like every family's noise; pix2pix generators learn to largely ignore it, so the
-variations differ little (the paper's finding; see docs/BENCHMARKS.md for the measured spread).
+variations differ little (the paper's finding; docs/history/measurements-2026-11.md has a measured spread).
 """
 
 from __future__ import annotations
