@@ -21,6 +21,8 @@ def main(source: Path) -> None:
     card = json.loads((source / "model_card.json").read_text())
     if not card.get("distilled"):
         raise SystemExit(f"{source} is not a distilled student (no 'distilled' in its model card)")
+    by_class = card["distilled"].get("teacher_class_guidance") or {}
+    folded = ", ".join(f"{name} {weight:g}" for name, weight in by_class.items()) or "no per-class guidance"
     unet = UNet2DModel.from_pretrained(source / "unet", use_safetensors=True, torch_dtype=torch.float16)
     if TARGET.exists():
         shutil.rmtree(TARGET)
@@ -29,8 +31,8 @@ def main(source: Path) -> None:
         "name": "mapsynth-demo-pixel-fewstep",
         "description": (
             f"A DEMONSTRATION few-step model: {card['default_steps']}-step student of the embedded demo model "
-            "(mapsynth-demo-pixel-small), progressive distillation with make demo's guidance folded in (1.0, water "
-            f"{card['distilled'].get('teacher_class_guidance')}), one network evaluation per step. Same data, "
+            "(mapsynth-demo-pixel-small), progressive distillation with make demo's guidance folded in (1.0, "
+            f"{folded}), one network evaluation per step. Same data, "
             "bands and classes as its teacher; see the teacher's card for what the model learned."
         ),
         "weights_dtype": "float16 safetensors, loaded as float32",
