@@ -20,7 +20,7 @@ HOMEPAGE_URL ?=
 VERSION := $(shell sed -n 's/^version=//p' metadata.txt)
 export QT_QPA_PLATFORM ?= offscreen
 
-.PHONY: help setup qgis tools test test-backend test-qgis test-cli lint zip doctor demo bench train-demo-model distill-demo-model experiment bench-pix2pix clean
+.PHONY: help setup qgis tools test test-lint test-backend test-qgis test-cli lint zip doctor demo bench train-demo-model distill-demo-model experiment bench-pix2pix clean
 
 help:
 	@echo "make demo    run the main job on the embedded default (sets up first)"
@@ -55,7 +55,11 @@ $(BACKEND_VENV)/.installed: backend/pyproject.toml
 	$(BACKEND_VENV)/bin/python -m pip install -q --disable-pip-version-check -e "backend[test]"
 	@touch $@
 
-test: setup lint test-backend test-qgis test-cli test-gui
+# Every tier runs even after a failure; the summary names what failed and how long each tier took.
+test: setup
+	@scripts/test_tiers.sh
+
+test-lint: lint
 
 test-backend: setup
 	cd backend && ../$(BACKEND_VENV)/bin/python -m pytest
