@@ -1,5 +1,6 @@
 """mapsynth:augmentation_experiment through processing.run: a real (tiny) generator makes the synthetic images,
-the backend trains and scores the segmenters; bad inputs fail with one line."""
+the backend trains and scores the segmenters; with LABELS they are scored on the polygons; without, the log and
+the report warn; DEVICE has one default in QGIS and the CLI; bad inputs fail with one line."""
 
 import json
 import subprocess
@@ -31,8 +32,60 @@ def inputs(tmp_path_factory, backend_python):
     three_bands = _backend(backend_python, "from experiment_fixtures import make_model_card as m; "
                                            f"print(m(__import__('pathlib').Path({str(root / 'rgb')!r}), "
                                            "['B02', 'B03', 'B04']))")
+    scene = _backend(backend_python, "from experiment_fixtures import make_scene_dataset as m; "
+                                     f"print(m(__import__('pathlib').Path({str(root / 'scene')!r})))")
+    labels = _backend(backend_python, "from experiment_fixtures import make_label_polygons as m; from pathlib import "
+                                      f"Path; print(m(Path({scene!r}), Path({str(root / 'labels.gpkg')!r}), "
+                                      "[(12, 1), (12, 3), (2, 18), (4, 18)]))")
     return {"dataset": dataset, "no_test": no_test, "model": model, "three_bands": three_bands,
-            "backend_python": backend_python}
+            "backend_python": backend_python, "scene": scene, "labels": labels}
+
+
+def test_with_labels_the_segmenters_are_scored_on_the_polygons(run_alg, inputs, tmp_path):
+    from qgis.core import QgsVectorLayer
+
+    layer = QgsVectorLayer(inputs["labels"], "labels", "ogr")
+    assert layer.isValid() and layer.featureCount() == 4
+    out = tmp_path / "experiment"
+    result = run_alg("augmentation_experiment", {
+        "DATASET": inputs["scene"], "MODEL": inputs["model"], "LABELS": layer, "LABEL_FIELD": "class",
+        "REAL_FRACTIONS": "0.25", "SYNTHETIC": [], "SEEDS": 2, "STEPS": 10, "FOLDS": 2, "GUARD": 4,
+        "OUTPUT_DIR": str(out)})
+    results = json.loads((out / "results.json").read_text())
+    assert results["mode"] == "independent polygon labels" and result["RUNS"] == 4
+    assert {p["id"] for p in results["polygons"]} == {1, 2, 3, 4}
+    assert {(r["arm"], r["real_fraction"]) for r in results["rows"]} == {
+        ("derived-map rule", None), ("real", 0.25), ("real+classical", 0.25)}
+    assert results["comparisons"][0]["comparison"] == "real+classical @ 0.25 - real @ 0.25"
+
+
+def test_without_labels_the_log_warns_that_the_labels_come_from_the_imagery(run_alg, inputs, tmp_path):
+    from qgis.core import QgsProcessingFeedback
+
+    class Recorder(QgsProcessingFeedback):
+        warnings: list = []
+
+        def pushWarning(self, text):  # noqa: N802 - QGIS API name
+            self.warnings.append(text)
+
+    feedback = Recorder()
+    run_alg("augmentation_experiment", {"DATASET": inputs["dataset"], "MODEL": inputs["model"],
+                                        "REAL_FRACTIONS": "1.0", "SYNTHETIC": [], "SEEDS": 1, "STEPS": 5,
+                                        "OUTPUT_DIR": str(tmp_path / "out")}, feedback)
+    assert any("labels come from the imagery itself" in w for w in feedback.warnings)
+    assert "labels come from the imagery itself" in (tmp_path / "out" / "report.html").read_text()
+
+
+def test_device_defaults_to_auto_in_qgis_and_the_cli(plugin, inputs):
+    from mapsynth.processing_provider.base import job_default
+    from qgis.core import QgsApplication
+
+    algorithm = QgsApplication.processingRegistry().algorithmById("mapsynth:augmentation_experiment")
+    described = json.loads(subprocess.run([str(inputs["backend_python"]), "-I", "-m", "mapsynth_backend", "describe",
+                                           "--json"], capture_output=True, text=True, check=True, timeout=120).stdout)
+    cli = described["augmentation_experiment"]
+    assert job_default(algorithm.parameterDefinition("DEVICE")) == cli["device"]["default"] == "auto"
+    assert job_default(algorithm.parameterDefinition("SEEDS")) == cli["seeds"]["default"] == 10
 
 
 def test_the_experiment_runs_every_arm_and_writes_results_report_and_segmenter(run_alg, inputs, tmp_path):

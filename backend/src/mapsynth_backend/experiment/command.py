@@ -1,10 +1,12 @@
 """`augmentation-experiment`: does synthetic imagery help a downstream segmentation model?
 
-Real pairs of a training dataset (its spatial splits kept), real fractions as contiguous blocks, synthetic images
-from the MODEL for the same maps and for maps whose imagery is withheld; a small U-Net per arm, fraction and seed,
-scored on the held-out real test split only. Every finished run is a file under runs/, so a killed or cancelled
-experiment continues with the runs it has not finished. Writes results.json, report.html, learning_curve.png and
-the segmenter trained on all real training pairs (seed 0), which `evaluate` uses for map adherence.
+With LABELS (independent hand-labelled polygons) it is the experiment of independent.py: segmenters scored on the
+polygons only, with spatial folds, a guard between scored pixels and every training patch, a generator per real
+block trained on that block alone, extras added on top of the real samples, early stopping, a classical-
+augmentation control, paired seeds and pre-registered comparisons. Without LABELS the older derived-label mode
+runs (with a warning: its labels are the derived maps, a rule applied to the imagery the segmenter sees): real
+fractions as contiguous blocks, synthetic images from MODEL, scored on the dataset's test split. Every finished
+run is a file under runs/, so a killed or cancelled experiment continues with the runs it has not finished.
 """
 
 from __future__ import annotations

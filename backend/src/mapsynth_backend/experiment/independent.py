@@ -228,6 +228,9 @@ def summarise(exp: Experiment, finished: list[dict[str, Any]]) -> dict[str, Any]
             tests.append({"comparison": design.describe(comparison), "role": role, "missing": True})
             continue
         common = sorted(set(a[0]) & set(b[0]))
+        if not common:
+            tests.append({"comparison": design.describe(comparison), "role": role, "missing": True})
+            continue
         pick = [[s.index(c) for c in common] for s in (a[0], b[0])]
         result = stats.paired_comparison(
             (a[1][pick[0]], a[2][pick[0]]),

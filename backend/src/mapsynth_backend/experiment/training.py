@@ -92,9 +92,13 @@ def train(
         initial.update(value.detach().cpu().numpy().tobytes())
     drawn = hashlib.sha256()
     optimiser = torch.optim.AdamW(model.parameters(), lr=schedule.learning_rate, weight_decay=1e-4)
-    lr = torch.optim.lr_scheduler.OneCycleLR(
-        optimiser, schedule.learning_rate, total_steps=schedule.max_steps, pct_start=0.1
-    )
+    if schedule.max_steps >= 3:  # one-cycle needs a warm-up phase of at least one step
+        warmup = min(0.5, max(0.1, 2.5 / schedule.max_steps))
+        lr = torch.optim.lr_scheduler.OneCycleLR(
+            optimiser, schedule.learning_rate, total_steps=schedule.max_steps, pct_start=warmup
+        )
+    else:
+        lr = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda _: 1.0)
     loss_fn = torch.nn.CrossEntropyLoss(ignore_index=IGNORE)
     real_rng, extra_rng = np.random.default_rng(seed), np.random.default_rng([seed, 1])
     val_images = segmenter.normalise(validation.images, *stats)
