@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(os.environ.get("MAPSYNTH_SHARED_DATA") or ROOT.parent / "shared" / "data")
+sys.path.append(str(Path(__file__).parent))  # appended: the helpers below, never ahead of QGIS's own modules
+from shared_data import ABERYSTWYTH_S2, HELSINKI_OSM, ROOT, SHARED_DATA  # noqa: E402, F401 - for the tests
+from strict_skips import pytest_make_collect_report, pytest_runtest_makereport  # noqa: E402, F401 - CI: skip = fail
+
 PLUGINS_DIR = Path(tempfile.mkdtemp(prefix="mapsynth-plugins-"))
 (PLUGINS_DIR / "mapsynth").symlink_to(ROOT, target_is_directory=True)
 sys.path.insert(0, str(PLUGINS_DIR))
@@ -59,6 +61,35 @@ def run_alg(plugin):
 def backend_python():
     assert BACKEND_PYTHON.is_file(), f"backend venv missing at {BACKEND_PYTHON}: run 'make setup'"
     return BACKEND_PYTHON
+
+
+def write_map_patches(grid, folder: Path, seed: int = 0) -> Path:
+    """Map patches for every cell of ``grid`` as render_map_patches writes them: RGB GeoTIFFs of random 8 x 8
+    fields of three colours on the cell's georeferencing, and the folder manifest."""
+    import json
+
+    import numpy as np
+    from mapsynth.plugin.grid import list_patches, read_definition
+    from osgeo import gdal
+
+    definition = read_definition(grid)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "mapsynth_output.json").write_text(json.dumps(
+        {"kind": "map", "grid_fingerprint": definition["fingerprint"], "details": {}}))
+    size, pixel = definition["patch_size"], definition["pixel_size"]
+    stride = (size - definition["overlap"]) * pixel
+    colours = np.array([[40, 90, 200], [140, 205, 95], [180, 40, 40]], np.uint8)
+    for patch in list_patches(grid):
+        classes = np.random.default_rng((seed, patch["row"], patch["col"])).integers(0, 3, (8, 8))
+        rgb = colours[classes.repeat(size // 8, 0).repeat(size // 8, 1)].transpose(2, 0, 1)
+        mem = gdal.GetDriverByName("MEM").Create("", size, size, 3, gdal.GDT_Byte)
+        mem.SetGeoTransform((definition["origin_x"] + patch["col"] * stride, pixel, 0,
+                             definition["origin_y"] - patch["row"] * stride, 0, -pixel))
+        mem.SetProjection(definition["crs_wkt"])
+        for band in range(3):
+            mem.GetRasterBand(band + 1).WriteArray(rgb[band])
+        gdal.GetDriverByName("GTiff").CreateCopy(str(folder / f"{patch['patch_id']}.tif"), mem)
+    return folder
 
 
 HELSINKI_BBOX = (24.9351762, 60.1641550, 24.9534145, 60.1791130)  # lon/lat: the extract's PBF header (PROVENANCE.md)

@@ -7,6 +7,10 @@ from pathlib import Path
 
 import pytest
 
+# the repository's test helpers for both tiers (standard library only): shared data paths, CI skip policy
+sys.path.append(str(Path(__file__).resolve().parents[2] / "tests"))
+from strict_skips import pytest_make_collect_report, pytest_runtest_makereport  # noqa: E402, F401 - CI: skip = fail
+
 
 @pytest.fixture
 def run_job(tmp_path):

@@ -22,6 +22,7 @@ from mapsynth_backend.train.command import train
 
 sys.path.insert(0, str(Path(__file__).parent))
 from model_fixtures import make_dataset, make_grid, synthetic_scene  # noqa: E402
+from shared_data import ABERYSTWYTH_S2 as SCENE  # noqa: E402 - tests/shared_data.py (conftest)
 from tiny_models import build_tiny_sd  # noqa: E402
 
 REPORTER = ConsoleReporter(json_result=False)
@@ -321,9 +322,6 @@ def test_repaint_jumps_back_several_levels(setup, tmp_path):
     before, after, mask = read(setup[2])[0], read(tmp_path / "after.tif")[0], read(tmp_path / "mask.tif")[0][0]
     np.testing.assert_array_equal(after[:, mask == 0], before[:, mask == 0])
     assert (after[:, mask == 1] != before[:, mask == 1]).any()
-
-
-SCENE = Path("/work/shared/data/s2_aberystwyth_20210527/aberystwyth_s2_20210527_b02_b03_b04_b08_10m_epsg27700.tif")
 
 
 @pytest.mark.skipif(not SCENE.exists(), reason=f"the real Aberystwyth scene is absent ({SCENE})")

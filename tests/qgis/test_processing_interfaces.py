@@ -134,11 +134,11 @@ def test_train_refuses_a_resume_folder_that_is_not_a_checkpoint(run_alg, tmp_pat
 def grid_and_maps(plugin, tmp_path_factory):
     import processing
 
-    from ..cli.test_bad_inputs import write_maps  # noqa: TID252 - map patches as render_map_patches writes them
+    from ..conftest import write_map_patches  # noqa: TID252 - map patches as render_map_patches writes them
 
     root = tmp_path_factory.mktemp("interfaces")
     processing.run("mapsynth:create_patch_grid", {"EXTENT": EXTENT, "OUTPUT": str(root / "grid.gpkg")})
-    return root / "grid.gpkg", write_maps(root / "grid.gpkg", root / "maps")
+    return root / "grid.gpkg", write_map_patches(root / "grid.gpkg", root / "maps")
 
 
 def test_generate_uses_the_demo_model_by_default_and_the_device_setting(run_alg, backend_python, grid_and_maps,

