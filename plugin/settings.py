@@ -27,7 +27,10 @@ def set_value(key: str, new_value: str) -> None:
     QgsSettings().setValue(PREFIX + key, new_value)
 
 
-def device(choices: tuple[str, ...] = ("auto", "cpu", "cuda")) -> str:
+DEVICES = ("auto", "cpu", "cuda")  # the DEVICE choices of the generating algorithms and of the Settings dialog
+
+
+def device(choices: tuple[str, ...] = DEVICES) -> str:
     """The Settings dialog's Device: what DEVICE 'auto' of Train model and Generate patches runs on ('auto'
     when unset or when the backend command does not offer it, e.g. 'cuda' for training, where auto uses it)."""
     chosen = value(KEY_DEVICE, "auto") or "auto"

@@ -30,7 +30,6 @@ from .base import (
 )
 
 SOURCES = ("same_maps", "unpaired_maps")
-DEVICES = ("auto", "cpu", "cuda")
 
 
 class AugmentationExperiment(MapSynthAlgorithm):
@@ -107,7 +106,7 @@ class AugmentationExperiment(MapSynthAlgorithm):
             self.STEPS, self.tr("Segmentation steps"), QgsProcessingParameterNumber.Integer, 300, False, 1),
             "training steps of each segmentation run"))
         self.addParameter(helped(QgsProcessingParameterEnum(self.DEVICE, self.tr("Generator device"),
-                                                            list(DEVICES), False, 0),
+                                                            list(settings.DEVICES), False, 0),
                                  "auto = the Device of MapSynth Settings (if that is auto too: a CUDA GPU when "
                                  "the backend sees one, else the CPU); the segmenter always trains on the CPU",
                                  advanced=True))
@@ -130,9 +129,9 @@ class AugmentationExperiment(MapSynthAlgorithm):
         self.addOutput(QgsProcessingOutputNumber(self.RUNS, self.tr("Finished runs")))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802 - QGIS API name
-        device = DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)]
+        device = settings.DEVICES[self.parameterAsEnum(parameters, self.DEVICE, context)]
         if device == "auto":
-            device = settings.device(DEVICES)  # auto stays auto: the backend takes CUDA when it sees one
+            device = settings.device(settings.DEVICES)  # auto stays auto: the backend takes CUDA when it sees one
         fractions = self.parameterAsString(parameters, self.REAL_FRACTIONS, context)
         if not fractions.strip():
             raise QgsProcessingException(self.tr("REAL_FRACTIONS: give at least one fraction, e.g. 0.1,0.25,1.0"))

@@ -12,6 +12,7 @@ from qgis.core import (
     QgsProcessingParameterVectorLayer,
 )
 
+from ..plugin.settings import DEVICES
 from .base import (
     DEMO_MODEL,
     GRID_HELP,
@@ -23,8 +24,6 @@ from .base import (
     helped,
     run_backend,
 )
-
-DEVICES = ("auto", "cpu", "cuda")
 
 
 class GeneratePatches(MapSynthAlgorithm):

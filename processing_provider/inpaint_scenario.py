@@ -19,10 +19,10 @@ from qgis.core import (
 
 from ..plugin.about import PLUGIN_DIR
 from ..plugin.backend_client import new_job_dir
+from ..plugin.settings import DEVICES
 from ..plugin.styling import Styler, load_styled, run_group
 from .base import MapSynthAlgorithm, backend_command, export_gpkg, job_params, run_backend
 
-DEVICES = ("auto", "cpu", "cuda")
 DEMO_MODEL = PLUGIN_DIR / "resources" / "models" / "mapsynth-demo-pixel-small"
 _KEEP: list = []  # post-processors must stay referenced or QGIS silently skips them
 

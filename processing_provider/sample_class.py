@@ -9,6 +9,7 @@ from qgis.core import (
 )
 
 from ..plugin.osm_semantic import load_palette
+from ..plugin.settings import DEVICES
 from .base import (
     DEMO_MODEL,
     MODEL_HELP,
@@ -19,7 +20,6 @@ from .base import (
     run_backend,
 )
 
-DEVICES = ("auto", "cpu", "cuda")
 # area classes only: a patch of nothing but road or hedge is no scene (the backend's choices, same palette file)
 CLASSES = tuple(c["key"] for c in load_palette()["classes"] if c["geometry"] == "area")
 

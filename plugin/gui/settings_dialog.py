@@ -25,8 +25,6 @@ from ..backend_client import clean_env
 from ..contract import contract
 from ..i18n import tr
 
-DEVICES = ("auto", "cpu", "cuda")
-
 
 def doctor_argv(python: str, log_name: str) -> list[str]:
     return contract.handshake_argv(python, settings.cache_dir() / "logs" / log_name)
@@ -85,7 +83,7 @@ class SettingsDialog(QDialog):
         self.python = QLineEdit(settings.value(settings.KEY_BACKEND_PYTHON) or str(settings.backend_python()[0]))
         self.cache = QLineEdit(settings.value(settings.KEY_CACHE_DIR) or str(settings.cache_dir()))
         self.device = QComboBox()
-        self.device.addItems(DEVICES)
+        self.device.addItems(settings.DEVICES)
         self.device.setCurrentText(settings.value(settings.KEY_DEVICE, "auto") or "auto")
         layout.addRow(tr("Backend Python"), _with_note(self._with_browse(self.python, folder=False), tr(
             "The Python of the environment where the MapSynth backend and PyTorch are installed ('Set up backend "

@@ -7,6 +7,25 @@ from pathlib import Path
 import numpy as np
 import pytest
 from osgeo import gdal, osr
+from qgis.core import QgsProcessingFeedback
+
+
+class RecordingFeedback(QgsProcessingFeedback):
+    """A Processing feedback that keeps what a job told it: info lines, warnings, progress values."""
+
+    def __init__(self):
+        super().__init__()
+        self.infos, self.warnings, self.progress = [], [], []
+        self.progressChanged.connect(self.progress.append)
+
+    def pushInfo(self, info):  # noqa: N802 - QGIS API name
+        self.infos.append(info)
+        super().pushInfo(info)
+
+    def pushWarning(self, warning):  # noqa: N802 - QGIS API name
+        self.warnings.append(warning)
+        super().pushWarning(warning)
+
 
 ENCODE = 10000.0  # DN = (reflectance + 0.1) * 10000
 X0, Y0, SIDE = 420000.0, 5820000.0, 1280.0  # EPSG:32630, a 4 x 4 grid of 32 px patches at 10 m (overlap 6)

@@ -1,6 +1,11 @@
 """mapsynth:assemble_mosaic on the synthetic chain (conftest.py): a COG with labels and seams, loaded styled."""
 
+import re
+
+import pytest
 from osgeo import gdal
+
+from .conftest import RecordingFeedback  # noqa: TID252
 
 
 def test_the_mosaic_is_a_cog_on_the_pixel_grid_with_labels_and_seams(mosaic):
@@ -9,7 +14,6 @@ def test_the_mosaic_is_a_cog_on_the_pixel_grid_with_labels_and_seams(mosaic):
     assert ds.GetMetadata("IMAGE_STRUCTURE").get("LAYOUT") == "COG" and ds.RasterCount == 4
     x0, px, _, y1, _, _ = ds.GetGeoTransform()
     assert px == 10 and x0 % 10 == 0 and y1 % 10 == 0 and ds.GetProjection()
-    assert result["SEAM_VISIBILITY"] > 0
     assert gdal.OpenEx(result["SEAMS"]).GetLayer(0).GetFeatureCount() > 0
     assert gdal.Open(result["LABELS"]).GetGeoTransform() == ds.GetGeoTransform()
 
@@ -35,3 +39,18 @@ def test_loaded_layers_are_styled_in_one_group(generated, tmp_path):
     assert true_colour.redContrastEnhancement().maximumValue() == 0.25  # reflectance (band scale/offset)
     project.removeAllMapLayers()
     project.layerTreeRoot().removeChildNode(groups[0])
+
+
+def test_seam_visibility_is_the_mean_of_the_band_indices(generated, tmp_path):
+    """SEAM_VISIBILITY is the mean of the four per-band indices the backend logs (3 decimals), not a default."""
+    import processing
+
+    feedback = RecordingFeedback()
+    result = processing.run("mapsynth:assemble_mosaic", {
+        "PATCH_GRID": generated["grid"]["OUTPUT"], "GENERATED_DIR": str(generated["root"] / "generated"),
+        "OUTPUT": str(tmp_path / "m.tif"), "LABELS": str(tmp_path / "l.tif"), "SEAMS": str(tmp_path / "s.gpkg")},
+        feedback=feedback)
+    bands = dict(re.findall(r"(B0[2348]): seam visibility index ([0-9.]+)", "\n".join(feedback.infos)))
+    assert sorted(bands) == ["B02", "B03", "B04", "B08"], feedback.infos
+    values = [float(v) for v in bands.values()]
+    assert result["SEAM_VISIBILITY"] == pytest.approx(sum(values) / 4, abs=5e-4)
