@@ -12,8 +12,8 @@ import rasterio
 from rasterio.transform import from_origin
 
 from mapsynth_backend.generate.command import write_generated
-from mapsynth_backend.prepare.crop import write_patch
 from mapsynth_backend.radiometry import decode_reflectance
+from mapsynth_backend.runtime.geotiff import write_geotiff
 
 sys.path.insert(0, str(Path(__file__).parent))
 from model_fixtures import make_grid  # noqa: E402
@@ -46,7 +46,7 @@ def test_crop_and_generated_patches_carry_scale_and_offset(tmp_path):
     dn = np.random.default_rng(0).integers(1, 4000, (4, 16, 16)).astype(np.uint16)
     dn[:, 0, 0] = 0
     transform = from_origin(420000, 5809000, 10, 10)
-    write_patch(tmp_path / "crop.tif", dn, transform, "EPSG:32630", NAMES, {"encoding": "x"})
+    write_geotiff(tmp_path / "crop.tif", dn, "EPSG:32630", transform, reflectance_bands=NAMES, tags={"encoding": "x"})
     assert_standard_encoding(tmp_path / "crop.tif")
     write_generated(tmp_path / "gen.tif", dn, {"crs": "EPSG:32630", "transform": transform}, NAMES, {})
     assert_standard_encoding(tmp_path / "gen.tif")

@@ -16,9 +16,10 @@ import numpy as np
 
 from ..grid import load_grid
 from ..models import load_model
-from ..radiometry import ENCODING, encode_reflectance, set_band_encoding
+from ..radiometry import ENCODING, encode_reflectance
+from ..runtime.geotiff import write_geotiff
 from ..runtime.jobs import Command, Param
-from ..runtime.outputs import MANIFEST, atomic_write, prepare_output_dir
+from ..runtime.outputs import MANIFEST, prepare_output_dir
 from ..runtime.protocol import Reporter, UserError
 from ..runtime.torch_state import restores_torch_state
 from .class_guidance import DEFAULT_CLASS_MARGIN, check_class_guidance, generation_weights, parse_class_guidance
@@ -62,28 +63,7 @@ def _map_manifest(map_dir: Path, fingerprint: str) -> dict[str, Any]:
 
 
 def write_generated(path: Path, dn: np.ndarray, profile: dict, bands: list[str], tags: dict[str, str]) -> None:
-    import rasterio
-
-    def write(tmp: Path) -> None:
-        with rasterio.open(
-            tmp,
-            "w",
-            driver="GTiff",
-            width=dn.shape[2],
-            height=dn.shape[1],
-            count=dn.shape[0],
-            dtype="uint16",
-            crs=profile["crs"],
-            transform=profile["transform"],
-            nodata=ENCODING["nodata"],
-            compress="deflate",
-            predictor=2,
-        ) as dst:
-            dst.write(dn)
-            set_band_encoding(dst, bands)
-            dst.update_tags(**tags)
-
-    atomic_write(path, write)
+    write_geotiff(path, dn, profile["crs"], profile["transform"], reflectance_bands=bands, tags=tags, predictor=2)
 
 
 @restores_torch_state

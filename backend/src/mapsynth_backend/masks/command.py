@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..grid import load_grid, snapped_grid
+from ..runtime.geotiff import write_geotiff
 from ..runtime.jobs import Command, Param
 from ..runtime.outputs import atomic_write
 from ..runtime.protocol import Reporter, UserError
@@ -90,28 +91,15 @@ def coverage(geometries: list, transform, width: int, height: int, supersample: 
 
 
 def write_mask(path: Path, data: np.ndarray, crs, transform, description: str) -> None:
-    import rasterio
-
-    def write(tmp: Path) -> None:
-        with rasterio.open(
-            tmp,
-            "w",
-            driver="GTiff",
-            width=data.shape[1],
-            height=data.shape[0],
-            count=1,
-            dtype="float32",
-            crs=crs,
-            transform=transform,
-            nodata=None,
-            compress="deflate",
-            tiled=data.shape[0] >= 256 and data.shape[1] >= 256,
-        ) as dst:
-            dst.write(data[None])
-            dst.set_band_description(1, description)
-            dst.update_tags(units="fraction of pixel area covered", range="0-1")
-
-    atomic_write(path, write)
+    write_geotiff(
+        path,
+        data[None],
+        crs,
+        transform,
+        descriptions=[description],
+        tags={"units": "fraction of pixel area covered", "range": "0-1"},
+        tiled=data.shape[0] >= 256 and data.shape[1] >= 256,
+    )
 
 
 def classify(degree: np.ndarray, residential_max: float, nonresidential_min: float) -> list[str]:

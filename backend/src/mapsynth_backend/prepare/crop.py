@@ -9,11 +9,13 @@ from typing import Any
 
 import numpy as np
 
-from ..grid import load_grid, record_status
-from ..radiometry import ENCODING, encode_reflectance, set_band_encoding
+from ..grid import load_grid
+from ..radiometry import ENCODING, encode_reflectance
+from ..runtime.geotiff import write_geotiff
 from ..runtime.jobs import Command, Param
-from ..runtime.outputs import atomic_write, prepare_output_dir
+from ..runtime.outputs import prepare_output_dir
 from ..runtime.protocol import Reporter, UserError
+from .finish import finish_patches
 from .sentinel2 import open_source, scl_masks
 
 RESAMPLING = ("auto", "nearest", "bilinear", "cubic", "average")
@@ -21,27 +23,6 @@ RESAMPLING = ("auto", "nearest", "bilinear", "cubic", "average")
 
 def _boxes_overlap(a, b) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
-
-
-def write_patch(path: Path, dn: np.ndarray, transform, crs, names: list[str], tags: dict[str, str]) -> None:
-    import rasterio
-
-    profile = {
-        "driver": "GTiff",
-        "width": dn.shape[2],
-        "height": dn.shape[1],
-        "count": dn.shape[0],
-        "dtype": "uint16",
-        "crs": crs,
-        "transform": transform,
-        "nodata": ENCODING["nodata"],
-        "compress": "deflate",
-        "predictor": 2,
-    }
-    with rasterio.open(path, "w", **profile) as dst:
-        dst.write(dn)
-        set_band_encoding(dst, names)
-        dst.update_tags(**tags)
 
 
 def crop_sentinel2(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
@@ -160,7 +141,7 @@ def crop_sentinel2(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]
                 "source": source.description,
                 "cloud_fraction": f"{cloud_fraction:.6f}",
             }
-            atomic_write(target, lambda tmp: write_patch(tmp, dn, transform, grid_crs, names, tags))  # noqa: B023
+            write_geotiff(target, dn, grid_crs, transform, reflectance_bands=names, tags=tags, predictor=2)
             written += 1
             records.append(
                 {
@@ -177,16 +158,11 @@ def crop_sentinel2(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]
                 f"INPUT has no valid pixel under any patch of the grid: {params['input']} overlaps it only with"
                 " nodata (or SCL no-data); choose the scene that covers this area"
             )
-        record_status(grid.path, "s2", records)
-    outside = sum(1 for r in records if r["status"] == "outside")
-    reporter.log(f"{written} patches written, {skipped} already there, {outside} outside the scene")
-    reporter.progress(1.0, "done", "crop-sentinel2")
+    counts = finish_patches(grid, "s2", records, (written, skipped), reporter, "crop-sentinel2", "outside the scene")
     return {
         "output_dir": str(out_dir),
-        "patch_count": written + skipped,
-        "written": written,
+        **counts,
         "skipped": skipped,
-        "outside": outside,
         "resampling": method,
         "source": source.description,
         "loop_seconds": round(elapsed, 3),

@@ -16,10 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from ..grid import load_grid, record_status
+from ..grid import load_grid
+from ..runtime.geotiff import write_geotiff
 from ..runtime.jobs import Command, Param
-from ..runtime.outputs import atomic_write, prepare_output_dir
+from ..runtime.outputs import prepare_output_dir
 from ..runtime.protocol import Reporter, UserError
+from .finish import finish_patches
 from .landcover import palette
 from .lookup import CHOICES, LookupTable, colour_lut, palette_version, read_table, resolve_table
 
@@ -195,34 +197,12 @@ def draw_lines(classes_rgb: np.ndarray, valid: np.ndarray, lines_path: Path) -> 
 
 
 def write_map(path: Path, rgb: np.ndarray, valid: np.ndarray, bounds, crs, tags: dict[str, str]) -> None:
-    import rasterio
     from rasterio.transform import Affine
 
     pixel = (bounds[2] - bounds[0]) / rgb.shape[2]
-
-    def write(tmp: Path) -> None:
-        with (
-            rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True),
-            rasterio.open(
-                tmp,
-                "w",
-                driver="GTiff",
-                width=rgb.shape[2],
-                height=rgb.shape[1],
-                count=3,
-                dtype="uint8",
-                crs=crs,
-                transform=Affine(pixel, 0, bounds[0], 0, -pixel, bounds[3]),
-                photometric="RGB",
-                compress="deflate",
-            ) as dst,
-        ):
-            dst.write(rgb)
-            if not valid.all():
-                dst.write_mask(np.where(valid, 255, 0).astype(np.uint8))
-            dst.update_tags(**tags)
-
-    atomic_write(path, write)
+    mask = None if valid.all() else np.where(valid, 255, 0).astype(np.uint8)
+    transform = Affine(pixel, 0, bounds[0], 0, -pixel, bounds[3])
+    write_geotiff(path, rgb, crs, transform, mask=mask, tags=tags, photometric="RGB")
 
 
 def open_source(params: dict[str, Any], table: LookupTable, grid_crs, area):
@@ -310,17 +290,10 @@ def _write_patches(source, table, grid, grid_crs, out: Path, params, details, re
                 "detail": f"{line_pixels} line pixels" if lines_dir else "",
             }
         )
-    record_status(grid.path, "map", records)
-    outside = sum(1 for r in records if r["status"] == "outside")
-    reporter.log(f"{written} patches written, {skipped} already there, {outside} without land cover")
-    reporter.progress(1.0, "done", "map-from-land-cover")
-    return {
-        "output_dir": str(out),
-        "patch_count": written + skipped,
-        "written": written,
-        "outside": outside,
-        "unknown": unknown,
-    }
+    counts = finish_patches(
+        grid, "map", records, (written, skipped), reporter, "map-from-land-cover", "without land cover"
+    )
+    return {"output_dir": str(out), **counts, "unknown": unknown}
 
 
 COMMANDS = (

@@ -20,8 +20,9 @@ import numpy as np
 
 from ..grid import load_grid
 from ..radiometry import decode_reflectance
+from ..runtime.geotiff import write_geotiff
 from ..runtime.jobs import Command, Param
-from ..runtime.outputs import MANIFEST, atomic_write, prepare_output_dir
+from ..runtime.outputs import MANIFEST, prepare_output_dir
 from ..runtime.protocol import Reporter, UserError
 from .roads import road_lines
 
@@ -115,25 +116,10 @@ def derive_maps(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
             continue
         with rasterio.open(source) as src:
             reflectance = decode_reflectance(src.read())
-            profile = {
-                "driver": "GTiff",
-                "width": src.width,
-                "height": src.height,
-                "count": 3,
-                "dtype": "uint8",
-                "crs": src.crs,
-                "transform": src.transform,
-                "compress": "deflate",
-            }
+            crs, transform = src.crs, src.transform
         if not np.isfinite(reflectance).all(axis=0).any():
             continue
-        rgb = derive(reflectance)
-
-        def write(tmp: Path, data=rgb, meta=profile) -> None:
-            with rasterio.open(tmp, "w", **meta) as dst:
-                dst.write(data)
-
-        atomic_write(target, write)
+        write_geotiff(target, derive(reflectance), crs, transform)
         written += 1
         reporter.progress((number + 1) / len(grid.patches), f"map {patch.patch_id}", "derive-maps")
     return {"output_dir": str(out), "written": written}
