@@ -102,7 +102,7 @@ class AssembleMosaic(MapSynthAlgorithm):
                 load_styled(context, seams, self.tr("Seam lines"), "seams", group, self.SEAMS)
             if labels:
                 load_styled(context, labels, self.tr("Label map"), "labels", group, self.LABELS)
-        visibility = [v for v in result.get("seam_visibility", {}).values() if v == v]
+        visibility = [v for v in result.get("seam_visibility", {}).values() if v is not None and v == v]
         return {self.OUTPUT: params["output"], self.LABELS: result.get("labels", labels),
                 self.SEAMS: result.get("seams", seams),
                 self.SEAM_VISIBILITY: sum(visibility) / len(visibility) if visibility else float("nan")}

@@ -105,6 +105,10 @@ def test_generation_writes_nodata_exactly_where_the_map_has_no_information(setup
                 assert (dn[:, ~nodata] > 0).all(), (row, col)
 
 
+def refuse_non_json(name: str):
+    raise ValueError(f"{name} is not JSON (strict parsers such as JavaScript's and jq reject it)")
+
+
 def test_assembly_carries_nodata_and_evaluate_reports_it_from_the_mosaic_alone(setup):
     folder, canvas = setup
     out = folder / "mosaic.tif"
@@ -124,11 +128,13 @@ def test_assembly_carries_nodata_and_evaluate_reports_it_from_the_mosaic_alone(s
     mapped[:P] = False  # below the blank cell's rows: every pixel inside the data bounds has a value
     assert not nodata[mapped].any()
     assert result["nodata_fraction"] == pytest.approx(nodata.mean())
+    # blank patches overlap mapped ones: the disagreement is measured where both hold data (a number, never NaN)
+    assert result["overlap_disagreement"] is not None and 0 <= result["overlap_disagreement"] < 0.5
     Path(result["labels"]).rename(folder / "labels-elsewhere.tif")  # the mosaic alone: no label raster next to it
     report = folder / "report"
     params = {"synthetic": str(out), "map": str(folder / "map.tif"), "palette": str(PALETTE), "output_dir": str(report)}
     evaluate(EVALUATE[0].resolve(params), REPORTER)
-    metrics = json.loads((report / "metrics.json").read_text())
+    metrics = json.loads((report / "metrics.json").read_text(), parse_constant=refuse_non_json)
     assert metrics["nodata"]["fraction"] == pytest.approx(nodata.mean())
     assert metrics["nodata"]["outside_data_bounds"] == pytest.approx(outside.mean())
     assert metrics["nodata"]["inside_data_bounds"] == pytest.approx((nodata & ~outside).mean())

@@ -20,6 +20,7 @@ import numpy as np
 from ..mosaic.seams import no_cut_range
 from ..radiometry import reflectance_encoding
 from ..runtime.jobs import Command, Param
+from ..runtime.jsonsafe import dumps
 from ..runtime.outputs import atomic_write
 from ..runtime.protocol import Reporter, UserError
 from .coverage import grid_labels, nodata_metrics, nodata_text, seam_metrics
@@ -328,7 +329,7 @@ def evaluate(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
         )
     out = Path(params["output_dir"])
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write(out / "metrics.json", lambda tmp: tmp.write_text(json.dumps(metrics, indent=2, default=float)))
+    atomic_write(out / "metrics.json", lambda tmp: tmp.write_text(dumps(metrics, indent=2, default=float)))
     atomic_write(out / "report.html", lambda tmp: tmp.write_text(report.html(), encoding="utf-8"))
     reporter.progress(1.0, "done", "evaluate")
     return {

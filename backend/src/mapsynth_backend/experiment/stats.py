@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from ..runtime import jsonsafe
+
 
 def recall_table(counts: np.ndarray, label_class: np.ndarray, correct: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(correct pixels, all pixels) per polygon: ``counts`` (polygons, segmenter classes), ``label_class`` the
@@ -115,17 +117,4 @@ def holm(p_values: list[float]) -> list[float]:
     return adjusted
 
 
-def strict(value: Any) -> Any:
-    """JSON-safe copy: NaN and infinities become None, numpy scalars plain numbers (json.dumps with
-    allow_nan=False then never fails)."""
-    if isinstance(value, dict):
-        return {str(k): strict(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [strict(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return strict(value.tolist())
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    return value
+strict = jsonsafe.strict  # JSON-safe copy (NaN -> None), shared with every JSON writer

@@ -148,7 +148,8 @@ class RowAssembler:
                 old, new = target[:, rows, cols], patch[:, rows, cols]
                 empty = ~np.isfinite(old[0])
                 alpha[empty] = 1.0
-                sampled = ~empty[::4, ::4]  # a statistic: every 4th pixel in each direction is plenty
+                # a statistic: every 4th pixel in each direction is plenty; only where both sides hold data
+                sampled = ~empty[::4, ::4] & np.isfinite(new[0, ::4, ::4])
                 placed = int(sampled.sum())
                 if placed:
                     self.disagreement[0] += float(np.abs(new[:, ::4, ::4] - old[:, ::4, ::4]).sum(where=sampled[None]))

@@ -262,11 +262,17 @@ def assemble(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
         work_mosaic.unlink(missing_ok=True)
         work_labels.unlink(missing_ok=True)
     visibility, periodicity = meter.visibility(), meter.periodicity_db()
-    disagreement = assembler.disagreement[0] / max(assembler.disagreement[1], 1) * ENCODING["scale"]
-    reporter.log(f"overlap disagreement before cutting: mean |difference| {disagreement:.5f} reflectance")
+    total, count = assembler.disagreement
+    disagreement = total / count * ENCODING["scale"] if count else None  # None: no overlap with data on both sides
+    reporter.log(
+        f"overlap disagreement before cutting: mean |difference| {disagreement:.5f} reflectance"
+        if disagreement is not None
+        else "overlap disagreement before cutting: no overlap holds data on both sides"
+    )
     reporter.log(f"nodata (no map information): {100 * nodata_px / (width * height):.1f} % of the mosaic")
     for b, name in enumerate(names):
-        reporter.log(f"{name}: seam visibility index {visibility[b]:.3f}, tiling periodicity {periodicity[b]:.1f} dB")
+        tiling = f"{periodicity[b]:.1f} dB" if np.isfinite(periodicity[b]) else "n/a (too few tile periods)"
+        reporter.log(f"{name}: seam visibility index {visibility[b]:.3f}, tiling periodicity {tiling}")
     reporter.progress(1.0, "done", "assemble")
     return {
         "output": str(out),

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..contract import CANCEL_FILE, EVENT_TYPES, LOG_LEVELS, PROTOCOL_VERSION, UserError
+from .jsonsafe import dumps
 
 __all__ = ["CANCEL_FILE", "PROTOCOL_VERSION", "Cancelled", "Reporter", "UserError"]
 
@@ -90,7 +91,7 @@ class JsonLinesReporter(Reporter):
     def emit(self, type_: str, **fields: Any) -> None:
         if type_ not in EVENT_TYPES:
             raise ValueError(f"unknown event type {type_!r}")
-        line = json.dumps({"v": PROTOCOL_VERSION, "type": type_, **fields}, ensure_ascii=True, default=str)
+        line = dumps({"v": PROTOCOL_VERSION, "type": type_, **fields}, ensure_ascii=True, default=str)
         self._stream.write(line + "\n")
         self._stream.flush()
 
