@@ -100,8 +100,10 @@ def test_visibility_is_one_without_seams_and_reacts_alike_in_every_band():
     image, labels = tiled(rng)
     clean = seam_visibility(image, labels, 48)
     assert np.allclose(clean, 1.0, atol=0.05), clean
-    stepped = seam_visibility(with_offsets(image, labels, rng, 0.003), labels, 48)
-    assert min(stepped) >= 1.2, stepped
+    offset = with_offsets(image, labels, rng, 0.003)
+    stepped = seam_visibility(offset, labels, 48)
+    content = no_cut_range(offset, labels, 48)[1]  # the same image's index on lines without a cut
+    assert all(s > c for s, c in zip(stepped, content, strict=True)), (stepped, content)
 
 
 def test_periodicity_is_about_zero_without_seams_at_any_stride_and_rises_with_offsets():
@@ -112,8 +114,10 @@ def test_periodicity_is_about_zero_without_seams_at_any_stride_and_rises_with_of
     image, labels = tiled(rng)
     for stride in (32, 40, 48, 64):
         assert np.abs(tiling_periodicity_db(image, stride)).max() < 3.0, stride
+    clean = tiling_periodicity_db(image, 48)
     stepped = tiling_periodicity_db(with_offsets(image, labels, rng, 0.003), 48)
-    assert min(stepped) > 3.5 and min(stepped[:3]) > 9.0, stepped
+    # above the same band's seam-free score by more than three of those standard deviations (3 dB)
+    assert all(s > c + 3.0 for s, c in zip(stepped, clean, strict=True)), (stepped, clean)
 
 
 def test_streamed_strips_give_the_whole_images_numbers_and_count_seams_on_strip_boundaries():
