@@ -57,7 +57,7 @@ def write_grid(path: Path, definition: dict[str, Any], cells: list[tuple[int, in
     size_m = definition["patch_size"] * definition["pixel_size"]
     stride_m = (definition["patch_size"] - definition["overlap"]) * definition["pixel_size"]
     width = max(4, len(str(max(definition["rows"], definition["cols"]) - 1)))
-    ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(tmp))
+    ds = ogr.GetDriverByName("GPKG").CreateDataSource(str(tmp), ["VERSION=1.2"])  # read by every GDAL, no warning
     if ds is None:
         raise QgsProcessingException(tr("OUTPUT: cannot create {path} (is the folder writable?)").format(path=path))
     try:

@@ -107,6 +107,7 @@ def export_gpkg(layer, path: Path, context, name: str, options=None) -> str:
     if options is None:
         options = QgsVectorFileWriter.SaveVectorOptions()
     options.driverName = "GPKG"
+    options.datasourceOptions = ["VERSION=1.2"]  # GeoPackage 1.2: every GDAL reads it without a version warning
     error, message, _, _ = QgsVectorFileWriter.writeAsVectorFormatV3(layer, str(path), context.transformContext(),
                                                                      options)
     if error != QgsVectorFileWriter.NoError:

@@ -16,7 +16,7 @@ import numpy as np
 from ..grid import load_grid, snapped_grid
 from ..runtime.geotiff import write_geotiff
 from ..runtime.jobs import Command, Param
-from ..runtime.outputs import atomic_write
+from ..runtime.outputs import GPKG_OPTIONS, atomic_write
 from ..runtime.protocol import Reporter, UserError
 from .buildings import evidence, read_inputs, tag_class
 from .fuzzy import nonresidential_degree
@@ -225,6 +225,7 @@ def _write_buildings(path: Path, inputs, features, degree, context, classes, tag
             driver="GPKG",
             geometry_type="MultiPolygon",
             crs=crs.to_wkt(),
+            dataset_options=GPKG_OPTIONS,
         ),
     )
 

@@ -15,7 +15,7 @@ import numpy as np
 from ..grid import load_grid, snapped_grid
 from ..radiometry import ENCODING, set_band_encoding
 from ..runtime.jobs import Command, Param
-from ..runtime.outputs import MANIFEST, atomic_write
+from ..runtime.outputs import GPKG_OPTIONS, MANIFEST, atomic_write
 from ..runtime.protocol import Reporter, UserError
 from .assembler import LABEL_NODATA, RowAssembler, label_of
 from .seams import SeamMeter
@@ -84,7 +84,15 @@ def _write_seams(path: Path, lines: list[dict], crs_wkt: str) -> None:
     atomic_write(
         path,
         lambda tmp: write(
-            str(tmp), geometry, data, fields, layer="seams", driver="GPKG", geometry_type="LineString", crs=crs_wkt
+            str(tmp),
+            geometry,
+            data,
+            fields,
+            layer="seams",
+            driver="GPKG",
+            geometry_type="LineString",
+            crs=crs_wkt,
+            dataset_options=GPKG_OPTIONS,
         ),
     )
 

@@ -27,6 +27,9 @@ from ..contract import (
 __all__ = ["MANIFEST", "OutputLock", "atomic_write", "lock_path", "output_lock", "prepare_output_dir"]
 
 FULL_CHECK_BYTES = 256 << 20
+# GeoPackage 1.2, not the 1.4 that recent GDAL writes by default: QGIS 3.22's GDAL (3.6) warns "may only be
+# partially supported" on every load of a 1.4 file; 1.2 holds everything MapSynth writes
+GPKG_OPTIONS = {"VERSION": "1.2"}
 
 
 def atomic_write(path: Path, write: Callable[[Path], Any]) -> None:
