@@ -87,7 +87,7 @@ def test_all_sections_with_all_inputs(scene):
         }
     )
     result = evaluate(params, REPORTER)
-    assert result["sections"] == ["wasserstein", "ndvi_per_class", "streets", "paired", "seams", "fid_kid"]
+    assert result["sections"] == ["wasserstein", "ndvi_per_class", "streets", "paired", "seams", "realism", "fid_kid"]
     metrics = json.loads((folder / "rep" / "metrics.json").read_text())
     assert metrics["streets"]["all_roads"]["road_pixels"] == 0  # this map draws no roads: no blocks to measure
     assert (
@@ -115,7 +115,7 @@ def test_missing_inputs_are_noted_not_errors(scene):
     assert result["sections"] == ["seams"]
     page = (folder / "bare" / "report.html").read_text()
     assert (
-        page.count('class="note"') == 6
+        page.count('class="note"') == 7
         and "the street metric is skipped" in page
         and "nothing is downloaded" in page
         and "No SEGMENTER" in page

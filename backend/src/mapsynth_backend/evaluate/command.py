@@ -28,6 +28,7 @@ from .metrics import RANGE_PERCENTILES, band_id, band_index, data_range, ndvi, p
 from .report import Report
 
 BANDS = ("B02", "B03", "B04", "B08")
+SECTIONS = ("wasserstein", "ndvi_per_class", "streets", "map_adherence", "paired", "seams", "realism", "fid_kid")
 
 VIEW = (0.0, 0.3)  # reflectance shown in quick-looks
 
@@ -316,6 +317,15 @@ def evaluate(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
             for axis in axes:
                 axis.axis("off")
             report.figure(figure, "Seam close-up")
+    reporter.progress(0.8, "realism", "evaluate")
+    report.section("Realism")
+    if real is None:
+        report.note("No REAL image given: realism (classifier test, texture, band correlation) is skipped.")
+    else:
+        from .realism_section import realism
+
+        classes = map_classes(params["map"], like, params["palette"]) if params["map"] and params["palette"] else None
+        metrics["realism"] = realism(report, (real, real_names), (synthetic, names), paired, classes)
     report.section("FID / KID")
     if not params["inception_weights"]:
         report.note("No local INCEPTION_WEIGHTS given (nothing is downloaded): FID/KID are skipped.")
@@ -335,11 +345,7 @@ def evaluate(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
     return {
         "report": str(out / "report.html"),
         "metrics": str(out / "metrics.json"),
-        "sections": [
-            k
-            for k in ("wasserstein", "ndvi_per_class", "streets", "map_adherence", "paired", "seams", "fid_kid")
-            if k in metrics
-        ],
+        "sections": [k for k in SECTIONS if k in metrics],
     }
 
 

@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from ..runtime.jsonsafe import strict as finite  # metrics are strict JSON: NaN -> None
+
 TILE = 32
 HIGH_FREQUENCY = 0.25  # cycles per pixel: the cut-off of the high-frequency power share
 # Map classes (semantic palette keys) pooled into the groups measured separately; a tile belongs to a group when
@@ -71,6 +73,13 @@ def ratio(synthetic: np.ndarray, real: np.ndarray) -> list[float | None]:
     return [float(s / r) if r > 0 else None for s, r in zip(synthetic, real, strict=True)]
 
 
+def _nanmean(values: np.ndarray) -> np.ndarray:
+    """Mean over tiles, NaN (no value: a flat band) left out; NaN where no tile has a value, without a warning."""
+    count = np.isfinite(values).sum(axis=0)
+    with np.errstate(invalid="ignore"):
+        return np.where(count > 0, np.nansum(values, axis=0) / np.maximum(count, 1), np.nan)
+
+
 def _hann(size: int) -> np.ndarray:
     """Periodic Hann window: a sinusoid on a DFT bin leaks into its two neighbours only."""
     return 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(size) / size)
@@ -97,7 +106,7 @@ def high_frequency_share(tiles: np.ndarray, cutoff: float = HIGH_FREQUENCY) -> n
     high = power[..., radius > cutoff].sum(axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(total > 0, high / total, np.nan)
-    return np.nanmean(share, axis=0) if len(share) else np.full(power.shape[1], np.nan)
+    return _nanmean(share) if len(share) else np.full(power.shape[1], np.nan)
 
 
 def radial_spectrum(tiles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -122,7 +131,7 @@ def band_correlation(tiles: np.ndarray) -> np.ndarray:
     cov = np.einsum("nip,njp->nij", centred, centred)
     with np.errstate(invalid="ignore", divide="ignore"):
         corr = cov / (norm[:, :, None] * norm[:, None, :])
-    return np.nanmean(corr, axis=0) if len(corr) else np.full(cov.shape[1:], np.nan)
+    return _nanmean(corr) if len(corr) else np.full(cov.shape[1:], np.nan)
 
 
 def tile_groups(classes: np.ndarray, names: dict[int, str]) -> np.ndarray:
@@ -135,21 +144,6 @@ def tile_groups(classes: np.ndarray, names: dict[int, str]) -> np.ndarray:
         share = np.isin(codes, members).mean(axis=1) if len(codes) else np.zeros(0)
         out[(share >= MAJORITY) & (out == "")] = group
     return out
-
-
-def finite(value: Any) -> Any:
-    """NaN and infinity -> None, recursively: metrics are strict JSON."""
-    if isinstance(value, dict):
-        return {k: finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [finite(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return finite(value.tolist())
-    if isinstance(value, (float, np.floating)):
-        return float(value) if np.isfinite(value) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
 
 
 def statistics(real: np.ndarray, synthetic: np.ndarray, bands: list[str]) -> dict[str, Any]:

@@ -204,3 +204,26 @@ def write_section(report, result: dict[str, Any], tiles: dict[str, Any], bands: 
             + ["largest |correlation difference|"],
             rows,
         )
+
+
+def realism(
+    report,
+    real: tuple[np.ndarray, list[str]],
+    synthetic: tuple[np.ndarray, list[str]],
+    paired: bool,
+    classes: tuple[np.ndarray, dict[int, str]] | None,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """evaluate's Realism section and its metrics: the bands both rasters have, 32 px tiles, 128 px blocks."""
+    bands = [b for b in ("B02", "B03", "B04", "B08") if band_index(real[1], b) is not None]
+    bands = [b for b in bands if band_index(synthetic[1], b) is not None]
+    tiles = mosaic_tiles(real, synthetic, bands, paired, classes if paired else None, seed)
+    report.text(
+        f"Both images cut into {TILE} px tiles (tiles with any nodata left out, at most {MAX_TILES} per side);"
+        f" cross-validation folds keep each {BLOCK} px block on one side"
+        + (" (the same block of the real and the synthetic image together)." if paired else ".")
+    )
+    result = measure(tiles, bands, seed=seed)
+    result["block_px"] = BLOCK
+    write_section(report, result, tiles, bands)
+    return result
