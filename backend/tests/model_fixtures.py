@@ -49,6 +49,24 @@ def make_grid(
     return definition
 
 
+def write_map_patches(folder: Path, grid: dict, patch_for, size: int, stride: int, details=None) -> Path:
+    """folder/maps: every cell of ``grid`` as render_map_patches writes it (an RGB GeoTIFF on the cell's 10 m
+    pixels, the folder manifest); ``patch_for(row, col)`` gives the cell's (3, size, size) uint8 colours."""
+    maps = folder / "maps"
+    maps.mkdir()
+    manifest = {"kind": "map", "grid_fingerprint": grid["fingerprint"]}
+    (maps / "mapsynth_output.json").write_text(
+        json.dumps(manifest if details is None else {**manifest, "details": details})
+    )
+    for row in range(grid["rows"]):
+        for col in range(grid["cols"]):
+            transform = from_origin(grid["origin_x"] + col * stride * 10, grid["origin_y"] - row * stride * 10, 10, 10)
+            profile = {"driver": "GTiff", "width": size, "height": size, "crs": "EPSG:32630", "transform": transform}
+            with rasterio.open(maps / f"r{row:04d}_c{col:04d}.tif", "w", count=3, dtype="uint8", **profile) as dst:
+                dst.write(patch_for(row, col))
+    return maps
+
+
 def synthetic_scene(rng, size):
     """Fields (map colours) with plausible reflectance: the model has something to learn."""
     classes = rng.integers(0, 3, (size // 8, size // 8)).repeat(8, 0).repeat(8, 1)

@@ -1,13 +1,11 @@
 """SEAMLESS generation: joint denoising agrees in the overlaps before any cut; independent patches do not."""
 
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import rasterio
-from rasterio.transform import from_origin
 
 from mapsynth_backend.generate.command import COMMANDS as GENERATE
 from mapsynth_backend.generate.command import generate
@@ -19,7 +17,7 @@ from mapsynth_backend.train.command import COMMANDS as TRAIN
 from mapsynth_backend.train.command import train
 
 sys.path.insert(0, str(Path(__file__).parent))
-from model_fixtures import make_dataset, make_grid, synthetic_scene  # noqa: E402
+from model_fixtures import make_dataset, make_grid, synthetic_scene, write_map_patches  # noqa: E402
 from tiny_models import build_tiny_sd  # noqa: E402
 
 REPORTER = ConsoleReporter(json_result=False)
@@ -28,27 +26,15 @@ P, OV, N = 16, 8, 3
 
 def overlapping_maps(folder: Path, grid: dict) -> Path:
     """Map patches cut from one continuous map, as render_map_patches produces them."""
-    maps = folder / "maps"
-    maps.mkdir()
-    (maps / "mapsynth_output.json").write_text(json.dumps({"kind": "map", "grid_fingerprint": grid["fingerprint"]}))
     colours, _ = synthetic_scene(np.random.default_rng(5), 48)
     stride = P - OV
-    for row in range(N):
-        for col in range(N):
-            transform = from_origin(grid["origin_x"] + col * stride * 10, grid["origin_y"] - row * stride * 10, 10, 10)
-            with rasterio.open(
-                maps / f"r{row:04d}_c{col:04d}.tif",
-                "w",
-                driver="GTiff",
-                width=P,
-                height=P,
-                count=3,
-                dtype="uint8",
-                crs="EPSG:32630",
-                transform=transform,
-            ) as dst:
-                dst.write(colours[:, row * stride : row * stride + P, col * stride : col * stride + P])
-    return maps
+    return write_map_patches(
+        folder,
+        grid,
+        lambda row, col: colours[:, row * stride : row * stride + P, col * stride : col * stride + P],
+        P,
+        stride,
+    )
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +21,7 @@ from mapsynth_backend.runtime.protocol import UserError
 
 sys.path.insert(0, str(Path(__file__).parent))
 from make_tiny_pixel_model import build as build_tiny_pixel_model  # noqa: E402
-from model_fixtures import make_grid, synthetic_scene  # noqa: E402
+from model_fixtures import make_grid, synthetic_scene, write_map_patches  # noqa: E402
 
 ROWS, COLS, SIZE, OVERLAP = 4, 5, 32, 8
 KILLS_PER_COMMAND = 4
@@ -43,21 +42,27 @@ def start(job_dir: Path, command: str, params: dict) -> subprocess.Popen:
         )
 
 
-def run(job_dir: Path, command: str, params: dict, kill_at: float | None = None) -> tuple[int, float]:
-    """Run a job; with ``kill_at`` SIGKILL it that many seconds after its first progress event.
-    Returns (exit code, seconds from the first progress event to the end)."""
+def run(
+    job_dir: Path, command: str, params: dict, kill_after: int | None = None, done_before: frozenset = frozenset()
+) -> tuple[int, int]:
+    """Run a job; with ``kill_after`` SIGKILL it at its kill_after-th progress event of new work: a point in the
+    work, not in wall-clock time, which a busy machine would move past the end. crop-sentinel2 reports every
+    patch, also those finished before (``done_before``: their ids); the final 1.0 is no new work.
+    Returns (exit code, progress events of new work seen)."""
     proc = start(job_dir, command, params)
-    first = None
+    events = 0
     for line in proc.stdout:
         event = json.loads(line)
-        if event["type"] == "progress" and first is None:
-            first = time.monotonic()
-            if kill_at is not None:
-                time.sleep(kill_at)
-                os.killpg(proc.pid, signal.SIGKILL)
-                break
-    proc.wait(timeout=120)
-    return proc.returncode, time.monotonic() - (first or time.monotonic())
+        if event["type"] != "progress" or event.get("value") == 1.0:
+            continue
+        if str(event.get("msg", "")).removeprefix("patch ") in done_before:
+            continue
+        events += 1
+        if events == kill_after:
+            os.killpg(proc.pid, signal.SIGKILL)
+            break
+    proc.wait(timeout=600)
+    return proc.returncode, events
 
 
 @pytest.fixture(scope="module")
@@ -67,26 +72,7 @@ def world(tmp_path_factory):
     grid = make_grid(root / "grid.gpkg", ROWS, COLS, SIZE, OVERLAP)
     rng = np.random.default_rng(1)
     stride = SIZE - OVERLAP
-    (root / "maps").mkdir()
-    (root / "maps" / "mapsynth_output.json").write_text(
-        json.dumps({"kind": "map", "grid_fingerprint": grid["fingerprint"], "details": {"style": "test"}})
-    )
-    for row in range(ROWS):
-        for col in range(COLS):
-            colours, _ = synthetic_scene(rng, SIZE)
-            transform = from_origin(grid["origin_x"] + col * stride * 10, grid["origin_y"] - row * stride * 10, 10, 10)
-            with rasterio.open(
-                root / "maps" / f"r{row:04d}_c{col:04d}.tif",
-                "w",
-                driver="GTiff",
-                width=SIZE,
-                height=SIZE,
-                count=3,
-                dtype="uint8",
-                crs="EPSG:32630",
-                transform=transform,
-            ) as dst:
-                dst.write(colours)
+    write_map_patches(root, grid, lambda row, col: synthetic_scene(rng, SIZE)[0], SIZE, stride, {"style": "test"})
     make_grid(root / "crop-grid.gpkg", 12, 12, SIZE, OVERLAP)  # crop is fast: more patches to kill it in
     _, reflectance = synthetic_scene(rng, 192)
     with rasterio.open(
@@ -162,14 +148,15 @@ def test_sigkill_at_random_points_then_rerun_gives_the_uninterrupted_output(worl
     reference, resumed = world / "reference", world / "resumed"
     kills = []
     for command in ("crop-sentinel2", "generate", "assemble"):
-        code, duration = run(world / "jobs" / f"ref-{command}", command, jobs(world, reference)[command])
+        code, events = run(world / "jobs" / f"ref-{command}", command, jobs(world, reference)[command])
         assert code == 0, (world / "jobs" / f"ref-{command}" / "backend.log").read_text()[-2000:]
         params = jobs(world, resumed)[command]
         for attempt in range(KILLS_PER_COMMAND):
             # each attempt gets at most a 1/(KILLS + 1) share of the work, so every kill lands before the end
-            at = rng.uniform(0.1, 1.0) * duration / (KILLS_PER_COMMAND + 1)
-            code, _ = run(world / "jobs" / f"{command}-{attempt}", command, params, kill_at=at)
-            kills.append((command, round(at, 3), code))
+            at = rng.randint(1, max(1, events // (KILLS_PER_COMMAND + 1)))
+            done = frozenset(p.name.removesuffix(".tif") for p in (resumed / "s2").glob("*.tif"))
+            code, _ = run(world / "jobs" / f"{command}-{attempt}", command, params, kill_after=at, done_before=done)
+            kills.append((command, at, code))
         code, _ = run(world / "jobs" / f"{command}-final", command, params)
         assert code == 0, (world / "jobs" / f"{command}-final" / "backend.log").read_text()[-2000:]
     landed = [k for k in kills if k[2] == -signal.SIGKILL]
