@@ -23,7 +23,7 @@ from mapsynth_backend.train.command import COMMANDS as TRAIN
 from mapsynth_backend.train.command import train
 
 sys.path.insert(0, str(Path(__file__).parent))
-from model_fixtures import make_dataset, make_grid, synthetic_scene  # noqa: E402
+from model_fixtures import make_dataset, make_grid, synthetic_scene, write_map_patches  # noqa: E402
 
 REPORTER = ConsoleReporter(json_result=False)
 P, OV, N = 16, 8, 3
@@ -34,19 +34,15 @@ BACKGROUND = (242, 239, 233)
 
 def semantic_maps(folder: Path, grid: dict, canvas: np.ndarray) -> Path:
     """Map patches cut from one continuous semantic map, with render_map_patches' manifest."""
-    maps = folder / "maps"
-    maps.mkdir()
-    manifest = {"kind": "map", "grid_fingerprint": grid["fingerprint"], "details": {"style": "semantic v1"}}
-    (maps / "mapsynth_output.json").write_text(json.dumps(manifest))
     stride = P - OV
-    for row in range(N):
-        for col in range(N):
-            transform = from_origin(grid["origin_x"] + col * stride * 10, grid["origin_y"] - row * stride * 10, 10, 10)
-            with rasterio.open(
-                maps / f"r{row:04d}_c{col:04d}.tif", "w", driver="GTiff", width=P, height=P, count=3, dtype="uint8",
-                crs="EPSG:32630", transform=transform,
-            ) as dst:  # fmt: skip
-                dst.write(canvas[:, row * stride : row * stride + P, col * stride : col * stride + P])
+    maps = write_map_patches(
+        folder,
+        grid,
+        lambda row, col: canvas[:, row * stride : row * stride + P, col * stride : col * stride + P],
+        P,
+        stride,
+        {"style": "semantic v1"},
+    )
     with rasterio.open(
         folder / "map.tif", "w", driver="GTiff", width=SIZE, height=SIZE, count=3, dtype="uint8", crs="EPSG:32630",
         transform=from_origin(grid["origin_x"], grid["origin_y"], 10, 10),
