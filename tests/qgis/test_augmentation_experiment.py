@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from osgeo import gdal
 from qgis.core import QgsProcessingException
 
 from ..conftest import ROOT  # noqa: TID252
@@ -109,6 +110,16 @@ def test_the_experiment_runs_every_arm_and_writes_results_report_and_segmenter(r
                                      "SEGMENTER": result["SEGMENTER"], "OUTPUT_DIR": str(tmp_path / "report")})
     adherence = json.loads(Path(evaluated["METRICS"]).read_text())["map_adherence"]
     assert adherence["synthetic"]["miou"] == adherence["real_ceiling"]["miou"] > 0
+    # and an image that does not follow the map (the real one mirrored, same grid) scores below that ceiling
+    mirrored = gdal.Translate(str(tmp_path / "mirrored.tif"), image)
+    for index in range(1, mirrored.RasterCount + 1):
+        band = mirrored.GetRasterBand(index)
+        band.WriteArray(band.ReadAsArray()[:, ::-1])
+    mirrored = None  # written and closed
+    evaluated = run_alg("evaluate", {"SYNTHETIC": str(tmp_path / "mirrored.tif"), "REAL": image, "MAP": map_path,
+                                     "SEGMENTER": result["SEGMENTER"], "OUTPUT_DIR": str(tmp_path / "mirrored")})
+    adherence = json.loads(Path(evaluated["METRICS"]).read_text())["map_adherence"]
+    assert adherence["synthetic"]["miou"] < adherence["real_ceiling"]["miou"]
 
 
 @pytest.mark.parametrize("case, expected", [
