@@ -117,7 +117,7 @@ class AugmentationExperiment(MapSynthAlgorithm):
             self.GUARD, self.tr("Guard (px, with Labels)"), QgsProcessingParameterNumber.Integer, 16, False, 0),
             "minimum distance between a scored polygon and any training patch", advanced=True))
         self.addParameter(helped(QgsProcessingParameterNumber(
-            self.GENERATOR_STEPS, self.tr("Generator training steps (with Labels)"),
+            self.GENERATOR_STEPS, self.tr("Generator steps (with Labels)"),
             QgsProcessingParameterNumber.Integer, 400, False, 1),
             "each real block's generator is trained this many steps on that block only", advanced=True))
         self.addParameter(helped(QgsProcessingParameterFolderDestination(self.OUTPUT_DIR,
