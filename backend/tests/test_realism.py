@@ -1,5 +1,6 @@
 """Realism measures (evaluate/realism.py, c2st.py): the classifier two-sample test on real Sentinel-2 tiles, and
-the texture and band-correlation measures against closed forms."""
+the texture and band-correlation measures against closed forms. The three C2ST tests train 5-10 small CNNs each
+(about 30-60 s of CPU apiece)."""
 
 import json
 from pathlib import Path
@@ -42,6 +43,7 @@ def halves(scene):
 
 
 @needs_scene
+@pytest.mark.slow
 def test_two_disjoint_sets_of_real_tiles_are_indistinguishable(halves):
     a, b, ga, gb = halves
     result = c2st(a, b, (ga, gb), control=False)
@@ -51,12 +53,12 @@ def test_two_disjoint_sets_of_real_tiles_are_indistinguishable(halves):
 
 
 @needs_scene
-def test_white_noise_of_0_005_is_told_apart_and_the_shuffled_control_is_chance(halves):
+@pytest.mark.slow
+def test_white_noise_of_0_005_is_told_apart(halves):
     a, b, ga, gb = halves
     noisy = b + np.random.default_rng(1).normal(0, 0.005, b.shape).astype(np.float32)
-    result = c2st(a, noisy, (ga, gb))
+    result = c2st(a, noisy, (ga, gb), control=False)
     assert result["accuracy"] > 0.9 and result["interval_95"][0] > 0.85, result
-    assert 0.4 < result["shuffled_control_accuracy"] < 0.6, result
 
 
 def test_folds_keep_each_group_on_one_side():
@@ -154,6 +156,7 @@ def _write(path: Path, reflectance: np.ndarray, profile: dict) -> None:
 
 
 @needs_scene
+@pytest.mark.slow
 def test_evaluate_with_real_writes_the_realism_section_and_strict_json(scene, tmp_path):
     """A 320 px crop of the real scene against itself plus noise of 0.01, a map of three classes: every measure,
     per class, in the report and in metrics.json without NaN."""
@@ -186,6 +189,7 @@ def test_evaluate_with_real_writes_the_realism_section_and_strict_json(scene, tm
     realism = metrics["realism"]
     assert realism["tiles"] == {"real": 99, "synthetic": 99}  # 10 x 10 tiles, the nodata corner's left out
     assert realism["c2st"]["accuracy"] > 0.9 and realism["c2st"]["groups"] == 9
+    assert 0.3 < realism["c2st"]["shuffled_control_accuracy"] < 0.7  # 198 tiles: chance, within its spread
     assert all(realism["gradient_energy"][b]["ratio"] > 1 for b in BANDS)
     assert set(realism["per_class"]) <= {"water", "vegetation", "built_up"} and realism["per_class"]
     page = (tmp_path / "rep" / "report.html").read_text()
