@@ -23,7 +23,7 @@ export QT_QPA_PLATFORM ?= offscreen
 .PHONY: help setup qgis tools test test-lint test-backend test-qgis test-cli lint zip doctor demo bench train-demo-model distill-demo-model experiment bench-pix2pix clean
 
 help:
-	@echo "make demo    run the main job on the embedded default (sets up first)"
+	@echo "make demo    run the main job on the embedded default (sets up first); make demo AREA=helsinki"
 	@echo "make test    set up, then lint and run the backend, QGIS headless, qgis_process and GUI (Xvfb) tiers"
 	@echo "make setup   install QGIS (Debian, as root) and create $(QGIS_VENV) and $(BACKEND_VENV)"
 	@echo "make bench   throughput and quality measurements -> docs/BENCHMARKS.md"
@@ -125,8 +125,9 @@ bench: setup
 	[ ! -f "$${MAPSYNTH_FEWSTEP_STUDENT:-resources/models/mapsynth-demo-pixel-fewstep}/model_card.json" ] || \
 		QT_QPA_PLATFORM=offscreen $(QGIS_VENV)/bin/python scripts/bench_fewstep.py
 
+# make demo AREA=helsinki: another preset area (scripts/demo.sh; default liechtenstein)
 demo: setup
-	@QGIS_PROCESS=$(QGIS_PROCESS) scripts/demo.sh
+	@QGIS_PROCESS=$(QGIS_PROCESS) $(if $(AREA),MAPSYNTH_DEMO_AREA=$(AREA)) scripts/demo.sh
 
 train-demo-model: setup
 	QGIS_PROCESS=$(QGIS_PROCESS) scripts/train_demo_model.sh

