@@ -43,6 +43,10 @@ class Evaluate(MapSynthAlgorithm):
             "when the real raster covers the same grid; seam visibility and periodicity of a MapSynth mosaic (its "
             "label map is read next to it; without it, the tile lines of its grid stride); the share of the "
             "mosaic that is nodata (no map information; with an OSM map: outside its data bounds or inside them); "
+            "realism when the real raster is given: a classifier two-sample test (a small CNN, cross-validated on "
+            "32 px tiles grouped by 128 px block; 50 % = indistinguishable), the gradient-energy ratio, the share of "
+            "spectral power above 1/4 cycle per pixel with the power spectra, the band correlations within a tile, "
+            "and the same per map-class group; "
             "FID and KID when local Inception weights are given: the FID Inception-v3 "
             "weights (pytorch-fid's, converted once to .safetensors; no pickle or TorchScript file is ever loaded); "
             "nothing is downloaded. Sections whose input is missing are skipped with a note."))
