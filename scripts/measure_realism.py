@@ -95,7 +95,7 @@ def generate(model_dir: Path, rows: list[dict], maps: np.ndarray, args: argparse
     settings = {
         "model": str(model_dir),
         "steps": steps,
-        "sampler": model.card.get("sampler") or "card default (DPM-Solver++)",
+        "sampler": model.card.get("sampler") or "card default",
         "guidance": guidance,
         "class_guidance": table or None,
         "seed": args.seed,
@@ -128,11 +128,11 @@ def tiles_of(real: np.ndarray, synthetic: np.ndarray, maps: np.ndarray) -> dict:
 def markdown(summary: dict, bands: list[str]) -> str:
     """One row per model: C2ST, gradient ratio and high-frequency share per band, band-pair correlations."""
     pairs = list(summary["real"]["band_correlation"])
-    head = ["model", "steps", "C2ST (95 % interval)", "control"]
+    head = ["model", "steps", "sampler", "C2ST (95 % interval)", "control"]
     head += [f"grad. ratio {b}" for b in bands] + [f"HF share {b}" for b in bands] + [f"r {p}" for p in pairs]
     real = summary["real"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    real_row = ["real", "", "50 % (chance)", ""] + ["1"] * len(bands)
+    real_row = ["real", "", "", "50 % (chance)", ""] + ["1"] * len(bands)
     real_row += [f"{real['high_frequency_share'][b]['real']:.3f}" for b in bands]
     real_row += [f"{real['band_correlation'][p]['real']:.3f}" for p in pairs]
     lines.append("| " + " | ".join(real_row) + " |")
@@ -148,7 +148,7 @@ def markdown(summary: dict, bands: list[str]) -> str:
             control = f"{100 * test['shuffled_control_accuracy']:.1f} %"
         else:
             c2st = control = "n/a"
-        row = [name, str(entry["settings"]["steps"]), c2st, control]
+        row = [name, str(entry["settings"]["steps"]), entry["settings"]["sampler"], c2st, control]
         row += [fmt(entry["gradient_energy"][b]["ratio"], ".2f") for b in bands]
         row += [fmt(entry["high_frequency_share"][b]["synthetic"]) for b in bands]
         row += [fmt(entry["band_correlation"][p]["synthetic"]) for p in pairs]
@@ -197,7 +197,11 @@ def main() -> None:
         entry = measure(tiles, bands, seed=args.seed, folds=args.folds, with_c2st=not args.no_c2st)
         entry.pop("meaning", None)
         entry["settings"] = {**settings, "measure_s": time.perf_counter() - start}
-        name = model_dir.name
+        name = (
+            model_dir.name
+            if model_dir.name not in summary["models"]
+            else f"{model_dir.name} #{len(summary['models']) + 1}"
+        )
         summary["models"][name] = entry
         summary["real"] = {k: entry[k] for k in ("high_frequency_share", "band_correlation", "gradient_energy")}
         summary["tiles"] = entry["tiles"]
