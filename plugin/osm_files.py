@@ -57,7 +57,7 @@ def decompressed_bz2(path: Path) -> Path:
     """A decompressed copy of ``path`` in the temp folder, named by its path, size and modification time, so a
     second step (or a rerun) reuses it; written under a temporary name first (never a half-written copy)."""
     stat = path.stat()
-    key = hashlib.sha1(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:16]
+    key = hashlib.sha256(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:16]
     folder = Path(tempfile.gettempdir()) / "mapsynth-osm"
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{path.name[: -len('.bz2')]}.{key}.osm"

@@ -189,7 +189,7 @@ def osm_source(path: str) -> str:
     if not lower.endswith(".bz2"):
         return path
     stat = Path(path).stat()
-    key = hashlib.sha1(f"{Path(path).resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:16]
+    key = hashlib.sha256(f"{Path(path).resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:16]
     target = Path(tempfile.gettempdir()) / "mapsynth-osm" / f"{Path(path).name[:-4]}.{key}.osm"
     if not target.is_file():
         target.parent.mkdir(parents=True, exist_ok=True)
