@@ -35,8 +35,8 @@ def build_demo(folder: Path) -> Path:
         link.symlink_to(ROOT, target_is_directory=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     done = subprocess.run(["/usr/bin/python3", str(ROOT / "scripts" / "make_demo_project.py"), str(folder),
-                           "Helsinki"], capture_output=True, text=True, timeout=300, env={**env, "QT_QPA_PLATFORM": "offscreen"},
-                          check=False)
+                           "Helsinki"], capture_output=True, text=True, timeout=300,
+                          env={**env, "QT_QPA_PLATFORM": "offscreen"}, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     return folder / "demo.qgz"
 
