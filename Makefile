@@ -20,7 +20,7 @@ HOMEPAGE_URL ?=
 VERSION := $(shell sed -n 's/^version=//p' metadata.txt)
 export QT_QPA_PLATFORM ?= offscreen
 
-.PHONY: help setup qgis tools test test-lint test-backend test-qgis test-cli lint zip doctor demo bench train-demo-model distill-demo-model experiment bench-pix2pix clean
+.PHONY: help setup qgis tools test test-lint test-backend test-qgis test-cli lint zip doctor demo bench train-demo-model distill-demo-model experiment bench-pix2pix bench-realism clean
 
 help:
 	@echo "make demo    run the main job on the embedded default (sets up first); make demo AREA=helsinki"
@@ -30,6 +30,7 @@ help:
 	@echo "make train-demo-model   retrain the embedded demo model from the real scene (< 2 h on 2 cores)"
 	@echo "make distill-demo-model   distil the few-step student of the demo model (about 1 h on 2 cores)"
 	@echo "make experiment   is the synthetic data useful? augmentation experiment on the demo model's real pairs"
+	@echo "make bench-realism   realism of the demo models (C2ST, spectra, band correlations) and a sampler ablation"
 	@echo "make bench-pix2pix   pix2pix baseline vs the demo pixel model (trains pix2pix small first)"
 	@echo "make docs    algorithm reference: docs/algorithms.md and the Help buttons' resources/help/algorithms.html"
 	@echo "make guide-images   the user guide's screenshots (QGIS under Xvfb; runs make demo first when needed)"
@@ -124,6 +125,16 @@ bench: setup
 	$(BACKEND_VENV)/bin/python scripts/bench_inpaint.py --write
 	[ ! -f "$${MAPSYNTH_FEWSTEP_STUDENT:-resources/models/mapsynth-demo-pixel-fewstep}/model_card.json" ] || \
 		QT_QPA_PLATFORM=offscreen $(QGIS_VENV)/bin/python scripts/bench_fewstep.py
+
+# Realism of the demo models (what a discriminator sees) and a sampler ablation, on held-out patches of the demo
+# dataset (built first if missing) -> docs/BENCHMARKS.md, section "realism" (about 30 min on 2 cores)
+REALISM_TEACHER := resources/models/mapsynth-demo-pixel-small
+REALISM_STUDENT := resources/models/mapsynth-demo-pixel-fewstep
+bench-realism: setup
+	[ -f .mapsynth-demo-training/dataset/radiometry.json ] || DEMO_PREPARE_ONLY=1 QGIS_PROCESS=$(QGIS_PROCESS) scripts/train_demo_model.sh
+	$(BACKEND_VENV)/bin/python scripts/measure_realism.py --write --variant $(REALISM_TEACHER),20, \
+		--variant $(REALISM_TEACHER),50, --variant $(REALISM_TEACHER),20,ddim-trailing \
+		--variant $(REALISM_STUDENT),4, --variant $(REALISM_STUDENT),8,
 
 # make demo AREA=helsinki: another preset area (scripts/demo.sh; default liechtenstein)
 demo: setup
