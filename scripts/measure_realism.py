@@ -200,7 +200,7 @@ def main() -> None:
     rows, real, maps = held_out(args.dataset, args.splits.split(","))
     bands = ["B02", "B03", "B04", "B08"]
     summary: dict = {"dataset": str(args.dataset), "splits": args.splits, "patches": len(rows), "models": {}}
-    generated = {}
+    generated, patches = {}, {}
     runs: list = list(args.model or ([] if args.variant else DEFAULT_MODELS))
     for text in args.variant:
         folder, steps, sampler = (text.split(",") + ["0", ""])[:3]
@@ -225,6 +225,7 @@ def main() -> None:
         summary["real"] = {k: entry[k] for k in ("high_frequency_share", "band_correlation", "gradient_energy")}
         summary["tiles"] = entry["tiles"]
         generated[name] = tiles["synthetic"]
+        patches[name] = synthetic
         real_tiles = tiles["real"]
     summary = finite(summary)
     print(json.dumps(summary, allow_nan=False))
@@ -235,6 +236,43 @@ def main() -> None:
         spectra_plot(args.out / "spectra.png", real_tiles, generated, bands)
     if args.write:
         write_benchmark(summary, bands, real_tiles, generated)
+        side_by_side(ROOT / "docs" / "realism_town.png", real, maps, patches)
+
+
+def side_by_side(path: Path, real: np.ndarray, maps: np.ndarray, patches: dict[str, np.ndarray]) -> None:
+    """The held-out patches with the most built-up map pixels, at full resolution (each 10 m pixel 4 x 4 screen
+    pixels, nearest neighbour): the map, the real image and every model's, true colour with one fixed stretch."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from mapsynth_backend.evaluate.realism import CLASS_GROUPS
+    from mapsynth_backend.prepare.landcover import palette
+
+    colours = [rgb for key, rgb in palette().items() if key in CLASS_GROUPS["built_up"]]
+    built = np.zeros(len(maps))
+    for rgb in colours:
+        built += (maps == np.array(rgb, dtype=maps.dtype)[None, :, None, None]).all(axis=1).mean(axis=(1, 2))
+    order = np.argsort(-built, kind="stable")[:3]
+    columns = [("map", None), ("real Sentinel-2", real), *patches.items()]
+    figure, axes = plt.subplots(len(order), len(columns), figsize=(2.9 * len(columns), 2.9 * len(order)))
+    axes = np.atleast_2d(axes)
+    for r, index in enumerate(order):
+        for c, (title, images) in enumerate(columns):
+            axis = axes[r, c]
+            if images is None:
+                axis.imshow(maps[index].transpose(1, 2, 0), interpolation="nearest")
+            else:
+                rgb = np.nan_to_num(images[index][[2, 1, 0]].transpose(1, 2, 0), nan=0.0)
+                axis.imshow(np.clip(rgb / 0.16, 0, 1) ** 0.8, interpolation="nearest")
+            axis.set_xticks([])
+            axis.set_yticks([])
+            if r == 0:
+                axis.set_title(title, fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
 
 
 def write_benchmark(summary: dict, bands: list[str], real_tiles, generated) -> None:
