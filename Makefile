@@ -121,6 +121,7 @@ doctor: $(BACKEND_VENV)/.installed
 # make bench-pix2pix are the long ones.
 bench: setup
 	$(QGIS_VENV)/bin/python scripts/bench.py
+	$(QGIS_PYTHON) scripts/bench_demo_run.py .mapsynth-bench-demo
 	QGIS_PROCESS=$(QGIS_PROCESS) $(BACKEND_VENV)/bin/python scripts/bench_demo_modes.py
 	$(BACKEND_VENV)/bin/python scripts/bench_inpaint.py --write
 	[ ! -f "$${MAPSYNTH_FEWSTEP_STUDENT:-resources/models/mapsynth-demo-pixel-fewstep}/model_card.json" ] || \

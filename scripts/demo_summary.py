@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -85,6 +86,9 @@ def summarise(out: Path, model: Path) -> dict:
         "seam_visibility": seams,
         "seconds_per_step": timings,
         "model": model.name,
+        # wall times depend on what else ran: the 1-minute load average when the demo ended
+        "load_average": round(os.getloadavg()[0], 1),
+        "cores": os.cpu_count(),
     }
 
 
