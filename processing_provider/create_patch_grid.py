@@ -99,7 +99,7 @@ class CreatePatchGrid(MapSynthAlgorithm):
             helped(QgsProcessingParameterNumber(self.SPLIT_BLOCK, self.tr("Split block (patches)"),
                                                 QgsProcessingParameterNumber.Integer, 0, False, 0, 1000),
                    "side of the square blocks that go to one split; 0 = automatic", advanced=True),
-            helped(QgsProcessingParameterBoolean(self.GUARD, self.tr("Guard band between splits"), True),
+            helped(QgsProcessingParameterBoolean(self.GUARD, self.tr("Guard band between splits"), True, True),
                    "patches that share pixels with a patch of another split go to the guard split, which no step "
                    "trains or scores on; off = the splits share pixels (a warning when a dataset is built)",
                    advanced=True),

@@ -426,12 +426,14 @@ def test_blank_maps_are_warned_about_recorded_and_reach_the_dataset_card(run_alg
                                             "OUTPUT_DIR": str(tmp_path / "maps")}, feedback)
     status = read_status(grid["OUTPUT"], "map")
     unmapped = np.array([PALETTE["background"], OUTSIDE], np.uint8)
-    blank = 0
+    blank_ids = set()
     for pid, row in status.items():  # the recorded share of mapped pixels, checked against the written file
         rgb = gdal.Open(str(tmp_path / "maps" / f"{pid}.tif")).ReadAsArray().transpose(1, 2, 0)
         mapped = float(1 - (rgb[:, :, None] == unmapped).all(axis=3).any(axis=2).mean())
         assert row["valid_fraction"] == pytest.approx(mapped), pid
-        blank += mapped == 0.0
+        if mapped == 0.0:
+            blank_ids.add(pid)
+    blank = len(blank_ids)
     assert len(status) == result["PATCH_COUNT"] == grid["PATCH_COUNT"]
     assert result["BLANK_FRACTION"] == pytest.approx(blank / len(status)) and 0.1 < blank / len(status) < 0.9
     assert any("show no mapped feature at all" in w for w in feedback.warnings), feedback.warnings
@@ -442,7 +444,12 @@ def test_blank_maps_are_warned_about_recorded_and_reach_the_dataset_card(run_alg
     run_alg("build_training_dataset", {"PATCH_GRID": grid["OUTPUT"], "MAP_DIR": str(tmp_path / "maps"),
                                        "S2_DIR": str(tmp_path / "s2"), "OUTPUT_DIR": str(tmp_path / "dataset")})
     card = (tmp_path / "dataset" / "dataset_card.md").read_text(encoding="utf-8")
-    expected = f"Maps with no mapped feature at all: {blank} of {len(status)} pairs ({100 * blank / len(status):.1f} %)"
+    pairs = set()  # the dataset's pairs: guard patches are left out of it
+    for metadata in (tmp_path / "dataset").glob("*/metadata.jsonl"):
+        pairs |= {json.loads(line)["patch_id"] for line in metadata.read_text(encoding="utf-8").splitlines() if line}
+    in_pairs = len(blank_ids & pairs)
+    expected = (f"Maps with no mapped feature at all: {in_pairs} of {len(pairs)} pairs"
+                f" ({100 * in_pairs / len(pairs):.1f} %)")
     assert expected in card, card
 
 
