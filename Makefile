@@ -20,7 +20,7 @@ HOMEPAGE_URL ?=
 VERSION := $(shell sed -n 's/^version=//p' metadata.txt)
 export QT_QPA_PLATFORM ?= offscreen
 
-.PHONY: help setup qgis tools test test-lint test-backend test-qgis test-cli lint zip doctor demo bench train-demo-model distill-demo-model experiment bench-pix2pix bench-realism clean
+.PHONY: help setup qgis tools test test-lint test-backend test-qgis test-cli test-demo lint zip doctor demo bench train-demo-model distill-demo-model experiment bench-pix2pix bench-realism clean
 
 help:
 	@echo "make demo    run the main job on the embedded default (sets up first); make demo AREA=helsinki"
@@ -56,7 +56,8 @@ $(BACKEND_VENV)/.installed: backend/pyproject.toml
 	$(BACKEND_VENV)/bin/python -m pip install -q --disable-pip-version-check -e "backend[test]"
 	@touch $@
 
-# Every tier runs even after a failure; the summary names what failed and how long each tier took.
+# Every tier runs even after a failure, two at a time (TEST_JOBS); the summary names what failed and how long each
+# tier took.
 test: setup
 	@scripts/test_tiers.sh
 
@@ -70,6 +71,10 @@ test-qgis: setup
 
 test-cli: setup
 	$(QGIS_VENV)/bin/python -m pytest tests/cli
+
+# make demo's script (scripts/demo.sh) end to end on real OSM extracts, and how it fails
+test-demo: setup
+	$(QGIS_VENV)/bin/python -m pytest tests/demo
 
 # QGIS desktop in a virtual 1280x800 display (the tests start it through xvfb-run -a): every MapSynth window opened,
 # checked and photographed (.mapsynth-test/gui/screenshots).

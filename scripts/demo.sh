@@ -14,7 +14,7 @@ AREA=${MAPSYNTH_DEMO_AREA:-liechtenstein}
 SHARED=${MAPSYNTH_SHARED_DATA:-$ROOT/../shared/data}
 case "$AREA" in
     # 49 km² of the Rhine valley (Vaduz, Triesen, Schaan's south) and the forested slopes up to Triesenberg, from
-    # the extract committed in demo-data/ (ODbL, demo-data/liechtenstein/README.md); tests/cli/test_demo.py
+    # the extract committed in demo-data/ (ODbL, demo-data/liechtenstein/README.md); tests/demo/test_demo.py
     # checks quality on another part of it (Eschen, Mauren), which chose no setting here
     liechtenstein) AREA_OSM="$ROOT/demo-data/liechtenstein/liechtenstein-rhine-valley.osm.pbf"
                    AREA_EXTENT="9.500,9.590,47.100,47.165 [EPSG:4326]" AREA_LABEL="Liechtenstein, Rhine valley" ;;

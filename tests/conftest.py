@@ -11,6 +11,7 @@ import pytest
 sys.path.append(str(Path(__file__).parent))  # appended: the helpers below, never ahead of QGIS's own modules
 from shared_data import ABERYSTWYTH_S2, HELSINKI_OSM, ROOT, SHARED_DATA  # noqa: E402, F401 - for the tests
 from strict_skips import pytest_make_collect_report, pytest_runtest_makereport  # noqa: E402, F401 - CI: skip = fail
+from tiny_model import tiny_pixel_model  # noqa: E402, F401 - one tiny model for every tier
 
 PLUGINS_DIR = Path(tempfile.mkdtemp(prefix="mapsynth-plugins-"))
 (PLUGINS_DIR / "mapsynth").symlink_to(ROOT, target_is_directory=True)

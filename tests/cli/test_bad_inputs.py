@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from osgeo import gdal, osr
 
-from ..conftest import BACKEND_PYTHON, HELSINKI_OSM, ROOT, write_map_patches  # noqa: TID252
+from ..conftest import HELSINKI_OSM, tiny_pixel_model, write_map_patches  # noqa: TID252
 from .test_qgis_process import qp  # noqa: F401 - the qgis_process fixture
 
 X0, Y0 = 420000.0, 5809000.0
@@ -62,9 +62,9 @@ def inputs(qp, tmp_path_factory):  # noqa: F811
     qp("run", "mapsynth:crop_sentinel2", "--", f"PATCH_GRID={root / 'grid.gpkg'}", f"INPUT={scene}",
        "SCALE=0.0001", "OFFSET=-0.1", f"OUTPUT_DIR={root / 's2'}")
     write_map_patches(root / "grid.gpkg", root / "maps")
-    model = subprocess.run([str(BACKEND_PYTHON), str(ROOT / "backend" / "tests" / "make_tiny_pixel_model.py"),
-                            str(root / "tiny")], capture_output=True, text=True, check=True, timeout=600)
-    return root, Path(model.stdout.strip().splitlines()[-1])
+    model = Path(tiny_pixel_model())  # shared, read-only: the broken variants below are copies
+    (root / "tiny").symlink_to(model.parents[1], target_is_directory=True)
+    return root, model
 
 
 def broken_model(root: Path, model: Path, name: str, change) -> Path:

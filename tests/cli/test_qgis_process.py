@@ -99,10 +99,8 @@ def test_synthesize_city_end_to_end_with_a_tiny_model(qp, tmp_path, backend_pyth
     from ..conftest import HELSINKI_OSM as osm  # noqa: TID252
     if not osm.exists():
         pytest.skip(f"real OSM extract not available at {osm}")
-    root = Path(__file__).resolve().parents[2]
-    model = subprocess.run([str(backend_python), str(root / "backend" / "tests" / "make_tiny_pixel_model.py"),
-                            str(tmp_path / "tiny")], capture_output=True, text=True, check=True, timeout=600)
-    model_dir = model.stdout.strip().splitlines()[-1]
+    from ..conftest import tiny_pixel_model  # noqa: TID252
+    model_dir = tiny_pixel_model()
     proc = qp("--json", "run", "mapsynth:synthesize_city", "--",
               "EXTENT=24.9351762,24.9534145,60.1641550,60.1791130 [EPSG:4326]", f"OSM_FILE={osm}",
               f"MODEL={model_dir}", "VARIATIONS=2", f"OUTPUT_DIR={tmp_path / 'city'}")

@@ -10,7 +10,7 @@ import pytest
 from osgeo import gdal
 from qgis.core import QgsProcessingException
 
-from ..conftest import ROOT  # noqa: TID252
+from ..conftest import ROOT, tiny_pixel_model  # noqa: TID252
 
 FIXTURES = ROOT / "backend" / "tests"
 
@@ -28,8 +28,7 @@ def inputs(tmp_path_factory, backend_python):
                                        f"print(m(__import__('pathlib').Path({str(root / 'dataset')!r}), 4, 4))")
     no_test = _backend(backend_python, "from experiment_fixtures import make_split_dataset as m; "
                                        f"print(m(__import__('pathlib').Path({str(root / 'no-test')!r}), splits=False))")
-    model = _backend(backend_python, "from make_tiny_pixel_model import build; "
-                                     f"print(build(__import__('pathlib').Path({str(root / 'tiny')!r}), 32))")
+    model = tiny_pixel_model(32)
     three_bands = _backend(backend_python, "from experiment_fixtures import make_model_card as m; "
                                            f"print(m(__import__('pathlib').Path({str(root / 'rgb')!r}), "
                                            "['B02', 'B03', 'B04']))")

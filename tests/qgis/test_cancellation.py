@@ -5,7 +5,6 @@ returns is a speed claim (a benchmark's), not a test's on shared cores: here onl
 
 import json
 import re
-import subprocess
 import time
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import pytest
 from osgeo import gdal
 from qgis.core import QgsProcessingException
 
-from ..conftest import BACKEND_PYTHON, HELSINKI_OSM, ROOT, SHARED_DATA, write_map_patches  # noqa: TID252
+from ..conftest import HELSINKI_OSM, SHARED_DATA, tiny_pixel_model, write_map_patches  # noqa: TID252
 from .conftest import ENCODE, RecordingFeedback, write_raster
 
 
@@ -63,9 +62,7 @@ def world(plugin, tmp_path_factory):
                                                "SCALE": 1 / ENCODE, "OFFSET": -0.1, "OUTPUT_DIR": str(root / "s2")})
     processing.run("mapsynth:build_training_dataset", {"PATCH_GRID": grid, "MAP_DIR": str(root / "maps"),
                                                        "S2_DIR": str(root / "s2"), "OUTPUT_DIR": str(root / "ds")})
-    model = subprocess.run([str(BACKEND_PYTHON), str(ROOT / "backend" / "tests" / "make_tiny_pixel_model.py"),
-                            str(root / "tiny")], capture_output=True, text=True, check=True, timeout=600)
-    return root, grid, model.stdout.strip().splitlines()[-1]
+    return root, grid, tiny_pixel_model()
 
 
 def backend_processes(job_dir: Path) -> list[str]:

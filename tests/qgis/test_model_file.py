@@ -1,13 +1,12 @@
 """The synthesize-city chain shipped as a graphical model (resources/models/synthesize_city.model3)."""
 
-import subprocess
 from pathlib import Path
 
 import pytest
 from osgeo import gdal
 from qgis.core import QgsProcessingContext, QgsProcessingFeedback, QgsProcessingModelAlgorithm, QgsProject
 
-from ..conftest import HELSINKI_OSM  # noqa: TID252
+from ..conftest import HELSINKI_OSM, tiny_pixel_model  # noqa: TID252
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL_FILE = ROOT / "resources" / "models" / "synthesize_city.model3"
@@ -70,9 +69,7 @@ def test_no_two_component_boxes_overlap_and_labels_are_short(plugin):
 
 @pytest.mark.skipif(not HELSINKI_OSM.exists(), reason=f"real OSM extract not available at {HELSINKI_OSM}")
 def test_model_file_runs_end_to_end(plugin, tmp_path, backend_python):
-    built = subprocess.run([str(backend_python), str(ROOT / "backend" / "tests" / "make_tiny_pixel_model.py"),
-                            str(tmp_path / "tiny")], capture_output=True, text=True, check=True, timeout=600)
-    model_dir = built.stdout.strip().splitlines()[-1]
+    model_dir = tiny_pixel_model()
     context = QgsProcessingContext()
     context.setProject(QgsProject.instance())
     results, ok = load_model().run({
