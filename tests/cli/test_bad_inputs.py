@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from osgeo import gdal, osr
 
-from ..conftest import HELSINKI_OSM, tiny_pixel_model, write_map_patches  # noqa: TID252
+from ..conftest import BACKEND_PYTHON, HELSINKI_OSM, tiny_pixel_model, write_map_patches  # noqa: TID252
 from .test_qgis_process import qp  # noqa: F401 - the qgis_process fixture
 
 X0, Y0 = 420000.0, 5809000.0
@@ -127,10 +127,15 @@ def nodata_raster(path: Path) -> Path:
 
 def tampered_training(root: Path) -> Path:
     """A copy of the tiny model's training folder (checkpoints only) with one byte of the pickled RNG state
-    flipped: what a checkpoint from a stranger, or a damaged one, looks like."""
+    flipped after this installation signed it: what a damaged checkpoint looks like. (The shared tiny model was
+    trained in another process with its own key, so the copy is signed again here with this session's key, as if
+    trained here; the refusal of a foreign key is tested in backend/tests/test_checkpoints.py.)"""
     target = root / "tampered training"
     if not target.exists():
         shutil.copytree(root / "tiny" / "training" / "checkpoints", target / "checkpoints")
+        sign = "import sys, pathlib; from mapsynth_backend.train.checkpoints import write_manifest as w; "
+        subprocess.run([str(BACKEND_PYTHON), "-c", sign + "w(pathlib.Path(sys.argv[1]))",
+                        str(target / "checkpoints" / "checkpoint-2")], check=True, capture_output=True, timeout=120)
         pickled = target / "checkpoints" / "checkpoint-2" / "random_states_0.pkl"
         data = bytearray(pickled.read_bytes())
         data[-2] ^= 0xFF
