@@ -139,8 +139,8 @@ REALISM_STUDENT := resources/models/mapsynth-demo-pixel-fewstep
 bench-realism: setup
 	[ -f .mapsynth-demo-training/dataset/radiometry.json ] || DEMO_PREPARE_ONLY=1 QGIS_PROCESS=$(QGIS_PROCESS) scripts/train_demo_model.sh
 	$(BACKEND_VENV)/bin/python scripts/measure_realism.py --write --variant $(REALISM_TEACHER),20, \
-		--variant $(REALISM_TEACHER),50, --variant $(REALISM_TEACHER),20,ddim-trailing \
-		--variant $(REALISM_STUDENT),4, --variant $(REALISM_STUDENT),8,
+		--variant $(REALISM_TEACHER),20,ddim-trailing --variant $(REALISM_STUDENT),4,,no-refiner \
+		--variant $(REALISM_STUDENT),8,,no-refiner --variant $(REALISM_STUDENT),4,
 
 # make demo AREA=helsinki: another preset area (scripts/demo.sh; default liechtenstein)
 demo: setup

@@ -48,7 +48,8 @@ def arguments() -> argparse.Namespace:
         "--variant",
         action="append",
         default=[],
-        help="an ablation row MODEL_DIR,STEPS,SAMPLER (STEPS 0 / SAMPLER empty = the card's); repeatable, with --model",
+        help="an ablation row MODEL_DIR,STEPS,SAMPLER[,no-refiner] (STEPS 0 / SAMPLER empty = the card's; no-refiner: "
+        "without the card's refiner); repeatable, with --model",
     )
     parser.add_argument(
         "--write",
@@ -87,8 +88,11 @@ def generate(model_dir: Path, rows: list[dict], maps: np.ndarray, args: argparse
     from mapsynth_backend.generate.sampling import item_noise, map_to_model, remap_map, stack_noise, to_reflectance
     from mapsynth_backend.models import load_model
 
-    model_dir, steps, sampler = model_dir if isinstance(model_dir, tuple) else (model_dir, args.steps, args.sampler)
+    model_dir, steps, sampler, plain = model_dir if isinstance(model_dir, tuple) else (model_dir, args.steps,
+                                                                                        args.sampler, False)
     model = load_model(model_dir)
+    if plain:  # the student alone, without its card's refiner (models/refine.py)
+        model.refiner = None
     if sampler:
         model.card["sampler"] = sampler
     steps = default_steps({"steps": steps}, model.card)
@@ -111,6 +115,7 @@ def generate(model_dir: Path, rows: list[dict], maps: np.ndarray, args: argparse
         "guidance": guidance,
         "class_guidance": table or None,
         "seed": args.seed,
+        "refiner": model.card.get("refiner") if model.refiner is not None else None,
         "s_per_patch": (time.perf_counter() - start) / len(rows),
     }
     return np.concatenate(out).astype(np.float32), settings
@@ -203,13 +208,14 @@ def main() -> None:
     generated, patches = {}, {}
     runs: list = list(args.model or ([] if args.variant else DEFAULT_MODELS))
     for text in args.variant:
-        folder, steps, sampler = (text.split(",") + ["0", ""])[:3]
-        runs.append((Path(folder), int(steps or 0), sampler))
+        folder, steps, sampler, refine = (text.split(",") + ["0", "", ""])[:4]
+        runs.append((Path(folder), int(steps or 0), sampler, refine == "no-refiner"))
     for run in runs:
         synthetic, settings = generate(run, rows, maps, args)
         model_dir = run[0] if isinstance(run, tuple) else run
         if isinstance(run, tuple):
-            model_dir = Path(f"{model_dir.name}, {settings['steps']} steps, {settings['sampler']}")
+            plain = ", no refiner" if run[3] else (", refined" if settings["refiner"] else "")
+            model_dir = Path(f"{model_dir.name}, {settings['steps']} steps, {settings['sampler']}{plain}")
         synthetic[~np.isfinite(real)] = np.nan  # nodata where the real patch has none: the same tiles on both sides
         tiles = tiles_of(real, synthetic, maps)
         start = time.perf_counter()

@@ -12,6 +12,7 @@ import numpy as np
 from ..runtime.protocol import UserError
 from .base import check_prediction_type, training_target
 from .card import check_safetensors_only, require_files, write_card
+from .refine import load_refiner, refined
 
 PIXEL_PRESETS = {
     "tiny": {
@@ -54,6 +55,7 @@ class PixelModel:
     def __init__(self, unet, card: dict[str, Any]) -> None:
         self.unet = unet
         self.card = card
+        self.refiner = None  # a teacher's low-noise pass after a few-step student (models/refine.py)
 
     @classmethod
     def create(
@@ -110,7 +112,9 @@ class PixelModel:
             )
         import torch
 
-        return cls(unet.to(device, memory_format=torch.channels_last).eval(), card)
+        model = cls(unet.to(device, memory_format=torch.channels_last).eval(), card)
+        model.refiner = load_refiner(model_dir, card, device, dtype)
+        return model
 
     def modules(self) -> dict[str, Any]:
         return {"unet": self.unet}
@@ -237,6 +241,14 @@ class PixelModel:
             for t in scheduler.timesteps:
                 prediction = self.predict(scheduler.scale_model_input(sample, t), maps, t, guidance)
                 sample = scheduler.step(prediction, t, sample).prev_sample
+            if self.refiner is not None:
+
+                def loop(start, schedule):
+                    for t in schedule.timesteps:
+                        start = schedule.step(self.refiner.predict(start, maps, t, 1.0), t, start).prev_sample
+                    return start
+
+                sample = refined(self.refiner, self.card["refiner"], sample, noises["bands"], loop)
         return {"bands": sample.float().clamp(-1, 1)}
 
     def sample_canvas(
@@ -270,6 +282,19 @@ class PixelModel:
 
         with torch.inference_mode():
             canvas = denoise(noises["bands"], windows, size, scheduler, predict, batch_size)
+            if self.refiner is not None:
+
+                def refiner_predict(inputs, t, offsets):
+                    maps = torch.stack([map_canvas[:, y : y + size, x : x + size] for y, x in offsets]).to(dtype)
+                    return self.refiner.predict(inputs.to(dtype), maps, t, 1.0).to(inputs.dtype)
+
+                canvas = refined(
+                    self.refiner,
+                    self.card["refiner"],
+                    canvas,
+                    noises["bands"],
+                    lambda start, schedule: denoise(start, windows, size, schedule, refiner_predict, batch_size),
+                )
         return {"bands": canvas[None].float().clamp(-1, 1)}
 
     def known_values(self, unit) -> dict[str, Any]:
