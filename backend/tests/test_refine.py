@@ -16,8 +16,11 @@ from mapsynth_backend.models.refine import RefineSchedule, fresh_noise
 from mapsynth_backend.runtime.protocol import UserError
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_distill import REPORTER, read_all, student, teacher  # noqa: E402, F401 - module fixtures
+import test_distill  # noqa: E402
 from test_models import generate_params  # noqa: E402
+
+REPORTER, read_all = test_distill.REPORTER, test_distill.read_all
+teacher, student = test_distill.teacher, test_distill.student  # its module fixtures: a tiny teacher and student
 
 ALPHAS = torch.cos(torch.linspace(0.01, 1.5, 1000, dtype=torch.float64)) ** 2  # any decreasing alpha_bar
 
