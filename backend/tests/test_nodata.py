@@ -84,12 +84,19 @@ def expected_nodata(canvas: np.ndarray, row: int, col: int) -> np.ndarray:
     return (canvas[:, row * stride : row * stride + P, col * stride : col * stride + P] == 0).all(axis=0)
 
 
+def generated(folder: Path, seamless: bool) -> Path:
+    """The generation of the module's grid, run once by whichever test needs it first (any test order)."""
+    out = folder / f"gen-{seamless}"
+    if not (out / "mapsynth_output.json").exists():
+        result = run_generate(folder, out, seamless=seamless, window_stride=8)
+        assert result["patch_count"] == N * N
+    return out
+
+
 @pytest.mark.parametrize("seamless", [False, True], ids=["independent", "seamless"])
 def test_generation_writes_nodata_exactly_where_the_map_has_no_information(setup, seamless):
     folder, canvas = setup
-    out = folder / f"gen-{seamless}"
-    result = run_generate(folder, out, seamless=seamless, window_stride=8)
-    assert result["patch_count"] == N * N
+    out = generated(folder, seamless)
     for row in range(N):
         for col in range(N):
             for variation in range(2):
@@ -109,7 +116,7 @@ def test_assembly_carries_nodata_and_evaluate_reports_it_from_the_mosaic_alone(s
     folder, canvas = setup
     out = folder / "mosaic.tif"
     result = assemble(
-        ASSEMBLE[0].resolve({"patch_grid": str(folder / "grid.gpkg"), "generated_dir": str(folder / "gen-False"),
+        ASSEMBLE[0].resolve({"patch_grid": str(folder / "grid.gpkg"), "generated_dir": str(generated(folder, False)),
                              "output": str(out)}),
         REPORTER,
     )  # fmt: skip
