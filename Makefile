@@ -138,7 +138,7 @@ REALISM_TEACHER := resources/models/mapsynth-demo-pixel-small
 REALISM_STUDENT := resources/models/mapsynth-demo-pixel-fewstep
 bench-realism: setup
 	[ -f .mapsynth-demo-training/dataset/radiometry.json ] || DEMO_PREPARE_ONLY=1 QGIS_PROCESS=$(QGIS_PROCESS) scripts/train_demo_model.sh
-	$(BACKEND_VENV)/bin/python scripts/measure_realism.py --write --variant $(REALISM_TEACHER),20, \
+	$(BACKEND_VENV)/bin/python scripts/measure_realism.py --write --splits test --variant $(REALISM_TEACHER),20, \
 		--variant $(REALISM_TEACHER),20,ddim-trailing --variant $(REALISM_STUDENT),4,,no-refiner \
 		--variant $(REALISM_STUDENT),8,,no-refiner --variant $(REALISM_STUDENT),4,
 

@@ -112,12 +112,13 @@ def write(summary: dict, bands: list[str]) -> None:
 
     command = ".venv-backend/bin/python scripts/realism_polish.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     body = "\n".join([
-        "## Realism: the refiner ablation (choosing the student's teacher pass)",
+        "## Realism: the refining step",
         "",
         header("scripts/realism_polish.py", command),
         "",
         f"{summary['patches']} patches of the split '{summary['splits']}' (the choice is made here; the realism"
-        " section above reports on the held-out patches with the chosen setting). Each row: the 4-step student,"
+        " section above reports on the test patches only, with the chosen setting: t=24, one step, in the student's"
+        " model card). Each row: the 4-step student,"
         " then its result re-noised to t and denoised by the teacher in the given DDIM steps (eta 0 unless said;"
         " eta 1 = stochastic). Columns as in the realism section.",
         "",
