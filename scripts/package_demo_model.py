@@ -136,10 +136,6 @@ def main(work: Path) -> None:
     model = load_model(source)
     model.card.update({"guidance": GUIDANCE, "guidance_rescale": GUIDANCE_RESCALE})
     metrics = held_out_metrics(work, model)
-    # the augmentation experiment (scripts/experiment_docs.py) was measured with the model being replaced: kept, marked
-    previous = json.loads((TARGET / "model_card.json").read_text()) if (TARGET / "model_card.json").exists() else {}
-    plot = TARGET / "augmentation_experiment.png"
-    plot_bytes = plot.read_bytes() if plot.exists() else None
     if TARGET.exists():
         shutil.rmtree(TARGET)
     shutil.copytree(source, TARGET)
@@ -162,12 +158,6 @@ def main(work: Path) -> None:
         "held_out_evaluation": metrics, "baseline_prototype": PROTOTYPE,
         "licenses": {"code": "Apache-2.0", "data": card.get("data_licenses")},
     })
-    if "augmentation_experiment" in previous:
-        experiment = previous["augmentation_experiment"]
-        experiment.setdefault("measured_with", f"the previous demo model ({previous.get('created')}); not rerun")
-        card["augmentation_experiment"] = experiment
-        if plot_bytes:
-            plot.write_bytes(plot_bytes)
     (TARGET / "model_card.json").write_text(json.dumps(card, indent=2))
     validation = work / "training" / "validation" / "final.png"
     if validation.exists():
