@@ -20,7 +20,7 @@ HOMEPAGE_URL ?=
 VERSION := $(shell sed -n 's/^version=//p' metadata.txt)
 export QT_QPA_PLATFORM ?= offscreen
 
-.PHONY: help setup qgis tools test test-lint test-backend test-qgis test-cli test-demo lint zip doctor demo bench train-demo-model distill-demo-model experiment bench-pix2pix bench-realism clean
+.PHONY: help setup qgis tools test test-lint test-backend test-qgis test-cli test-demo lint zip doctor demo bench train-demo-model distill-demo-model experiment bench-pix2pix bench-realism bench-area clean
 
 help:
 	@echo "make demo    run the main job on the embedded default (sets up first); make demo AREA=helsinki"
@@ -31,6 +31,7 @@ help:
 	@echo "make distill-demo-model   distil the few-step student of the demo model (about 1 h on 2 cores)"
 	@echo "make experiment   is the synthetic data useful? augmentation experiment on the demo model's real pairs"
 	@echo "make bench-realism   realism of the demo models (C2ST, spectra, band correlations) and a sampler ablation"
+	@echo "make bench-area   how the chain's time and memory grow with the area (10, 40, 160 km²; about an hour)"
 	@echo "make bench-pix2pix   pix2pix baseline vs the demo pixel model (trains pix2pix small first)"
 	@echo "make docs    algorithm reference: docs/algorithms.md and the Help buttons' resources/help/algorithms.html"
 	@echo "make guide-images   the user guide's screenshots (QGIS under Xvfb; runs make demo first when needed)"
@@ -141,6 +142,10 @@ bench-realism: setup
 	$(BACKEND_VENV)/bin/python scripts/measure_realism.py --write --splits test --variant $(REALISM_TEACHER),20, \
 		--variant $(REALISM_TEACHER),20,ddim-trailing --variant $(REALISM_STUDENT),4,,no-refiner \
 		--variant $(REALISM_STUDENT),8,,no-refiner --variant $(REALISM_STUDENT),4,
+
+# How the chain's cost grows with the area (10, 40, 160 km² of Liechtenstein; about an hour on 2 cores)
+bench-area: setup
+	QGIS_PROCESS=$(QGIS_PROCESS) $(BASE_PYTHON) scripts/bench_area.py
 
 # make demo AREA=helsinki: another preset area (scripts/demo.sh; default liechtenstein)
 demo: setup

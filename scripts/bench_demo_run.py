@@ -45,10 +45,11 @@ def section(summary: dict, when: str) -> str:
     for band, row in summary["seam_visibility"].items():
         low, high = row["no_cut_range"]
         lines.append(f"| {band} | {row['visibility']:.3f} | {low:.3f}-{high:.3f} |")
-    lines += ["", "| step | seconds |", "|---|---|"]
-    lines += [f"| {row['step']} | {row['seconds']} |" for row in summary["seconds_per_step"]]
+    lines += ["", "| step | seconds | peak memory (MiB, the backend subprocess included) |", "|---|---|---|"]
+    lines += [f"| {row['step']} | {row['seconds']:.0f} | {row.get('peak_mib', 'not recorded')} |"
+              for row in summary["seconds_per_step"]]
     total = sum(row["seconds"] for row in summary["seconds_per_step"])
-    lines.append(f"| all | {total} |")
+    lines.append(f"| all | {total:.0f} | |")
     return "\n".join(lines)
 
 

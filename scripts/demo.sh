@@ -24,7 +24,7 @@ case "$AREA" in
 esac
 EXTENT=${MAPSYNTH_DEMO_EXTENT:-$AREA_EXTENT}
 # Generation mode: seamless (joint denoising, one variation; the best seams by measurement, docs/BENCHMARKS.md) or
-# independent (4 variations per patch, cut along minimum-error seams)
+# independent (MAPSYNTH_DEMO_VARIATIONS per patch, default 4, cut along minimum-error seams)
 MODE=${MAPSYNTH_DEMO_MODE:-seamless}
 # Map guidance: 0 = the model card's (1.0, none: held-out classes, the open sea included, are in range there) and
 # per class for water, 1.75 within 2 px of it: without it Helsinki's harbour water comes out green; with 1.5
@@ -36,7 +36,7 @@ if grep -q '"distilled"' "$MODEL/model_card.json" 2>/dev/null; then DEFAULT_CLAS
 CLASS_GUIDANCE=${MAPSYNTH_DEMO_CLASS_GUIDANCE-$DEFAULT_CLASS_GUIDANCE}
 case "$MODE" in
     seamless) GENERATION="SEAMLESS=true VARIATIONS=1" ;;
-    independent) GENERATION="SEAMLESS=false VARIATIONS=4" ;;
+    independent) GENERATION="SEAMLESS=false VARIATIONS=${MAPSYNTH_DEMO_VARIATIONS:-4}" ;;
     *) echo "MAPSYNTH_DEMO_MODE must be seamless or independent, not '$MODE'" >&2; exit 1 ;;
 esac
 OSM=${MAPSYNTH_DEMO_OSM:-$AREA_OSM}
@@ -74,8 +74,10 @@ mkdir -p "$OUT/logs"
 step() {
     local title=$1; shift
     echo; echo "== $title"
-    local t0=$SECONDS log="$OUT/logs/$(echo "$title" | cut -d' ' -f1 | tr / -).log"
-    if ! "$QP" run "$@" >"$log" 2>&1; then
+    local t0=$SECONDS log="$OUT/logs/$(echo "$title" | cut -d' ' -f1 | tr / -).log" record="$OUT/logs/step.measured"
+    rm -f "$record"
+    # wall time and peak memory (the backend subprocess included) of the step: scripts/run_measured.py
+    if ! /usr/bin/python3 "$ROOT/scripts/run_measured.py" "$record" -- "$QP" run "$@" >"$log" 2>&1; then
         echo "make demo stopped at step $title: it failed after $(( SECONDS - t0 )) s:" >&2
         { awk '/^ERROR:/ {on = 1; sub(/^ERROR:[ \t]*/, ""); print; next} on && /^[ \t]/ {print; next} {on = 0}' \
             "$log" | grep . || tail -n 5 "$log"; } | sed 's/^[ \t]*/   /' >&2
@@ -83,8 +85,10 @@ step() {
         exit 1
     fi
     grep -E "^[0-9.]+|^WARNING|patches|written|nodata|data bounds|seam visibility|disagreement" "$log" || true
-    echo "   ($(( SECONDS - t0 )) s)"
-    echo -e "$title\t$(( SECONDS - t0 ))" >>"$OUT/logs/timings.tsv"
+    local seconds peak
+    IFS=$'\t' read -r seconds peak <"$record"
+    echo "   ($seconds s, peak memory $peak MiB)"
+    echo -e "$title\t$seconds\t$peak" >>"$OUT/logs/timings.tsv"
 }
 : >"$OUT/logs/timings.tsv"
 start=$(date +%s)

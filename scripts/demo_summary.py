@@ -73,8 +73,8 @@ def summarise(out: Path, model: Path) -> dict:
     timing_file = out / "logs" / "timings.tsv"
     if timing_file.exists():
         for line in timing_file.read_text(encoding="utf-8").splitlines():
-            title, _, seconds = line.rpartition("\t")
-            timings.append({"step": title, "seconds": int(seconds)})
+            title, seconds, peak = line.split("\t")  # scripts/demo.sh: title, seconds, peak memory (MiB)
+            timings.append({"step": title, "seconds": float(seconds), "peak_mib": int(peak)})
     return {
         "mosaic_px": [int(nodata.shape[1]), int(nodata.shape[0])],
         "area_km2": number(nodata.size * 1e-4, 2),
