@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import textwrap
 import time
 from pathlib import Path
 
@@ -275,7 +276,7 @@ def side_by_side(path: Path, real: np.ndarray, maps: np.ndarray, patches: dict[s
             axis.set_xticks([])
             axis.set_yticks([])
             if r == 0:
-                axis.set_title(title, fontsize=8)
+                axis.set_title(textwrap.fill(title.replace("mapsynth-demo-pixel-", ""), 26), fontsize=8)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)

@@ -1,12 +1,14 @@
-"""Ablation for issue 28: does a low-noise teacher pass remove the few-step student's white-noise floor?
+"""Ablation: does a low-noise teacher pass remove the few-step student's white-noise floor?
 
 The student's last step predicts x0 from t = 249 (4 DDIM-trailing steps), where a v-prediction error reaches x0
 scaled by sqrt(1 - alpha_bar) = 0.39; the 20-step teacher's last prediction is from t ~ 50 (scale ~0.07). Each
-variant here: the student's 4 steps, then the result re-noised to T (fresh per-item noise, variation 1) and
-denoised by the teacher in K DDIM steps (v-prediction, eta 0). Measured with evaluate's realism measures on the
+variant here: the student's 4 steps, then the result re-noised to T and denoised by the teacher in K DDIM steps
+(v-prediction, eta 0), through the student's own generation path with its card's refiner set to (T, K)
+(models/refine.py). Measured with evaluate's realism measures on the
 split given (choose on validation, report on test). Prints JSON; --out writes realism.md.
 
-  .venv-backend/bin/python scripts/realism_polish.py --splits validation --polish 49,1 --polish 99,1 --no-c2st
+  .venv-backend/bin/python scripts/realism_polish.py --splits validation --polish 0,0 --polish 24,1 \
+      --polish 49,1 --no-c2st
 """
 
 from __future__ import annotations
@@ -26,40 +28,30 @@ measure_realism = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(measure_realism)
 
 
-def polished(student_dir: Path, teacher_dir: Path, rows, maps, start: int, steps: int, seed: int,
-             eta: float = 0.0) -> np.ndarray:
+def polished(student_dir: Path, teacher_dir: Path, rows, maps, start: int, steps: int, seed: int) -> np.ndarray:
+    """The student's own generation path with its card's refiner set to (teacher, start, steps): exactly what
+    generate_patches runs (models/refine.py), only the refiner's setting varies; 0 steps = the student alone."""
+    import os
+
     import torch
 
     from mapsynth_backend.generate.sampling import item_noise, map_to_model, remap_map, stack_noise, to_reflectance
     from mapsynth_backend.models import load_model
 
-    student, teacher = load_model(student_dir), load_model(teacher_dir)
-    alphas = teacher.train_scheduler().alphas_cumprod.double()
-    grid = [round(start * (1 - k / steps)) for k in range(steps)]  # e.g. 99, 49 for start 99, 2 steps
+    student = load_model(student_dir)
+    if steps:
+        student.card["refiner"] = {"model": os.path.relpath(teacher_dir, student_dir), "start": start, "steps": steps}
+        student.refiner = load_model(teacher_dir)
+    else:
+        student.refiner = None
     out = []
     for i in range(0, len(rows), measure_realism.BATCH):
         chunk = rows[i : i + measure_realism.BATCH]
         remap = student.card.get("map_remap")
         batch = torch.stack([map_to_model(remap_map(m, remap)) for m in maps[i : i + len(chunk)]])
         noise = stack_noise([item_noise(student, seed, r["patch_id"], 0, maps.shape[-1]) for r in chunk], "cpu")
-        x0 = student.sample(batch, noise, int(student.card["default_steps"]), guidance=student.guidance_scale(0))
-        x = x0["bands"].double()
-        if steps:
-            fresh = stack_noise([item_noise(student, seed, r["patch_id"], 1, maps.shape[-1]) for r in chunk], "cpu")
-            a = alphas[start]
-            x = a.sqrt() * x + (1 - a).sqrt() * fresh["bands"].double()
-            with torch.inference_mode():
-                for n, t in enumerate(grid):
-                    a = alphas[t]
-                    v = teacher.predict(x.float(), batch, torch.tensor([t] * len(chunk)), 1.0).double()
-                    x0_hat = a.sqrt() * x - (1 - a).sqrt() * v
-                    eps = (1 - a).sqrt() * x + a.sqrt() * v
-                    a_prev = alphas[grid[n + 1]] if n + 1 < len(grid) else torch.tensor(1.0, dtype=torch.float64)
-                    sigma = eta * ((1 - a_prev) / (1 - a) * (1 - a / a_prev)).sqrt()
-                    z = stack_noise([item_noise(student, seed, r["patch_id"], 2 + n, maps.shape[-1]) for r in chunk],
-                                    "cpu")["bands"].double()
-                    x = a_prev.sqrt() * x0_hat + (1 - a_prev - sigma**2).sqrt() * eps + sigma * z
-        out.append(to_reflectance(student, {"bands": x.float().clamp(-1, 1)}))
+        sample = student.sample(batch, noise, int(student.card["default_steps"]), guidance=student.guidance_scale(0))
+        out.append(to_reflectance(student, sample))
     return np.concatenate(out).astype(np.float32)
 
 
@@ -69,7 +61,7 @@ def main() -> None:
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--splits", default="validation")
-    parser.add_argument("--polish", action="append", default=[], help="START,STEPS[,ETA] (0,0 = the student alone)")
+    parser.add_argument("--polish", action="append", default=[], help="START,STEPS (0,0 = the student alone)")
     parser.add_argument("--no-c2st", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path)
@@ -79,19 +71,18 @@ def main() -> None:
     bands = ["B02", "B03", "B04", "B08"]
     summary: dict = {"splits": args.splits, "patches": len(rows), "models": {}}
     for text in args.polish or ["0,0"]:
-        start, steps, eta = (text.split(",") + ["0"])[:3]
-        start, steps, eta = int(start), int(steps), float(eta)
+        start, steps = (int(v) for v in text.split(","))
         began = time.perf_counter()
         synthetic = polished(MODELS / "mapsynth-demo-pixel-fewstep", MODELS / "mapsynth-demo-pixel-small", rows, maps,
-                             start, steps, args.seed, eta)
+                             start, steps, args.seed)
         seconds = time.perf_counter() - began
         synthetic[~np.isfinite(real)] = np.nan
         entry = measure(measure_realism.tiles_of(real, synthetic, maps), bands, seed=args.seed, folds=5,
                         with_c2st=not args.no_c2st)
         entry.pop("meaning", None)
-        label = f"4 + {steps} from t={start}, eta {eta:g}" if steps else 4
+        label = f"4 + {steps} from t={start}" if steps else 4
         entry["settings"] = {"steps": label, "sampler": "ddim-trailing", "generate_s": seconds}
-        summary["models"][f"student + teacher polish t={start} x{steps} eta {eta:g}"] = entry
+        summary["models"][f"student + teacher refiner t={start} x{steps}" if steps else "student alone"] = entry
         summary["real"] = {k: entry[k] for k in ("high_frequency_share", "band_correlation", "gradient_energy")}
     summary = finite(summary)
     print(json.dumps(summary, allow_nan=False))
@@ -119,8 +110,9 @@ def write(summary: dict, bands: list[str]) -> None:
         f"{summary['patches']} patches of the split '{summary['splits']}' (the choice is made here; the realism"
         " section above reports on the test patches only, with the chosen setting: t=24, one step, in the student's"
         " model card). Each row: the 4-step student,"
-        " then its result re-noised to t and denoised by the teacher in the given DDIM steps (eta 0 unless said;"
-        " eta 1 = stochastic). Columns as in the realism section.",
+        " then its result re-noised to t and denoised by the teacher in the given DDIM steps (eta 0), through the"
+        " product's own path (models/refine.py) with only the refiner's setting changed. Columns as in the realism"
+        " section.",
         "",
         measure_realism.markdown(summary, bands).rstrip(),
     ])
