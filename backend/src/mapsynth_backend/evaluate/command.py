@@ -285,7 +285,7 @@ def evaluate(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
                 "tiling periodicity (dB)",
             ],
             [
-                [n, v, f"{lo:.2f}-{hi:.2f}", p]
+                [n, v, f"{lo:.2f}-{hi:.2f}", "n/a" if p != p else p]
                 for n, v, lo, hi, p in zip(names, visibility, low, high, periodicity, strict=True)
             ],
         )
@@ -299,7 +299,7 @@ def evaluate(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
         }
         metrics["seam_stride_px"] = int(stride)
         if any(p != p for p in periodicity):
-            report.text("Periodicity is nan: it needs at least 6 tile periods along the mosaic (fewer here).")
+            report.text("Periodicity n/a: it needs at least 6 tile periods along the mosaic (fewer here).")
         seams = np.zeros(labels_raster.shape, bool)
         seams[:, 1:] |= labels_raster[:, 1:] != labels_raster[:, :-1]
         seams[1:] |= labels_raster[1:] != labels_raster[:-1]
