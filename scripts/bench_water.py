@@ -122,8 +122,9 @@ def section(rows: dict[str, dict], training: dict | None) -> str:
                   f"demo dataset's training patches (real Sentinel-2 under the derived maps' water), median NDVI "
                   f"{training['ndvi']:+.3f}, B08 {training['b08']:.3f}, B04 {training['b04']:.3f}; pixels per patch "
                   f"{', '.join(str(p) for p in training['patch_pixels'])} (the largest patch holds "
-                  f"{100 * training['largest_share']:.0f} %): open sea and the estuary, hardly any small inland "
-                  "water."]
+                  f"{100 * training['largest_share']:.0f} %). Only "
+                  f"{sum(p < 300 for p in training['patch_pixels'])} of them have fewer water pixels than this lake "
+                  "(under 300): the model saw water mostly as large open surfaces."]
     return "\n".join(lines)
 
 
