@@ -146,7 +146,7 @@ bench-realism: setup
 
 # How the chain's cost grows with the area (10, 40, 160 km² of Liechtenstein; about an hour on 2 cores)
 bench-area: setup
-	QGIS_PROCESS=$(QGIS_PROCESS) $(BASE_PYTHON) scripts/bench_area.py
+	QGIS_PROCESS=$(QGIS_PROCESS) $(QGIS_PYTHON) scripts/bench_area.py
 
 # Why the demo's water misses its NDVI target: generated water by distance from the shore vs the training water
 bench-water: setup

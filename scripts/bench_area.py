@@ -5,7 +5,8 @@ and over the smallest area also in independent generation with one variation, th
 Per step: seconds and peak memory (scripts/run_measured.py, the backend subprocess included); per area: km²/h end
 to end and generation seconds per km². Standard library only. About an hour on 2 cores.
 
-Usage: python3 scripts/bench_area.py [--rerun]   (make bench-area; finished areas are kept unless --rerun)
+Usage: python3 scripts/bench_area.py [--rerun]   (make bench-area; finished areas are kept unless --rerun;
+BENCH_AREAS=10km2,40km2 runs a subset)
 """
 
 from __future__ import annotations
@@ -110,8 +111,11 @@ def main() -> None:
     rerun = "--rerun" in sys.argv[1:]
     started = time.time()
     results = {}
-    for name, extent, mode in RUNS:  # the section after each area: a long run interrupted still leaves its numbers
-        results[name] = run(name, extent, mode, rerun)
+    wanted = os.environ.get("BENCH_AREAS")  # e.g. "10km2,40km2": a subset of RUNS' names
+    for name, extent, mode in RUNS:
+        if wanted and not any(name.startswith(w) for w in wanted.split(",")):
+            continue
+        results[name] = run(name, extent, mode, rerun)  # the section after each area: an interrupted run keeps it
         write_section("area-cost", section(results), after="demo-run")
     print(f"bench_area: {time.time() - started:.0f} s; docs/BENCHMARKS.md section area-cost written")
 
