@@ -15,6 +15,7 @@ import rasterio
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "backend" / "tests"))
+sys.path.insert(0, str(ROOT / "tests"))  # tests/shared_data.py: where the shared data is (MAPSYNTH_SHARED_DATA)
 
 from model_fixtures import make_grid  # noqa: E402
 from test_real_assembly import SCENE, assemble, cut_and_assemble, offset_copy  # noqa: E402
