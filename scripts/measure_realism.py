@@ -80,8 +80,10 @@ def held_out(dataset: Path, splits: list[str]) -> tuple[list[dict], np.ndarray, 
     return rows, np.stack(real).astype(np.float32), np.stack(maps)
 
 
-def generate(model_dir: Path, rows: list[dict], maps: np.ndarray, args: argparse.Namespace) -> tuple[np.ndarray, dict]:
-    """generate's sampling of every held-out map (variation 0): reflectance (N, bands, H, W) and the settings."""
+def generate(model_dir: Path, rows: list[dict], maps: np.ndarray, args: argparse.Namespace,
+             configure=None) -> tuple[np.ndarray, dict]:
+    """generate's sampling of every held-out map (variation 0): reflectance (N, bands, H, W) and the settings.
+    ``configure(model)``, when given, changes the loaded model first (realism_polish.py: the refiner's setting)."""
     import torch
 
     from mapsynth_backend.generate.class_guidance import generation_weights, parse_class_guidance
@@ -94,6 +96,8 @@ def generate(model_dir: Path, rows: list[dict], maps: np.ndarray, args: argparse
     model = load_model(model_dir)
     if plain:  # the student alone, without its card's refiner (models/refine.py)
         model.refiner = None
+    if configure is not None:
+        configure(model)
     if sampler:
         model.card["sampler"] = sampler
     steps = default_steps({"steps": steps}, model.card)

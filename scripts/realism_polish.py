@@ -29,30 +29,23 @@ spec.loader.exec_module(measure_realism)
 
 
 def polished(student_dir: Path, teacher_dir: Path, rows, maps, start: int, steps: int, seed: int) -> np.ndarray:
-    """The student's own generation path with its card's refiner set to (teacher, start, steps): exactly what
-    generate_patches runs (models/refine.py), only the refiner's setting varies; 0 steps = the student alone."""
+    """The student's own generation path (measure_realism.generate, as generate_patches runs it) with its card's
+    refiner set to (teacher, start, steps) (models/refine.py); 0 steps = the student alone."""
     import os
 
-    import torch
-
-    from mapsynth_backend.generate.sampling import item_noise, map_to_model, remap_map, stack_noise, to_reflectance
     from mapsynth_backend.models import load_model
 
-    student = load_model(student_dir)
-    if steps:
-        student.card["refiner"] = {"model": os.path.relpath(teacher_dir, student_dir), "start": start, "steps": steps}
-        student.refiner = load_model(teacher_dir)
-    else:
-        student.refiner = None
-    out = []
-    for i in range(0, len(rows), measure_realism.BATCH):
-        chunk = rows[i : i + measure_realism.BATCH]
-        remap = student.card.get("map_remap")
-        batch = torch.stack([map_to_model(remap_map(m, remap)) for m in maps[i : i + len(chunk)]])
-        noise = stack_noise([item_noise(student, seed, r["patch_id"], 0, maps.shape[-1]) for r in chunk], "cpu")
-        sample = student.sample(batch, noise, int(student.card["default_steps"]), guidance=student.guidance_scale(0))
-        out.append(to_reflectance(student, sample))
-    return np.concatenate(out).astype(np.float32)
+    def set_refiner(student) -> None:
+        if steps:
+            student.card["refiner"] = {"model": os.path.relpath(teacher_dir, student_dir), "start": start,
+                                       "steps": steps}
+            student.refiner = load_model(teacher_dir)
+        else:
+            student.refiner = None
+
+    settings = argparse.Namespace(steps=0, sampler="", guidance=0.0, class_guidance="", class_guidance_margin=2,
+                                  seed=seed)
+    return measure_realism.generate(student_dir, rows, maps, settings, configure=set_refiner)[0]
 
 
 def main() -> None:
