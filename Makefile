@@ -20,7 +20,7 @@ HOMEPAGE_URL ?=
 VERSION := $(shell sed -n 's/^version=//p' metadata.txt)
 export QT_QPA_PLATFORM ?= offscreen
 
-.PHONY: help setup qgis tools test test-lint test-backend test-qgis test-cli test-demo lint zip doctor demo bench train-demo-model distill-demo-model experiment bench-pix2pix bench-realism bench-area bench-water clean
+.PHONY: help setup qgis tools test test-lint test-backend test-qgis test-cli test-demo lint zip doctor demo bench train-demo-model distill-demo-model experiment bench-pix2pix bench-realism bench-realism-ablation bench-area bench-water clean
 
 help:
 	@echo "make demo    run the main job on the embedded default (sets up first); make demo AREA=helsinki"
@@ -31,6 +31,7 @@ help:
 	@echo "make distill-demo-model   distil the few-step student of the demo model (about 1 h on 2 cores)"
 	@echo "make experiment   is the synthetic data useful? augmentation experiment on the demo model's real pairs"
 	@echo "make bench-realism   realism of the demo models (C2ST, spectra, band correlations) and a sampler ablation"
+	@echo "make bench-realism-ablation   samplers and training changes of the teacher, on validation (about 45 min)"
 	@echo "make bench-area   how the chain's time and memory grow with the area (10, 40, 160 km²; about an hour)"
 	@echo "make bench-water   the demo's water: generated NDVI by distance from the shore vs the training water"
 	@echo "make bench-pix2pix   pix2pix baseline vs the demo pixel model (trains pix2pix small first)"
@@ -143,6 +144,10 @@ bench-realism: setup
 	$(BACKEND_VENV)/bin/python scripts/measure_realism.py --write --splits test --variant $(REALISM_TEACHER),20, \
 		--variant $(REALISM_TEACHER),20,ddim-trailing --variant $(REALISM_STUDENT),4,,no-refiner \
 		--variant $(REALISM_STUDENT),8,,no-refiner --variant $(REALISM_STUDENT),4,
+
+bench-realism-ablation: setup
+	[ -f .mapsynth-demo-training/dataset/radiometry.json ] || DEMO_PREPARE_ONLY=1 QGIS_PROCESS=$(QGIS_PROCESS) scripts/train_demo_model.sh
+	scripts/realism_ablation.sh
 
 # How the chain's cost grows with the area (10, 40, 160 km² of Liechtenstein; about an hour on 2 cores)
 bench-area: setup

@@ -49,13 +49,19 @@ def arguments() -> argparse.Namespace:
         "--variant",
         action="append",
         default=[],
-        help="an ablation row MODEL_DIR,STEPS,SAMPLER[,no-refiner] (STEPS 0 / SAMPLER empty = the card's; no-refiner: "
-        "without the card's refiner); repeatable, with --model",
+        help="an ablation row MODEL_DIR,STEPS,SAMPLER[,no-refiner[,LABEL]] (STEPS 0 / SAMPLER empty = the card's; "
+        "no-refiner: without the card's refiner; LABEL: the row's name); repeatable, with --model",
     )
     parser.add_argument(
         "--write",
         action="store_true",
         help="write the table into docs/BENCHMARKS.md (section 'realism') and the spectra to docs/realism_spectra.png",
+    )
+    parser.add_argument(
+        "--ablation",
+        action="store_true",
+        help="with --write: the section 'realism-ablation' (scripts/realism_ablation.sh's rows, chosen on validation) "
+        "and docs/realism_ablation_spectra.png instead",
     )
     return parser.parse_args()
 
@@ -212,15 +218,18 @@ def main() -> None:
     summary: dict = {"dataset": str(args.dataset), "splits": args.splits, "patches": len(rows), "models": {}}
     generated, patches = {}, {}
     runs: list = list(args.model or ([] if args.variant else DEFAULT_MODELS))
+    labels: dict[int, str] = {}
     for text in args.variant:
-        folder, steps, sampler, refine = (text.split(",") + ["0", "", ""])[:4]
+        folder, steps, sampler, refine, label = (text.split(",") + ["0", "", "", ""])[:5]
         runs.append((Path(folder), int(steps or 0), sampler, refine == "no-refiner"))
-    for run in runs:
+        labels[len(runs) - 1] = label
+    for number, run in enumerate(runs):
         synthetic, settings = generate(run, rows, maps, args)
         model_dir = run[0] if isinstance(run, tuple) else run
         if isinstance(run, tuple):
             plain = ", no refiner" if run[3] else (", refined" if settings["refiner"] else "")
-            model_dir = Path(f"{model_dir.name}, {settings['steps']} steps, {settings['sampler']}{plain}")
+            name = labels.get(number) or model_dir.name
+            model_dir = Path(f"{name}, {settings['steps']} steps, {settings['sampler']}{plain}")
         synthetic[~np.isfinite(real)] = np.nan  # nodata where the real patch has none: the same tiles on both sides
         tiles = tiles_of(real, synthetic, maps)
         start = time.perf_counter()
@@ -245,7 +254,9 @@ def main() -> None:
         (args.out / "realism.json").write_text(json.dumps(summary, indent=2, allow_nan=False))
         (args.out / "realism.md").write_text(markdown(summary, bands))
         spectra_plot(args.out / "spectra.png", real_tiles, generated, bands)
-    if args.write:
+    if args.write and args.ablation:
+        write_ablation(summary, bands, real_tiles, generated)
+    elif args.write:
         write_benchmark(summary, bands, real_tiles, generated)
         side_by_side(ROOT / "docs" / "realism_town.png", real, maps, patches)
 
@@ -323,6 +334,37 @@ def write_benchmark(summary: dict, bands: list[str], real_tiles, generated) -> N
         ]
     )
     write_section("realism", body)
+
+
+def write_ablation(summary: dict, bands: list[str], real_tiles, generated) -> None:
+    """The 'realism-ablation' section: samplers and training changes of the teacher, measured on validation."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from bench_doc import header, write_section
+
+    spectra_plot(ROOT / "docs" / "realism_ablation_spectra.png", real_tiles, generated, bands)
+    body = "\n".join(
+        [
+            "## Realism: sampler and training ablation of the teacher",
+            "",
+            header("scripts/realism_ablation.sh", "make bench-realism-ablation"),
+            "",
+            f"{summary['patches']} patches of the split '{summary['splits']}' (choices are made here, never on the"
+            " test patches), each generated once (seed 0), measured as in the realism section. Sampler rows: the"
+            " embedded teacher with the deterministic DPM-Solver++ (its card's), the stochastic SDE-DPM-Solver++ and"
+            " DDIM with eta 1 (both inject fresh noise at every step, drawn per item). Training rows: the embedded"
+            " teacher fine-tuned 1,200 more steps (batch 8, learning rate 1e-4 constant, seed 0) as it was trained"
+            " (plain), with an exponential moving average of the weights (EMA, decay 0.999; the saved model is the"
+            " average), and with EMA plus min-SNR loss weighting (gamma 5, Hang et al. 2023). One seed each: the"
+            " C2ST interval is over patches, not over training runs.",
+            "",
+            markdown(summary, bands).rstrip(),
+            "",
+            "![radially averaged power spectra, real and each row](realism_ablation_spectra.png)",
+        ]
+    )
+    write_section("realism-ablation", body, after="realism-refiner")
 
 
 if __name__ == "__main__":

@@ -33,6 +33,9 @@ PIXEL_PRESETS = {
 }
 # The "no map" input of map dropout: 0 is never a real map value (maps are round(x) / 127.5 - 1).
 NULL_MAP = 0.0
+# card "sampler": deterministic ODE solvers and, marked in STOCHASTIC, samplers that inject noise at every step
+SAMPLERS = ("dpmsolver++", "ddim-trailing", "sde-dpmsolver++", "ddim-eta1")
+STOCHASTIC = ("sde-dpmsolver++", "ddim-eta1")
 TRAIN_SCHEDULER = {"num_train_timesteps": 1000, "beta_schedule": "squaredcos_cap_v2", "prediction_type": "v_prediction"}
 
 
@@ -56,6 +59,7 @@ class PixelModel:
         self.unet = unet
         self.card = card
         self.refiner = None  # a teacher's low-noise pass after a few-step student (models/refine.py)
+        self.snr_gamma = 0.0  # training: min-SNR loss weighting when > 0 (train-model SNR_GAMMA)
 
     @classmethod
     def create(
@@ -148,17 +152,29 @@ class PixelModel:
         check_prediction_type(scheduler.config.prediction_type)
         return scheduler
 
-    def _sampler(self, steps: int):
-        """DPM-Solver++; distilled students (card ``sampler``) take the DDIM grid they were distilled on."""
+    def _sampler(self, steps: int, noise=None):
+        """DPM-Solver++ by default; distilled students (card ``sampler``) take the DDIM grid they were distilled on.
+        Stochastic samplers (``sde-dpmsolver++``, ``ddim-eta1``) inject fresh noise at every step, drawn from
+        generators seeded by each item's (or the canvas's) initial noise, so an item's result does not depend on
+        its batch."""
+        from functools import partial
+
         from diffusers import DDIMScheduler, DPMSolverMultistepScheduler
 
-        if self.card.get("sampler") == "ddim-trailing":
-            scheduler = DDIMScheduler(
-                **self.card["train_scheduler"], clip_sample=False, set_alpha_to_one=True, timestep_spacing="trailing"
-            )
+        from .consistency import item_generators
+
+        name = self.card.get("sampler") or "dpmsolver++"
+        if name not in SAMPLERS:
+            raise UserError(f"MODEL: unknown sampler '{name}' in the model card; one of {', '.join(SAMPLERS)}")
+        config = self.card["train_scheduler"]
+        if name.startswith("ddim"):
+            scheduler = DDIMScheduler(**config, clip_sample=False, set_alpha_to_one=True, timestep_spacing="trailing")
         else:
-            scheduler = DPMSolverMultistepScheduler(**self.card["train_scheduler"], algorithm_type="dpmsolver++")
+            scheduler = DPMSolverMultistepScheduler(**config, algorithm_type=name)
         scheduler.set_timesteps(steps)
+        if name in STOCHASTIC and noise is not None:
+            extra = {"eta": 1.0} if name == "ddim-eta1" else {}
+            scheduler.step = partial(scheduler.step, generator=item_generators(noise, "cpu"), **extra)
         return scheduler
 
     def loss(self, batch: dict, scheduler, generator=None):
@@ -178,8 +194,13 @@ class PixelModel:
         prediction = self.unet(torch.cat([noisy, maps], dim=1), steps).sample
         goal = training_target(scheduler, target, noise, steps)
         weights = batch["valid"].to(target.dtype)
+        if self.snr_gamma:  # min-SNR-gamma (Hang et al. 2023), as diffusers' --snr_gamma, for v-prediction
+            from diffusers.training_utils import compute_snr
+
+            snr = compute_snr(scheduler, steps)
+            weights = weights * (snr.clamp(max=self.snr_gamma) / (snr + 1)).to(weights)[:, None, None, None]
         return (F.mse_loss(prediction.float(), goal.float(), reduction="none") * weights).sum() / (
-            weights.sum() * target.shape[1]
+            batch["valid"].to(target.dtype).sum() * target.shape[1]
         ).clamp(min=1)
 
     def noise_shape(self, height: int, width: int | None = None) -> tuple[int, int, int]:
@@ -233,7 +254,7 @@ class PixelModel:
         guidance = self.guidance_scale(guidance)
         if guidance_map is not None and self.card.get("map_dropout"):
             guidance = guidance_map.to(maps.device, next(self.unet.parameters()).dtype)
-        scheduler = self._sampler(steps)
+        scheduler = self._sampler(steps, noises["bands"])
         dtype = next(self.unet.parameters()).dtype
         maps = maps.to(dtype)
         sample = noises["bands"].to(dtype) * scheduler.init_noise_sigma
@@ -268,7 +289,7 @@ class PixelModel:
         import torch
 
         size = self.card["patch_size"]
-        scheduler = self._sampler(steps)
+        scheduler = self._sampler(steps, noises["bands"])
         dtype = next(self.unet.parameters()).dtype
         guidance = self.guidance_scale(guidance)
 

@@ -31,7 +31,7 @@ from .data import batch_indices, collate, load_pair, read_dataset
 from .validation import plot_losses, validation_grid
 
 LR_SCHEDULES = ("constant", "constant_with_warmup", "linear", "cosine")
-KNOBS = ("lr_scheduler", "lr_warmup_steps", "weight_decay", "max_grad_norm", "ema_decay")
+KNOBS = ("lr_scheduler", "lr_warmup_steps", "weight_decay", "max_grad_norm", "ema_decay", "snr_gamma")
 MAP_GUIDANCE = 2.0  # recommended map-guidance scale written into cards of models trained with map dropout
 
 
@@ -116,6 +116,10 @@ def train(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
         options = {k: params[k] for k in ("base_model", "allow_download", "revision")}
         model = family.create(params["preset"], bands, size, card, **options)
         loss_fn = model.loss
+    if params["snr_gamma"]:
+        if not hasattr(model, "snr_gamma") or params["distill_from"]:
+            raise UserError("SNR_GAMMA: min-SNR weighting is for training a pixel model; leave it at 0")
+        model.snr_gamma = params["snr_gamma"]
     model.prepare_training(accelerator.device, mixed)
     trainable = [p for module in model.trainable() for p in module.parameters()]
     optimizer_cls = torch.optim.AdamW
@@ -294,6 +298,7 @@ COMMANDS = (
             Param("max_grad_norm", "float", 1.0, "gradient clipping norm", minimum=0),
             Param("ema", "bool", False, "keep an exponential moving average of the weights"),
             Param("ema_decay", "float", 0.999, "decay of the moving average", minimum=0, maximum=1),
+            Param("snr_gamma", "float", 0.0, "pixel: min-SNR loss weighting gamma (5 is usual; 0 = off)", minimum=0),
             Param("seed", "int", 0, "seed of batches and noise", minimum=0),
             Param("checkpoint_every", "int", 500, "steps between checkpoints", minimum=1),
             Param("checkpoints_total_limit", "int", 3, "checkpoints kept", minimum=1),
