@@ -35,7 +35,7 @@ class TrainModel(MapSynthAlgorithm):
                                                                 "VALIDATION_EVERY", "SEED")
     MAP_DROPOUT, REVISION, DEVICE = "MAP_DROPOUT", "REVISION", "DEVICE"
     LR_SCHEDULER, LR_WARMUP_STEPS, WEIGHT_DECAY = "LR_SCHEDULER", "LR_WARMUP_STEPS", "WEIGHT_DECAY"
-    MAX_GRAD_NORM, EMA, EMA_DECAY, SNR_GAMMA = "MAX_GRAD_NORM", "EMA", "EMA_DECAY", "SNR_GAMMA"
+    MAX_GRAD_NORM, EMA, EMA_DECAY = "MAX_GRAD_NORM", "EMA", "EMA_DECAY"
     DISTILL_FROM, DISTILL_STEPS = "DISTILL_FROM", "DISTILL_STEPS"
     DISTILL_SUBSTEPS, DISTILL_GUIDANCE = "DISTILL_SUBSTEPS", "DISTILL_GUIDANCE"
     DISTILL_CLASS_GUIDANCE, DISTILL_CLASS_GUIDANCE_MARGIN = "DISTILL_CLASS_GUIDANCE", "DISTILL_CLASS_GUIDANCE_MARGIN"
@@ -141,10 +141,6 @@ class TrainModel(MapSynthAlgorithm):
             helped(QgsProcessingParameterNumber(self.EMA_DECAY, self.tr("EMA decay"),
                                                 QgsProcessingParameterNumber.Double, 0.999, False, 0.0, 1.0),
                    "decay of the moving average (with EMA)"),
-            helped(QgsProcessingParameterNumber(self.SNR_GAMMA, self.tr("Min-SNR loss weighting (gamma)"),
-                                                QgsProcessingParameterNumber.Double, 0.0, False, 0.0),
-                   "pixel family: weights each sample's loss by min(SNR, gamma) / (SNR + 1) (Hang et al. 2023; "
-                   "5 is usual); 0 = off"),
         )
         for param in advanced:
             param.setFlags(param.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
