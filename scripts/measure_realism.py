@@ -357,8 +357,8 @@ def write_ablation(summary: dict, bands: list[str], real_tiles, generated) -> No
             " teacher fine-tuned 1,200 more steps (batch 8, learning rate 1e-4 constant, seed 0) as it was trained"
             " (plain), with an exponential moving average of the weights (EMA, decay 0.999; the saved model is the"
             " average), and with EMA plus min-SNR loss weighting (gamma 5, Hang et al. 2023). One seed each: the"
-            " C2ST interval is over patches, not over training runs. Every row samples with guidance 1 (the teacher's card;"
-            " a fine-tune's new card would say 2).",
+            " C2ST interval is over patches, not over training runs. Every row samples with guidance 1"
+            " (the teacher's card; a fine-tune's new card would say 2).",
             "",
             markdown(summary, bands).rstrip(),
             "",
