@@ -148,6 +148,12 @@ bench-realism: setup
 bench-realism-ablation: setup
 	[ -f .mapsynth-demo-training/dataset/radiometry.json ] || DEMO_PREPARE_ONLY=1 QGIS_PROCESS=$(QGIS_PROCESS) scripts/train_demo_model.sh
 	scripts/realism_ablation.sh
+	T=resources/models/mapsynth-demo-pixel-small; W=$${MAPSYNTH_ABLATION_DIR:-.mapsynth-realism-ablation}; \
+	$(BACKEND_VENV)/bin/python scripts/measure_realism.py --splits validation --guidance 1 --write --ablation \
+		--variant "$$T,20,,,teacher" --variant "$$T,20,sde-dpmsolver++,,teacher" \
+		--variant "$$T,50,sde-dpmsolver++,,teacher" --variant "$$T,50,ddim-eta1,,teacher" \
+		--variant "$$W/plain/model,20,,,+1200 steps" --variant "$$W/ema/model,20,,,+1200 steps EMA" \
+		--variant "$$W/ema-minsnr/model,20,,,+1200 steps EMA min-SNR 5"
 
 # How the chain's cost grows with the area (10, 40, 160 km² of Liechtenstein; about an hour on 2 cores)
 bench-area: setup

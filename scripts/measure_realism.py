@@ -348,7 +348,7 @@ def write_ablation(summary: dict, bands: list[str], real_tiles, generated) -> No
         [
             "## Realism: sampler and training ablation of the teacher",
             "",
-            header("scripts/realism_ablation.sh", "make bench-realism-ablation"),
+            header("scripts/measure_realism.py", "make bench-realism-ablation"),
             "",
             f"{summary['patches']} patches of the split '{summary['splits']}' (choices are made here, never on the"
             " test patches), each generated once (seed 0), measured as in the realism section. Sampler rows: the"

@@ -25,9 +25,4 @@ fine_tune() {  # NAME [extra train-model options]: the teacher trained STEPS mor
 fine_tune plain
 fine_tune ema --ema
 fine_tune ema-minsnr --ema --snr-gamma 5
-echo "== measuring (validation patches)"
-"$ROOT/.venv-backend/bin/python" scripts/measure_realism.py --splits validation --guidance 1 --write --ablation \
-    --variant "$TEACHER,20,,,teacher" --variant "$TEACHER,20,sde-dpmsolver++,,teacher" \
-    --variant "$TEACHER,50,sde-dpmsolver++,,teacher" --variant "$TEACHER,50,ddim-eta1,,teacher" \
-    --variant "$WORK/plain/model,20,,,+1200 steps" --variant "$WORK/ema/model,20,,,+1200 steps EMA" \
-    --variant "$WORK/ema-minsnr/model,20,,,+1200 steps EMA min-SNR 5"
+# then: scripts/measure_realism.py --ablation (the make target bench-realism-ablation runs both)
