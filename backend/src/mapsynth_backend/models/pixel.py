@@ -193,14 +193,15 @@ class PixelModel:
             maps = torch.where(keep[:, None, None, None], maps, torch.full_like(maps, NULL_MAP))
         prediction = self.unet(torch.cat([noisy, maps], dim=1), steps).sample
         goal = training_target(scheduler, target, noise, steps)
-        weights = batch["valid"].to(target.dtype)
+        valid = batch["valid"].to(target.dtype)
+        weights = valid
         if self.snr_gamma:  # min-SNR-gamma (Hang et al. 2023), as diffusers' --snr_gamma, for v-prediction
             from diffusers.training_utils import compute_snr
 
             snr = compute_snr(scheduler, steps)
-            weights = weights * (snr.clamp(max=self.snr_gamma) / (snr + 1)).to(weights)[:, None, None, None]
+            weights = valid * (snr.clamp(max=self.snr_gamma) / (snr + 1)).to(valid)[:, None, None, None]
         return (F.mse_loss(prediction.float(), goal.float(), reduction="none") * weights).sum() / (
-            batch["valid"].to(target.dtype).sum() * target.shape[1]
+            valid.sum() * target.shape[1]
         ).clamp(min=1)
 
     def noise_shape(self, height: int, width: int | None = None) -> tuple[int, int, int]:

@@ -117,7 +117,7 @@ def train(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
         model = family.create(params["preset"], bands, size, card, **options)
         loss_fn = model.loss
     if params["snr_gamma"]:
-        if not hasattr(model, "snr_gamma") or params["distill_from"]:
+        if params["family"] != "pixel" or params["distill_from"]:
             raise UserError("SNR_GAMMA: min-SNR weighting is for training a pixel model; leave it at 0")
         model.snr_gamma = params["snr_gamma"]
     model.prepare_training(accelerator.device, mixed)
