@@ -1,11 +1,11 @@
 """make bench: which generation mode `make demo` should use. Runs scripts/demo.sh once per mode (independent: 4
-variations cut along minimum-error seams; seamless: joint denoising, one variation) on the demo's default extent
-into fresh folders, reads the seam metrics and nodata share from each report (report/metrics.json) and the step
-times from demo.sh's output, and rewrites its section of docs/BENCHMARKS.md (demo-modes, scripts/bench_doc.py).
+variations cut along minimum-error seams; seamless: joint denoising, one variation) on the demo's default area (or
+--extent) into fresh folders, reads the seam metrics and nodata share from each report (report/metrics.json) and the
+step times from demo.sh's output, and rewrites its section of docs/BENCHMARKS.md (demo-modes, scripts/bench_doc.py).
+The model, area and steps are demo.sh's (the section names the model from the demo's own report).
 
-On a mosaic this small (the extract is 1 x 1.7 km: 2 x 4 patches) the seam visibility index is noisy, so the same
-index is also measured on tile lines at 9 other offsets of each mosaic, where no cut lies: its spread is the noise.
-Periodicity needs 6 tile periods along an axis and is nan here.
+The seam visibility index on a single mosaic is noisy, so the same index is also measured on tile lines at 9 other
+offsets of each mosaic, where no cut lies: its spread is the noise.
 
 Run in the backend venv: QGIS_PROCESS=/usr/bin/qgis_process.bin .venv-backend/bin/python scripts/bench_demo_modes.py
 """
@@ -50,7 +50,10 @@ def run_mode(mode: str, folder: Path, extent: str | None) -> dict:
                                                                     done.stdout, re.M)}
     metrics = json.loads((folder / "report" / "metrics.json").read_text())
     disagreement = re.search(r"overlap disagreement before cutting: mean \|difference\| ([0-9.]+)", done.stdout)
+    step = re.search(r"^== 3/7 generation with (\S+) ", done.stdout, re.M)
+    area = re.search(r"^== 1/7 patch grid over the (.*) area \(", done.stdout, re.M)
     return {"total_s": total, "generation_s": seconds.get("3"), "assembly_s": seconds.get("4"),
+            "model": step.group(1) if step else "?", "area": area.group(1) if area else "",
             "seams": metrics["seams"], "nodata": metrics["nodata"], "stride": metrics["seam_stride_px"],
             "disagreement": float(disagreement.group(1)) if disagreement else float("nan"),
             "noise": null_visibility(folder / "mosaic.tif", metrics["seam_stride_px"])}
@@ -80,13 +83,15 @@ def machine() -> dict:
 def section(measured: dict) -> str:
     """The BENCHMARKS.md section from one measurement (what main() saves as bench_demo_modes.json)."""
     rows, m, extent = measured["rows"], measured["machine"], measured.get("extent")
+    first = next(iter(rows.values()))
     lines = [HEADING, "",
              header("scripts/bench_demo_modes.py", "make bench", when=m["when"],
                     on=f"{m['cpu']}, {m['cores']} cores, load average {m['load']:.1f} at the end (the wall times "
                     "depend on what else ran)") + f" CPU only, OMP_NUM_THREADS={m['threads']}. "
              f"`make demo`'s whole chain per mode on "
-             f"{'the extent ' + extent if extent else 'its default extent'}, "
-             "the embedded model, 20 steps, seed 0; seam metrics from each demo's evaluation report "
+             f"{'the extent ' + extent if extent else 'its default area'}"
+             f"{' (' + first['area'] + ')' if first.get('area') else ''}, the model demo.sh uses "
+             f"({first.get('model', '?')}, its card's steps), seed 0; seam metrics from each demo's evaluation report "
              "(SeamMeter on the mosaic and its label raster; 1 = invisible, periodicity about 0 dB = no tiling).", "",
              "| generation | seam visibility B02 / B03 / B04 / B08 | same index on 9 lines without a cut (min-max) | "
              "periodicity (dB) | overlap disagreement | nodata | generation | assembly | whole demo |",

@@ -94,7 +94,8 @@ def write(summary: dict, bands: list[str]) -> None:
     sys.path.insert(0, str(ROOT / "scripts"))
     from bench_doc import header, write_section
 
-    command = ".venv-backend/bin/python scripts/realism_polish.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    command = "make bench-realism  (.venv-backend/bin/python scripts/realism_polish.py " + " ".join(
+        shlex.quote(a) for a in sys.argv[1:]) + ")"
     body = "\n".join([
         "## Realism: the refining step",
         "",

@@ -87,3 +87,16 @@ def test_min_snr_weighting_matches_its_closed_form(teacher, gamma):
             model.snr_gamma = gamma
             weighted = float(model.loss(batch, scheduler, gen.manual_seed(seed)))
         assert weighted == pytest.approx(plain * min(snr, gamma) / (snr + 1), rel=1e-5), (t, snr)
+
+
+def test_min_snr_is_refused_for_distillation_in_one_line(teacher, run_job, tmp_path):
+    """SNR_GAMMA weights the denoising loss of a pixel model; a distillation's loss is the teacher's target, so the
+    option is refused with one error line (exit 1) and no model is saved."""
+    _, dataset, teacher_dir = teacher
+    params = {"dataset": str(dataset), "distill_from": str(teacher_dir), "distill_steps": 2, "snr_gamma": 5.0,
+              "output_dir": "o"}  # fmt: skip
+    code, events, _log = run_job("train-model", params)
+    errors = [e for e in events if e.get("type") == "error"]
+    assert code == 1 and len(errors) == 1 and errors[0]["message"].startswith("SNR_GAMMA:"), errors
+    assert "\n" not in errors[0]["message"]
+    assert not (tmp_path / "job-train-model" / "o" / "model").exists()

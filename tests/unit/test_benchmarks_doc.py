@@ -67,6 +67,21 @@ def test_each_section_names_its_script_date_machine_and_command(name):
         assert (ROOT / command.split()[0]).exists() or command.split()[0].endswith("python"), command
 
 
+BENCH_TARGETS = ("bench", "bench-realism", "bench-realism-ablation", "bench-area", "bench-water", "bench-pix2pix",
+                 "experiment")
+
+
+@pytest.mark.parametrize("name", sorted(SECTIONS))
+def test_a_make_target_rewrites_each_section(name):
+    """make bench regenerates the document; a long section may have its own bench target, named in the section."""
+    script = HEADER.search(SECTIONS[name]).group(1)
+    targets = [t for t in BENCH_TARGETS if re.search(rf"^{re.escape(t)}:", (ROOT / "Makefile").read_text(), re.M)]
+    running = [t for t in targets if Path(script).name in make_recipe(t)]
+    assert running, f"{name}: no make target of {targets} runs {script}"
+    command = HEADER.search(SECTIONS[name]).group(4)
+    assert command.split()[:2] in (["make", t] for t in running), f"{name}: the section names `{command}`"
+
+
 def test_write_section_rewrites_only_its_own_section(tmp_path):
     module = bench_doc()
     doc = tmp_path / "B.md"

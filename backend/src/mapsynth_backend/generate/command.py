@@ -224,7 +224,7 @@ def _generate_seamless(model, grid, maps, out: Path, params, reporter, state, de
     import rasterio
     import torch
 
-    from .joint import canvas_noise, crop_outputs, denoise_canvas, window_offsets
+    from .joint import canvas_noise, crop_outputs, default_window_stride, denoise_canvas, window_offsets
 
     if not state.is_main_process:
         return {"output_dir": str(out), "written": 0}
@@ -246,7 +246,7 @@ def _generate_seamless(model, grid, maps, out: Path, params, reporter, state, de
             profiles[cell.patch_id] = {"crs": src.crs, "transform": src.transform, "size": src.width}
     if next(iter(profiles.values()))["size"] != model.card["patch_size"]:
         raise UserError(f"MAP_DIR: map patches are not {model.card['patch_size']} px, the model's patch size")
-    window_stride = params["window_stride"] or max(size // 2, 1)
+    window_stride = params["window_stride"] or default_window_stride(size)
     step = model.window_step  # windows start on latent pixels
     window_stride = max(step, window_stride // step * step)
     windows = [
@@ -351,7 +351,7 @@ COMMANDS = (
             Param("control_scale", "float", 1.0, "ControlNet conditioning scale", minimum=0),
             Param("negative_prompt", "str", "clouds, haze, blurry, low quality", "negative prompt (controlnet-sd15)"),
             Param("seamless", "bool", False, "joint denoising of the whole area with Hann-weighted windows"),
-            Param("window_stride", "int", 0, "seamless: window stride in pixels (0 = half a patch)", minimum=0),
+            Param("window_stride", "int", 0, "seamless: window stride in pixels (0 = 3/4 of a patch)", minimum=0),
             Param(
                 "consistency_lora",
                 "str",
