@@ -27,11 +27,11 @@ from ..runtime.jobs import Command, Param
 from ..runtime.protocol import Reporter, UserError
 from ..runtime.torch_state import restores_torch_state
 from .checkpoints import verify_checkpoint, write_manifest
-from .data import batch_indices, collate, load_pair, read_dataset
+from .data import AUGMENTATIONS, augmentation, batch_indices, collate, dihedral, load_pair, read_dataset
 from .validation import plot_losses, validation_grid
 
 LR_SCHEDULES = ("constant", "constant_with_warmup", "linear", "cosine")
-KNOBS = ("lr_scheduler", "lr_warmup_steps", "weight_decay", "max_grad_norm", "ema_decay", "snr_gamma")
+KNOBS = ("lr_scheduler", "lr_warmup_steps", "weight_decay", "max_grad_norm", "ema_decay", "snr_gamma", "augment")
 MAP_GUIDANCE = 2.0  # recommended map-guidance scale written into cards of models trained with map dropout
 
 
@@ -187,7 +187,13 @@ def train(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
             indices = batch_indices(
                 len(rows), params["batch_size"] * world, step * params["gradient_accumulation"] + micro, params["seed"]
             )[rank::world]
-            batch = collate([load_pair(rows[i], params["family"], clip) for i in indices], accelerator.device)
+            micro_step = step * params["gradient_accumulation"] + micro
+            pairs = [load_pair(rows[i], params["family"], clip) for i in indices]
+            pairs = [
+                dihedral(pair, augmentation(params["augment"], params["seed"], micro_step, rank + n * world))
+                for n, pair in enumerate(pairs)
+            ]
+            batch = collate(pairs, accelerator.device)
             generator = torch.Generator().manual_seed(params["seed"] * 1_000_003 + step * 101 + micro * 7 + rank)
             with accelerator.accumulate(*model.trainable()):
                 with accelerator.autocast():
@@ -299,6 +305,13 @@ COMMANDS = (
             Param("ema", "bool", False, "keep an exponential moving average of the weights"),
             Param("ema_decay", "float", 0.999, "decay of the moving average", minimum=0, maximum=1),
             Param("snr_gamma", "float", 0.0, "pixel: min-SNR loss weighting gamma (5 is usual; 0 = off)", minimum=0),
+            Param(
+                "augment",
+                "str",
+                "none",
+                "random flips and quarter turns of each pair (d4) or none",
+                choices=AUGMENTATIONS,
+            ),
             Param("seed", "int", 0, "seed of batches and noise", minimum=0),
             Param("checkpoint_every", "int", 500, "steps between checkpoints", minimum=1),
             Param("checkpoints_total_limit", "int", 3, "checkpoints kept", minimum=1),

@@ -1,5 +1,7 @@
 """The training data: a dataset folder's splits and radiometry, one pair per row (the map, the prompt and the
-family's targets), and batches drawn from seeded permutations so a resumed run sees the same samples."""
+family's targets), batches drawn from seeded permutations so a resumed run sees the same samples, and the optional
+dihedral augmentation (a patch seen from above has no preferred orientation at 10 m: flips and quarter turns of
+map and image together are new, equally valid pairs for a dataset of a few hundred patches)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from ..radiometry import ClipRange
 from ..runtime.protocol import UserError
 
 SPLIT_FOLDERS = ("train", "validation", "test")
+AUGMENTATIONS = ("none", "d4")
 
 
 def read_dataset(folder: Path) -> tuple[dict[str, list[dict]], dict[str, Any], dict[str, Any]]:
@@ -70,3 +73,25 @@ def batch_indices(n: int, batch: int, step: int, seed: int) -> list[int]:
         order = np.random.default_rng([seed, epoch]).permutation(n)
         out.extend(order[offset : offset + batch - len(out)].tolist())
     return out
+
+
+def dihedral(item: dict[str, Any], k: int) -> dict[str, Any]:
+    """The pair under the k-th of the 8 symmetries of the square (k % 4 quarter turns, then a left-right flip when
+    k >= 4), applied alike to every image of the item (map, targets, valid mask); the prompt is left as it is."""
+    import torch
+
+    def turn(value):
+        if not isinstance(value, torch.Tensor) or value.ndim < 2:
+            return value
+        value = torch.rot90(value, k % 4, dims=(-2, -1))
+        return torch.flip(value, dims=(-1,)) if k >= 4 else value
+
+    return {key: turn(value) for key, value in item.items()}
+
+
+def augmentation(kind: str, seed: int, step: int, position: int) -> int:
+    """The symmetry (0 = identity) of the sample at ``position`` in global step ``step``: seeded by both, so a
+    resumed run draws the same ones."""
+    if kind == "none":
+        return 0
+    return int(np.random.default_rng([seed, 4099, step, position]).integers(8))
