@@ -148,17 +148,15 @@ def generation_section(generation: dict) -> str:
         cost = f"{seconds:.0f} s ({seconds / independent:.2f}x)" if seconds else "n/a"
         rows.append(f"| {mode} | {r.get('windows') or ''} | {cost} | {r['overlap_disagreement']:.4f} | "
                     f"{per_band(r['seam_visibility'], '.2f')} | {per_band(r['periodicity_db'], '.1f')} |")
-    joint = {mode: r for mode, r in generation["rows"].items() if mode.startswith("joint")}
-    worst = {mode: max(r["seam_visibility"].values()) for mode, r in joint.items()}
-    half, chosen = (f"window stride {g['patch'] // 2}", f"window stride {g['patch'] * 3 // 4}")
-    by_name = {m.split(", ")[-1]: m for m in joint}
-    if half in by_name and chosen in by_name:
-        a, b = worst[by_name[half]], worst[by_name[chosen]]
+    by_stride = {r.get("window_stride"): r for r in generation["rows"].values()}
+    half, chosen = by_stride.get(g["patch"] // 2), by_stride.get(g["patch"] * 3 // 4)
+    if half and chosen:
+        a, b = max(half["seam_visibility"].values()), max(chosen["seam_visibility"].values())
         rows += ["", f"The seamless default window stride is three quarters of a patch (generate/joint.py; chosen "
                  "here, on Aberystwyth, not on the Liechtenstein demo area): worst-band seam visibility "
                  f"{b:.3f} against {a:.3f} at half a patch (the old default), "
                  f"{'no worse' if b <= a + 0.01 else 'WORSE'}, at "
-                 f"{joint[by_name[chosen]]['generation_s'] / joint[by_name[half]]['generation_s']:.2f}x its time."]
+                 f"{chosen['generation_s'] / half['generation_s']:.2f}x its time."]
     return "\n".join(rows)
 
 

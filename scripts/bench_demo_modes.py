@@ -2,7 +2,7 @@
 variations cut along minimum-error seams; seamless: joint denoising, one variation) on the demo's default area (or
 --extent) into fresh folders, reads the seam metrics and nodata share from each report (report/metrics.json) and the
 step times from demo.sh's output, and rewrites its section of docs/BENCHMARKS.md (demo-modes, scripts/bench_doc.py).
-The model, area and steps are demo.sh's (the section names the model from the demo's own report).
+The model, area and steps are demo.sh's (the section names the model and area from demo.sh's output).
 
 The seam visibility index on a single mosaic is noisy, so the same index is also measured on tile lines at 9 other
 offsets of each mosaic, where no cut lies: its spread is the noise.

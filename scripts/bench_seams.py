@@ -50,10 +50,10 @@ def generation(folder: Path) -> dict:
     backend(folder, "derive-maps", "--patch-grid", str(grid), "--s2-dir", str(folder / "gen_s2"),
             "--output-dir", str(folder / "gen_maps"))  # fmt: skip
     result = {}
-    runs = [("independent", ["--no-seamless"])]
-    runs += [(f"joint (SEAMLESS), window stride {w}", ["--seamless", "--window-stride", str(w)])
+    runs = [("independent", None, ["--no-seamless"])]
+    runs += [(f"joint (SEAMLESS), window stride {w}", w, ["--seamless", "--window-stride", str(w)])
              for w in WINDOW_STRIDES]
-    for number, (mode, flags) in enumerate(runs):
+    for number, (mode, stride, flags) in enumerate(runs):
         out = folder / f"gen_{number}"
         start = time.perf_counter()
         generated = backend(folder, "generate", "--model", str(DEMO_MODEL), "--patch-grid", str(grid), "--map-dir",
@@ -62,7 +62,8 @@ def generation(folder: Path) -> dict:
         seconds = time.perf_counter() - start
         assembled = backend(folder, "assemble", "--patch-grid", str(grid), "--generated-dir", str(out),
                             "--output", str(folder / f"{out.name}.tif"))  # fmt: skip
-        result[mode] = {**{k: assembled[k] for k in KEYS}, "generation_s": seconds, "windows": generated.get("windows")}
+        result[mode] = {**{k: assembled[k] for k in KEYS}, "generation_s": seconds, "windows": generated.get("windows"),
+                        "window_stride": stride}
     return {"setup": g, "rows": result}
 
 

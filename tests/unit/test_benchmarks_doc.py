@@ -75,7 +75,8 @@ BENCH_TARGETS = ("bench", "bench-realism", "bench-realism-ablation", "bench-area
 def test_a_make_target_rewrites_each_section(name):
     """make bench regenerates the document; a long section may have its own bench target, named in the section."""
     script = HEADER.search(SECTIONS[name]).group(1)
-    targets = [t for t in BENCH_TARGETS if re.search(rf"^{re.escape(t)}:", (ROOT / "Makefile").read_text(), re.M)]
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    targets = [t for t in BENCH_TARGETS if re.search(rf"^{re.escape(t)}:", makefile, re.M)]
     running = [t for t in targets if Path(script).name in make_recipe(t)]
     assert running, f"{name}: no make target of {targets} runs {script}"
     command = HEADER.search(SECTIONS[name]).group(4)
