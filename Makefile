@@ -177,7 +177,7 @@ distill-demo-model: setup
 	[ -f .mapsynth-demo-training/dataset/radiometry.json ] || DEMO_PREPARE_ONLY=1 QGIS_PROCESS=$(QGIS_PROCESS) scripts/train_demo_model.sh
 	scripts/distill_demo_model.sh
 
-# The augmentation experiment (issue 18) on the demo model's Aberystwyth pairs; resumable (rerun after a kill).
+# The augmentation experiment on the demo model's Aberystwyth pairs; resumable (rerun after a kill).
 experiment: setup
 	QGIS_PROCESS=$(QGIS_PROCESS) scripts/run_experiment.sh
 	$(BASE_PYTHON) scripts/experiment_docs.py

@@ -15,7 +15,9 @@ EPS = 1e-9
 AUTO_BLOCK_MAX = 8
 AUTO_BLOCK_MIN_BLOCKS = 50
 GUARD_SPLIT = contract.GUARD_SPLIT
-# one rule for both sides (the backend's experiment folds use it too): see contract.guard_splits
+# the grid's guard between splits, one rule for the plugin and the backend: see contract.guard_splits (the
+# backend's augmentation experiment does not use it: it keeps training patches a GUARD distance from the
+# labelled polygons, experiment/labels.touches)
 guard_splits, overlap_reach = contract.guard_splits, contract.overlap_reach
 
 

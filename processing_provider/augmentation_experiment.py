@@ -67,18 +67,24 @@ class AugmentationExperiment(MapSynthAlgorithm):
             "Real fractions are spatially contiguous blocks of the training split (nested), not random patches. "
             "Synthetic sources: same_maps = K variations generated from the maps of the real pairs; unpaired_maps "
             "= generated from the maps of the rest of the training split, whose imagery the arm does not see (maps "
-            "everywhere, imagery in a few places). Every arm trains the same number of steps; mixed batches take "
-            "half real, half synthetic.\n\n"
+            "everywhere, imagery in a few places). Without Labels, every arm trains the same number of steps "
+            "(Segmentation steps) and a mixed arm's batches take half real, half synthetic samples, so it sees "
+            "half as many real samples as the real arm; with Labels, every step takes a full batch of real samples "
+            "and the synthetic (or classically augmented) ones are added on top, up to Segmentation steps with "
+            "early stopping.\n\n"
             "Targets are the map classes of the semantic palette, recoloured like the model's map_remap. "
             "Outputs: results.json, report.html (learning curve, tables), learning_curve.png, runs/ (one file per "
             "finished run: a cancelled or killed experiment continues where it stopped when rerun with the same "
             "settings), synthetic/ (the generated images) and segmenter/ (trained on all real training pairs; "
-            "Evaluate uses it for the map-adherence score)."))
+            "Evaluate uses it for the map-adherence score); with Labels, plan.json (the design and comparisons "
+            "fixed before the runs) and generators/ (each real block's generator and its images) instead of "
+            "synthetic/ and segmenter/."))
 
     def initAlgorithm(self, config=None):  # noqa: N802 - QGIS API name
         self.addParameter(helped(QgsProcessingParameterFile(self.DATASET, self.tr("Training dataset"),
                                                             QgsProcessingParameterFile.Folder),
-                                 "the output of Build training dataset; it needs a test split"))
+                                 "the output of Build training dataset; without Labels it needs a test split "
+                                 "(scored there), with Labels it does not (scored on the polygons)"))
         self.addParameter(helped(QgsProcessingParameterFile(
             self.MODEL, self.tr("Generator model"), QgsProcessingParameterFile.Folder, defaultValue=str(DEMO_MODEL),
             optional=True), MODEL_HELP))
@@ -104,7 +110,7 @@ class AugmentationExperiment(MapSynthAlgorithm):
             "training runs per arm and fraction, paired across arms (the same initial weights per seed)"))
         self.addParameter(helped(QgsProcessingParameterNumber(
             self.STEPS, self.tr("Segmentation steps"), QgsProcessingParameterNumber.Integer, 300, False, 1),
-            "training steps of each segmentation run"))
+            "training steps of each segmentation run (at most, with Labels: early stopping)"))
         self.addParameter(helped(QgsProcessingParameterEnum(self.DEVICE, self.tr("Generator device"),
                                                             list(settings.DEVICES), False, 0),
                                  "auto = the Device of MapSynth Settings (if that is auto too: a CUDA GPU when "

@@ -52,6 +52,20 @@ def tables(results: dict, planned: int) -> str:
     return "\n".join(lines)
 
 
+def wall_time(folder: Path) -> str:
+    """The wall time scripts/run_experiment.sh wrote next to RESULTS_DIR (wall_time.json in its work dir), as a
+    sentence; it counts as end to end only when that invocation prepared the data and ran every run itself."""
+    path = folder.parent / "wall_time.json"
+    if not path.is_file():
+        return "The end-to-end wall time was not recorded (no wall_time.json from scripts/run_experiment.sh)."
+    recorded = json.loads(path.read_text())
+    minutes = round(recorded["seconds"] / 60)
+    if recorded.get("end_to_end"):
+        return f"{minutes} min end to end (scripts/run_experiment.sh: preparation and generator training included)."
+    return (f"The end-to-end wall time was not recorded: the last invocation of scripts/run_experiment.sh took "
+            f"{minutes} min but reused earlier work (prepared data or finished runs).")
+
+
 def section(results: dict, text: str, folder: Path) -> str:
     """The whole section. results.json records neither the date nor the machine of the runs: the date is the
     file's, the machine the one writing the section."""
@@ -61,7 +75,7 @@ def section(results: dict, text: str, folder: Path) -> str:
         HEADING, "",
         header("scripts/experiment_docs.py", "make experiment", when=when)
         + " The date is results.json's; it does not record the machine, so that is the one that wrote this section. "
-        f"{minutes:.0f} min of segmenter training in all (results.json).", "",
+        f"{minutes:.0f} min of segmenter training in all (results.json). {wall_time(folder)}", "",
         "`make experiment` (scripts/run_experiment.sh) runs `mapsynth augmentation-experiment` on the Aberystwyth "
         "pairs of the demo grid (guarded split). The segmenter learns the derived land-cover maps (weak labels: a "
         "threshold rule on the imagery) and is scored only on the independent hand-digitised rsgislib polygons, out "

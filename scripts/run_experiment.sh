@@ -22,6 +22,10 @@ POLYGONS="$DATA/labels_aberystwyth_rsgislib/cls_poly_smpls.gpkg"
 PY=$ROOT/.venv-backend/bin/python
 [ -f "$POLYGONS" ] || { echo "The independent labels are missing: $POLYGONS" >&2; exit 1; }
 START=$(date +%s)
+# end to end only if this invocation does everything: no prepared data, labels or results from an earlier one
+FRESH=true
+if [ -e "$WORK/data" ] || [ -e "$WORK/labels.gpkg" ] || [ -e "$WORK/results" ]; then FRESH=false; fi
+rm -f "$WORK/wall_time.json"  # written at the end: an interrupted invocation leaves none
 echo "== Aberystwyth pairs (grid, Sentinel-2 patches, derived maps, dataset) in $WORK/data"
 [ -f "$WORK/data/dataset/train/metadata.jsonl" ] ||
     DEMO_PREPARE_ONLY=1 MAPSYNTH_DEMO_TRAINING="$WORK/data" scripts/train_demo_model.sh
@@ -50,4 +54,7 @@ echo "== experiment (progress below; resumes if interrupted)"
     --generation-steps "${GEN_STEPS:-10}" --steps "${SEG_STEPS:-1000}" --batch-size "${SEG_BATCH:-8}" \
     --validate-every "${VALIDATE_EVERY:-25}" --patience "${PATIENCE:-4}" --threads "${THREADS:-2}" --device cpu \
     --output-dir "$WORK/results" --json
-echo "results: $WORK/results/results.json, report: $WORK/results/report.html ($(( ($(date +%s) - START) / 60 )) min)"
+SECONDS_TAKEN=$(( $(date +%s) - START ))
+# the wall time of this invocation, preparation and generator training included (experiment_docs.py reads it)
+printf '{"seconds": %d, "end_to_end": %s}\n' "$SECONDS_TAKEN" "$FRESH" > "$WORK/wall_time.json"
+echo "results: $WORK/results/results.json, report: $WORK/results/report.html ($(( SECONDS_TAKEN / 60 )) min)"

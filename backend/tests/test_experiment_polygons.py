@@ -1,8 +1,10 @@
 """The augmentation experiment scored on independent polygons: the scored labels come from the polygon layer and
 not from the imagery, no scored pixel lies in any training patch of the segmenter, its validation block or the
-arm's generator (checked from the footprints, independently of the experiment's own bookkeeping), every polygon is
-scored once per seed, the seeds are paired across arms, Holm's correction matches a hand computation, and
-results.json is strict JSON with per-seed values and per-polygon confusion rows."""
+arm's generator (checked from the footprints, independently of the experiment's own bookkeeping, and for the
+generator from the dataset its model card says it trained on), every polygon is scored once per seed, the seeds are
+paired across arms, Holm's correction matches a hand computation, results.json is strict JSON with per-seed values
+and per-polygon confusion rows, a resumed experiment redoes only its missing runs without retraining a generator,
+and a generator fine-tuned from MODEL (which may have seen the polygons) is flagged in the log and the report."""
 
 import json
 import shutil
@@ -91,6 +93,20 @@ def _polygons(labels: Path) -> dict:
     return out
 
 
+def _generator_training_patches(out: Path) -> dict[str, frozenset]:
+    """Generator folder -> the patch ids of the dataset its model card says it was trained on (that dataset's
+    train/metadata.jsonl), each a training pair of the experiment's dataset; the card's count must agree."""
+    found = {}
+    for card_path in sorted(out.glob("generators/*/training/model/model_card.json")):
+        card = json.loads(card_path.read_text())
+        records = [json.loads(line) for line in (Path(card["dataset"]) / "train" / "metadata.jsonl").open()]
+        assert len(records) == card["data"]["train"] and card["data"]["validation"] == card["data"]["test"] == 0
+        assert all("/dataset/train/multispectral/" in r["multispectral"] for r in records)
+        found[card_path.parents[2].name] = frozenset(r["patch_id"] for r in records)
+    assert found, "no generator was trained"
+    return found
+
+
 def test_no_scored_pixel_lies_in_any_training_patch(world):
     footprints, polygons = _footprints(world["dataset"]), _polygons(world["labels"])
     runs = world["results"]["runs"]
@@ -105,6 +121,13 @@ def test_no_scored_pixel_lies_in_any_training_patch(world):
             assert closest >= GUARD * 10 - 1e-6, (run["key"], fid)
     same_maps = [r for r in runs if r["arm"] == "real+same_maps"]
     assert same_maps and all(r["generator_patches"] == r["train_patches"] for r in same_maps)
+    trained_on = _generator_training_patches(world["root"] / "out")  # what the generators really saw, from disk
+    synthetic = [r for r in runs if r["arm"] in ("real+same_maps", "real+unpaired_maps")]
+    assert {frozenset(r["train_patches"]) for r in synthetic} == set(trained_on.values())
+    for run in synthetic:
+        for fid in run["scored_polygons"]:
+            closest = min(polygons[fid][1].distance(footprints[pid]) for pid in run["train_patches"])
+            assert closest >= GUARD * 10 - 1e-6, (run["key"], fid)
     unpaired = [r for r in runs if r["arm"] == "real+unpaired_maps"]
     assert unpaired and all(not set(r["synthetic_map_patches"]) & set(r["train_patches"]) for r in unpaired)
     full = [r for r in runs if r["real_fraction"] == 1.0]
@@ -214,3 +237,44 @@ def test_a_label_field_or_class_that_does_not_fit_fails_with_one_line(world, tmp
         with pytest.raises(UserError, match=expected):
             run(tmp_path / "out", world["dataset"], labels, world["model"], **given)
     assert not (tmp_path / "out" / "results.json").exists()
+
+
+def _mtimes(folder: Path) -> dict[str, int]:
+    return {str(p.relative_to(folder)): p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()}
+
+
+def test_a_resumed_polygon_experiment_redoes_only_the_missing_run_and_keeps_its_generator(world, tmp_path, capsys):
+    out = shutil.copytree(world["root"] / "out", tmp_path / "out")  # copies keep their modification times
+    lost = "f0.25_all_real_same_maps_s1.json"
+    before = json.loads((out / "runs" / lost).read_text())
+    (out / "runs" / lost).unlink()
+    runs, generators = _mtimes(out / "runs"), _mtimes(out / "generators")
+    assert any("model" in name for name in generators) and any(name.endswith(".tif") for name in generators)
+    capsys.readouterr()
+    results = run(out, world["dataset"], world["labels"], world["model"])
+    log = capsys.readouterr().err
+    assert "resuming: 15 of 16 runs already finished" in log and "generator of block" not in log
+    assert len(results["runs"]) == 16 and not results["runs_missing"]
+    now = _mtimes(out / "runs")
+    assert set(now) == set(runs) | {lost} and {k: now[k] for k in runs} == runs
+    assert _mtimes(out / "generators") == generators, "the generator was retrained or its images regenerated"
+    again = json.loads((out / "runs" / lost).read_text())
+    assert again["polygon_counts"] == before["polygon_counts"] and again["best_step"] == before["best_step"]
+
+
+def test_a_generator_fine_tuned_from_model_is_flagged_in_the_log_and_the_report(world, tmp_path, capsys):
+    """The base model may have seen the polygons' pixels: the experiment says so (and does not when the
+    generators are trained from scratch). MODEL here is a real generator of this dataset's bands and size."""
+    base = next((world["root"] / "out" / "generators").glob("*/training/model"))
+    capsys.readouterr()
+    given = {"generator_from": "model", "real_fractions": "0.25", "seeds": 1, "synthetic": "same_maps"}
+    results = run(tmp_path / "out", world["dataset"], world["labels"], base, **given)
+    log = capsys.readouterr().err
+    lines = [line for line in log.splitlines() if "GENERATOR_FROM=model" in line]  # tqdm may prefix a cursor move
+    assert len(lines) == 1 and "WARNING: GENERATOR_FROM=model" in lines[0]
+    assert "imagery of the labelled polygons" in lines[0]
+    assert "fine-tuning" in log  # the warning is about a generator that really was fine-tuned from MODEL
+    assert len(results["warnings"]) == 1 and "imagery of the labelled polygons" in results["warnings"][0]
+    assert "GENERATOR_FROM=model" in (tmp_path / "out" / "report.html").read_text()
+    assert world["results"]["warnings"] == []
+    assert "GENERATOR_FROM" not in (world["root"] / "out" / "report.html").read_text()

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
+from shared_data import ABERYSTWYTH_S2 as SCENE  # tests/shared_data.py (conftest): MAPSYNTH_SHARED_DATA
 
 from mapsynth_backend.evaluate.c2st import c2st, group_folds
 from mapsynth_backend.evaluate.command import COMMANDS, evaluate
@@ -22,7 +23,6 @@ from mapsynth_backend.evaluate.realism import (
 )
 from mapsynth_backend.runtime.protocol import ConsoleReporter
 
-SCENE = Path("/work/shared/data/s2_aberystwyth_20210527/aberystwyth_s2_20210527_b02_b03_b04_b08_10m_epsg27700.tif")
 needs_scene = pytest.mark.skipif(not SCENE.exists(), reason=f"the real Aberystwyth scene is absent ({SCENE})")
 BANDS = ["B02", "B03", "B04", "B08"]
 ROOT = Path(__file__).resolve().parents[2]

@@ -68,6 +68,14 @@ DERIVED_WARNING = (
 )
 
 
+BASE_MODEL_WARNING = (
+    "GENERATOR_FROM=model: every block's generator is fine-tuned from MODEL ({model}), which may have been trained"
+    " on imagery of the labelled polygons; the guard keeps the polygons away from the block each generator is"
+    " fine-tuned on, not from what MODEL saw before, so the synthetic arms may carry scored pixels: use"
+    " GENERATOR_FROM=scratch unless MODEL was trained away from the labelled area"
+)
+
+
 def _device(requested: str) -> str:
     """'auto' (the default of the CLI and QGIS alike) = CUDA when this torch sees a GPU, else the CPU."""
     import torch
@@ -105,12 +113,18 @@ def _independent_experiment(params: dict[str, Any], reporter: Reporter) -> dict[
     experiment = Experiment(dataset, params, sources, fractions)
     details = {key: params[key] for key in INDEPENDENT_DETAILS}
     prepare_output_dir(out, "augmentation-experiment", dataset.fingerprint(), details)
+    warnings = []
+    generators = any(a in ("real+same_maps", "real+unpaired_maps") for u in experiment.units for a in u.arms)
+    if params["generator_from"] == "model" and generators:
+        warnings.append(BASE_MODEL_WARNING.format(model=params["model"]))
+        reporter.log(f"WARNING: {warnings[-1]}")
     header = {
         "dataset": str(dataset.folder),
         "model": params["model"],
         "generator": card.get("name", card.get("family")) if params["generator_from"] == "model" else "scratch",
         "labels": params["labels"],
         "settings": details,
+        "warnings": warnings,
     }
     if not params["report_only"]:
         torch.set_num_threads(max(1, params["threads"] or torch.get_num_threads()))
@@ -302,7 +316,9 @@ COMMANDS = (
         " seeds; score on the held-out real test split (results.json, report.html).",
         augmentation_experiment,
         (
-            Param("dataset", "path", help="training dataset folder (build-dataset) with a test split"),
+            Param(
+                "dataset", "path", help="training dataset folder (build-dataset); without LABELS it needs a test split"
+            ),
             Param("model", "path", help="generator model directory (model_card.json)"),
             Param("real_fractions", "str", "0.1,0.25,1.0", "fractions of the training split, in (0, 1]"),
             Param("synthetic", "str", "same_maps,unpaired_maps", "synthetic sources: same_maps, unpaired_maps"),

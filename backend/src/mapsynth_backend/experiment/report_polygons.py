@@ -69,6 +69,8 @@ def write_polygon_report(out: Path, results: dict[str, Any]) -> Path:
         "The derived maps (a rule applied to the imagery) are used only as weak training labels, never as the"
         " answer: the derived-map rule itself is scored on the polygons below as a baseline."
     )
+    for warning in results.get("warnings", []):
+        report.note(f"Warning: {warning}.")
     for note in results.get("design_notes", []):
         report.note(note)
     report.section("Macro recall")

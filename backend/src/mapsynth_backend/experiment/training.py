@@ -58,6 +58,24 @@ def _batch(pool: Pool, count: int, rng: np.random.Generator, drawn=None) -> tupl
     return images, labels
 
 
+def step_batch(
+    real: Pool,
+    extra: Pool | None,
+    schedule: Schedule,
+    real_rng: np.random.Generator,
+    extra_rng: np.random.Generator,
+    drawn=None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The images and targets of one step, not yet normalised: ``batch_size`` real samples first, then
+    ``extra_per_step`` samples of ``extra`` (if any) on top of them. The real draws use ``real_rng`` alone, so they
+    are the same whether or not (and whatever) extras are added."""
+    images, labels = _batch(real, schedule.batch_size, real_rng, drawn)
+    if extra is not None and schedule.extra_per_step:
+        more_images, more_labels = _batch(extra, schedule.extra_per_step, extra_rng)
+        images, labels = images + more_images, labels + more_labels
+    return np.stack(images), np.stack(labels)
+
+
 def validation_loss(model, images: np.ndarray, labels: np.ndarray, batch: int = 16) -> float:
     import torch
 
@@ -80,9 +98,10 @@ def train(
     seed: int,
     check: Callable[[int], None] | None = None,
 ):
-    """(model with the best validation weights, {steps, best_step, best_validation_loss, initial_weights,
-    real_samples}): the last two are digests of the initial weights and of the real samples drawn in the steps
-    before the first check (which every run makes), which the arms of one seed share."""
+    """(model with the best validation weights, {steps, best_step, best_validation_loss, validation_losses,
+    initial_weights, real_samples}): validation_losses are the [step, loss] of every check; the last two are
+    digests of the initial weights and of the real samples drawn in the steps before the first check (which every
+    run makes), which the arms of one seed share."""
     import torch
 
     torch.manual_seed(seed)
@@ -102,17 +121,16 @@ def train(
     loss_fn = torch.nn.CrossEntropyLoss(ignore_index=IGNORE)
     real_rng, extra_rng = np.random.default_rng(seed), np.random.default_rng([seed, 1])
     val_images = segmenter.normalise(validation.images, *stats)
-    best, best_state, best_step, waited, step = np.inf, None, 0, 0, 0
+    best, best_state, best_step, waited, step, history = np.inf, None, 0, 0, 0, []
     for step in range(1, schedule.max_steps + 1):
         if check is not None:
             check(step)
         model.train()
-        images, labels = _batch(real, schedule.batch_size, real_rng, drawn if step <= schedule.validate_every else None)
-        if extra is not None and schedule.extra_per_step:
-            more_images, more_labels = _batch(extra, schedule.extra_per_step, extra_rng)
-            images, labels = images + more_images, labels + more_labels
-        inputs = segmenter.normalise(np.stack(images), *stats)
-        loss = loss_fn(model(torch.from_numpy(inputs)), torch.from_numpy(np.stack(labels).astype(np.int64)))
+        images, labels = step_batch(
+            real, extra, schedule, real_rng, extra_rng, drawn if step <= schedule.validate_every else None
+        )
+        inputs = segmenter.normalise(images, *stats)
+        loss = loss_fn(model(torch.from_numpy(inputs)), torch.from_numpy(labels.astype(np.int64)))
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
@@ -120,6 +138,7 @@ def train(
         if step % schedule.validate_every == 0 or step == schedule.max_steps:
             model.eval()
             value = validation_loss(model, val_images, validation.targets)
+            history.append([step, value])
             if value < best:
                 best, best_step, waited = value, step, 0
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -134,6 +153,7 @@ def train(
         "steps": step,
         "best_step": best_step,
         "best_validation_loss": float(best),
+        "validation_losses": history,
         "initial_weights": initial.hexdigest()[:16],
         "real_samples": drawn.hexdigest()[:16],
     }
