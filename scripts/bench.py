@@ -189,13 +189,19 @@ def bench_demo(work: Path) -> float:
     return time.perf_counter() - start
 
 
+def demo_steps(timings: Path) -> str:
+    """The steps the demo ran, as scripts/demo.sh titled them in its timings.tsv ('N/M title', seconds, memory)."""
+    titles = [line.split("\t")[0] for line in timings.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return "; ".join(re.sub(r"^\d+/\d+ ", "", title) for title in titles)
+
+
 def demo_section(seconds: float, pixel: dict) -> str:
     card = json.loads((ROOT / "resources" / "models" / "mapsynth-demo-pixel-small" / "model_card.json").read_text())
     # make train-demo-model's default from-scratch run (the card's own steps may be a fine-tuning run's)
     script = (ROOT / "scripts" / "train_demo_model.sh").read_text(encoding="utf-8")
     steps, batch = int(re.search(r"STEPS=\$\{DEMO_STEPS:-(\d+)\}", script).group(1)), card["training"]["batch_size"]
     minutes = steps * batch / pixel["train_samples_per_s"] / 60
-    chain = "grid, render, SEAMLESS generation (1 variation), assembly, masks, netCDF, report, project"
+    chain = demo_steps(ROOT / ".mapsynth-bench-demo" / "logs" / "timings.tsv")
     return f"""## The embedded demo
 
 {header(SCRIPT, COMMAND)}
