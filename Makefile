@@ -20,7 +20,7 @@ HOMEPAGE_URL ?=
 VERSION := $(shell sed -n 's/^version=//p' metadata.txt)
 export QT_QPA_PLATFORM ?= offscreen
 
-.PHONY: help setup qgis tools test test-lint test-backend test-qgis test-cli test-demo lint zip doctor demo bench train-demo-model distill-demo-model experiment bench-pix2pix bench-realism bench-realism-ablation bench-area bench-water clean
+.PHONY: help setup qgis tools test test-lint test-backend test-qgis test-cli test-demo lint zip doctor demo bench train-demo-model distill-demo-model experiment bench-pix2pix bench-realism bench-realism-ablation bench-realism-training bench-area bench-water clean
 
 help:
 	@echo "make demo    run the main job on the embedded default (sets up first); make demo AREA=helsinki"
@@ -157,6 +157,12 @@ bench-realism-ablation: setup
 		--variant "$$T,50,sde-dpmsolver++,,teacher" --variant "$$T,50,ddim-eta1,,teacher" \
 		--variant "$$W/plain/model,20,,,+1200 steps" --variant "$$W/ema/model,20,,,+1200 steps EMA" \
 		--variant "$$W/ema-minsnr/model,20,,,+1200 steps EMA min-SNR 5"
+
+bench-realism-training: setup
+	[ -f .mapsynth-demo-training/dataset/radiometry.json ] || DEMO_PREPARE_ONLY=1 QGIS_PROCESS=$(QGIS_PROCESS) scripts/train_demo_model.sh
+	scripts/realism_training.sh
+	$(BACKEND_VENV)/bin/python scripts/realism_training_section.py \
+		$${MAPSYNTH_TRAINING_ABLATION_DIR:-.mapsynth-realism-training}/measure/realism.json
 
 # How the chain's cost grows with the area (10, 40, 160 km² of Liechtenstein; about an hour on 2 cores)
 bench-area: setup
