@@ -1,5 +1,7 @@
-"""make demo's chain (scripts/demo.sh, all through qgis_process) with the embedded model, on part of the real
-Helsinki extract: the synthetic city must look like its map where it matters."""
+"""make demo's chain (scripts/demo.sh, all through qgis_process) with the embedded model, on the real Helsinki
+extract (make demo AREA=helsinki): the chain, its outputs, nodata, seams and streets. The water guidance was chosen
+on this extract, so its water and saturation goals are tested on an area that chose nothing
+(tests/demo/test_demo_liechtenstein.py), not here."""
 
 import json
 import os
@@ -14,7 +16,6 @@ from ..conftest import BACKEND_PYTHON, HELSINKI_BBOX, HELSINKI_OSM, pixel_lon_la
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT / "resources" / "models" / "mapsynth-demo-pixel-small"
-CARD = json.loads((MODEL / "model_card.json").read_text(encoding="utf-8"))
 PALETTE = {"water": (40, 90, 200), "grass": (140, 205, 95), "forest": (35, 110, 45),
            "residential_building": (180, 40, 40), "other_building": (90, 30, 110)}
 
@@ -60,13 +61,11 @@ def measurements(out: Path) -> dict[str, float]:
     reflectance = gdal.Open(str(out / "mosaic.tif")).ReadAsArray().astype(np.float64) * 1e-4 - 0.1
     blue, green, red, nir = reflectance
     ndvi = (nir - red) / (nir + red)
-    ndwi = (green - nir) / (green + nir)
     masks = class_masks(out, ndvi.shape)
     assert masks["water"].sum() > 100 and masks["grass"].sum() > 100
     vegetation = masks["grass"] | masks["forest"]
     built = masks["residential_building"] | masks["other_building"]
-    values = {"water_like": float((ndwi[masks["water"]] > 0).mean()),
-              "vegetation_ndvi": float(np.median(ndvi[vegetation])), "built_ndvi": float(np.median(ndvi[built]))}
+    values = {"vegetation_ndvi": float(np.median(ndvi[vegetation])), "built_ndvi": float(np.median(ndvi[built]))}
     print(f"\n{values}")
     return values
 
@@ -75,12 +74,6 @@ def test_vegetation_is_green_and_built_up_is_not(demo):
     values = measurements(demo[0])
     assert values["vegetation_ndvi"] > 0.3
     assert values["built_ndvi"] < values["vegetation_ndvi"]
-
-
-@pytest.mark.xfail(strict=True, reason="0.872 of the water is water-like (NDWI > 0) at the demo's CLASS_GUIDANCE "
-                   "water=1.75 (water=2.0: 0.891, but water NDVI -0.36 against -0.18 real); issue 8 asks 0.9")
-def test_osm_water_is_water_like(demo):
-    assert measurements(demo[0])["water_like"] >= 0.9
 
 
 def test_seams_are_invisible_in_every_band_of_the_report(demo):
@@ -130,32 +123,6 @@ def test_no_pixels_outside_the_data_bounds(demo):
     assert reported["fraction"] == pytest.approx(nodata.mean(), abs=1e-6)
     assert reported["outside_data_bounds"] == pytest.approx(nodata.mean(), abs=0.01)
     assert "of the mosaic is nodata" in (out / "report" / "report.html").read_text(encoding="utf-8")
-
-
-def test_water_ndvi_matches_the_real_water_of_the_model_card(demo):
-    out, _ = demo
-    reflectance = gdal.Open(str(out / "mosaic.tif")).ReadAsArray().astype(np.float64) * 1e-4 - 0.1
-    ndvi = (reflectance[3] - reflectance[2]) / (reflectance[3] + reflectance[2])
-    water = class_masks(out, ndvi.shape)["water"] & np.isfinite(ndvi) & (reflectance > -0.1).all(axis=0)
-    real = CARD["held_out_evaluation"]["per_class"]["water"]["real_ndvi_median"]
-    synthetic = float(np.median(ndvi[water]))
-    print(f"\nwater NDVI median: synthetic {synthetic:.3f}, real (model card) {real:.3f}, {water.sum()} px")
-    assert water.sum() > 100
-    assert abs(synthetic - real) <= 0.10
-
-
-def test_few_pixels_at_the_clip_floor_or_ceiling(demo):
-    out, _ = demo
-    dn = gdal.Open(str(out / "mosaic.tif")).ReadAsArray().astype(np.float64)
-    valid = (dn > 0).all(axis=0)
-    clip = CARD["radiometry"]["clip"]
-    saturated = np.zeros(valid.shape, bool)
-    for band, name in enumerate(CARD["bands"]):
-        low, high = ((np.array(clip[name]) + 0.1) * 1e4)  # in DN; generation writes rint of the clipped value
-        saturated |= (dn[band] <= low + 0.5) | (dn[band] >= high - 0.5)
-    share = float(saturated[valid].mean())
-    print(f"\nsaturated pixels (any band at the card's clip floor or ceiling): {100 * share:.2f} %")
-    assert share < 0.01
 
 
 def test_streets_show_as_lines_in_the_report(demo):

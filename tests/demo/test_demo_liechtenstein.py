@@ -15,6 +15,7 @@ from osgeo import gdal
 from ..conftest import pixel_lon_lat  # noqa: TID252
 
 ROOT = Path(__file__).resolve().parents[2]
+MODEL = ROOT / "resources" / "models" / "mapsynth-demo-pixel-fewstep"  # make demo's (scripts/demo.sh)
 EXTRACT = ROOT / "demo-data" / "liechtenstein" / "liechtenstein-rhine-valley.osm.pbf"
 CLIP_BBOX = (9.47, 47.09, 9.60, 47.24)  # lon/lat: the extract's header bbox (demo-data/liechtenstein/README.md)
 HELD_OUT_EXTENT = "9.505,9.545,47.205,47.245 [EPSG:4326]"
@@ -107,3 +108,20 @@ def test_osm_water_is_water(demo):
     print(f"\nOSM water: median NDVI {water['ndvi_median']} over {water['pixels']} px")
     assert water["pixels"] > 50
     assert water["ndvi_median"] < 0
+
+
+def test_few_pixels_at_the_clip_floor_or_ceiling(demo):
+    """Generation clips to the model card's range; a pixel at the floor or ceiling of any band is a clipped one.
+    Goal (model card evaluation): under 1 % of the valid pixels."""
+    out, _, _ = demo
+    card = json.loads((MODEL / "model_card.json").read_text(encoding="utf-8"))
+    dn = gdal.Open(str(out / "mosaic.tif")).ReadAsArray().astype(np.float64)
+    valid = (dn > 0).all(axis=0)
+    saturated = np.zeros(valid.shape, bool)
+    for band, name in enumerate(card["bands"]):
+        low, high = (np.array(card["radiometry"]["clip"][name]) + 0.1) * 1e4  # DN; generation writes rint
+        saturated |= (dn[band] <= low + 0.5) | (dn[band] >= high - 0.5)
+    share = float(saturated[valid].mean())
+    print(f"\nsaturated pixels (any band at the card's clip floor or ceiling): {100 * share:.2f} % of {valid.sum()}")
+    assert valid.sum() > 10_000
+    assert share < 0.01
