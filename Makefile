@@ -32,11 +32,12 @@ help:
 	@echo "make experiment   is the synthetic data useful? augmentation experiment on the demo model's real pairs"
 	@echo "make bench-realism   realism of the demo models (C2ST, spectra, band correlations) and a sampler ablation"
 	@echo "make bench-realism-ablation   samplers and training changes of the teacher, on validation (about 45 min)"
+	@echo "make bench-realism-training   guarded split and flip/turn augmentation of the teacher, on validation (about 70 min)"
 	@echo "make bench-area   how the chain's time and memory grow with the area (10, 40, 160 km²; about an hour)"
 	@echo "make bench-water   the demo's water: generated NDVI by distance from the shore vs the training water"
 	@echo "make bench-pix2pix   pix2pix baseline vs the demo pixel model (trains pix2pix small first)"
 	@echo "make docs    algorithm reference: docs/algorithms.md and the Help buttons' resources/help/algorithms.html"
-	@echo "make guide-images   the user guide's screenshots (QGIS under Xvfb; runs make demo first when needed)"
+	@echo "make guide-images   the user guide's screenshots: each step's dialog filled in and its result (QGIS under Xvfb; make demo first when needed; 3-5 min)"
 	@echo "make zip     development zip; release: make zip RELEASE=1 EMAIL=.. REPOSITORY_URL=.. TRACKER_URL=.. HOMEPAGE_URL=.."
 	@echo "make lint | make doctor | make clean"
 
@@ -90,15 +91,18 @@ test-gui: setup
 docs: $(QGIS_VENV)/.installed $(BACKEND_VENV)/.installed
 	MAPSYNTH_BACKEND_PYTHON=$(CURDIR)/$(BACKEND_VENV)/bin/python $(QGIS_VENV)/bin/python scripts/make_algorithms_doc.py
 
-# docs/user-guide.md's pictures: the GUI tier (QGIS desktop under Xvfb) photographs every dialog and make demo's
-# project, then they are copied with the parameters each dialog showed (tests/qgis/test_user_guide.py fails when a
-# dialog has changed since).
+# docs/user-guide.md's pictures: the GUI tier (QGIS desktop under Xvfb, MAPSYNTH_GUI_GUIDE set) photographs every
+# dialog filled in with the demo's inputs and every step's result (make demo's outputs, the demo dataset's, and
+# three small runs of its own: 10 fine-tuning steps, a what-if edit, land-cover maps; about 5 min on 2 cores), then
+# they are copied with the parameters and values each dialog showed (tests/qgis/test_user_guide.py fails when a
+# dialog has changed since, or a picture is missing, empty or from another run).
 .PHONY: guide-images
 guide-images: setup
 	[ -f demo-output/demo.qgz ] || QGIS_PROCESS=$(QGIS_PROCESS) scripts/demo.sh
-	MAPSYNTH_GUI_OUT=$(CURDIR)/.mapsynth-test/gui-guide $(QGIS_VENV)/bin/python -m pytest tests/gui -q \
-		-k reached_every_window
-	$(BASE_PYTHON) scripts/guide_images.py .mapsynth-test/gui-guide
+	[ -f .mapsynth-demo-training/dataset/radiometry.json ] || DEMO_PREPARE_ONLY=1 QGIS_PROCESS=$(QGIS_PROCESS) scripts/train_demo_model.sh
+	MAPSYNTH_GUI_GUIDE=1 MAPSYNTH_GUI_OUT=$(CURDIR)/.mapsynth-test/gui-guide $(QGIS_VENV)/bin/python -m pytest \
+		tests/gui -q -k reached_every_window
+	$(QGIS_PYTHON) scripts/guide_images.py .mapsynth-test/gui-guide
 
 lint: $(BACKEND_VENV)/.installed
 	$(BACKEND_VENV)/bin/ruff check .

@@ -37,8 +37,9 @@ BAND_NAMES = {"B02": "blue", "B03": "green", "B04": "red", "B08": "near infrared
 BUILDING_CLASSES = (("residential", "Residential", (60, 120, 200, 140)),
                     ("non_residential", "Non-residential", (230, 90, 20, 160)),
                     ("uncertain", "Undecided", (150, 150, 150, 120)))
-# top-to-bottom order of a run's layers in its group: vectors over masks over the mosaics, true colour first
-ORDER = ("buildings", "seams", "mask", "labels", "true_colour", "false_colour")
+# top-to-bottom order of a run's layers in its group: vectors over masks over the mosaics, true colour first (the
+# what-if edit outlines on top: below the rasters they were hidden)
+ORDER = ("outline", "buildings", "seams", "mask", "labels", "true_colour", "false_colour")
 KIND_PROPERTY = "mapsynth/kind"
 RAMP_TITLES = {"mask": "Coverage fraction (0-1)", "labels": "Source patch"}
 _KEEP: list = []  # post-processors must stay referenced or QGIS silently skips them
@@ -54,8 +55,15 @@ def _move_to_group(layer, project, group_name: str) -> None:
     if node is None:
         return
     rank = _rank(layer)
-    position = sum(1 for child in group.children()
+    children = group.children()
+    position = sum(1 for child in children
                    if child is not node and getattr(child, "layer", None) and _rank(child.layer()) <= rank)
+    # QGIS may have added the layer into this group already (the group is the Layers panel's insertion point once
+    # it exists): the clone goes in before the node is removed (removing it first would drop the layer), so an
+    # index counted without the node moves one down when the node is above it
+    own = next((index for index, child in enumerate(children) if child is node), None)
+    if own is not None and own <= position:
+        position += 1
     clone = node.clone()
     group.insertChildNode(position, clone)
     node.parent().removeChildNode(node)

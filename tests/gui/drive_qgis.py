@@ -1,7 +1,9 @@
 """Runs INSIDE QGIS desktop (qgis --code this file), started by tests/gui/test_desktop.py under Xvfb: opens every
 MapSynth window a user can reach, records what a user would see as wrong, saves a screenshot of each window and
 writes everything to results.json in $MAPSYNTH_GUI_OUT, then ends QGIS. No assertions here: the pytest side
-judges, so that each check reports on its own."""
+judges, so that each check reports on its own. With MAPSYNTH_GUI_GUIDE set (make guide-images), the dialogs of
+docs/user-guide.md are photographed filled in with the demo's inputs (guide_inputs.py) and each step's result is
+photographed too (guide_results.py); without it (CI) they show their defaults and no result is taken."""
 
 import json
 import os
@@ -16,6 +18,8 @@ from qgis.PyQt.QtWidgets import QScrollArea
 from qgis.utils import iface, plugins
 
 OUT = Path(os.environ["MAPSYNTH_GUI_OUT"])
+GUIDE = bool(os.environ.get("MAPSYNTH_GUI_GUIDE"))
+GUIDE_DIALOG = (960, 760)  # guide pictures: room for more of the filled-in parameters (fits 1280 x 800)
 SHOTS = OUT / "screenshots"
 RESULTS: dict = {"log": [], "python_errors": [], "message_bar": [], "windows": {}, "driver_errors": [],
                  "plugin_loaded": "mapsynth" in plugins}
@@ -69,17 +73,26 @@ def algorithm_dialogs() -> None:
 
     provider = QgsApplication.processingRegistry().providerById("mapsynth")
     RESULTS["algorithms"] = sorted(alg.id() for alg in provider.algorithms()) if provider else []
+    if GUIDE:
+        sys.path.insert(0, os.environ["MAPSYNTH_GUI_TESTS"])
+        import guide_inputs
     for alg_id in RESULTS["algorithms"]:
         try:
-            dialog = processing.createAlgorithmDialog(alg_id)
+            filled = guide_inputs.fill(alg_id) if GUIDE else {}
+            dialog = processing.createAlgorithmDialog(alg_id, filled)
             # the parameters the dialog shows: docs/user-guide.md's screenshots are current while these still are
             parameters = [p.name() for p in QgsApplication.processingRegistry().algorithmById(alg_id)
                           .parameterDefinitions()]
-            inspect(alg_id, dialog, {"parameters": parameters})
+            extra = {"parameters": parameters}
+            if filled:
+                dialog.resize(*GUIDE_DIALOG)
+                extra["values"] = guide_inputs.shown_values(dialog)
+            inspect(alg_id, dialog, extra)
             dialog.close()
             dialog.deleteLater()
         except Exception:  # noqa: BLE001 - recorded, judged by the test
             RESULTS["driver_errors"].append(f"{alg_id}: {traceback.format_exc()[-2000:]}")
+    QgsProject.instance().clear()  # the layers the filled-in dialogs picked; a clean project opens demo.qgz
 
 
 def plugin_dialogs() -> None:
@@ -182,11 +195,19 @@ def toolbox_run() -> None:
         "screenshot": str(shot)}
 
 
+def guide_results() -> None:
+    """docs/user-guide.md's result picture of every step (make guide-images only)."""
+    import guide_results as guide
+
+    guide.take(RESULTS, SHOTS, wait)
+
+
 def run() -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     screen = QgsApplication.primaryScreen().geometry()
     RESULTS["screen"] = [screen.width(), screen.height()]
-    for step in (algorithm_dialogs, plugin_dialogs, modeler, demo_project, toolbox_run):
+    steps = (algorithm_dialogs, plugin_dialogs, modeler, demo_project, toolbox_run)
+    for step in steps + ((guide_results,) if GUIDE else ()):
         started = time.monotonic()
         try:
             step()

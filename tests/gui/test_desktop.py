@@ -24,6 +24,10 @@ QGIS = os.environ.get("MAPSYNTH_QGIS", "/usr/bin/qgis")
 OUT = Path(os.environ.get("MAPSYNTH_GUI_OUT") or ROOT / ".mapsynth-test" / "gui")
 CRITICAL = 2  # Qgis.Critical
 DEMO = Path(os.environ.get("MAPSYNTH_DEMO_DIR") or ROOT / "demo-output") / "demo.qgz"  # `make demo` output
+# make guide-images: dialogs filled in with the demo's inputs and every step's result photographed (drive_qgis.py);
+# its three small runs (training, what-if, land cover) take minutes, not the CI tier's seconds
+GUIDE = bool(os.environ.get("MAPSYNTH_GUI_GUIDE"))
+TIMEOUT = 1500 if GUIDE else 420
 
 
 def build_demo(folder: Path) -> Path:
@@ -60,6 +64,8 @@ def desktop():
     if OUT.exists():
         shutil.rmtree(OUT)
     OUT.mkdir(parents=True)
+    if GUIDE and not DEMO.is_file():
+        pytest.fail(f"MAPSYNTH_GUI_GUIDE: the guide shows make demo's outputs, and {DEMO} is missing: make demo")
     fixture_demo = build_demo(OUT / "demo")  # also the target raster of the toolbox run
     demo = DEMO if DEMO.is_file() else fixture_demo
     env = {k: v for k, v in os.environ.items()
@@ -76,10 +82,10 @@ def desktop():
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=OUT,
                             start_new_session=True)
     try:
-        output, _ = proc.communicate(timeout=420)
+        output, _ = proc.communicate(timeout=TIMEOUT)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)  # xvfb-run, Xvfb and QGIS
-        output = proc.communicate()[0] + "\nQGIS did not finish within 420 s"
+        output = proc.communicate()[0] + f"\nQGIS did not finish within {TIMEOUT} s"
     (OUT / "qgis_output.txt").write_text(output, encoding="utf-8")
     results = OUT / "results.json"
     assert results.is_file(), f"QGIS wrote no results: {output[-3000:]}"
@@ -99,6 +105,15 @@ def test_plugin_is_enabled_and_the_driver_reached_every_window(desktop):
     assert {"plugin_settings", "plugin_setup", "plugin_status", "modeler_synthesize_city"} <= set(desktop["windows"])
     for info in desktop["windows"].values():
         assert Path(info["screenshot"]).stat().st_size > 1000, info
+    if GUIDE:  # every step of docs/user-guide.md: its dialog filled in, its result photographed
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location("guide_images", ROOT / "scripts" / "guide_images.py")
+        guide_images = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(guide_images)
+        for name in guide_images.DIALOGS:
+            assert desktop["windows"][f"mapsynth:{name}"].get("values"), f"{name}: the dialog was not filled in"
+            assert Path(desktop["guide"][name]["screenshot"]).stat().st_size > 1000, desktop["guide"][name]
 
 
 def test_no_python_error(desktop):

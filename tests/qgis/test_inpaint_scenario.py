@@ -75,6 +75,8 @@ def test_edits_are_inpainted_outside_bitwise_and_loaded_in_one_group(trained, tm
     renderer = layers["After"].renderer()
     assert (renderer.redBand(), renderer.greenBand(), renderer.blueBand()) == (3, 2, 1)
     assert layers["Edits"].renderer().symbol().color().alpha() == 0  # outline only
+    order = [node.layer().name() for node in groups[0].findLayers()]  # top to bottom, as the Layers panel
+    assert order[0] == "Edits", order  # the outlines over the rasters, or they are hidden
     project.removeAllMapLayers()
     project.layerTreeRoot().removeChildNode(groups[0])
 
