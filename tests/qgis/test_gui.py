@@ -40,14 +40,17 @@ def test_settings_dialog_validates_and_saves(plugin, backend_python, tmp_path):
 def test_setup_dialog_streams_output_and_stays_responsive(plugin, tmp_path):
     from mapsynth.plugin.gui.setup_dialog import SetupDialog, setup_steps
 
-    steps = [[sys.executable, "-c", "import time; print('step one', flush=True); time.sleep(0.5); print('more')"],
-             [sys.executable, "-c", "print('step two')"]]
+    go_on = tmp_path / "go-on"  # the first step ends only once the test has seen its first line: no timing race
+    first = ("import pathlib, time; print('step one', flush=True)\n"
+             f"while not pathlib.Path({str(go_on)!r}).exists(): time.sleep(0.05)\nprint('more')")
+    steps = [[sys.executable, "-c", first], [sys.executable, "-c", "print('step two')"]]
     dialog = SetupDialog(steps=steps, venv=tmp_path / "venv")
     dialog.show()
     dialog.start()
     assert not dialog.start_button.isEnabled()
-    assert wait_for(lambda: "step one" in dialog.output.toPlainText(), 10)  # streamed before the step ends
+    assert wait_for(lambda: "step one" in dialog.output.toPlainText(), 120)  # streamed before the step ends
     assert dialog.succeeded is None  # still running while the event loop turns
+    go_on.touch()
     assert wait_for(lambda: dialog.succeeded is not None)
     text = dialog.output.toPlainText()
     assert dialog.succeeded is True and "more" in text and "step two" in text and text.count("$ ") == 2
