@@ -80,8 +80,9 @@ def section(results: dict, text: str, folder: Path) -> str:
         "pairs of the demo grid (guarded split). The segmenter learns the derived land-cover maps (weak labels: a "
         "threshold rule on the imagery) and is scored only on the independent hand-digitised rsgislib polygons, out "
         "of fold, with a guard between scored pixels and training patches. Each fraction's generator is a small "
-        "pixel model trained from scratch on that fraction's real block only; synthetic samples are added on top "
-        "of the real ones per step. The derived-map rule itself is the baseline row. "
+        "pixel model trained from scratch on that fraction's real block only (at fraction 1, one per fold); "
+        "synthetic samples are added on top of the real ones per step. The derived-map rule itself is the baseline "
+        "row. "
         f"Settings: `{json.dumps(results.get('settings', {}), sort_keys=True)}`.", "",
         text, "", "![macro recall by real fraction](augmentation_experiment.png)"])
 

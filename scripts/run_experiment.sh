@@ -3,8 +3,9 @@
 # model's grid, scored on INDEPENDENT labels: the hand-digitised rsgislib polygons (forest, grass, urban, water),
 # never on the derived maps (those are weak training labels only). Resumable: rerun the same command after a kill.
 #
-# What a 2-core machine affords in about 90 min (each cut is an environment variable):
-#   FRACTIONS=0.1,1.0   (0.25 dropped; synthetic arms at 0.1 only: a generator per fold at 1.0 is out of budget)
+# The design on a 2-core machine, within 90 min (each setting is an environment variable):
+#   FRACTIONS=0.1,0.25,1.0 (every fraction with synthetic arms; at 1.0 a generator per fold and no unpaired-maps
+#                        arm: every map far enough from a fold's polygons is in its block)
 #   SEEDS=10            (paired across arms)
 #   FOLDS=2             (spatial folds of polygon clusters; they matter at fraction 1.0, whose blocks are per fold)
 #   GEN_TRAIN_STEPS=300 (the 10 % block's generator, pixel preset small, trained FROM SCRATCH on that block only:
@@ -49,7 +50,7 @@ EOF
 echo "== experiment (progress below; resumes if interrupted)"
 "$ROOT/.venv-backend/bin/mapsynth" augmentation-experiment --dataset "$WORK/data/dataset" --model "$MODEL" \
     --labels "$WORK/labels.gpkg" --label-field class --folds "${FOLDS:-2}" --guard "${GUARD:-16}" \
-    --real-fractions "${FRACTIONS:-0.1,1.0}" --seeds "${SEEDS:-10}" --variations "${VARIATIONS:-2}" \
+    --real-fractions "${FRACTIONS:-0.1,0.25,1.0}" --seeds "${SEEDS:-10}" --variations "${VARIATIONS:-2}" \
     --generator-preset "${GEN_PRESET:-small}" --generator-steps "${GEN_TRAIN_STEPS:-300}" \
     --generation-steps "${GEN_STEPS:-10}" --steps "${SEG_STEPS:-1000}" --batch-size "${SEG_BATCH:-8}" \
     --validate-every "${VALIDATE_EVERY:-25}" --patience "${PATIENCE:-4}" --threads "${THREADS:-2}" --device cpu \

@@ -110,7 +110,7 @@ def _generator_training_patches(out: Path) -> dict[str, frozenset]:
 def test_no_scored_pixel_lies_in_any_training_patch(world):
     footprints, polygons = _footprints(world["dataset"]), _polygons(world["labels"])
     runs = world["results"]["runs"]
-    assert len(runs) == 16 and not world["results"]["runs_missing"]
+    assert len(runs) == 20 and not world["results"]["runs_missing"]
     for run in runs:
         used = set(run["train_patches"]) | set(run["validation_patches"])
         used |= set(run["generator_patches"]) | set(run["synthetic_map_patches"])
@@ -131,7 +131,11 @@ def test_no_scored_pixel_lies_in_any_training_patch(world):
     unpaired = [r for r in runs if r["arm"] == "real+unpaired_maps"]
     assert unpaired and all(not set(r["synthetic_map_patches"]) & set(r["train_patches"]) for r in unpaired)
     full = [r for r in runs if r["real_fraction"] == 1.0]
-    assert {r["fold"] for r in full} == {0, 1} and {r["arm"] for r in full} == {"real", "real+classical"}
+    assert {r["fold"] for r in full} == {0, 1}
+    assert {r["arm"] for r in full} == {"real", "real+classical", "real+same_maps"}
+    # a generator per fold at fraction 1, each trained on its fold's block only
+    full_synthetic = [r for r in full if r["arm"] == "real+same_maps"]
+    assert len({frozenset(r["generator_patches"]) for r in full_synthetic}) == 2
 
 
 def test_every_polygon_is_scored_once_per_seed_and_arm(world):
@@ -141,7 +145,7 @@ def test_every_polygon_is_scored_once_per_seed_and_arm(world):
     scored: dict[tuple, Counter] = {}
     for run in results["runs"]:
         scored.setdefault((run["arm"], run["real_fraction"], run["seed"]), Counter()).update(run["scored_polygons"])
-    assert len(scored) == 12
+    assert len(scored) == 14
     for counter in scored.values():
         assert set(counter) == ids and set(counter.values()) == {1}
 
@@ -253,8 +257,8 @@ def test_a_resumed_polygon_experiment_redoes_only_the_missing_run_and_keeps_its_
     capsys.readouterr()
     results = run(out, world["dataset"], world["labels"], world["model"])
     log = capsys.readouterr().err
-    assert "resuming: 15 of 16 runs already finished" in log and "generator of block" not in log
-    assert len(results["runs"]) == 16 and not results["runs_missing"]
+    assert "resuming: 19 of 20 runs already finished" in log and "generator of block" not in log
+    assert len(results["runs"]) == 20 and not results["runs_missing"]
     now = _mtimes(out / "runs")
     assert set(now) == set(runs) | {lost} and {k: now[k] for k in runs} == runs
     assert _mtimes(out / "generators") == generators, "the generator was retrained or its images regenerated"

@@ -5,8 +5,9 @@ A real fraction's block is a Hilbert-contiguous run of training patches that com
 labelled polygon: such a block is valid for every fold at once, so one run per seed scores every polygon, and one
 generator per block serves all its arms. The unpaired maps are the next polygon-free patches after the block (their
 imagery is seen by nobody). At fraction 1 (or when too few polygon-free patches remain) the block is fold-specific:
-every training patch farther than GUARD from the fold's polygons; those units have no synthetic arms (a generator
-per fold on the whole split is beyond the CPU budget), only real and the classical-augmentation control.
+every training patch farther than GUARD from the fold's polygons, with its own generator trained on that block only.
+Those units have no unpaired-maps arm: every map far enough from the fold's polygons is already in the block, and
+the others are derived from the imagery of the scored pixels themselves.
 """
 
 from __future__ import annotations
@@ -67,15 +68,19 @@ def units(
         if fraction < 1:
             notes.append(
                 f"fraction {fraction:g}: only {len(free)} training patches are farther than the guard from every"
-                " polygon, fewer than its block; it runs per fold without synthetic arms"
+                " polygon, fewer than its block; it runs per fold, with a generator per fold"
             )
-        elif synthetic_arms:
-            notes.append(f"fraction {fraction:g}: no synthetic arms (a generator per fold is beyond the budget)")
+        if "unpaired_maps" in sources:
+            notes.append(
+                f"fraction {fraction:g}: no unpaired-maps arm (every map far enough from a fold's polygons is in"
+                " its block; the others are derived from the scored pixels' imagery)"
+            )
+        per_fold = ("real", "real+classical", *(a for a in synthetic_arms if a != "real+unpaired_maps"))
         for fold in folds:
             members = [i for i in everything if polygons.fold[i] == fold]
             near = touches(ordered, [polygons.geometries[i] for i in members], guard_m)
             allowed = [p for p in ordered if p.patch_id not in near]
-            out.append(Unit(fraction, fold, allowed[:count], members))
+            out.append(Unit(fraction, fold, allowed[:count], members, arms=per_fold))
     return out, notes
 
 
