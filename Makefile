@@ -20,11 +20,12 @@ HOMEPAGE_URL ?=
 VERSION := $(shell sed -n 's/^version=//p' metadata.txt)
 export QT_QPA_PLATFORM ?= offscreen
 
-.PHONY: help setup qgis tools test test-lint test-backend test-qgis test-cli test-demo lint zip doctor demo bench train-demo-model distill-demo-model experiment bench-pix2pix bench-realism bench-realism-ablation bench-realism-training bench-area bench-water clean
+.PHONY: help setup qgis tools test test-random test-lint test-backend test-qgis test-cli test-demo lint zip doctor demo bench train-demo-model distill-demo-model experiment bench-pix2pix bench-realism bench-realism-ablation bench-realism-training bench-area bench-water clean
 
 help:
 	@echo "make demo    run the main job on the embedded default (sets up first); make demo AREA=helsinki"
 	@echo "make test    set up, then lint and run the backend, QGIS headless, qgis_process and GUI (Xvfb) tiers"
+	@echo "make test-random   the backend tier in a random order (SEED=n repeats one); finds order-dependent tests"
 	@echo "make setup   install QGIS (Debian, as root) and create $(QGIS_VENV) and $(BACKEND_VENV)"
 	@echo "make bench   throughput and quality measurements -> docs/BENCHMARKS.md"
 	@echo "make train-demo-model   retrain the embedded demo model from the real scene (< 2 h on 2 cores)"
@@ -35,7 +36,7 @@ help:
 	@echo "make bench-realism-training   guarded split and flip/turn augmentation of the teacher, on validation (about 70 min)"
 	@echo "make bench-area   how the chain's time and memory grow with the area (10, 40, 160 km²; about an hour)"
 	@echo "make bench-water   the demo's water: generated NDVI by distance from the shore vs the training water"
-	@echo "make bench-pix2pix   pix2pix baseline vs the demo pixel model (trains pix2pix small first)"
+	@echo "make bench-pix2pix   pix2pix baseline vs the diffusion models, realism on the test patches (trains pix2pix first)"
 	@echo "make docs    algorithm reference: docs/algorithms.md and the Help buttons' resources/help/algorithms.html"
 	@echo "make guide-images   the user guide's screenshots: each step's dialog filled in and its result (QGIS under Xvfb; make demo first when needed; 3-5 min)"
 	@echo "make zip     development zip; release: make zip RELEASE=1 EMAIL=.. REPOSITORY_URL=.. TRACKER_URL=.. HOMEPAGE_URL=.."
@@ -69,6 +70,11 @@ test-lint: lint
 
 test-backend: setup
 	cd backend && ../$(BACKEND_VENV)/bin/python -m pytest
+
+# The backend tier in a random order (pytest-randomly; the seed is printed, SEED=n repeats an order): a test that
+# passes only after another one has run shows up here.
+test-random: setup
+	cd backend && ../$(BACKEND_VENV)/bin/python -m pytest -p randomly $(if $(SEED),--randomly-seed=$(SEED),)
 
 test-qgis: setup
 	$(QGIS_VENV)/bin/python -m pytest tests/unit tests/qgis
@@ -192,9 +198,11 @@ experiment: setup
 	QGIS_PROCESS=$(QGIS_PROCESS) scripts/run_experiment.sh
 	$(BASE_PYTHON) scripts/experiment_docs.py
 
-# pix2pix baseline vs the demo pixel model (issue 21): trains pix2pix small (~40 min on 2 cores), then measures.
+# pix2pix baseline vs the diffusion models through the realism measures: trains pix2pix small on the guarded demo
+# split (~15 min on 2 cores), measures the test patches, writes the section 'pix2pix' (scripts/pix2pix_section.py).
 bench-pix2pix: setup
 	QGIS_PROCESS=$(QGIS_PROCESS) scripts/bench_pix2pix.sh
+	$(BACKEND_VENV)/bin/python scripts/pix2pix_section.py $${P2P_DIR:-.mapsynth-pix2pix-small}/measure/realism.json
 
 clean:
 	rm -rf dist .mapsynth-demo demo-output $(QGIS_VENV)

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from realism_card import card_steps, class_spectra, write_card
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "resources" / "models"
@@ -86,8 +87,9 @@ def held_out(dataset: Path, splits: list[str]) -> tuple[list[dict], np.ndarray, 
     return rows, np.stack(real).astype(np.float32), np.stack(maps)
 
 
-def generate(model_dir: Path, rows: list[dict], maps: np.ndarray, args: argparse.Namespace,
-             configure=None) -> tuple[np.ndarray, dict]:
+def generate(
+    model_dir: Path, rows: list[dict], maps: np.ndarray, args: argparse.Namespace, configure=None
+) -> tuple[np.ndarray, dict]:
     """generate's sampling of every held-out map (variation 0): reflectance (N, bands, H, W) and the settings.
     ``configure(model)``, when given, changes the loaded model first (realism_polish.py: the refiner's setting)."""
     import torch
@@ -97,8 +99,9 @@ def generate(model_dir: Path, rows: list[dict], maps: np.ndarray, args: argparse
     from mapsynth_backend.generate.sampling import item_noise, map_to_model, remap_map, stack_noise, to_reflectance
     from mapsynth_backend.models import load_model
 
-    model_dir, steps, sampler, plain = model_dir if isinstance(model_dir, tuple) else (model_dir, args.steps,
-                                                                                        args.sampler, False)
+    model_dir, steps, sampler, plain = (
+        model_dir if isinstance(model_dir, tuple) else (model_dir, args.steps, args.sampler, False)
+    )
     model = load_model(model_dir)
     if plain:  # the student alone, without its card's refiner (models/refine.py)
         model.refiner = None
@@ -126,7 +129,7 @@ def generate(model_dir: Path, rows: list[dict], maps: np.ndarray, args: argparse
         "guidance": guidance,
         "class_guidance": table or None,
         "seed": args.seed,
-        "refiner": model.card.get("refiner") if model.refiner is not None else None,
+        "refiner": model.card.get("refiner") if getattr(model, "refiner", None) is not None else None,
         "s_per_patch": (time.perf_counter() - start) / len(rows),
     }
     return np.concatenate(out).astype(np.float32), settings
@@ -223,8 +226,10 @@ def main() -> None:
         folder, steps, sampler, refine, label = (text.split(",") + ["0", "", "", ""])[:5]
         runs.append((Path(folder), int(steps or 0), sampler, refine == "no-refiner"))
         labels[len(runs) - 1] = label
+    card_runs: dict[str, Path] = {}  # summary row -> model folder, for the rows sampled with the card's settings
     for number, run in enumerate(runs):
         synthetic, settings = generate(run, rows, maps, args)
+        as_card = not isinstance(run, tuple) or (not run[2] and not run[3] and run[1] in (0, card_steps(run[0])))
         model_dir = run[0] if isinstance(run, tuple) else run
         if isinstance(run, tuple):
             plain = ", no refiner" if run[3] else (", refined" if settings["refiner"] else "")
@@ -242,6 +247,8 @@ def main() -> None:
             else f"{model_dir.name} #{len(summary['models']) + 1}"
         )
         summary["models"][name] = entry
+        if as_card and not args.guidance and not args.class_guidance and not args.sampler and not args.steps:
+            card_runs[name] = run[0] if isinstance(run, tuple) else run
         summary["real"] = {k: entry[k] for k in ("high_frequency_share", "band_correlation", "gradient_energy")}
         summary["tiles"] = entry["tiles"]
         generated[name] = tiles["synthetic"]
@@ -259,6 +266,8 @@ def main() -> None:
     elif args.write:
         write_benchmark(summary, bands, real_tiles, generated)
         side_by_side(ROOT / "docs" / "realism_town.png", real, maps, patches)
+        for name, folder in card_runs.items():
+            write_card(folder, summary, name, class_spectra(real, patches[name], maps))
 
 
 def side_by_side(path: Path, real: np.ndarray, maps: np.ndarray, patches: dict[str, np.ndarray]) -> None:
