@@ -74,7 +74,9 @@ test-backend: setup
 # The backend tier in a random order (pytest-randomly; the seed is printed, SEED=n repeats an order): a test that
 # passes only after another one has run shows up here.
 test-random: setup
-	cd backend && ../$(BACKEND_VENV)/bin/python -m pytest -p randomly $(if $(SEED),--randomly-seed=$(SEED),)
+	@seed=$${SEED:-$$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')}; \
+	echo "backend tier in random order, seed $$seed (make test-random SEED=$$seed repeats it)"; \
+	cd backend && ../$(BACKEND_VENV)/bin/python -m pytest -p randomly --randomly-seed=$$seed
 
 test-qgis: setup
 	$(QGIS_VENV)/bin/python -m pytest tests/unit tests/qgis
@@ -153,7 +155,8 @@ REALISM_STUDENT := resources/models/mapsynth-demo-pixel-fewstep
 bench-realism: setup
 	[ -f .mapsynth-demo-training/dataset/radiometry.json ] || DEMO_PREPARE_ONLY=1 QGIS_PROCESS=$(QGIS_PROCESS) scripts/train_demo_model.sh
 	$(BACKEND_VENV)/bin/python scripts/measure_realism.py --write --splits test --variant $(REALISM_TEACHER),20, \
-		--variant $(REALISM_TEACHER),20,ddim-trailing --variant $(REALISM_STUDENT),4,,no-refiner \
+		--variant $(REALISM_TEACHER),20,dpmsolver++ --variant $(REALISM_TEACHER),20,ddim-trailing \
+		--variant $(REALISM_STUDENT),4,,no-refiner \
 		--variant $(REALISM_STUDENT),8,,no-refiner --variant $(REALISM_STUDENT),4,
 	$(BACKEND_VENV)/bin/python scripts/realism_polish.py --splits validation --polish 0,0 --polish 24,1 \
 		--polish 49,1 --polish 49,2 --polish 74,2 --write
