@@ -65,7 +65,8 @@ def body(summary: dict) -> str:
             " map gives one image. The embedded teacher and student were trained on patches that overlap these by"
             " about 30 % of their pixels (before the grid had its guard), which flatters them; the row 'teacher"
             " recipe on the guarded split', when present, saw the same training patches as pix2pix. One training"
-            " seed per model: the C2ST interval is over patches, not over training runs.",
+            " seed per model: the C2ST interval is over patches, not over training runs. Every diffusion row samples"
+            " with guidance 1 (the embedded cards' own; the guarded-split teacher's card would say 2).",
             "",
             text,
             "",
