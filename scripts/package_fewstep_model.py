@@ -1,6 +1,8 @@
 """Package a distilled demo student into resources/models/mapsynth-demo-pixel-fewstep (make distill-demo-model):
 weights stored as float16 safetensors (half the size; the pixel family loads them as float32), the card says how
-it was made. The quality measured against the teacher is in docs/BENCHMARKS.md ("Few-step generation").
+it was made. The quality measured against the teacher is in docs/BENCHMARKS.md ("Few-step generation"); the card's
+held-out evaluation (held_out_evaluation.realism, on the test patches) is added by make bench-realism, so run it
+after a new distillation (tests/unit/test_model_card_realism.py fails until then).
 
     .venv-backend/bin/python scripts/package_fewstep_model.py STUDENT_MODEL_DIR
 """
