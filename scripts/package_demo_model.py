@@ -1,5 +1,6 @@
 """Package the trained demo model into resources/models/mapsynth-demo-pixel-small with an honest model card:
-what it is, how it was made, and metrics on the held-out test split of the scene. Run in the backend venv:
+what it is, how it was made, and metrics on the held-out test split of the scene (make bench-realism then adds
+held_out_evaluation.realism; tests/unit/test_model_card_realism.py fails until it has). Run in the backend venv:
 
     .venv-backend/bin/python scripts/package_demo_model.py WORK_DIR
 """
