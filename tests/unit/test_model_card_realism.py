@@ -45,8 +45,9 @@ def test_targets_met_follow_from_the_numbers(name):
         abs(v["synthetic"] - v["real"]) <= targets["high_frequency_share_within"] * v["real"]
         for v in block["high_frequency_share"].values()
     )
+    within = targets["band_correlation_within"]
     assert met["band_correlation"] == sum(
-        abs(v["synthetic"] - v["real"]) <= targets["band_correlation_within"] for v in block["band_correlation"].values()
+        abs(v["synthetic"] - v["real"]) <= within for v in block["band_correlation"].values()
     )
 
 
