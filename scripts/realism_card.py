@@ -25,6 +25,27 @@ TARGETS = {
 }
 
 
+def met_counts(entry: dict) -> dict:
+    """Which targets a measured row (measure_realism's entry) meets: C2ST (bool) and how many bands / band pairs
+    meet the gradient-ratio, HF-share and correlation targets. The sections' sentences count with this too."""
+    test = entry.get("c2st") or {}
+    low, high = TARGETS["gradient_ratio"]
+    return {
+        "c2st": test.get("accuracy") is not None and test["accuracy"] <= TARGETS["c2st_accuracy_max"],
+        "gradient_ratio": sum(
+            v["ratio"] is not None and low <= v["ratio"] <= high for v in entry["gradient_energy"].values()
+        ),
+        "high_frequency_share": sum(
+            abs(v["synthetic"] - v["real"]) <= TARGETS["high_frequency_share_within"] * v["real"]
+            for v in entry["high_frequency_share"].values()
+        ),
+        "band_correlation": sum(
+            abs(v["synthetic"] - v["real"]) <= TARGETS["band_correlation_within"]
+            for v in entry["band_correlation"].values()
+        ),
+    }
+
+
 def card_realism(summary: dict, name: str) -> dict:
     """The realism block of a model card: this run's row for the model at its card's settings, with the targets
     and which of them it meets (a user reads the card, not BENCHMARKS)."""
@@ -33,18 +54,7 @@ def card_realism(summary: dict, name: str) -> dict:
     grad = {b: v["ratio"] for b, v in entry["gradient_energy"].items()}
     share = {b: {"synthetic": v["synthetic"], "real": v["real"]} for b, v in entry["high_frequency_share"].items()}
     corr = {p: {"synthetic": v["synthetic"], "real": v["real"]} for p, v in entry["band_correlation"].items()}
-    low, high = TARGETS["gradient_ratio"]
-    met = {
-        "c2st": test.get("accuracy") is not None and test["accuracy"] <= TARGETS["c2st_accuracy_max"],
-        "gradient_ratio": sum(r is not None and low <= r <= high for r in grad.values()),
-        "high_frequency_share": sum(
-            abs(v["synthetic"] - v["real"]) <= TARGETS["high_frequency_share_within"] * v["real"]
-            for v in share.values()
-        ),
-        "band_correlation": sum(
-            abs(v["synthetic"] - v["real"]) <= TARGETS["band_correlation_within"] for v in corr.values()
-        ),
-    }
+    met = met_counts(entry)
     return {
         "what": "can a classifier tell this model's images from real Sentinel-2? Held-out patches of the demo "
         "dataset, generated once with the card's settings, cut into 32 px tiles (evaluate's Realism measures; "

@@ -19,6 +19,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from bench_doc import header, write_section  # noqa: E402
 from measure_realism import markdown  # noqa: E402
+from realism_card import met_counts  # noqa: E402
 
 LABELS = {
     "teacher": "embedded teacher",
@@ -63,9 +64,8 @@ def change(before: dict, after: dict) -> str:
 
 def targets_met(entry: dict) -> str:
     """How many bands / band pairs meet the texture targets (the realism section's)."""
-    grad = sum(0.9 <= v["ratio"] <= 1.15 for v in entry["gradient_energy"].values())
-    high = sum(abs(v["synthetic"] / v["real"] - 1) <= 0.2 for v in entry["high_frequency_share"].values())
-    pairs = sum(abs(v["difference"]) <= 0.03 for v in entry["band_correlation"].values())
+    met = met_counts(entry)
+    grad, high, pairs = met["gradient_ratio"], met["high_frequency_share"], met["band_correlation"]
     return (
         f"gradient ratio {grad} of {len(entry['gradient_energy'])} bands, HF share {high} of"
         f" {len(entry['high_frequency_share'])}, correlations {pairs} of {len(entry['band_correlation'])} pairs"
