@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 sys.path.append(str(Path(__file__).parent))  # appended: the helpers below, never ahead of QGIS's own modules
-from shared_data import ABERYSTWYTH_S2, HELSINKI_OSM, ROOT, SHARED_DATA  # noqa: E402, F401 - for the tests
+from shared_data import ABERYSTWYTH_S2, HELSINKI_BBOX, HELSINKI_EXTENT, HELSINKI_OSM, ROOT, SHARED_DATA  # noqa: E402, F401 - for the tests
 from strict_skips import pytest_make_collect_report, pytest_runtest_makereport  # noqa: E402, F401 - CI: skip = fail
 from tiny_model import tiny_pixel_model  # noqa: E402, F401 - one tiny model for every tier
 
@@ -91,9 +91,6 @@ def write_map_patches(grid, folder: Path, seed: int = 0) -> Path:
             mem.GetRasterBand(band + 1).WriteArray(rgb[band])
         gdal.GetDriverByName("GTiff").CreateCopy(str(folder / f"{patch['patch_id']}.tif"), mem)
     return folder
-
-
-HELSINKI_BBOX = (24.9351762, 60.1641550, 24.9534145, 60.1791130)  # lon/lat: the extract's PBF header (PROVENANCE.md)
 
 
 def pixel_lon_lat(path):

@@ -14,26 +14,25 @@ import torch
 from mapsynth_backend.generate.class_guidance import class_weight_map, parse_class_guidance
 from mapsynth_backend.generate.command import generate
 from mapsynth_backend.runtime.protocol import ConsoleReporter, UserError
-from mapsynth_backend.train.command import train
 
 sys.path.insert(0, str(Path(__file__).parent))
-from model_fixtures import make_dataset, make_grid  # noqa: E402
 from test_distill import distill  # noqa: E402
-from test_models import generate_params, losses, train_params  # noqa: E402
+from test_models import generate_params, losses  # noqa: E402
 
 REPORTER = ConsoleReporter(json_result=False)
 WATER, GRASS = (40, 90, 200), (140, 205, 95)
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory):
-    """A tiny pixel model with a map-free branch and card guidance 1; the maps of its grid as drawn (water, grass,
-    buildings), with water painted as grass, and all water."""
+def setup(teacher, tmp_path_factory):
+    """The session's tiny pixel teacher (it has a map-free branch), copied with card guidance 1; the maps of its grid
+    as drawn (water, grass, buildings), with water painted as grass, and all water."""
+    source, dataset, teacher_dir = teacher
     folder = tmp_path_factory.mktemp("class_guidance")
-    dataset = make_dataset(folder, make_grid(folder / "grid.gpkg", 2, 3, 16))
-    train(train_params(dataset=str(dataset), family="pixel", preset="tiny", max_steps=2, map_dropout=0.5,
-                       output_dir=str(folder / "training")), REPORTER)
-    model = folder / "training" / "model"
+    shutil.copy(source / "grid.gpkg", folder)
+    shutil.copytree(source / "maps", folder / "maps")
+    model = folder / "model"
+    shutil.copytree(teacher_dir, model)
     card = json.loads((model / "model_card.json").read_text())
     card.update(guidance=1.0)
     (model / "model_card.json").write_text(json.dumps(card))

@@ -1,5 +1,6 @@
-"""Few-step students (train-model --distill-from): tiny pixel teachers on the CPU, then the student's card,
-its deterministic generation with STEPS 0 = the card's default, and the teachers that are refused."""
+"""Few-step students (train-model --distill-from): the session's tiny pixel teacher and student (conftest.py) on
+the CPU, then the student's card, its deterministic generation with STEPS 0 = the card's default, and the teachers
+that are refused."""
 
 import json
 import shutil
@@ -16,21 +17,9 @@ from mapsynth_backend.runtime.protocol import ConsoleReporter, UserError
 from mapsynth_backend.train.command import train
 
 sys.path.insert(0, str(Path(__file__).parent))
-from model_fixtures import make_dataset, make_grid  # noqa: E402
 from test_models import generate_params, losses, train_params  # noqa: E402
 
 REPORTER = ConsoleReporter(json_result=False)
-
-
-@pytest.fixture(scope="module")
-def teacher(tmp_path_factory):
-    """A tiny pixel teacher with a map-free branch (map dropout), so guidance can be folded in."""
-    folder = tmp_path_factory.mktemp("distill")
-    grid = make_grid(folder / "grid.gpkg", 2, 3, 16)
-    dataset = make_dataset(folder, grid)
-    common = {"dataset": str(dataset), "family": "pixel", "preset": "tiny", "max_steps": 2}
-    train(train_params(**common, map_dropout=0.5, output_dir=str(folder / "teacher")), REPORTER)
-    return folder, dataset, folder / "teacher" / "model"
 
 
 def distill(dataset, teacher_dir, out, **overrides):
@@ -44,13 +33,6 @@ def distill(dataset, teacher_dir, out, **overrides):
         **overrides,
     }
     return train(train_params(**params), REPORTER)
-
-
-@pytest.fixture(scope="module")
-def student(teacher, tmp_path_factory):
-    _, dataset, teacher_dir = teacher
-    out = tmp_path_factory.mktemp("student")
-    return out, distill(dataset, teacher_dir, out)
 
 
 def test_distillation_trains_a_student_with_checkpoints_and_a_card(teacher, student):

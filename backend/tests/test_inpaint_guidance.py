@@ -16,32 +16,21 @@ from mapsynth_backend.generate.inpaint import COMMANDS, inpaint_scenario
 from mapsynth_backend.generate.scenario import rasterise, read_base, read_edits
 from mapsynth_backend.models import load_model
 from mapsynth_backend.prepare.landcover import palette
-from mapsynth_backend.train.command import COMMANDS as TRAIN
-from mapsynth_backend.train.command import train
 
 sys.path.insert(0, str(Path(__file__).parent))
-from model_fixtures import make_dataset, make_grid  # noqa: E402
 from test_inpaint import POLYGONS, REPORTER, write_base, write_edits  # noqa: E402
 
 MARGIN = 2
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory):
-    """A tiny pixel model trained with map dropout (so it has a map-free branch), BASE, a water and a built-up
-    edit."""
+def setup(teacher, tmp_path_factory):
+    """The session's tiny pixel teacher (trained with map dropout, so it has a map-free branch; read-only: cards
+    change on copies), BASE, a water and a built-up edit."""
     folder = tmp_path_factory.mktemp("guidance")
-    dataset = make_dataset(folder / "data", make_grid(folder / "train.gpkg", 2, 3, 16))
-    train(
-        TRAIN[0].resolve(
-            {"dataset": str(dataset), "family": "pixel", "preset": "tiny", "max_steps": 2, "batch_size": 4,
-             "map_dropout": 0.2, "validation_every": 0, "device": "cpu", "output_dir": str(folder / "training")}
-        ),
-        REPORTER,
-    )
     base = write_base(folder / "base.tif")
     edits = write_edits(folder / "edits.gpkg", POLYGONS, ["water", "residential_building"])
-    return folder, folder / "training" / "model", base, edits
+    return folder, teacher[2], base, edits
 
 
 def model_with(folder: Path, model: Path, name: str, **card) -> Path:

@@ -105,6 +105,11 @@ def test_real_patches_reassemble_the_real_image_exactly(real):
 
 
 def test_real_image_is_the_seam_metrics_reference(real):
+    """Tolerances: visibility 1.00 +- 0.03 and periodicity within +-2 dB are issue 17's stated reference for an image
+    without seams; the +-2 dB is also checked on the same image at 4 strides it was never tiled with. An offset of
+    0.003 reflectance must rise above what the image's own content scores: its visibility above the index on lines
+    without a cut (seams.no_cut_range) and its periodicity above the largest |periodicity| of the clean image at
+    any stride (never a number taken from one run)."""
     folder, _, clean = real
     bands = ("B02", "B03", "B04", "B08")
     for band in bands:
@@ -112,15 +117,16 @@ def test_real_image_is_the_seam_metrics_reference(real):
         assert abs(clean["periodicity_db"][band]) < 2.0, clean["periodicity_db"]
     with rasterio.open(clean["output"]) as src:
         mosaic = src.read(masked=True).astype(np.float64).filled(np.nan)
+    content = np.abs([clean["periodicity_db"][band] for band in bands])  # per band, the largest |dB| without seams
     for stride in (32, 40, 56, 64):  # never tiled with
         scores = tiling_periodicity_db(mosaic, stride)
         assert np.abs(scores).max() < 2.0, (stride, scores)
+        content = np.maximum(content, np.abs(scores))
     shifted = assemble(folder, offset_copy(folder, folder / "s2", 0.003), "shifted.tif")
     seams = above_content(shifted)
-    for band in bands:
+    for index, band in enumerate(bands):
         assert seams[band][0] > seams[band][1], seams
-        floor = max(clean["periodicity_db"][band] + 1.5, 2.5)
-        assert shifted["periodicity_db"][band] >= floor, shifted["periodicity_db"]
+        assert shifted["periodicity_db"][band] > content[index], (shifted["periodicity_db"], content)
 
 
 def test_generated_scene_cut_by_crop_reassembles_exactly_and_offsets_show(tmp_path):

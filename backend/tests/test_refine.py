@@ -20,7 +20,6 @@ import test_distill  # noqa: E402
 from test_models import generate_params  # noqa: E402
 
 REPORTER, read_all = test_distill.REPORTER, test_distill.read_all
-teacher, student = test_distill.teacher, test_distill.student  # its module fixtures: a tiny teacher and student
 
 ALPHAS = torch.cos(torch.linspace(0.01, 1.5, 1000, dtype=torch.float64)) ** 2  # any decreasing alpha_bar
 

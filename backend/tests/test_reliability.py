@@ -20,8 +20,8 @@ from mapsynth_backend.runtime.outputs import OutputLock, lock_path
 from mapsynth_backend.runtime.protocol import UserError
 
 sys.path.insert(0, str(Path(__file__).parent))
-from make_tiny_pixel_model import build as build_tiny_pixel_model  # noqa: E402
 from model_fixtures import make_grid, synthetic_scene, write_map_patches  # noqa: E402
+from tiny_model import tiny_pixel_model  # noqa: E402 - tests/tiny_model.py: one build per source, every tier
 
 ROWS, COLS, SIZE, OVERLAP = 4, 5, 32, 8
 KILLS_PER_COMMAND = 4
@@ -87,7 +87,7 @@ def world(tmp_path_factory):
         transform=from_origin(grid["origin_x"] - 200, grid["origin_y"] + 200, 20, 20),
     ) as dst:
         dst.write(np.rint((reflectance + 0.1) * 10000).astype(np.uint16))
-    build_tiny_pixel_model(root / "model-data", SIZE)
+    (root / "model-data").symlink_to(Path(tiny_pixel_model(SIZE)).parents[1])  # read-only: dataset, model
     return root
 
 

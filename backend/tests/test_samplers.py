@@ -20,7 +20,6 @@ import test_distill  # noqa: E402
 from test_models import generate_params  # noqa: E402
 
 REPORTER, read_all = test_distill.REPORTER, test_distill.read_all
-teacher = test_distill.teacher  # its module fixture: a tiny pixel model with a map-free branch
 
 
 def with_sampler(model_dir: Path, folder: Path, sampler: str) -> Path:

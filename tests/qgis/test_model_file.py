@@ -6,7 +6,7 @@ import pytest
 from osgeo import gdal
 from qgis.core import QgsProcessingContext, QgsProcessingFeedback, QgsProcessingModelAlgorithm, QgsProject
 
-from ..conftest import HELSINKI_OSM, tiny_pixel_model  # noqa: TID252
+from ..conftest import HELSINKI_EXTENT, HELSINKI_OSM, tiny_pixel_model  # noqa: TID252
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL_FILE = ROOT / "resources" / "models" / "synthesize_city.model3"
@@ -73,7 +73,7 @@ def test_model_file_runs_end_to_end(plugin, tmp_path, backend_python):
     context = QgsProcessingContext()
     context.setProject(QgsProject.instance())
     results, ok = load_model().run({
-        "EXTENT": "24.9351762,24.9534145,60.1641550,60.1791130 [EPSG:4326]", "OSM_FILE": str(HELSINKI_OSM),
+        "EXTENT": HELSINKI_EXTENT, "OSM_FILE": str(HELSINKI_OSM),
         "MODEL": model_dir, "VARIATIONS": 1, "SEED": 3,
         "grid:GRID": str(tmp_path / "grid.gpkg"), "assemble:MOSAIC": str(tmp_path / "mosaic.tif"),
         "assemble:SEAMS": str(tmp_path / "seams.gpkg"), "masks:BUILDINGS": str(tmp_path / "buildings.gpkg"),

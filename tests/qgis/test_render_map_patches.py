@@ -24,9 +24,8 @@ from qgis.core import (
     QgsRectangle,
 )
 
-from ..conftest import HELSINKI_BBOX, HELSINKI_OSM, pixel_lon_lat  # noqa: TID252
+from ..conftest import HELSINKI_BBOX, HELSINKI_EXTENT, HELSINKI_OSM, pixel_lon_lat  # noqa: TID252
 
-HELSINKI_EXTENT = "24.9351762,24.9534145,60.1641550,60.1791130 [EPSG:4326]"
 needs_helsinki = pytest.mark.skipif(not HELSINKI_OSM.exists(),
                                     reason=f"real OSM extract not available at {HELSINKI_OSM}")
 PALETTE_JSON = json.loads((Path(__file__).resolve().parents[2] / "resources/styles/semantic_palette.json").read_text())
