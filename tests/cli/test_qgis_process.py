@@ -93,25 +93,3 @@ def test_backend_and_prepare_errors_are_one_line_too(qp, tmp_path):
     line = one_error_line(qp("run", "mapsynth:render_map_patches", "--", f"PATCH_GRID={grid}",
                              f"OUTPUT_DIR={tmp_path / 'maps'}", check=False))
     assert "exactly one" in line
-
-
-def test_synthesize_city_end_to_end_with_a_tiny_model(qp, tmp_path, backend_python):
-    from ..conftest import HELSINKI_EXTENT  # noqa: TID252
-    from ..conftest import HELSINKI_OSM as osm  # noqa: TID252
-    if not osm.exists():
-        pytest.skip(f"real OSM extract not available at {osm}")
-    from ..conftest import tiny_pixel_model  # noqa: TID252
-    model_dir = tiny_pixel_model()
-    proc = qp("--json", "run", "mapsynth:synthesize_city", "--",
-              f"EXTENT={HELSINKI_EXTENT}", f"OSM_FILE={osm}",
-              f"MODEL={model_dir}", "VARIATIONS=2", f"OUTPUT_DIR={tmp_path / 'city'}")
-    results = json.loads(proc.stdout)["results"]
-    city = tmp_path / "city"
-    assert Path(results["MOSAIC"]) == city / "mosaic.tif" and (city / "mosaic.tif").is_file()
-    assert Path(results["NETCDF"]).is_file() and Path(results["BUILDINGS_MASK"]).is_file()
-    assert len(list((city / "maps").glob("r*.tif"))) == 8 and len(list((city / "generated").glob("r*_v*.tif"))) == 16
-    from osgeo import gdal
-
-    mosaic, mask = gdal.Open(str(city / "mosaic.tif")), gdal.Open(results["BUILDINGS_MASK"])
-    assert mosaic.GetGeoTransform() == mask.GetGeoTransform() and mosaic.RasterCount == 4
-    assert mask.ReadAsArray().sum() > 0
