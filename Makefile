@@ -20,11 +20,12 @@ HOMEPAGE_URL ?=
 VERSION := $(shell sed -n 's/^version=//p' metadata.txt)
 export QT_QPA_PLATFORM ?= offscreen
 
-.PHONY: help setup qgis tools test test-random test-lint test-backend test-qgis test-cli test-demo lint zip doctor demo bench train-demo-model distill-demo-model experiment bench-pix2pix bench-realism bench-realism-ablation bench-realism-training bench-area bench-water clean
+.PHONY: help setup qgis tools test test-quick test-random test-lint test-backend test-qgis test-cli test-demo lint zip doctor demo bench train-demo-model distill-demo-model experiment bench-pix2pix bench-realism bench-realism-ablation bench-realism-training bench-realism-cues bench-area bench-water clean
 
 help:
 	@echo "make demo    run the main job on the embedded default (sets up first); make demo AREA=helsinki"
 	@echo "make test    set up, then lint and run the backend, QGIS headless, qgis_process and GUI (Xvfb) tiers"
+	@echo "make test-quick    lint, backend, QGIS and qgis_process tiers without the tests marked slow"
 	@echo "make test-random   the backend tier in a random order (SEED=n repeats one); finds order-dependent tests"
 	@echo "make setup   install QGIS (Debian, as root) and create $(QGIS_VENV) and $(BACKEND_VENV)"
 	@echo "make bench   throughput and quality measurements -> docs/BENCHMARKS.md"
@@ -34,6 +35,7 @@ help:
 	@echo "make bench-realism   realism of the demo models (C2ST, spectra, band correlations) and a sampler ablation"
 	@echo "make bench-realism-ablation   samplers and training changes of the teacher, on validation (about 45 min)"
 	@echo "make bench-realism-training   guarded split and flip/turn augmentation of the teacher, on validation (about 70 min)"
+	@echo "make bench-realism-cues   which views of the tiles (texture, colour, bands) the realism classifier tells apart (about 8 min)"
 	@echo "make bench-area   how the chain's time and memory grow with the area (10, 40, 160 km²; about an hour)"
 	@echo "make bench-water   the demo's water: generated NDVI by distance from the shore vs the training water"
 	@echo "make bench-pix2pix   pix2pix baseline vs the diffusion models, realism on the test patches (trains pix2pix first)"
@@ -65,6 +67,11 @@ $(BACKEND_VENV)/.installed: backend/pyproject.toml
 # tier took.
 test: setup
 	@scripts/test_tiers.sh
+
+# A quick loop while working: lint, backend, QGIS and qgis_process tiers without the tests marked slow (pytest -m);
+# make test and CI run everything.
+test-quick: setup
+	@PYTEST_ADDOPTS='-m "not slow"' TIERS="backend qgis cli lint" scripts/test_tiers.sh
 
 test-lint: lint
 
@@ -152,6 +159,11 @@ bench: setup
 # setting, chosen on validation; about 40 min on 2 cores)
 REALISM_TEACHER := resources/models/mapsynth-demo-pixel-small
 REALISM_STUDENT := resources/models/mapsynth-demo-pixel-fewstep
+# What gives the demo models' tiles away: C2ST on views of the tiles (texture removed / only, mean spectrum, bands).
+bench-realism-cues: setup
+	[ -f .mapsynth-demo-training/dataset/radiometry.json ] || DEMO_PREPARE_ONLY=1 QGIS_PROCESS=$(QGIS_PROCESS) scripts/train_demo_model.sh
+	$(BACKEND_VENV)/bin/python scripts/realism_cues.py --write
+
 bench-realism: setup
 	[ -f .mapsynth-demo-training/dataset/radiometry.json ] || DEMO_PREPARE_ONLY=1 QGIS_PROCESS=$(QGIS_PROCESS) scripts/train_demo_model.sh
 	$(BACKEND_VENV)/bin/python scripts/measure_realism.py --write --splits test --variant $(REALISM_TEACHER),20, \

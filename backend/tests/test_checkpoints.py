@@ -131,6 +131,7 @@ def test_ema_state_is_covered_and_resumes(trained, tmp_path):
     assert train(params(dataset, tmp_path, ema=True, max_steps=3, resume="latest"), REPORTER)["steps"] == 3
 
 
+@pytest.mark.slow
 def test_two_processes_sign_what_they_saved_and_resume(trained, tmp_path):
     import os
     import subprocess

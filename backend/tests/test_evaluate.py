@@ -72,6 +72,7 @@ def scene(tmp_path_factory):
     return folder, assembled
 
 
+@pytest.mark.slow
 def test_all_sections_with_all_inputs(scene):
     folder, assembled = scene
     palette = Path(__file__).resolve().parents[2] / "resources" / "styles" / "semantic_palette.json"

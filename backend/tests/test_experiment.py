@@ -118,6 +118,7 @@ def test_results_and_report_are_written(world):
     assert card["bands"] == ["B02", "B03", "B04", "B08"] and len(card["classes"]) == 3
 
 
+@pytest.mark.slow
 def test_a_killed_experiment_continues_with_the_runs_it_has_not_finished(world, tmp_path, backend_cmd):
     root, dataset = world["root"], world["dataset"]
     args = [

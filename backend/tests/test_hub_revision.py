@@ -39,6 +39,7 @@ def test_a_branch_or_tag_revision_is_refused_before_any_download(revision):
         load_base(SD15_HUB_ID, allow_download=True, revision=revision)
 
 
+@pytest.mark.slow
 def test_a_hub_download_loads_exactly_the_pinned_commit(tmp_path):
     """An offline hub cache holding one snapshot: its commit loads, any other commit does not."""
     snapshot = tmp_path / "hub" / f"models--{SD15_HUB_ID.replace('/', '--')}" / "snapshots" / SD15_REVISION

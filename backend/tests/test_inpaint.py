@@ -177,6 +177,7 @@ def test_bad_edits_fail_with_one_line(setup, tmp_path, run_job, polygons, classe
     assert not (tmp_path / "after.tif").exists() and not (tmp_path / "mask.tif").exists()
 
 
+@pytest.mark.slow
 def test_cancel_leaves_no_output_and_a_rerun_finishes(setup, tmp_path, backend_cmd):
     job_dir = tmp_path / "job"
     job_dir.mkdir()

@@ -31,7 +31,8 @@ from shared_data import ABERYSTWYTH_S2 as SCENE  # noqa: E402 - tests/shared_dat
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT / "resources" / "models" / "mapsynth-demo-pixel-small"
-pytestmark = pytest.mark.skipif(not SCENE.exists(), reason=f"real Sentinel-2 scene not available at {SCENE}")
+pytestmark = [pytest.mark.skipif(not SCENE.exists(), reason=f"real Sentinel-2 scene not available at {SCENE}"),
+              pytest.mark.slow]  # its fixture builds a land-cover dataset from the real scene (about 45 s)
 ROWS, COLS, SIZE = 2, 3, 64
 ORIGIN = (425800.0, 5808600.0)  # UTM 30N: Cardigan Bay, the town of Aberystwyth and the fields east of it
 # derived class -> (CORINE level-3 code, WorldCover code); hedge has no code in either product

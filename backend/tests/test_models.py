@@ -165,6 +165,7 @@ def test_generation_is_georeferenced_deterministic_and_resumable(data, pixel_run
     assert other["files"] == single["files"] == 12
 
 
+@pytest.mark.slow
 def test_two_processes_give_the_single_process_output(data, pixel_run, tmp_path):
     folder, _ = data
     common = [
@@ -289,6 +290,7 @@ def test_wrong_family_band_count_and_pickles_are_refused(pixel_run, tmp_path):
         load_model(tmp_path)
 
 
+@pytest.mark.slow
 def test_ema_and_two_process_training(data, pixel_run, tmp_path):
     _, dataset = data
     ema = train(

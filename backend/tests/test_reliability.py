@@ -143,6 +143,7 @@ def same_content(a: Path, b: Path) -> bool:
     return a.read_bytes() == b.read_bytes()
 
 
+@pytest.mark.slow
 def test_sigkill_at_random_points_then_rerun_gives_the_uninterrupted_output(world):
     rng = random.Random(20261121)
     reference, resumed = world / "reference", world / "resumed"
@@ -169,6 +170,7 @@ def test_sigkill_at_random_points_then_rerun_gives_the_uninterrupted_output(worl
         assert not different, f"{sub}: differs from the uninterrupted run: {different}"
 
 
+@pytest.mark.slow
 def test_training_killed_after_a_checkpoint_resumes_on_the_same_loss_curve(world):
     dataset = world / "model-data" / "dataset"
     common = {

@@ -68,6 +68,7 @@ def test_no_two_component_boxes_overlap_and_labels_are_short(plugin):
 
 
 @pytest.mark.skipif(not HELSINKI_OSM.exists(), reason=f"real OSM extract not available at {HELSINKI_OSM}")
+@pytest.mark.slow
 def test_model_file_runs_end_to_end(plugin, tmp_path, backend_python):
     model_dir = tiny_pixel_model()
     context = QgsProcessingContext()
