@@ -12,6 +12,7 @@ from ..runtime.jsonsafe import strict as finite  # metrics are strict JSON: NaN 
 
 TILE = 32
 HIGH_FREQUENCY = 0.25  # cycles per pixel: the cut-off of the high-frequency power share
+DETAIL_SIGMA = 2.0  # px: the blur whose residual is a tile's detail (texture and noise finer than about 8 px)
 # Map classes (semantic palette keys) pooled into the groups measured separately; a tile belongs to a group when
 # at least MAJORITY of its pixels are in it (a 32 px tile is 320 m: mostly one kind of land)
 CLASS_GROUPS = {
@@ -58,6 +59,16 @@ def block_groups(origins: np.ndarray, block: int) -> np.ndarray:
     so cross-validation must keep a block on one side."""
     rows, cols = origins[:, 0] // block, origins[:, 1] // block
     return rows * 100_000 + cols
+
+
+def detail(tiles: np.ndarray, sigma: float = DETAIL_SIGMA) -> np.ndarray:
+    """Each (N, bands, H, W) tile minus its Gaussian blur of ``sigma`` px (edges reflected): the texture and pixel
+    noise without the layout and colour, which dominate a whole tile (a classifier on whole tiles misses texture
+    that it tells apart on its own)."""
+    from scipy.ndimage import gaussian_filter
+
+    tiles = np.asarray(tiles, np.float32)
+    return tiles - gaussian_filter(tiles, sigma=(0, 0, sigma, sigma), mode="reflect")
 
 
 def gradient_energy(tiles: np.ndarray) -> np.ndarray:
