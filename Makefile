@@ -35,7 +35,7 @@ help:
 	@echo "make bench-realism   realism of the demo models (C2ST, spectra, band correlations) and a sampler ablation"
 	@echo "make bench-realism-ablation   samplers and training changes of the teacher, on validation (about 45 min)"
 	@echo "make bench-realism-training   guarded split and flip/turn augmentation of the teacher, on validation (about 70 min)"
-	@echo "make bench-realism-cues   which views of the tiles (texture, colour, bands) the realism classifier tells apart (about 8 min)"
+	@echo "make bench-realism-cues   which views of the tiles (texture, colour, bands) the realism classifier tells apart (about 6 min)"
 	@echo "make bench-area   how the chain's time and memory grow with the area (10, 40, 160 km²; about an hour)"
 	@echo "make bench-water   the demo's water: generated NDVI by distance from the shore vs the training water"
 	@echo "make bench-pix2pix   pix2pix baseline vs the diffusion models, realism on the test patches (trains pix2pix first)"

@@ -66,6 +66,7 @@ def card_realism(summary: dict, name: str) -> dict:
         "tiles_per_side": summary["tiles"]["real"],
         "settings": {k: entry["settings"][k] for k in ("steps", "sampler", "guidance", "refiner")},
         "c2st": {k: test.get(k) for k in ("accuracy", "interval_95", "shuffled_control_accuracy")},
+        "c2st_detail": {k: (entry.get("c2st_detail") or {}).get(k) for k in ("accuracy", "interval_95")},
         "gradient_energy_ratio": grad,
         "high_frequency_share": share,
         "band_correlation": corr,

@@ -60,5 +60,7 @@ def test_the_card_is_the_benchmark_row_of_its_own_settings(name):
     rows = [r for r in _section_rows() if r[0].startswith(name) and r[1] == str(block["settings"]["steps"])]
     matching = [r for r in rows if r[3].startswith(c2st) and r[5:9] == ratios]
     assert matching, f"{name}: the card's realism ({c2st}, {ratios}) is not a row of the BENCHMARKS section"
+    detail = f"{100 * block['c2st_detail']['accuracy']:.1f} %"  # the classifier on the tiles' detail only
+    assert any(r[-1].startswith(detail) for r in matching), f"{name}: C2ST on detail {detail} is not in its row"
     refined = block["settings"]["refiner"] is not None
     assert all(bool(re.search(r"refined", r[0])) == refined for r in matching if "fewstep" in name)
