@@ -67,7 +67,8 @@ def test_each_section_names_its_script_date_machine_and_command(name):
         assert (ROOT / command.split()[0]).exists() or command.split()[0].endswith("python"), command
 
 
-BENCH_TARGETS = ("bench", "bench-realism", "bench-realism-ablation", "bench-realism-training", "bench-area",
+BENCH_TARGETS = ("bench", "bench-realism", "bench-realism-ablation", "bench-realism-training", "bench-realism-cues",
+                 "bench-area",
                  "bench-water", "bench-pix2pix", "experiment")
 
 

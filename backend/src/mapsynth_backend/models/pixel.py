@@ -34,8 +34,8 @@ PIXEL_PRESETS = {
 # The "no map" input of map dropout: 0 is never a real map value (maps are round(x) / 127.5 - 1).
 NULL_MAP = 0.0
 # card "sampler": deterministic ODE solvers and, marked in STOCHASTIC, samplers that inject noise at every step
-SAMPLERS = ("dpmsolver++", "ddim-trailing", "sde-dpmsolver++", "ddim-eta1", "sde-dpmsolver++-karras")
-STOCHASTIC = ("sde-dpmsolver++", "ddim-eta1", "sde-dpmsolver++-karras")
+SAMPLERS = ("dpmsolver++", "ddim-trailing", "sde-dpmsolver++", "ddim-eta1")
+STOCHASTIC = ("sde-dpmsolver++", "ddim-eta1")
 TRAIN_SCHEDULER = {"num_train_timesteps": 1000, "beta_schedule": "squaredcos_cap_v2", "prediction_type": "v_prediction"}
 
 
@@ -169,10 +169,8 @@ class PixelModel:
         config = self.card["train_scheduler"]
         if name.startswith("ddim"):
             scheduler = DDIMScheduler(**config, clip_sample=False, set_alpha_to_one=True, timestep_spacing="trailing")
-        else:  # "-karras": Karras et al. (2022) noise levels, more of the steps at low noise where detail forms
-            karras = name.endswith("-karras")
-            algorithm = name.removesuffix("-karras")
-            scheduler = DPMSolverMultistepScheduler(**config, algorithm_type=algorithm, use_karras_sigmas=karras)
+        else:
+            scheduler = DPMSolverMultistepScheduler(**config, algorithm_type=name)
         scheduler.set_timesteps(steps)
         if name in STOCHASTIC and noise is not None:
             extra = {"eta": 1.0} if name == "ddim-eta1" else {}
