@@ -163,7 +163,7 @@ def write_section(report, result: dict[str, Any], tiles: dict[str, Any], bands: 
                              _pct(control) if control is not None else "-", entry["tiles"], entry["groups"],
                              entry["folds"]])  # fmt: skip
             report.table(
-                ["tiles", "C2ST accuracy", "95 % interval", "shuffled-label control", "tiles", "groups", "folds"],
+                ["view", "C2ST accuracy", "95 % interval", "shuffled-label control", "tiles", "groups", "folds"],
                 rows,
             )
             report.text(f"Interval: {test['interval_method']}.")
