@@ -79,24 +79,20 @@ def synthetic_scene(rng, size):
 def make_dataset(folder: Path, grid_def: dict, n_val: int = 2, seed: int = 0) -> Path:
     """Dataset folder plus the map folder of the same grid (for generation)."""
     rng = np.random.default_rng(seed)
-    size = grid_def["patch_size"]
-    (folder / "maps").mkdir(parents=True)
-    (folder / "maps" / "mapsynth_output.json").write_text(
-        json.dumps({"kind": "map", "grid_fingerprint": grid_def["fingerprint"], "details": {"style": "test"}})
-    )
+    size, cols = grid_def["patch_size"], grid_def["cols"]
+    scenes = [synthetic_scene(rng, size) for _ in range(grid_def["rows"] * cols)]  # (map colours, reflectance)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_map_patches(folder, grid_def, lambda row, col: scenes[row * cols + col][0], size, size, {"style": "test"})
     records = {"train": [], "validation": []}
-    for index in range(grid_def["rows"] * grid_def["cols"]):
-        row, col = divmod(index, grid_def["cols"])
+    for index, (colours, reflectance) in enumerate(scenes):
+        row, col = divmod(index, cols)
         pid = f"r{row:04d}_c{col:04d}"
         split = "validation" if index < n_val else "train"
         base = folder / "dataset" / split
         for sub in ("images", "nir", "multispectral", "conditioning"):
             (base / sub).mkdir(parents=True, exist_ok=True)
-        colours, reflectance = synthetic_scene(rng, size)
         transform = from_origin(grid_def["origin_x"] + col * size * 10, grid_def["origin_y"] - row * size * 10, 10, 10)
         profile = {"driver": "GTiff", "width": size, "height": size, "crs": "EPSG:32630", "transform": transform}
-        with rasterio.open(folder / "maps" / f"{pid}.tif", "w", count=3, dtype="uint8", **profile) as dst:
-            dst.write(colours)
         with rasterio.open(
             base / "multispectral" / f"{pid}.tif", "w", count=4, dtype="uint16", nodata=0, **profile
         ) as dst:
