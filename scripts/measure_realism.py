@@ -156,6 +156,14 @@ def tiles_of(real: np.ndarray, synthetic: np.ndarray, maps: np.ndarray) -> dict:
     }
 
 
+def c2st_cell(test: dict | None) -> str:
+    """A C2ST result as a table cell: accuracy with its 95 % interval, or n/a."""
+    if not test or test.get("accuracy") is None:
+        return "n/a"
+    low, high = test["interval_95"]
+    return f"{100 * test['accuracy']:.1f} % ({100 * low:.0f}-{100 * high:.0f})"
+
+
 def markdown(summary: dict, bands: list[str]) -> str:
     """One row per model: C2ST, gradient ratio and high-frequency share per band, band-pair correlations."""
     pairs = list(summary["real"]["band_correlation"])
@@ -174,22 +182,12 @@ def markdown(summary: dict, bands: list[str]) -> str:
 
     for name, entry in summary["models"].items():
         test = entry.get("c2st") or {}
-        if test.get("accuracy") is not None:
-            low, high = test["interval_95"]
-            c2st = f"{100 * test['accuracy']:.1f} % ({100 * low:.0f}-{100 * high:.0f})"
-            control = f"{100 * test['shuffled_control_accuracy']:.1f} %"
-        else:
-            c2st = control = "n/a"
-        row = [name, str(entry["settings"]["steps"]), entry["settings"]["sampler"], c2st, control]
+        control = "n/a" if test.get("accuracy") is None else f"{100 * test['shuffled_control_accuracy']:.1f} %"
+        row = [name, str(entry["settings"]["steps"]), entry["settings"]["sampler"], c2st_cell(test), control]
         row += [fmt(entry["gradient_energy"][b]["ratio"], ".2f") for b in bands]
         row += [fmt(entry["high_frequency_share"][b]["synthetic"]) for b in bands]
         row += [fmt(entry["band_correlation"][p]["synthetic"]) for p in pairs]
-        detail = entry.get("c2st_detail") or {}
-        if detail.get("accuracy") is not None:
-            low, high = detail["interval_95"]
-            row.append(f"{100 * detail['accuracy']:.1f} % ({100 * low:.0f}-{100 * high:.0f})")
-        else:
-            row.append("n/a")
+        row.append(c2st_cell(entry.get("c2st_detail")))
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines) + "\n"
 

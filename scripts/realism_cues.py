@@ -25,16 +25,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_doc import header, write_section  # noqa: E402
-from measure_realism import DATASET, DEFAULT_MODELS, generate, held_out, tiles_of  # noqa: E402
+from measure_realism import DATASET, DEFAULT_MODELS, c2st_cell, generate, held_out, tiles_of  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+from mapsynth_backend.evaluate.c2st import c2st  # noqa: E402
+from mapsynth_backend.evaluate.realism import DETAIL_SIGMA, detail  # noqa: E402 - evaluate's 'C2ST on detail' view
+
 NAMES = {"mapsynth-demo-pixel-small": "embedded teacher", "mapsynth-demo-pixel-fewstep": "few-step student (make demo)"}
-
-
-def detail(tiles: np.ndarray) -> np.ndarray:
-    from mapsynth_backend.evaluate.realism import detail
-
-    return detail(tiles)  # evaluate's detail-only view (C2ST on detail, in its Realism section)
 
 
 VIEWS = {
@@ -66,8 +62,6 @@ def main() -> None:
         write_section("realism-cues", body(json.loads(args.summary.read_text())), after="realism")
         return
     rows, real, maps = held_out(args.dataset, args.splits.split(","))
-    from mapsynth_backend.evaluate.realism import DETAIL_SIGMA
-
     summary: dict = {"splits": args.splits, "patches": len(rows), "seed": args.seed, "sigma_px": DETAIL_SIGMA}
     summary["models"] = {"real vs real": {"c2st": real_halves(real, maps, args.seed)}}
     for model in DEFAULT_MODELS:
@@ -105,8 +99,6 @@ def real_halves(real: np.ndarray, maps: np.ndarray, seed: int) -> dict:
 
 
 def c2st_view(real: np.ndarray, synthetic: np.ndarray, groups, seed: int, control: bool = False) -> dict:
-    from mapsynth_backend.evaluate.c2st import c2st
-
     test = c2st(real, synthetic, groups, seed=seed, control=control)
     return {k: test.get(k) for k in ("accuracy", "interval_95", "shuffled_control_accuracy")}
 
@@ -133,11 +125,7 @@ def body(summary: dict) -> str:
         "|---|" + "---|" * len(models),
     ]
     for view in VIEWS:
-        cells = []
-        for name in models:
-            test = summary["models"][name]["c2st"][view]
-            low, high = test["interval_95"]
-            cells.append(f"{100 * test['accuracy']:.1f} % ({100 * low:.0f}-{100 * high:.0f})")
+        cells = [c2st_cell(summary["models"][name]["c2st"][view]) for name in models]
         lines.append(f"| {view} | " + " | ".join(cells) + " |")
     controls = ", ".join(
         f"{name} {100 * summary['models'][name]['c2st']['as measured']['shuffled_control_accuracy']:.1f} %"
