@@ -10,6 +10,7 @@ import shutil
 import sys
 from pathlib import Path
 
+import demo_class_spectra
 import numpy as np
 import torch
 from scipy import ndimage
@@ -147,7 +148,8 @@ def line_contrast(values: np.ndarray, line: np.ndarray, field: np.ndarray) -> fl
 def main(work: Path) -> None:
     source = work / "training" / "model"
     model = load_model(source)
-    model.card.update({"guidance": GUIDANCE, "guidance_rescale": GUIDANCE_RESCALE})
+    held = demo_class_spectra.spectra(work / "dataset")  # generation holds them, so the metrics do too
+    model.card.update({"guidance": GUIDANCE, "guidance_rescale": GUIDANCE_RESCALE, "class_spectra": held})
     metrics = held_out_metrics(work, model)
     if TARGET.exists():
         shutil.rmtree(TARGET)
@@ -164,6 +166,7 @@ def main(work: Path) -> None:
                        "OpenStreetMap renders are remapped onto those classes at generation (map_remap).",
         "map_style": STYLE, "map_remap": remap_table(), "guidance": GUIDANCE, "guidance_rescale": GUIDANCE_RESCALE,
         "sampler": SAMPLER, "sampler_choice": SAMPLER_CHOICE,
+        "class_spectra": held, "class_spectra_choice": demo_class_spectra.CHOICE,
         "training_command": "make train-demo-model  (scripts/train_demo_model.sh; DEMO_STEPS, default 2500 from "
                             "scratch). This model: DEMO_BASE_MODEL=<the previous demo model> make train-demo-model "
                             "(600 fine-tuning steps, cosine learning rate from 2e-4, one thread, 32 min on a loaded "

@@ -24,6 +24,7 @@ REFINER = {"model": "../mapsynth-demo-pixel-small", "start": 24, "steps": 1}
 
 def main(source: Path) -> None:
     card = json.loads((source / "model_card.json").read_text())
+    teacher = json.loads((TARGET.parent / "mapsynth-demo-pixel-small" / "model_card.json").read_text())
     if not card.get("distilled"):
         raise SystemExit(f"{source} is not a distilled student (no 'distilled' in its model card)")
     by_class = card["distilled"].get("teacher_class_guidance") or {}
@@ -45,6 +46,7 @@ def main(source: Path) -> None:
         "training_command": "make distill-demo-model (scripts/distill_demo_model.sh)",
         "licenses": {"code": "Apache-2.0", "data": card.get("data_licenses")},
         "refiner": REFINER,
+        **{key: teacher[key] for key in ("class_spectra", "class_spectra_choice") if key in teacher},  # same data
     })
     (TARGET / "model_card.json").write_text(json.dumps(card, indent=2) + "\n")
     size = sum(p.stat().st_size for p in TARGET.rglob("*") if p.is_file())

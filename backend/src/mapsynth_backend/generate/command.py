@@ -117,6 +117,8 @@ def generate(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
         "guidance": params["guidance"],
         "class_guidance": by_class or None,
         "class_guidance_margin": params["class_guidance_margin"] if by_class else None,
+        "class_spectra_held": {name: spec["coverage"] for name, spec in (card.get("class_spectra") or {}).items()}
+        or None,
         "control_scale": params["control_scale"],
         "bands": card["bands"],
         "seamless": params["seamless"],

@@ -204,6 +204,13 @@ class PixelModel:
             valid.sum() * target.shape[1]
         ).clamp(min=1)
 
+    def spectral_hold(self):
+        """The card's class spectra held at every sampling step (generate/class_spectra.py), or a pass-through."""
+        from ..generate.class_spectra import spectral_hold
+
+        hold = spectral_hold(self.card, self.train_scheduler)
+        return hold if hold is not None else (lambda prediction, *_: prediction)
+
     def noise_shape(self, height: int, width: int | None = None) -> tuple[int, int, int]:
         return (len(self.card["bands"]), height, width or height)
 
@@ -259,15 +266,18 @@ class PixelModel:
         dtype = next(self.unet.parameters()).dtype
         maps = maps.to(dtype)
         sample = noises["bands"].to(dtype) * scheduler.init_noise_sigma
+        hold = self.spectral_hold()
         with torch.inference_mode():
             for t in scheduler.timesteps:
-                prediction = self.predict(scheduler.scale_model_input(sample, t), maps, t, guidance)
+                inputs = scheduler.scale_model_input(sample, t)
+                prediction = hold(self.predict(inputs, maps, t, guidance), inputs, maps, t)
                 sample = scheduler.step(prediction, t, sample).prev_sample
             if self.refiner is not None:
 
                 def loop(start, schedule):
                     for t in schedule.timesteps:
-                        start = schedule.step(self.refiner.predict(start, maps, t, 1.0), t, start).prev_sample
+                        prediction = hold(self.refiner.predict(start, maps, t, 1.0), start, maps, t)
+                        start = schedule.step(prediction, t, start).prev_sample
                     return start
 
                 sample = refined(self.refiner, self.card["refiner"], sample, noises["bands"], loop)
@@ -294,13 +304,15 @@ class PixelModel:
         dtype = next(self.unet.parameters()).dtype
         guidance = self.guidance_scale(guidance)
 
+        hold = self.spectral_hold()
+
         def predict(inputs, t, offsets):
             maps = torch.stack([map_canvas[:, y : y + size, x : x + size] for y, x in offsets]).to(dtype)
             weight = guidance
             if guidance_map is not None and self.card.get("map_dropout"):
                 crops = [guidance_map[y : y + size, x : x + size] for y, x in offsets]
                 weight = torch.stack(crops)[:, None].to(maps.device, dtype)
-            return self.predict(inputs.to(dtype), maps, t, weight).to(inputs.dtype)
+            return hold(self.predict(inputs.to(dtype), maps, t, weight), inputs.to(dtype), maps, t).to(inputs.dtype)
 
         with torch.inference_mode():
             canvas = denoise(noises["bands"], windows, size, scheduler, predict, batch_size)
@@ -308,7 +320,8 @@ class PixelModel:
 
                 def refiner_predict(inputs, t, offsets):
                     maps = torch.stack([map_canvas[:, y : y + size, x : x + size] for y, x in offsets]).to(dtype)
-                    return self.refiner.predict(inputs.to(dtype), maps, t, 1.0).to(inputs.dtype)
+                    prediction = self.refiner.predict(inputs.to(dtype), maps, t, 1.0)
+                    return hold(prediction, inputs.to(dtype), maps, t).to(inputs.dtype)
 
                 canvas = refined(
                     self.refiner,
