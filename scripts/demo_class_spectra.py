@@ -3,6 +3,7 @@ generate/class_spectra.py), measured on the demo dataset's training split. packa
 package_fewstep_model.py write them; run alone, this writes them into both embedded cards as they are:
 
     .venv-backend/bin/python scripts/demo_class_spectra.py [DATASET]   (default .mapsynth-demo-training/dataset)
+    .venv-backend/bin/python scripts/demo_class_spectra.py DATASET COVERAGE|none MODEL_DIR...   (copies: bench-water)
 
 The coverage was chosen on make bench-water's area (the Gänglesee at Steg, inside make demo's area; never on the
 held-out area that tests/demo checks): the largest of 0.5 / 0.75 / 0.95 that puts the few-step model's median NDVI
@@ -30,15 +31,29 @@ def spectra(dataset: Path) -> dict:
     return measure_class_spectra(dataset, CLASSES, COVERAGE)
 
 
-def main(dataset: Path) -> None:
-    table = spectra(dataset)
-    for name in ("mapsynth-demo-pixel-small", "mapsynth-demo-pixel-fewstep"):
-        path = MODELS / name / "model_card.json"
-        card = json.loads(path.read_text())
-        card.update({"class_spectra": table, "class_spectra_choice": CHOICE})
-        path.write_text(json.dumps(card, indent=2) + ("\n" if path.read_text().endswith("\n") else ""))
-    print(json.dumps(table, indent=2))
+def write(dataset: Path, models: list[Path], coverage: float | None = COVERAGE) -> None:
+    """Write the spectra into the cards of ``models`` (coverage None: take them out)."""
+    table = None if coverage is None else measure_class_spectra(dataset, CLASSES, coverage)
+    for folder in models:
+        path = folder / "model_card.json"
+        text = path.read_text()
+        card = json.loads(text)
+        if table is None:
+            card.pop("class_spectra", None)
+            card.pop("class_spectra_choice", None)
+        else:
+            card.update({"class_spectra": table, "class_spectra_choice": CHOICE})
+        path.write_text(json.dumps(card, indent=2) + ("\n" if text.endswith("\n") else ""))
+
+
+def main(argv: list[str]) -> None:
+    """[DATASET] writes both embedded cards; DATASET COVERAGE|none MODEL_DIR... writes those (make bench-water)."""
+    dataset = Path(argv[0]) if argv else ROOT / ".mapsynth-demo-training" / "dataset"
+    if len(argv) > 2:
+        write(dataset, [Path(p) for p in argv[2:]], None if argv[1] == "none" else float(argv[1]))
+    else:
+        write(dataset, [MODELS / "mapsynth-demo-pixel-small", MODELS / "mapsynth-demo-pixel-fewstep"])
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / ".mapsynth-demo-training" / "dataset")
+    main(sys.argv[1:])

@@ -346,7 +346,8 @@ def write_benchmark(summary: dict, bands: list[str], real_tiles, generated) -> N
             " had its split guard, on training patches that overlap these patches by about 30 % of their pixels,"
             " so the numbers flatter the models, if anything. The teacher's card samples with SDE-DPM-Solver++,"
             " chosen on the validation patches (lower C2ST than DPM-Solver++ at each of 3 seeds; sampler_choice in"
-            " its card); the dpmsolver++ row is its previous default. Each model's own row is also in its card"
+            " its card); the dpmsolver++ row is its previous default. Every row holds water to real water's spectra"
+            " as both cards say (class_spectra, section water). Each model's own row is also in its card"
             " (held_out_evaluation.realism).",
             "",
             markdown(summary, bands).rstrip(),
