@@ -200,6 +200,9 @@ class PixelModel:
 
             snr = compute_snr(scheduler, steps)
             weights = valid * (snr.clamp(max=self.snr_gamma) / (snr + 1)).to(valid)[:, None, None, None]
+        per_band = self.card.get("band_loss_weights")  # train-model BAND_WEIGHTS (train/band_weights.py)
+        if per_band:
+            weights = weights * torch.tensor([per_band[b] for b in self.card["bands"]]).to(valid)[None, :, None, None]
         return (F.mse_loss(prediction.float(), goal.float(), reduction="none") * weights).sum() / (
             valid.sum() * target.shape[1]
         ).clamp(min=1)

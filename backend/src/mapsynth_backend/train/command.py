@@ -26,12 +26,22 @@ from ..radiometry import ClipRange
 from ..runtime.jobs import Command, Param
 from ..runtime.protocol import Reporter, UserError
 from ..runtime.torch_state import restores_torch_state
+from .band_weights import band_weights
 from .checkpoints import verify_checkpoint, write_manifest
 from .data import AUGMENTATIONS, augmentation, batch_indices, collate, dihedral, load_pair, read_dataset
 from .validation import plot_losses, validation_grid
 
 LR_SCHEDULES = ("constant", "constant_with_warmup", "linear", "cosine")
-KNOBS = ("lr_scheduler", "lr_warmup_steps", "weight_decay", "max_grad_norm", "ema_decay", "snr_gamma", "augment")
+KNOBS = (
+    "lr_scheduler",
+    "lr_warmup_steps",
+    "weight_decay",
+    "max_grad_norm",
+    "ema_decay",
+    "snr_gamma",
+    "augment",
+    "band_weights",
+)
 MAP_GUIDANCE = 2.0  # recommended map-guidance scale written into cards of models trained with map dropout
 
 
@@ -120,6 +130,15 @@ def train(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
         if params["family"] != "pixel" or params["distill_from"]:
             raise UserError("SNR_GAMMA: min-SNR weighting is for training a pixel model; leave it at 0")
         model.snr_gamma = params["snr_gamma"]
+    if (params["band_weights"] or "none") != "none":
+        if params["family"] != "pixel" or params["distill_from"]:
+            raise UserError("BAND_WEIGHTS: per-band loss weights are for training a pixel model; leave it at none")
+        targets = (
+            (pair["target"].numpy(), pair["valid"].numpy()[0])
+            for pair in (load_pair(row, "pixel", clip) for row in splits["train"])
+        )
+        model.card["band_loss_weights"] = band_weights(params["band_weights"], bands, targets)
+        reporter.log(f"per-band loss weights: {model.card['band_loss_weights']}")
     model.prepare_training(accelerator.device, mixed)
     trainable = [p for module in model.trainable() for p in module.parameters()]
     optimizer_cls = torch.optim.AdamW
@@ -305,6 +324,13 @@ COMMANDS = (
             Param("ema", "bool", False, "keep an exponential moving average of the weights"),
             Param("ema_decay", "float", 0.999, "decay of the moving average", minimum=0, maximum=1),
             Param("snr_gamma", "float", 0.0, "pixel: min-SNR loss weighting gamma (5 is usual; 0 = off)", minimum=0),
+            Param(
+                "band_weights",
+                "str",
+                "none",
+                "pixel: per-band loss weights: none, gradient (inverse of each band's pixel-to-pixel variation in the"
+                " training split, so dark bands' detail counts as much as NIR's) or explicit B02:1.5,B08:0.5",
+            ),
             Param(
                 "augment",
                 "str",
