@@ -190,12 +190,12 @@ bench-realism-training: setup
 	$(BACKEND_VENV)/bin/python scripts/realism_training_section.py \
 		$${MAPSYNTH_TRAINING_ABLATION_DIR:-.mapsynth-realism-training}/measure/realism.json
 
-# Per-band loss weights (train-model --band-weights gradient) against the same recipe without (about an hour)
+# Per-band loss weights (train-model --band-weights gradient) and EMA against the same recipe without (about 1.5 h)
 bench-realism-band-weights: setup
 	[ -f .mapsynth-demo-training/dataset/radiometry.json ] || DEMO_PREPARE_ONLY=1 QGIS_PROCESS=$(QGIS_PROCESS) scripts/train_demo_model.sh
 	scripts/realism_band_weights.sh
 	$(BACKEND_VENV)/bin/python scripts/realism_band_weights_section.py \
-		$${MAPSYNTH_TRAINING_ABLATION_DIR:-.mapsynth-realism-training}/measure-bandw-*/realism.json
+		$${MAPSYNTH_TRAINING_ABLATION_DIR:-.mapsynth-realism-training}/measure-{bandw,ema}-*/realism.json
 
 # How the chain's cost grows with the area (10, 40, 160 km² of Liechtenstein; about an hour on 2 cores)
 bench-area: setup

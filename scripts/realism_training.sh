@@ -8,24 +8,7 @@
 # About 22 min per scratch model and 11 min per fine-tune on 2 idle cores; then scripts/measure_realism.py measures
 # every row; make bench-realism-training then runs scripts/realism_training_section.py for the section.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-ROOT=$PWD
-WORK=${MAPSYNTH_TRAINING_ABLATION_DIR:-$ROOT/.mapsynth-realism-training}
-DATASET=${MAPSYNTH_DEMO_TRAINING:-$ROOT/.mapsynth-demo-training}/dataset
-TEACHER=$ROOT/resources/models/mapsynth-demo-pixel-small
-BACKEND=$ROOT/.venv-backend/bin/mapsynth
-[ -f "$DATASET/radiometry.json" ] || {
-    echo "No demo dataset in $DATASET: run DEMO_PREPARE_ONLY=1 make train-demo-model first" >&2; exit 1; }
-train() {  # NAME STEPS [train-model options]
-    local name=$1 steps=$2; shift 2
-    [ -f "$WORK/$name/model/model_card.json" ] && return
-    local resume=()
-    [ -d "$WORK/$name/checkpoints" ] && resume=(--resume latest)
-    echo "== $name ($steps steps)"
-    "$BACKEND" train --dataset "$DATASET" --family pixel --preset small --max-steps "$steps" --batch-size 8 \
-        --map-dropout 0.1 --seed 0 --device cpu --output-dir "$WORK/$name" "${resume[@]}" "$@"
-}
-SCRATCH=(--learning-rate 3e-4 --checkpoint-every 250 --validation-every 500)
+source "$(dirname "$0")/realism_train_lib.sh"  # ROOT, WORK, DATASET, TEACHER, train, SCRATCH
 TUNE=(--base-model "$TEACHER" --learning-rate 1e-4 --checkpoint-every 200 --validation-every 0)
 train scratch 2500 "${SCRATCH[@]}"
 train scratch-d4 2500 "${SCRATCH[@]}" --augment d4

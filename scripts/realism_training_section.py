@@ -30,17 +30,18 @@ LABELS = {
 }
 
 
-def rows(summary: dict) -> dict[str, dict]:
-    """The measured rows by role (measure_realism names a row 'LABEL, N steps, sampler')."""
+def rows(summary: dict, labels: dict[str, str] = LABELS, optional: tuple[str, ...] = ()) -> dict[str, dict]:
+    """The measured rows by role (measure_realism names a row 'LABEL, N steps, sampler'); every role of LABELS but
+    the OPTIONAL ones must be there."""
     found = {}
     for name, entry in summary["models"].items():
         label = name.split(",")[0]
-        role = next((key for key, text in LABELS.items() if text == label), None)
+        role = next((key for key, text in labels.items() if text == label), None)
         if role:
             found[role] = entry
-    missing = sorted(set(LABELS) - set(found))
+    missing = sorted(set(labels) - set(found) - set(optional))
     if missing:
-        raise SystemExit(f"realism.json lacks the rows {', '.join(LABELS[m] for m in missing)}")
+        raise SystemExit(f"realism.json lacks the rows {', '.join(labels[m] for m in missing)}")
     return found
 
 

@@ -1,0 +1,21 @@
+# Sourced by scripts/realism_training.sh and scripts/realism_band_weights.sh: their shared folder, the demo dataset
+# and `train NAME STEPS [train-model options]`, one pixel model (preset small, batch 8, map dropout 0.1, seed 0) in
+# $WORK/NAME; a finished model is kept, a killed run resumes from its latest checkpoint.
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+WORK=${MAPSYNTH_TRAINING_ABLATION_DIR:-$ROOT/.mapsynth-realism-training}
+DATASET=${MAPSYNTH_DEMO_TRAINING:-$ROOT/.mapsynth-demo-training}/dataset
+TEACHER=$ROOT/resources/models/mapsynth-demo-pixel-small
+BACKEND=$ROOT/.venv-backend/bin/mapsynth
+[ -f "$DATASET/radiometry.json" ] || {
+    echo "No demo dataset in $DATASET: run DEMO_PREPARE_ONLY=1 make train-demo-model first" >&2; exit 1; }
+train() {  # NAME STEPS [train-model options]
+    local name=$1 steps=$2; shift 2
+    [ -f "$WORK/$name/model/model_card.json" ] && return
+    local resume=()
+    [ -d "$WORK/$name/checkpoints" ] && resume=(--resume latest)
+    echo "== $name ($steps steps)"
+    "$BACKEND" train --dataset "$DATASET" --family pixel --preset small --max-steps "$steps" --batch-size 8 \
+        --map-dropout 0.1 --seed 0 --device cpu --output-dir "$WORK/$name" "${resume[@]}" "$@"
+}
+SCRATCH=(--learning-rate 3e-4 --checkpoint-every 250 --validation-every 500)
