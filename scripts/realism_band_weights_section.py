@@ -5,7 +5,7 @@ from the numbers; nothing is typed by hand.
 
 Run in the backend venv:
   .venv-backend/bin/python scripts/realism_band_weights_section.py WORK/measure-{bandw,ema}-*/realism.json
-(the first file's spectra plot, spectra.png, is copied to docs/realism_band_weights_spectra.png).
+(the first file's spectra plot, spectra.png, without the EMA row, is copied to docs/realism_band_weights_spectra.png).
 """
 
 from __future__ import annotations
@@ -81,9 +81,9 @@ def verdict(runs: list[tuple[int, dict]], card: dict) -> str:
         text += " The seeds disagree: no conclusion on C2ST from this run."
     if grad["bandw"] <= grad["scratch"]:
         text += (
-            " The visible bands did not gain detail from a larger share of the loss (the weights lowered their noise"
-            " floor at 0.5 cycles per pixel, not their power at 0.1-0.4; spectra plot), so their missing detail is"
-            " not a matter of the loss's balance between bands, and --band-weights stays off by default."
+            " The visible bands did not gain detail from a larger share of the loss (see the spectra plot for where"
+            " their power changed), so their missing detail is not a matter of the loss's balance between bands, and"
+            " --band-weights stays off by default."
         )
     if "ema" in mean:
         ema_lower = sum(c2st(f["ema"]) < c2st(f["scratch"]) for _, f in runs)
@@ -130,8 +130,8 @@ def body(measured: list[Path]) -> str:
             " the same with train-model --band-weights gradient (each band's error weighted by the inverse of its"
             " pixel-to-pixel variation in the training split); where measured, the same with an exponential moving"
             " average of the weights (train-model --ema, the saved model is the average). One training seed per model:"
-            " the intervals are over"
-            " patches, the seeds below over generation noise and classifier, not over training runs.",
+            " the intervals are over patches, the seeds below over generation noise and classifier, not over training"
+            " runs.",
             "",
             verdict(runs, card),
             "",
