@@ -156,8 +156,8 @@ bench: setup
 		QT_QPA_PLATFORM=offscreen $(QGIS_VENV)/bin/python scripts/bench_fewstep.py
 
 # Realism of the demo models (what a discriminator sees) and a sampler ablation, on held-out patches of the demo
-# dataset (built first if missing) -> docs/BENCHMARKS.md, sections "realism" and "realism-refiner" (the refiner's
-# setting, chosen on validation; about 40 min on 2 cores)
+# dataset (built first if missing) -> docs/BENCHMARKS.md, sections "realism-refiner" (the refiner's setting, chosen
+# on validation; package_fewstep_model.py's REFINER) and then "realism" (test; about 40 min on 2 cores)
 REALISM_TEACHER := resources/models/mapsynth-demo-pixel-small
 REALISM_STUDENT := resources/models/mapsynth-demo-pixel-fewstep
 # What gives the demo models' tiles away: C2ST on views of the tiles (texture removed / only, mean spectrum, bands).
@@ -167,12 +167,12 @@ bench-realism-cues: setup
 
 bench-realism: setup
 	[ -f .mapsynth-demo-training/dataset/radiometry.json ] || DEMO_PREPARE_ONLY=1 QGIS_PROCESS=$(QGIS_PROCESS) scripts/train_demo_model.sh
+	$(BACKEND_VENV)/bin/python scripts/realism_polish.py --splits validation --polish 0,0 --polish 24,1 \
+		--polish 49,1 --polish 49,2 --polish 74,2 --write
 	$(BACKEND_VENV)/bin/python scripts/measure_realism.py --write --splits test --variant $(REALISM_TEACHER),20, \
 		--variant $(REALISM_TEACHER),20,dpmsolver++ --variant $(REALISM_TEACHER),20,ddim-trailing \
 		--variant $(REALISM_STUDENT),4,,no-refiner \
 		--variant $(REALISM_STUDENT),8,,no-refiner --variant $(REALISM_STUDENT),4,
-	$(BACKEND_VENV)/bin/python scripts/realism_polish.py --splits validation --polish 0,0 --polish 24,1 \
-		--polish 49,1 --polish 49,2 --polish 74,2 --write
 
 bench-realism-ablation: setup
 	[ -f .mapsynth-demo-training/dataset/radiometry.json ] || DEMO_PREPARE_ONLY=1 QGIS_PROCESS=$(QGIS_PROCESS) scripts/train_demo_model.sh

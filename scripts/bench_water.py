@@ -14,6 +14,7 @@ Usage: QGIS_PROCESS=/usr/bin/qgis_process.bin python3 scripts/bench_water.py   (
 from __future__ import annotations
 
 import glob
+import hashlib
 import json
 import os
 import shutil
@@ -29,10 +30,13 @@ from bench_doc import header, write_section  # noqa: E402
 from demo_summary import PALETTE, map_classes  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-WORK = ROOT / ".mapsynth-bench-water"
 EXTENT = "9.560,9.592,47.098,47.120 [EPSG:4326]"
 MODELS = ROOT / "resources" / "models"
 STUDENT, TEACHER = "mapsynth-demo-pixel-fewstep", "mapsynth-demo-pixel-small"
+# runs are kept per version of the embedded weights, so a rerun after a retrain never reuses the old models' images
+WEIGHTS = hashlib.sha256(b"".join(
+    p.read_bytes() for name in (STUDENT, TEACHER) for p in sorted((MODELS / name).rglob("*.safetensors"))))
+WORK = ROOT / ".mapsynth-bench-water" / WEIGHTS.hexdigest()[:12]
 # (title, model, per-class water guidance, water spectra held at this coverage; None = not held)
 RUNS = [("make demo's model (few-step student, refined), water not held", STUDENT, None, None),
         ("make demo's model, water held, coverage 0.5", STUDENT, None, 0.5),

@@ -156,6 +156,7 @@ def test_a_distilled_student_names_its_own_data_not_its_teachers_packaging(built
     card.update(
         data_licenses=[OSM_LICENSE],
         fine_tuned_from="an older model",
+        replaces="the previous demo model",
         licenses={"data": [OSM_LICENSE]},
         training_command="make train-demo-model",
     )  # as package_demo_model.py leaves a teacher
@@ -172,7 +173,7 @@ def test_a_distilled_student_names_its_own_data_not_its_teachers_packaging(built
     )
     student = json.loads((tmp_path / "student" / "model" / "model_card.json").read_text())
     assert student["data_licenses"] == [COPERNICUS_LICENSE]
-    assert not {"fine_tuned_from", "licenses", "training_command"} & set(student)
+    assert not {"fine_tuned_from", "replaces", "licenses", "training_command"} & set(student)
 
 
 @pytest.mark.parametrize("card_path", sorted(Path(__file__).parents[2].glob("resources/models/*/model_card.json")))

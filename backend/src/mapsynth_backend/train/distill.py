@@ -16,7 +16,7 @@ from ..runtime.protocol import UserError
 # card entries that describe the teacher's training, sampling or evaluation, not the student's
 TEACHER_ONLY = ("map_dropout", "guidance", "steps", "training")
 TEACHER_ONLY += ("created", "held_out_evaluation", "augmentation_experiment", "baseline_prototype")
-TEACHER_ONLY += ("fine_tuned_from", "training_command", "licenses")  # how the teacher was made and packaged
+TEACHER_ONLY += ("fine_tuned_from", "replaces", "training_command", "licenses")  # how the teacher was made
 CLASS_GUIDANCE_NAME = "DISTILL_CLASS_GUIDANCE"
 DISTILLABLE = ("pixel",)  # families whose denoiser is one network on (sample, map) without text or latents
 
