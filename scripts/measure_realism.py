@@ -342,11 +342,10 @@ def write_benchmark(summary: dict, bands: list[str], real_tiles, generated) -> N
             " where two sets of real tiles score about 50 %; section realism-cues). The classifier's training is"
             " not bitwise the same on every CPU, so a rerun on another machine moves C2ST by a few points for the"
             " same images: read the interval. Targets: C2ST <= 65 %, gradient ratio 0.9-1.15, HF share within"
-            " 20 % of real, every r within 0.03 of real. Caveat: the embedded models were trained before the grid"
-            " had its split guard, on training patches that overlap these patches by about 30 % of their pixels,"
-            " so the numbers flatter the models, if anything. The teacher's card samples with SDE-DPM-Solver++,"
-            " chosen on the validation patches (lower C2ST than DPM-Solver++ at each of 3 seeds; sampler_choice in"
-            " its card); the dpmsolver++ row is its previous default. Every row holds water to real water's spectra"
+            " 20 % of real, every r within 0.03 of real. The embedded models were trained on the guarded split: no"
+            " training pixel lies in these patches (the dataset card's shared_pixels is 0). The teacher's sampler"
+            " (first row) was chosen on the validation patches by C2ST over 3 seeds (sampler_choice in its card);"
+            " the other teacher rows show the alternatives. Every row holds water to real water's spectra"
             " as both cards say (class_spectra, section water). Each model's own row is also in its card"
             " (held_out_evaluation.realism).",
             "",

@@ -62,9 +62,9 @@ def body(summary: dict) -> str:
             f" {card['training']['batch_size']}, "
             f"learning rate {card['training']['learning_rate']:g}, seed {card['training']['seed']}, on the guarded"
             " split of the demo dataset; it has no noise input, so each"
-            " map gives one image. The embedded teacher and student were trained on patches that overlap these by"
-            " about 30 % of their pixels (before the grid had its guard), which flatters them; the row 'teacher"
-            " recipe on the guarded split', when present, saw the same training patches as pix2pix. One training"
+            " map gives one image. The embedded teacher and student were trained on the same guarded split (before"
+            " issue 28's retrain they were trained on patches that overlap these by about 30 % of their pixels);"
+            " the row 'teacher recipe on the guarded split', when present, is the recipe without EMA. One training"
             " seed per model: the C2ST interval is over patches, not over training runs. Every diffusion row samples"
             " with guidance 1 (the embedded cards' own; the guarded-split teacher's card would say 2).",
             "",

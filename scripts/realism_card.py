@@ -76,8 +76,8 @@ def card_realism(summary: dict, name: str) -> dict:
             "of": {"gradient_ratio": len(grad), "high_frequency_share": len(share), "band_correlation": len(corr)},
         },
         "real_reference": "real tiles score C2ST 50 %, gradient ratio 1 and the 'real' values",
-        "caveat": "the embedded models were trained before the grid had its split guard, on patches that overlap "
-        "these by about 30 % of their pixels: the numbers flatter the model, if anything",
+        "held_out": "the model was trained on the guarded split: no training pixel lies in these patches (the "
+        "dataset card's shared_pixels is 0)",
     }
 
 
