@@ -3,6 +3,7 @@
 from qgis.core import (
     QgsProcessing,
     QgsProcessingOutputNumber,
+    QgsProcessingParameterBoolean,
     QgsProcessingParameterFile,
     QgsProcessingParameterFolderDestination,
     QgsProcessingParameterNumber,
@@ -24,6 +25,7 @@ from .base import (
 class BuildTrainingDataset(MapSynthAlgorithm):
     PATCH_GRID, MAP_DIR, S2_DIR, MIN_VALID, MAX_CLOUD = "PATCH_GRID", "MAP_DIR", "S2_DIR", "MIN_VALID", "MAX_CLOUD"
     CLIP, PROMPT, OUTPUT_DIR, PATCH_COUNT = "CLIP", "PROMPT", "OUTPUT_DIR", "PATCH_COUNT"
+    TRAIN_GUARD = "TRAIN_GUARD"
     group_id = "data"
 
     def name(self) -> str:
@@ -41,7 +43,10 @@ class BuildTrainingDataset(MapSynthAlgorithm):
             "the datasets imagefolder and diffusers' training examples, radiometry.json and dataset_card.md. "
             "Patches of the grid's guard split (they share pixels with another split) are left out, so nothing "
             "trains or scores on them; the card gives the pixels that the pairs of different splits share (0 for a "
-            "grid with the guard band) and the log warns when there are any.\n\n"
+            "grid with the guard band) and the log warns when there are any. With Train on guard patches, they "
+            "join the training split instead, with every pixel they share with a validation or test patch written "
+            "as nodata (and the map's outside-data colour there), so training sees more of the scene and still no "
+            "held-out pixel; the loss skips nodata pixels.\n\n"
             "Radiometry: per-band reflectance clip ranges (Fixed clip ranges as B02:LOW:HIGH,...; empty = the "
             "1.5th-98.5th percentiles of the training split) mapped linearly to the image range, with an exact "
             "inverse. Reruns reuse the saved ranges and skip finished pairs."))
@@ -63,6 +68,10 @@ class BuildTrainingDataset(MapSynthAlgorithm):
         for param in (helped(QgsProcessingParameterString(self.CLIP, self.tr("Fixed clip ranges"), "", optional=True),
                              "B02:LOW:HIGH,... in reflectance; empty = percentiles of the training split",
                              advanced=True),
+                      helped(QgsProcessingParameterBoolean(
+                          self.TRAIN_GUARD, self.tr("Train on guard patches (shared pixels hidden)"), False, True),
+                             "guard patches join the training split with the pixels they share with a validation or "
+                             "test patch written as nodata", advanced=True),
                       helped(QgsProcessingParameterString(self.PROMPT, self.tr("Prompt"),
                                                           "a Sentinel-2 satellite image"),
                              "text prompt stored with every pair (controlnet-sd15)", advanced=True)):

@@ -30,7 +30,7 @@ def with_sampler(model_dir: Path, folder: Path, sampler: str) -> Path:
     return folder
 
 
-@pytest.mark.parametrize("sampler", ["sde-dpmsolver++", "ddim-eta1"])
+@pytest.mark.parametrize("sampler", ["sde-dpmsolver++", "ddim-eta1", "sde-dpmsolver++-logsnr"])
 def test_a_stochastic_sampler_is_deterministic_per_item_whatever_the_batch(teacher, tmp_path, sampler):
     folder, _, teacher_dir = teacher
     model = with_sampler(teacher_dir, tmp_path / "model", sampler)
@@ -55,6 +55,32 @@ def test_a_stochastic_sampler_runs_seamless(teacher, tmp_path):
         generate(generate_params(**common, model=str(model), output_dir=str(tmp_path / name)), REPORTER)
     a, b = read_all(tmp_path / "a"), read_all(tmp_path / "b")
     assert len(a) == 6 and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_the_log_snr_samplers_step_evenly_in_log_snr(teacher, tmp_path):
+    """'-logsnr': the solver's noise levels are evenly spaced in log-SNR, computed here from the training schedule's
+    alphas, so more steps fall at low noise than with the timestep grid (which is not even in log-SNR)."""
+    _, _, teacher_dir = teacher
+    alphas = load_model(teacher_dir).train_scheduler().alphas_cumprod.double()
+
+    def levels(sampler: str) -> tuple[np.ndarray, np.ndarray]:
+        model = load_model(with_sampler(teacher_dir, tmp_path / sampler, sampler))
+        scheduler = model._sampler(12)
+        sigmas = scheduler.sigmas[:-1].double().numpy()  # the last is 0 (the clean image)
+        return -np.log(sigmas), scheduler.timesteps.numpy()
+
+    found = {name: levels(name) for name in ("dpmsolver++-logsnr", "sde-dpmsolver++-logsnr", "dpmsolver++")}
+    for name in ("dpmsolver++-logsnr", "sde-dpmsolver++-logsnr"):
+        log_snr, timesteps = found[name]
+        steps = np.diff(log_snr)
+        assert np.allclose(steps, steps[0], rtol=1e-3) and steps[0] > 0, steps
+        # the UNet sees each level's nearest integer timestep; below t=900 (where detail forms) it is a close match
+        low = timesteps < 900
+        alpha = alphas[torch.as_tensor(timesteps[low])].numpy()
+        assert low.sum() >= 6 and np.abs(0.5 * np.log(alpha / (1 - alpha)) - log_snr[low]).max() < 0.1
+    plain_log_snr, plain_t = found["dpmsolver++"]
+    assert not np.allclose(np.diff(plain_log_snr), np.diff(plain_log_snr)[0], rtol=0.1)
+    assert (found["dpmsolver++-logsnr"][1] < 100).sum() > (plain_t < 100).sum()
 
 
 def test_an_unknown_sampler_is_one_clear_error(teacher, tmp_path):

@@ -95,3 +95,42 @@ def test_the_guard_rule_leaves_no_shared_area_and_keeps_the_last_split_whole(pat
     assert not any(
         shapely_shared(grid_of(patch_size, overlap, {k: v for k, v in folds.items() if v != "guard"})).values()
     )
+
+
+@pytest.mark.parametrize("patch_size, overlap", [(64, 12), (32, 20), (64, 63)])
+def test_guard_patches_trained_with_hidden_pixels_share_none(patch_size, overlap):
+    """build-training-dataset --train-guard: each guard patch hides exactly its intersection with the held-out
+    patches (shapely), and then no split shares a pixel; one pixel left visible is counted on both sides."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from mapsynth_backend.prepare.split_check import held_out_mask
+
+    rng = random.Random(patch_size + overlap)
+    splits = {(r, c): rng.choice(("train", "train", "train", "val", "test")) for r in range(9) for c in range(9)}
+    guarded = guard_splits(splits, patch_size, overlap)
+    grid = grid_of(patch_size, overlap, guarded, guard=True)
+    held = {(p.row, p.col) for p in grid.patches if p.split in ("val", "test")}
+    held_union = shapely.union_all([footprint(grid.definition, r, c) for r, c in held])
+    guards = [p for p in grid.patches if p.split == "guard"]
+    hidden = {p.patch_id: held_out_mask(grid, p, held) for p in guards}
+    for p in guards:
+        expected = footprint(grid.definition, p.row, p.col).intersection(held_union).area / 100
+        assert hidden[p.patch_id].sum() == round(expected) > 0
+    patches = [replace(p, split="train") if p.split == "guard" else p for p in grid.patches]
+    measured = shared_pixels(grid, patches, hidden)
+    assert not any(v["shared"] for v in measured.values())
+    assert measured["train"]["pixels"] == patch_size**2 * len(patches) - sum(
+        int(m.sum()) for m in hidden.values()
+    ) - patch_size**2 * len(held)
+    leaky = dict(hidden)
+    first = guards[0].patch_id
+    leaky[first] = hidden[first].copy()
+    leaky[first][tuple(np.argwhere(hidden[first])[0])] = False
+    measured = shared_pixels(grid, patches, leaky)
+    held_shared = sum(v["shared"] for name, v in measured.items() if name != "train")
+    assert measured["train"]["shared"] == 1 and held_shared >= 1
+    check = split_check(grid, patches, hidden)
+    assert check["shared_pixels"] == 0 and check["guard_trained"] == len(guards)
+    assert f"{len(guards)} train with the {sum(int(m.sum()) for m in hidden.values()):,} pixels" in check["summary"]

@@ -174,3 +174,48 @@ def test_guarded_dataset_shares_no_pixel_and_an_unguarded_one_is_measured_and_wa
     overlap = json.loads((tmp_path / "dataset" / "dataset_card.json").read_text())["split_overlap"]
     assert overlap["shared_pixels"] == shared and not overlap["guard_band"]
     assert any(f"The splits share {shared:,} pixels" in w for w in feedback.warnings), feedback.warnings
+
+
+def test_guard_patches_train_with_their_shared_pixels_hidden(prepared, run_alg, tmp_path):
+    """TRAIN_GUARD: every guard patch trains, and no valid training pixel lies in a validation or test patch
+    (checked from the files by GDAL against the grid's polygons rasterised on each patch), while only those
+    pixels are hidden."""
+    from mapsynth.plugin.grid import list_patches
+    from osgeo import ogr
+
+    folder, grid = prepared["root"], prepared["grid"]
+    splits = {p["patch_id"]: p["split"] for p in list_patches(grid["OUTPUT"])}
+    run_alg("build_training_dataset", {"PATCH_GRID": grid["OUTPUT"], "MAP_DIR": str(folder / "maps"),
+                                       "S2_DIR": str(folder / "s2"), "TRAIN_GUARD": True,
+                                       "OUTPUT_DIR": str(tmp_path / "dataset")})
+    rows = [json.loads(line) for line in (tmp_path / "dataset" / "train" / "metadata.jsonl").read_text().splitlines()]
+    guard_rows = [r for r in rows if splits[r["patch_id"]] == "guard"]
+    plain = {json.loads(line)["patch_id"] for line in
+             (folder / "dataset" / "train" / "metadata.jsonl").read_text().splitlines()}
+    assert guard_rows and {r["patch_id"] for r in rows} - plain == {r["patch_id"] for r in guard_rows}
+    source = ogr.Open(grid["OUTPUT"])  # kept alive while its layer is used
+    held = ogr.GetDriverByName("Memory").CreateDataSource("held")
+    layer = held.CreateLayer("held", source.GetLayerByName("patches").GetSpatialRef())
+    for feature in source.GetLayerByName("patches"):
+        if splits[feature.GetField("patch_id")] in ("val", "test"):
+            out = ogr.Feature(layer.GetLayerDefn())
+            out.SetGeometry(feature.GetGeometryRef().Clone())
+            layer.CreateFeature(out)
+    hidden_total = 0
+    for row in rows:
+        ds = gdal.Open(str(tmp_path / "dataset" / "train" / row["multispectral"]))
+        valid = (ds.ReadAsArray() != 0).all(axis=0)
+        inside = gdal.GetDriverByName("MEM").Create("", ds.RasterXSize, ds.RasterYSize, 1, gdal.GDT_Byte)
+        inside.SetGeoTransform(ds.GetGeoTransform())
+        inside.SetProjection(ds.GetProjection())
+        gdal.RasterizeLayer(inside, [1], layer, burn_values=[1])
+        in_held = inside.ReadAsArray().astype(bool)
+        assert not (valid & in_held).any(), row["patch_id"]
+        assert np.array_equal(~valid, in_held), f"{row['patch_id']}: hidden pixels are not exactly the shared ones"
+        conditioning = gdal.Open(str(tmp_path / "dataset" / "train" / row["conditioning_image"])).ReadAsArray()
+        assert (conditioning[:, in_held] == 0).all()
+        hidden_total += int(in_held.sum())
+        assert row.get("hidden_pixels", 0) == int(in_held.sum())
+    assert hidden_total > 0
+    card = (tmp_path / "dataset" / "dataset_card.md").read_text()
+    assert card_shared(card) == 0 and f"{len(guard_rows)} train with the {hidden_total:,} pixels" in card

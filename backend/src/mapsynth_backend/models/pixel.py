@@ -33,9 +33,19 @@ PIXEL_PRESETS = {
 }
 # The "no map" input of map dropout: 0 is never a real map value (maps are round(x) / 127.5 - 1).
 NULL_MAP = 0.0
-# card "sampler": deterministic ODE solvers and, marked in STOCHASTIC, samplers that inject noise at every step
-SAMPLERS = ("dpmsolver++", "ddim-trailing", "sde-dpmsolver++", "ddim-eta1")
-STOCHASTIC = ("sde-dpmsolver++", "ddim-eta1")
+# card "sampler": deterministic ODE solvers and, marked in STOCHASTIC, samplers that inject noise at every step;
+# LOG_SNR: a DPM-Solver whose steps are uniform in log-SNR (diffusers' use_lu_lambdas, Lu et al. 2022) instead of in
+# timesteps, so more of them fall at low noise, where the last pixel-scale detail (and residual noise) is settled
+LOG_SNR = "-logsnr"
+SAMPLERS = (
+    "dpmsolver++",
+    "ddim-trailing",
+    "sde-dpmsolver++",
+    "ddim-eta1",
+    "dpmsolver++-logsnr",
+    "sde-dpmsolver++-logsnr",
+)
+STOCHASTIC = ("sde-dpmsolver++", "ddim-eta1", "sde-dpmsolver++-logsnr")
 TRAIN_SCHEDULER = {"num_train_timesteps": 1000, "beta_schedule": "squaredcos_cap_v2", "prediction_type": "v_prediction"}
 
 
@@ -170,7 +180,10 @@ class PixelModel:
         if name.startswith("ddim"):
             scheduler = DDIMScheduler(**config, clip_sample=False, set_alpha_to_one=True, timestep_spacing="trailing")
         else:
-            scheduler = DPMSolverMultistepScheduler(**config, algorithm_type=name)
+            algorithm = name.removesuffix(LOG_SNR)
+            scheduler = DPMSolverMultistepScheduler(
+                **config, algorithm_type=algorithm, use_lu_lambdas=name != algorithm
+            )
         scheduler.set_timesteps(steps)
         if name in STOCHASTIC and noise is not None:
             extra = {"eta": 1.0} if name == "ddim-eta1" else {}

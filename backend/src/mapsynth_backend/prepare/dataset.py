@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections import Counter
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,8 @@ from ..radiometry import ENCODING, ClipRange, decode_reflectance, percentile_ran
 from ..runtime.jobs import Command, Param
 from ..runtime.outputs import MANIFEST, atomic_write, prepare_output_dir
 from ..runtime.protocol import Reporter, UserError
-from .split_check import leak_warning, split_check
+from .landcover import outside_data
+from .split_check import held_out_mask, leak_warning, split_check
 
 SPLIT_FOLDERS = {"train": "train", "val": "validation", "test": "test"}
 RGB = ("B04", "B03", "B02")
@@ -104,15 +106,36 @@ def _png(path: Path, array: np.ndarray) -> None:
     atomic_write(path, write)
 
 
+def _copy_hidden(source: Path, target: Path, mask: np.ndarray | None) -> None:
+    """The Sentinel-2 patch as cropped, with ``mask``'s pixels set to nodata (DN 0) in every band."""
+    if mask is None:
+        shutil.copyfile(source, target)
+        return
+    import rasterio
+
+    with rasterio.open(source) as src:
+        profile, data, tags = src.profile, src.read(), src.tags()
+        descriptions, scales, offsets = src.descriptions, src.scales, src.offsets
+    data[:, mask] = 0
+    with rasterio.open(target, "w", **profile) as dst:
+        dst.write(data)
+        dst.descriptions, dst.scales, dst.offsets = descriptions, scales, offsets
+        dst.update_tags(**tags)
+
+
 def build_dataset(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
     grid = load_grid(params["patch_grid"])
     map_dir, s2_dir, out = Path(params["map_dir"]), Path(params["s2_dir"]), Path(params["output_dir"])
     map_manifest = _manifest(map_dir, "MAP_DIR", grid.fingerprint)
     s2_manifest = _manifest(s2_dir, "S2_DIR", grid.fingerprint)
-    pairs, dropped = [], Counter()
+    pairs, dropped, hidden = [], Counter(), {}
+    held = {(p.row, p.col) for p in grid.patches if p.split in ("val", "test")}
     for patch in grid.patches:
-        if patch.split == GUARD_SPLIT:  # shares pixels with another split: neither trained nor scored
-            continue
+        if patch.split == GUARD_SPLIT:  # shares pixels with another split: left out, or trains with them hidden
+            if not params.get("train_guard"):
+                continue
+            hidden[patch.patch_id] = held_out_mask(grid, patch, held)
+            patch = replace(patch, split="train")  # noqa: PLW2901
         map_path, s2_path = map_dir / f"{patch.patch_id}.tif", s2_dir / f"{patch.patch_id}.tif"
         if not map_path.exists() or not s2_path.exists():
             dropped["missing map or Sentinel-2 patch"] += 1
@@ -120,6 +143,7 @@ def build_dataset(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
         pairs.append((patch, map_path, s2_path))
     if not pairs:
         raise UserError(f"no patch has both a map in {map_dir} and a Sentinel-2 patch in {s2_dir}")
+    pairs.sort(key=lambda pair: pair[0].patch_id in hidden)  # guard patches after the split's own, in grid order
     bands = _read_s2(pairs[0][2])[1]
     if not set(RGB) <= set(bands):
         raise UserError(f"S2_DIR: patches have bands {bands}; B02, B03 and B04 are needed")
@@ -128,7 +152,7 @@ def build_dataset(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
         reporter.check_cancel()
         reporter.progress(0.3 * number / len(pairs), "checking pairs", "build-dataset")
         reflectance, _, cloud = _read_s2(s2_path)
-        valid = float(np.isfinite(reflectance).all(axis=0).mean())
+        valid = float(np.isfinite(reflectance).all(axis=0).mean())  # before hiding: the patch's own data
         if valid < params["min_valid"]:
             dropped[f"valid fraction below {params['min_valid']}"] += 1
         elif cloud > params["max_cloud"]:
@@ -144,6 +168,7 @@ def build_dataset(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
         "max_cloud": params["max_cloud"],
         "clip": params["clip"],
         "prompt": params["prompt"],
+        **({"train_guard": True} if params.get("train_guard") else {}),  # absent when off: older folders resume
     }
     prepare_output_dir(out, "dataset", grid.fingerprint, details)
     radiometry_path = out / "radiometry.json"
@@ -179,14 +204,20 @@ def build_dataset(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
         for kind in names:
             (split_dir / kind).mkdir(parents=True, exist_ok=True)
         if not all((split_dir / name).exists() for name in names.values()):
+            mask = hidden.get(patch.patch_id)
             reflectance, _, _ = _read_s2(s2_path)
+            if mask is not None:
+                reflectance[:, mask] = np.nan
             image, n_clipped = clip.to_uint8(reflectance)
             clipped += n_clipped
             _png(split_dir / names["images"], image[[index[b] for b in RGB]])
             if "B08" in index:
                 _png(split_dir / names["nir"], image[index["B08"]])
-            _png(split_dir / names["conditioning"], _read_map(map_path))
-            atomic_write(split_dir / names["multispectral"], lambda tmp: shutil.copyfile(s2_path, tmp))  # noqa: B023
+            map_rgb = _read_map(map_path)
+            if mask is not None:
+                map_rgb[:, mask] = np.array(outside_data(), np.uint8)[:, None]
+            _png(split_dir / names["conditioning"], map_rgb)
+            atomic_write(split_dir / names["multispectral"], lambda tmp: _copy_hidden(s2_path, tmp, mask))  # noqa: B023
         x_min, y_min, x_max, y_max = grid.bounds(patch.row, patch.col)
         records.append(
             (
@@ -203,6 +234,7 @@ def build_dataset(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
                     "crs": grid.definition.get("crs_authid") or grid.crs_wkt,
                     "valid_fraction": valid,
                     "cloud_fraction": cloud,
+                    **({"hidden_pixels": int(hidden[patch.patch_id].sum())} if patch.patch_id in hidden else {}),
                 },
             )
         )
@@ -215,12 +247,15 @@ def build_dataset(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
     coverage = map_coverage(grid.path, [record["patch_id"] for _, record in records])
     if coverage["blank_fraction"] and coverage["blank_fraction"] >= BLANK_WARNING:
         reporter.log(f"{coverage['summary']}: check that the map source covers the whole grid", "warning")
-    check = split_check(grid, [patch for patch, *_ in kept])
+    written = {patch.patch_id for patch, *_ in kept}  # guard patches dropped above neither train nor hide
+    check = split_check(grid, [patch for patch, *_ in kept], {k: m for k, m in hidden.items() if k in written})
     warning = leak_warning(check)
     if warning:
         reporter.log(warning, "warning")
     sources = data_sources(details["map"], details["s2"])
-    overlap = {key: check[key] for key in ("shared_pixels", "per_split", "guard_patches", "guard_band")}
+    overlap = {
+        key: check[key] for key in ("shared_pixels", "per_split", "guard_patches", "guard_band", "guard_trained")
+    }
     atomic_write(out / SOURCES_FILE, lambda tmp: write_sources(tmp, {**sources, "split_overlap": overlap}))
     card = dataset_card(
         grid, counts, dropped, radiometry, details, clipped, coverage["summary"], check["summary"], sources
@@ -346,6 +381,13 @@ COMMANDS = (
             Param("low_pct", "float", 1.5, "lower percentile of the training data", minimum=0, maximum=50),
             Param("high_pct", "float", 98.5, "upper percentile of the training data", minimum=50, maximum=100),
             Param("prompt", "str", "a Sentinel-2 satellite image", "text prompt stored with each pair"),
+            Param(
+                "train_guard",
+                "bool",
+                False,
+                "guard patches train too, with every pixel they share with a validation or test patch hidden "
+                "(nodata, outside-data map colour): more training windows, still no held-out pixel",
+            ),
             Param("output_dir", "path", help="dataset folder"),
         ),
     ),

@@ -58,6 +58,12 @@ def palette() -> dict[str, tuple[int, int, int]]:
     return {c["key"]: tuple(c["rgb"]) for c in json.loads(text)["classes"]}
 
 
+def outside_data() -> tuple[int, int, int]:
+    """The map colour of 'no information' (outside the map source's data; generation writes nodata there)."""
+    text = resources.files("mapsynth_backend").joinpath("data/semantic_palette.json").read_text()
+    return tuple(json.loads(text)["outside_data"]["rgb"])
+
+
 def remap_table() -> dict[str, list[int]]:
     """'r,g,b' of each OSM-render class -> RGB of its derived class (stored in the model card)."""
     colours = palette()
