@@ -20,7 +20,7 @@ HOMEPAGE_URL ?=
 VERSION := $(shell sed -n 's/^version=//p' metadata.txt)
 export QT_QPA_PLATFORM ?= offscreen
 
-.PHONY: help setup qgis tools test test-quick test-random test-lint test-backend test-qgis test-cli test-demo lint zip doctor demo bench train-demo-model distill-demo-model experiment bench-pix2pix bench-realism bench-realism-ablation bench-realism-training bench-realism-band-weights bench-realism-guard-mask bench-realism-cues bench-area bench-water clean
+.PHONY: help setup qgis tools test test-quick test-random test-lint test-backend test-qgis test-cli test-demo lint zip doctor demo bench train-demo-model distill-demo-model experiment bench-pix2pix bench-realism bench-realism-ablation bench-realism-training bench-realism-band-weights bench-realism-guard-mask bench-realism-sampler bench-realism-cues bench-area bench-water clean
 
 help:
 	@echo "make demo    run the main job on the embedded default (sets up first); make demo AREA=helsinki"
@@ -37,6 +37,7 @@ help:
 	@echo "make bench-realism-training   guarded split and flip/turn augmentation of the teacher, on validation (about 70 min)"
 	@echo "make bench-realism-band-weights  per-band loss weights against the same recipe without, on validation (about 60 min)"
 	@echo "make bench-realism-guard-mask  training on the guard patches with their shared pixels hidden, on validation (about 30 min)"
+	@echo "make bench-realism-sampler  the teacher's steps even in log-SNR against its card's sampler, on validation (about 12 min)"
 	@echo "make bench-realism-cues   which views of the tiles (texture, colour, bands) the realism classifier tells apart (about 6 min)"
 	@echo "make bench-area   how the chain's time and memory grow with the area (10, 40, 160 km²; about an hour)"
 	@echo "make bench-water   the demo's water: generated NDVI by distance from the shore vs the training water"
@@ -197,6 +198,13 @@ bench-realism-band-weights: setup
 	scripts/realism_band_weights.sh
 	$(BACKEND_VENV)/bin/python scripts/realism_band_weights_section.py \
 		$${MAPSYNTH_TRAINING_ABLATION_DIR:-.mapsynth-realism-training}/measure-{bandw,ema}-*/realism.json
+
+# The teacher's 20 steps even in log-SNR (sde-dpmsolver++-logsnr) against its card's sampler (about 12 min)
+bench-realism-sampler: setup
+	[ -f .mapsynth-demo-training/dataset/radiometry.json ] || DEMO_PREPARE_ONLY=1 QGIS_PROCESS=$(QGIS_PROCESS) scripts/train_demo_model.sh
+	scripts/realism_sampler.sh
+	$(BACKEND_VENV)/bin/python scripts/realism_sampler_section.py \
+		$${MAPSYNTH_TRAINING_ABLATION_DIR:-.mapsynth-realism-training}/measure-logsnr-*/realism.json
 
 # Training on the guard patches with their shared pixels hidden (build-training-dataset --train-guard) against the
 # guarded split alone, the same recipe (about 30 min on 2 cores with the guarded model already trained)

@@ -41,11 +41,11 @@ def overlap(entry: dict) -> dict:
     return json.loads((folder / "dataset_card.json").read_text(encoding="utf-8"))["split_overlap"]
 
 
-def seed_table(runs: list[tuple[int, dict]], bands: list[str]) -> str:
+def seed_table(runs: list[tuple[int, dict]], bands: list[str], labels: dict[str, str] = LABELS) -> str:
     head = ["seed", "model", "C2ST (95 % interval)", "C2ST on detail"] + [f"grad. ratio {b}" for b in bands]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for seed, found in runs:
-        for role, label in LABELS.items():
+        for role, label in labels.items():
             entry = found[role]
             low, high = entry["c2st"]["interval_95"]
             cells = [str(seed), label, f"{c2st(entry):.1f} % ({100 * low:.0f}-{100 * high:.0f})",
@@ -102,10 +102,16 @@ def verdict(runs: list[tuple[int, dict]]) -> str:
     return text
 
 
-def body(measured: list[Path]) -> str:
+def by_seed(measured: list[Path], labels: dict[str, str]) -> tuple[list[tuple[int, dict]], dict]:
+    """Each seed's rows by role, sorted by seed, and the first seed's whole summary."""
     summaries = [json.loads(p.read_text(encoding="utf-8")) for p in measured]
-    runs = sorted((next(iter(s["models"].values()))["settings"]["seed"], rows(s, LABELS)) for s in summaries)
-    first = summaries[[next(iter(s["models"].values()))["settings"]["seed"] for s in summaries].index(runs[0][0])]
+    seeds = [next(iter(s["models"].values()))["settings"]["seed"] for s in summaries]
+    runs = sorted((seed, rows(s, labels)) for seed, s in zip(seeds, summaries, strict=True))
+    return runs, summaries[seeds.index(runs[0][0])]
+
+
+def body(measured: list[Path]) -> str:
+    runs, first = by_seed(measured, LABELS)
     bands = list(next(iter(first["models"].values()))["gradient_energy"])
     return "\n".join(
         [
