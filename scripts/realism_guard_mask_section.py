@@ -11,17 +11,15 @@ Run in the backend venv:
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from bench_doc import header, write_section  # noqa: E402
-from measure_realism import markdown  # noqa: E402
+from bench_doc import header  # noqa: E402
 from realism_band_weights_section import detail  # noqa: E402
-from realism_training_section import c2st, change, rows, targets_met  # noqa: E402
+from realism_training_section import c2st, change, rows, seeds_tail, targets_met, write_section_over_seeds  # noqa: E402
 
 LABELS = {
     "guarded": "guarded split EMA",
@@ -135,26 +133,21 @@ def body(measured: list[Path]) -> str:
             "input. One training seed per model: the intervals are over patches, the seeds over generation noise and "
             "classifier, not over training runs.",
             "",
-            verdict(runs),
-            "",
-            seed_table(runs, bands),
-            "",
-            f"Seed {runs[0][0]} in full:",
-            "",
-            markdown(first, bands).rstrip(),
-            "",
-            "![radially averaged power spectra, real and both rows](realism_guard_mask_spectra.png)",
+            *seeds_tail(
+                verdict(runs),
+                seed_table(runs, bands),
+                runs[0][0],
+                first,
+                bands,
+                "realism_guard_mask_spectra.png",
+                "radially averaged power spectra, real and both rows",
+            ),
         ]
     )
 
 
 def main() -> None:
-    measured = sorted(Path(p) for p in sys.argv[1:])
-    if not measured:
-        raise SystemExit("usage: realism_guard_mask_section.py WORK/measure-guardmask-*/realism.json")
-    text = body(measured)
-    shutil.copyfile(measured[0].with_name("spectra.png"), ROOT / "docs" / "realism_guard_mask_spectra.png")
-    write_section("realism-guard-mask", text, after="realism-band-weights")
+    write_section_over_seeds("realism-guard-mask", "realism-band-weights", "realism_guard_mask_spectra.png", body)
 
 
 if __name__ == "__main__":

@@ -11,18 +11,16 @@ Run in the backend venv:
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from bench_doc import header, write_section  # noqa: E402
-from measure_realism import markdown  # noqa: E402
+from bench_doc import header  # noqa: E402
 from realism_band_weights_section import detail  # noqa: E402
 from realism_guard_mask_section import VISIBLE, seed_table  # noqa: E402
-from realism_training_section import c2st, targets_met  # noqa: E402
+from realism_training_section import c2st, seeds_tail, targets_met, write_section_over_seeds  # noqa: E402
 
 SAMPLERS = {"card": "sde-dpmsolver++", "logsnr": "sde-dpmsolver++-logsnr"}
 TEACHER = ROOT / "resources" / "models" / "mapsynth-demo-pixel-small" / "model_card.json"
@@ -103,26 +101,21 @@ def body(measured: list[Path]) -> str:
             "models' sampler sde-dpmsolver++-logsnr), which puts more of the 20 steps at low noise at the same cost. "
             "One model: the intervals are over patches, the seeds over generation noise and classifier.",
             "",
-            verdict(runs, card_sampler),
-            "",
-            seed_table(runs, bands, {"card": SAMPLERS["card"], "logsnr": SAMPLERS["logsnr"]}),
-            "",
-            f"Seed {runs[0][0]} in full:",
-            "",
-            markdown(first, bands).rstrip(),
-            "",
-            "![radially averaged power spectra, real and both samplers](realism_sampler_spectra.png)",
+            *seeds_tail(
+                verdict(runs, card_sampler),
+                seed_table(runs, bands, {"card": SAMPLERS["card"], "logsnr": SAMPLERS["logsnr"]}),
+                runs[0][0],
+                first,
+                bands,
+                "realism_sampler_spectra.png",
+                "radially averaged power spectra, real and both samplers",
+            ),
         ]
     )
 
 
 def main() -> None:
-    measured = sorted(Path(p) for p in sys.argv[1:])
-    if not measured:
-        raise SystemExit("usage: realism_sampler_section.py WORK/measure-logsnr-*/realism.json")
-    text = body(measured)
-    shutil.copyfile(measured[0].with_name("spectra.png"), ROOT / "docs" / "realism_sampler_spectra.png")
-    write_section("realism-sampler", text, after="realism-guard-mask")
+    write_section_over_seeds("realism-sampler", "realism-guard-mask", "realism_sampler_spectra.png", body)
 
 
 if __name__ == "__main__":

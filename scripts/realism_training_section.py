@@ -122,6 +122,33 @@ def body(summary: dict) -> str:
     )
 
 
+def seeds_tail(verdict: str, table: str, seed: int, first: dict, bands: list[str], picture: str, alt: str) -> list[str]:
+    """The end of a section measured over seeds: the verdict, the per-seed table, the first seed's full table and
+    the spectra plot."""
+    return [
+        verdict,
+        "",
+        table,
+        "",
+        f"Seed {seed} in full:",
+        "",
+        markdown(first, bands).rstrip(),
+        "",
+        f"![{alt}]({picture})",
+    ]
+
+
+def write_section_over_seeds(name: str, after: str, picture: str, body) -> None:
+    """main() of a section measured over seeds: realism.json files on the command line (one per seed), the first's
+    spectra plot copied to docs/PICTURE."""
+    measured = sorted(Path(p) for p in sys.argv[1:])
+    if not measured:
+        raise SystemExit(f"usage: {Path(sys.argv[0]).name} WORK/measure-*/realism.json (one per seed)")
+    text = body(measured)
+    shutil.copyfile(measured[0].with_name("spectra.png"), ROOT / "docs" / picture)
+    write_section(name, text, after=after)
+
+
 def main() -> None:
     if len(sys.argv) != 2:
         raise SystemExit("usage: realism_training_section.py WORK/measure/realism.json")
