@@ -69,7 +69,7 @@ class BuildTrainingDataset(MapSynthAlgorithm):
                              "B02:LOW:HIGH,... in reflectance; empty = percentiles of the training split",
                              advanced=True),
                       helped(QgsProcessingParameterBoolean(
-                          self.TRAIN_GUARD, self.tr("Train on guard patches (shared pixels hidden)"), False, True),
+                          self.TRAIN_GUARD, self.tr("Train on guard patches"), False, True),
                              "guard patches join the training split with the pixels they share with a validation or "
                              "test patch written as nodata", advanced=True),
                       helped(QgsProcessingParameterString(self.PROMPT, self.tr("Prompt"),
