@@ -35,6 +35,9 @@ def arguments() -> argparse.Namespace:
     )
     parser.add_argument("--dataset", type=Path, default=DATASET, help="dataset folder (build_training_dataset)")
     parser.add_argument("--splits", default="validation,test", help="held-out splits, comma-separated")
+    parser.add_argument(
+        "--patches", type=int, default=0, help="measure this many patches, evenly spaced in the split (0 = all)"
+    )
     parser.add_argument("--steps", type=int, default=0, help="sampling steps; 0 = each card's default")
     parser.add_argument(
         "--sampler", default="", help="sets the card's 'sampler' key (models/pixel.py _sampler reads it); '' = card's"
@@ -222,6 +225,9 @@ def main() -> None:
 
     args = arguments()
     rows, real, maps = held_out(args.dataset, args.splits.split(","))
+    if 0 < args.patches < len(rows):  # C2ST grows with the tiles it learns from: compare sets of equal size
+        keep = np.linspace(0, len(rows) - 1, args.patches).round().astype(int)
+        rows, real, maps = [rows[i] for i in keep], real[keep], maps[keep]
     bands = ["B02", "B03", "B04", "B08"]
     summary: dict = {"dataset": str(args.dataset), "splits": args.splits, "patches": len(rows), "models": {}}
     generated, patches = {}, {}
