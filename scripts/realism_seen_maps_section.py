@@ -43,7 +43,8 @@ def body(seen: dict, held: dict) -> str:
             " The teacher is no closer to real on the maps it was trained on, so what the classifier sees is not"
             " overfitting to the training patches: the model does not reproduce real texture even where it has seen"
             " the answer, so more training data alone is unlikely to fix it (as training on the guard patches"
-            " found); model capacity, training length and sampling are what is left."
+            " found); what is left is the model itself and its sampling (training the same recipe longer did not"
+            " help either: section realism-longer)."
         )
     else:
         verdict += " The teacher is closer to real on the maps it was trained on: part of the gap is generalisation."

@@ -138,14 +138,15 @@ def seeds_tail(verdict: str, table: str, seed: int, first: dict, bands: list[str
     ]
 
 
-def write_section_over_seeds(name: str, after: str, picture: str, body) -> None:
+def write_section_over_seeds(name: str, after: str, picture: str, body, plot: str = "") -> None:
     """main() of a section measured over seeds: realism.json files on the command line (one per seed), the first's
-    spectra plot copied to docs/PICTURE."""
+    spectra plot (of the first file whose folder name contains ``plot``) copied to docs/PICTURE."""
     measured = sorted(Path(p) for p in sys.argv[1:])
     if not measured:
         raise SystemExit(f"usage: {Path(sys.argv[0]).name} WORK/measure-*/realism.json (one per seed)")
     text = body(measured)
-    shutil.copyfile(measured[0].with_name("spectra.png"), ROOT / "docs" / picture)
+    source = next(p for p in measured if plot in p.parent.name)
+    shutil.copyfile(source.with_name("spectra.png"), ROOT / "docs" / picture)
     write_section(name, text, after=after)
 
 
