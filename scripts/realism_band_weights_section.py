@@ -18,7 +18,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from bench_doc import header  # noqa: E402
-from realism_training_section import c2st, change, rows, seeds_tail, targets_met, write_section_over_seeds  # noqa: E402
+from realism_training_section import (  # noqa: E402
+    c2st,
+    change,
+    merged_by_seed,
+    rows,
+    seeds_tail,
+    targets_met,
+    write_section_over_seeds,
+)
 
 LABELS = {
     "teacher": "embedded teacher",
@@ -96,14 +104,7 @@ def verdict(runs: list[tuple[int, dict]], card: dict) -> str:
 
 
 def body(measured: list[Path]) -> str:
-    by_seed: dict[int, dict] = {}  # files of one seed (the same real tiles) merged into one summary
-    for path in measured:
-        summary = json.loads(path.read_text(encoding="utf-8"))
-        seed = next(iter(summary["models"].values()))["settings"]["seed"]
-        if seed in by_seed:
-            by_seed[seed]["models"].update(summary["models"])
-        else:
-            by_seed[seed] = summary
+    by_seed = merged_by_seed(measured)
     runs = sorted((seed, rows(summary, LABELS, OPTIONAL)) for seed, summary in by_seed.items())
     first = by_seed[runs[0][0]]
     bands = list(next(iter(first["models"].values()))["gradient_energy"])

@@ -19,7 +19,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from bench_doc import header  # noqa: E402
 from realism_band_weights_section import detail  # noqa: E402
-from realism_training_section import c2st, change, rows, seeds_tail, targets_met, write_section_over_seeds  # noqa: E402
+from realism_training_section import c2st, change, rows, seed_means, seeds_tail, targets_met, write_section_over_seeds  # noqa: E402
 
 LABELS = {
     "guarded": "guarded split EMA",
@@ -61,12 +61,8 @@ def verdict(runs: list[tuple[int, dict]]) -> str:
     windows = {role: card(first[role])["data"]["train"] for role in LABELS}
     lower = sum(c2st(f["masked"]) < c2st(f["guarded"]) for _, f in runs)
     lower_detail = sum(detail(f["masked"]) < detail(f["guarded"]) for _, f in runs)
-    mean = {role: sum(c2st(f[role]) for _, f in runs) / n for role in LABELS}
-    grad = {
-        role: sum(f[role]["gradient_energy"][b]["ratio"] for _, f in runs for b in VISIBLE) / (n * len(VISIBLE))
-        for role in LABELS
-    }
-    nir = {role: sum(f[role]["gradient_energy"]["B08"]["ratio"] for _, f in runs) / n for role in LABELS}
+    means = seed_means(runs, LABELS)
+    mean, grad, nir = ({r: m[key] for r, m in means.items()} for key in ("c2st", "grad", "nir"))
     text = (
         f"Training data: {windows['guarded']} windows, {pixels['guarded']:,} pixels (guarded split) against"
         f" {windows['masked']} windows, {pixels['masked']:,} visible pixels (guard patches trained); pixels shared"

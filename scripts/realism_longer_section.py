@@ -9,7 +9,6 @@ Run in the backend venv:
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -18,11 +17,13 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from bench_doc import header  # noqa: E402
 from realism_band_weights_section import detail  # noqa: E402
-from realism_guard_mask_section import VISIBLE, seed_table  # noqa: E402
+from realism_guard_mask_section import seed_table  # noqa: E402
 from realism_training_section import (  # noqa: E402
     c2st,
     change,
+    merged_by_seed,
     rows,
+    seed_means,
     seeds_tail,
     targets_met,
     write_section_over_seeds,
@@ -36,13 +37,9 @@ def verdict(runs: list[tuple[int, dict]]) -> str:
     first = runs[0][1]
     lower = sum(c2st(f["long"]) < c2st(f["short"]) for _, f in runs)
     lower_detail = sum(detail(f["long"]) < detail(f["short"]) for _, f in runs)
-    mean = {role: sum(c2st(f[role]) for _, f in runs) / n for role in LABELS}
-    mean_detail = {role: sum(detail(f[role]) for _, f in runs) / n for role in LABELS}
-    grad = {
-        role: sum(f[role]["gradient_energy"][b]["ratio"] for _, f in runs for b in VISIBLE) / (n * len(VISIBLE))
-        for role in LABELS
-    }
-    nir = {role: sum(f[role]["gradient_energy"]["B08"]["ratio"] for _, f in runs) / n for role in LABELS}
+    means = seed_means(runs, LABELS)
+    mean, mean_detail = ({r: m[key] for r, m in means.items()} for key in ("c2st", "detail"))
+    grad, nir = ({r: m[key] for r, m in means.items()} for key in ("grad", "nir"))
     text = (
         f"Over {n} seeds (generation noise and classifier), 4,000 steps score a lower whole-tile C2ST than 2,500 at"
         f" {lower} of {n} (mean {mean['short']:.1f} % -> {mean['long']:.1f} %) and a lower C2ST on detail at"
@@ -61,14 +58,7 @@ def verdict(runs: list[tuple[int, dict]]) -> str:
 
 
 def body(measured: list[Path]) -> str:
-    merged: dict[int, dict] = {}  # files of one seed (the same real tiles) merged into one summary
-    for path in measured:
-        summary = json.loads(path.read_text(encoding="utf-8"))
-        seed = next(iter(summary["models"].values()))["settings"]["seed"]
-        if seed in merged:
-            merged[seed]["models"].update(summary["models"])
-        else:
-            merged[seed] = summary
+    merged = merged_by_seed(measured)
     runs = sorted((seed, rows(summary, LABELS)) for seed, summary in merged.items())
     first = merged[runs[0][0]]
     keep = {name: entry for name, entry in first["models"].items() if name.split(",")[0] in LABELS.values()}

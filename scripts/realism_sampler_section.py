@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from bench_doc import header  # noqa: E402
 from realism_band_weights_section import detail  # noqa: E402
 from realism_guard_mask_section import VISIBLE, seed_table  # noqa: E402
-from realism_training_section import c2st, seeds_tail, targets_met, write_section_over_seeds  # noqa: E402
+from realism_training_section import c2st, seed_means, seeds_tail, targets_met, write_section_over_seeds  # noqa: E402
 
 SAMPLERS = {"card": "sde-dpmsolver++", "logsnr": "sde-dpmsolver++-logsnr"}
 TEACHER = ROOT / "resources" / "models" / "mapsynth-demo-pixel-small" / "model_card.json"
@@ -42,13 +42,9 @@ def verdict(runs: list[tuple[int, dict]], card_sampler: str) -> str:
     n = len(runs)
     lower = sum(c2st(f["logsnr"]) < c2st(f["card"]) for _, f in runs)
     lower_detail = sum(detail(f["logsnr"]) < detail(f["card"]) for _, f in runs)
-    mean = {role: sum(c2st(f[role]) for _, f in runs) / n for role in SAMPLERS}
-    mean_detail = {role: sum(detail(f[role]) for _, f in runs) / n for role in SAMPLERS}
-    grad = {
-        role: sum(f[role]["gradient_energy"][b]["ratio"] for _, f in runs for b in VISIBLE) / (n * len(VISIBLE))
-        for role in SAMPLERS
-    }
-    nir = {role: sum(f[role]["gradient_energy"]["B08"]["ratio"] for _, f in runs) / n for role in SAMPLERS}
+    means = seed_means(runs, SAMPLERS)
+    mean, mean_detail = ({r: m[key] for r, m in means.items()} for key in ("c2st", "detail"))
+    grad, nir = ({r: m[key] for r, m in means.items()} for key in ("grad", "nir"))
     first = runs[0][1]
     text = (
         f"Over {n} seeds (generation noise and classifier), steps even in log-SNR score a lower whole-tile C2ST at"

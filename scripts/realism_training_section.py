@@ -122,6 +122,35 @@ def body(summary: dict) -> str:
     )
 
 
+def merged_by_seed(measured: list[Path]) -> dict[int, dict]:
+    """realism.json files merged per seed: files of one seed hold the same real tiles, so their rows compare."""
+    merged: dict[int, dict] = {}
+    for path in measured:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+        seed = next(iter(summary["models"].values()))["settings"]["seed"]
+        if seed in merged:
+            merged[seed]["models"].update(summary["models"])
+        else:
+            merged[seed] = summary
+    return merged
+
+
+def seed_means(runs: list[tuple[int, dict]], roles) -> dict[str, dict[str, float]]:
+    """Per role, over the seeds: mean C2ST and C2ST on detail (%), mean gradient ratio of the visible bands and of
+    B08."""
+    n = len(runs)
+    visible = ("B02", "B03", "B04")
+    return {
+        role: {
+            "c2st": sum(c2st(f[role]) for _, f in runs) / n,
+            "detail": sum(100 * f[role]["c2st_detail"]["accuracy"] for _, f in runs) / n,
+            "grad": sum(f[role]["gradient_energy"][b]["ratio"] for _, f in runs for b in visible) / (n * len(visible)),
+            "nir": sum(f[role]["gradient_energy"]["B08"]["ratio"] for _, f in runs) / n,
+        }
+        for role in roles
+    }
+
+
 def seeds_tail(verdict: str, table: str, seed: int, first: dict, bands: list[str], picture: str, alt: str) -> list[str]:
     """The end of a section measured over seeds: the verdict, the per-seed table, the first seed's full table and
     the spectra plot."""
