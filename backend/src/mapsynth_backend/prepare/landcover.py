@@ -53,15 +53,17 @@ MAP_REMAP = {
 }
 
 
+def _semantic_palette() -> dict[str, Any]:
+    return json.loads(resources.files("mapsynth_backend").joinpath("data/semantic_palette.json").read_text())
+
+
 def palette() -> dict[str, tuple[int, int, int]]:
-    text = resources.files("mapsynth_backend").joinpath("data/semantic_palette.json").read_text()
-    return {c["key"]: tuple(c["rgb"]) for c in json.loads(text)["classes"]}
+    return {c["key"]: tuple(c["rgb"]) for c in _semantic_palette()["classes"]}
 
 
 def outside_data() -> tuple[int, int, int]:
     """The map colour of 'no information' (outside the map source's data; generation writes nodata there)."""
-    text = resources.files("mapsynth_backend").joinpath("data/semantic_palette.json").read_text()
-    return tuple(json.loads(text)["outside_data"]["rgb"])
+    return tuple(_semantic_palette()["outside_data"]["rgb"])
 
 
 def remap_table() -> dict[str, list[int]]:
