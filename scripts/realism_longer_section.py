@@ -16,45 +16,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from bench_doc import header  # noqa: E402
-from realism_band_weights_section import detail  # noqa: E402
 from realism_guard_mask_section import seed_table  # noqa: E402
 from realism_training_section import (  # noqa: E402
-    c2st,
-    change,
     merged_by_seed,
     rows,
-    seed_means,
     seeds_tail,
-    targets_met,
+    two_run_verdict,
     write_section_over_seeds,
 )
 
-LABELS = {"short": "guarded split EMA", "long": "guarded split EMA 4000 steps"}
-
-
-def verdict(runs: list[tuple[int, dict]]) -> str:
-    n = len(runs)
-    first = runs[0][1]
-    lower = sum(c2st(f["long"]) < c2st(f["short"]) for _, f in runs)
-    lower_detail = sum(detail(f["long"]) < detail(f["short"]) for _, f in runs)
-    means = seed_means(runs, LABELS)
-    mean, mean_detail = ({r: m[key] for r, m in means.items()} for key in ("c2st", "detail"))
-    grad, nir = ({r: m[key] for r, m in means.items()} for key in ("grad", "nir"))
-    text = (
-        f"Over {n} seeds (generation noise and classifier), 4,000 steps score a lower whole-tile C2ST than 2,500 at"
-        f" {lower} of {n} (mean {mean['short']:.1f} % -> {mean['long']:.1f} %) and a lower C2ST on detail at"
-        f" {lower_detail} of {n} (mean {mean_detail['short']:.1f} % -> {mean_detail['long']:.1f} %). Mean gradient"
-        f" ratio of the visible bands {grad['short']:.2f} -> {grad['long']:.2f}, of B08 {nir['short']:.2f} ->"
-        f" {nir['long']:.2f} (target 0.9-1.15). Seed {runs[0][0]}: {change(first['short'], first['long'])}; texture"
-        f" targets met at 2,500 steps {targets_met(first['short'])}; at 4,000 {targets_met(first['long'])}."
-    )
-    if lower == n:
-        text += " Longer training lowered C2ST at every seed."
-    elif lower == 0:
-        text += " Longer training did not lower C2ST at any seed."
-    else:
-        text += " The seeds disagree: no conclusion on C2ST from this run."
-    return text
+LABELS = {"before": "guarded split EMA", "after": "guarded split EMA 4000 steps"}
 
 
 def body(measured: list[Path]) -> str:
@@ -78,7 +49,7 @@ def body(measured: list[Path]) -> str:
             "generation noise and classifier, not over training runs.",
             "",
             *seeds_tail(
-                verdict(runs),
+                two_run_verdict(runs, "4,000 steps score", "2,500", ("2,500 steps", "4,000"), "Longer training"),
                 seed_table(runs, bands, LABELS),
                 runs[0][0],
                 first,

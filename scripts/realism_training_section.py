@@ -151,6 +151,33 @@ def seed_means(runs: list[tuple[int, dict]], roles) -> dict[str, dict[str, float
     }
 
 
+def two_run_verdict(
+    runs: list[tuple[int, dict]], subject: str, baseline: str, names: tuple[str, str], conclusion: str
+) -> str:
+    """The verdict of one change to the recipe (roles 'before' and 'after' in each seed's rows), over the seeds:
+    SUBJECT is the changed run with its verb ('4,000 steps score'), BASELINE the run it is compared with, NAMES how the
+    two are called in the texture-target sentence and CONCLUSION the change as the last sentence's subject."""
+    n = len(runs)
+    first = runs[0][1]
+    lower = sum(c2st(f["after"]) < c2st(f["before"]) for _, f in runs)
+    lower_detail = sum(f["after"]["c2st_detail"]["accuracy"] < f["before"]["c2st_detail"]["accuracy"] for _, f in runs)
+    means = seed_means(runs, ("before", "after"))
+    mean, mean_detail, grad, nir = ({r: m[key] for r, m in means.items()} for key in ("c2st", "detail", "grad", "nir"))
+    text = (
+        f"Over {n} seeds (generation noise and classifier), {subject} a lower whole-tile C2ST than {baseline} at"
+        f" {lower} of {n} (mean {mean['before']:.1f} % -> {mean['after']:.1f} %) and a lower C2ST on detail at"
+        f" {lower_detail} of {n} (mean {mean_detail['before']:.1f} % -> {mean_detail['after']:.1f} %). Mean gradient"
+        f" ratio of the visible bands {grad['before']:.2f} -> {grad['after']:.2f}, of B08 {nir['before']:.2f} ->"
+        f" {nir['after']:.2f} (target 0.9-1.15). Seed {runs[0][0]}: {change(first['before'], first['after'])}; texture"
+        f" targets met at {names[0]} {targets_met(first['before'])}; at {names[1]} {targets_met(first['after'])}."
+    )
+    if lower == n:
+        return text + f" {conclusion} lowered C2ST at every seed."
+    if lower == 0:
+        return text + f" {conclusion} did not lower C2ST at any seed."
+    return text + " The seeds disagree: no conclusion on C2ST from this run."
+
+
 def seeds_tail(verdict: str, table: str, seed: int, first: dict, bands: list[str], picture: str, alt: str) -> list[str]:
     """The end of a section measured over seeds: the verdict, the per-seed table, the first seed's full table and
     the spectra plot."""

@@ -290,6 +290,25 @@ def test_wrong_family_band_count_and_pickles_are_refused(pixel_run, tmp_path):
         load_model(tmp_path)
 
 
+def test_pixel_presets_grow_in_capacity_and_check_the_patch_size():
+    """medium is the capacity step above small (issue 28's ablation): more parameters and more full-resolution
+    channels; each preset refuses a patch size its levels cannot halve, and a preset of another family by name."""
+    from mapsynth_backend.models.pixel import PixelModel
+
+    bands = ["B02", "B03", "B04", "B08"]
+    models = {name: PixelModel.create(name, bands, 64, {}) for name in ("tiny", "small", "medium")}
+    sizes = {name: sum(p.numel() for p in m.unet.parameters()) for name, m in models.items()}
+    assert sizes["tiny"] < sizes["small"] < sizes["medium"]
+    widths = {name: m.unet.config.block_out_channels[0] for name, m in models.items()}
+    assert widths["small"] < widths["medium"]
+    sample = torch.zeros(1, 7, 64, 64)
+    assert models["medium"].unet(sample, torch.tensor([10])).sample.shape == (1, 4, 64, 64)
+    with pytest.raises(UserError, match="multiple of 8 for preset medium"):
+        PixelModel.create("medium", bands, 60, {})
+    with pytest.raises(UserError, match="is not a pixel preset"):
+        PixelModel.create("sd15", bands, 64, {})
+
+
 @pytest.mark.slow
 def test_ema_and_two_process_training(data, pixel_run, tmp_path):
     _, dataset = data

@@ -30,6 +30,16 @@ PIXEL_PRESETS = {
         "norm_num_groups": 16,
         "attention_head_dim": 16,
     },
+    # 2.5x small's parameters (9.1 M), half again as wide at full resolution and two layers per block: the capacity
+    # ablation of issue 28 (make bench-realism-preset); about 2.6x small's training step on a CPU
+    "medium": {
+        "block_out_channels": (48, 96, 128, 160),
+        "down_block_types": ("DownBlock2D", "DownBlock2D", "AttnDownBlock2D", "DownBlock2D"),
+        "up_block_types": ("UpBlock2D", "AttnUpBlock2D", "UpBlock2D", "UpBlock2D"),
+        "layers_per_block": 2,
+        "norm_num_groups": 16,
+        "attention_head_dim": 16,
+    },
 }
 # The "no map" input of map dropout: 0 is never a real map value (maps are round(x) / 127.5 - 1).
 NULL_MAP = 0.0

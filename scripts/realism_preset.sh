@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# make bench-realism-preset: does a larger pixel model bring the teacher's recipe closer to real? Trains the recipe of
+# make train-demo-model (2,500 steps from scratch, batch 8, learning rate 3e-4, EMA, seed 0, guarded split) with
+# preset medium (9.1 M parameters against small's 3.6 M; about 1 h on 2 cores) in scratch-ema-medium, then measures
+# it on the validation patches at SEEDS with the seeds of make bench-realism-guard-mask, whose files hold the
+# small preset's rows (the embedded teacher; the same real tiles and classifier seed).
+# Rule, fixed before the first measurement: medium replaces small as the teacher's preset only if its whole-tile C2ST
+# is lower at every seed (the rule the teacher's sampler was chosen by).
+set -euo pipefail
+source "$(dirname "$0")/realism_train_lib.sh"  # ROOT, WORK, DATASET, TEACHER, train, SCRATCH
+SEEDS=${SEEDS:-0 1 2}
+# train-model takes the last --preset given: medium overrides the library's small
+train scratch-ema-medium 2500 "${SCRATCH[@]}" --ema --preset medium
+for seed in $SEEDS; do
+    [ -f "$WORK/measure-medium-$seed/realism.json" ] && continue
+    echo "== measuring, seed $seed"
+    "$ROOT/.venv-backend/bin/python" scripts/measure_realism.py --splits validation --guidance 1 --seed "$seed" \
+        --out "$WORK/measure-medium-$seed" --variant "$WORK/scratch-ema-medium/model,20,,,guarded split EMA medium" \
+        >/dev/null
+done
