@@ -20,7 +20,7 @@ HOMEPAGE_URL ?=
 VERSION := $(shell sed -n 's/^version=//p' metadata.txt)
 export QT_QPA_PLATFORM ?= offscreen
 
-.PHONY: help setup qgis tools test test-quick test-random test-lint test-backend test-qgis test-cli test-demo lint zip doctor demo bench train-demo-model distill-demo-model experiment bench-pix2pix bench-realism bench-realism-ablation bench-realism-training bench-realism-band-weights bench-realism-guard-mask bench-realism-sampler bench-realism-seen-maps bench-realism-longer bench-realism-preset bench-realism-cues bench-area bench-water clean
+.PHONY: help setup qgis tools test test-quick test-random test-lint test-backend test-qgis test-cli test-demo lint zip doctor demo bench train-demo-model distill-demo-model experiment bench-pix2pix bench-realism bench-realism-ablation bench-realism-training bench-realism-band-weights bench-realism-guard-mask bench-realism-sampler bench-realism-seen-maps bench-realism-longer bench-realism-preset bench-realism-scaling bench-realism-cues bench-area bench-water clean
 
 help:
 	@echo "make demo    run the main job on the embedded default (sets up first); make demo AREA=helsinki"
@@ -41,6 +41,7 @@ help:
 	@echo "make bench-realism-seen-maps  the teacher on its training maps against held-out maps (about 8 min)"
 	@echo "make bench-realism-longer  the teacher's recipe trained to 4,000 steps against 2,500, on validation (about 20 min)"
 	@echo "make bench-realism-preset  the teacher's recipe with pixel preset medium against small, on validation (about 70 min)"
+	@echo "make bench-realism-scaling  the teacher's recipe with each band diffused at the same spread, on validation (about 40 min)"
 	@echo "make bench-realism-cues   which views of the tiles (texture, colour, bands) the realism classifier tells apart (about 6 min)"
 	@echo "make bench-area   how the chain's time and memory grow with the area (10, 40, 160 km²; about an hour)"
 	@echo "make bench-water   the demo's water: generated NDVI by distance from the shore vs the training water"
@@ -233,7 +234,17 @@ bench-realism-preset: setup
 		scripts/realism_guard_mask.sh
 	scripts/realism_preset.sh
 	W=$${MAPSYNTH_TRAINING_ABLATION_DIR:-.mapsynth-realism-training}; $(BACKEND_VENV)/bin/python \
-		scripts/realism_preset_section.py $$W/measure-guardmask-*/realism.json $$W/measure-medium-*/realism.json
+		scripts/realism_recipe_section.py preset $$W/measure-guardmask-*/realism.json $$W/measure-medium-*/realism.json
+
+# The teacher's recipe with each band diffused at the same spread (train-model --data-scaling std) against the clip
+# range's [-1, 1] (about 40 min on 2 cores with bench-realism-guard-mask's runs done)
+bench-realism-scaling: setup
+	[ -f .mapsynth-demo-training/dataset/radiometry.json ] || DEMO_PREPARE_ONLY=1 QGIS_PROCESS=$(QGIS_PROCESS) scripts/train_demo_model.sh
+	[ -n "$$(ls $${MAPSYNTH_TRAINING_ABLATION_DIR:-.mapsynth-realism-training}/measure-guardmask-*/realism.json 2>/dev/null)" ] || \
+		scripts/realism_guard_mask.sh
+	scripts/realism_scaling.sh
+	W=$${MAPSYNTH_TRAINING_ABLATION_DIR:-.mapsynth-realism-training}; $(BACKEND_VENV)/bin/python \
+		scripts/realism_recipe_section.py scaling $$W/measure-guardmask-*/realism.json $$W/measure-scaled-*/realism.json
 
 # Training on the guard patches with their shared pixels hidden (build-training-dataset --train-guard) against the
 # guarded split alone, the same recipe (about 30 min on 2 cores with the guarded model already trained)

@@ -194,10 +194,12 @@ def seeds_tail(verdict: str, table: str, seed: int, first: dict, bands: list[str
     ]
 
 
-def write_section_over_seeds(name: str, after: str, picture: str, body, plot: str = "") -> None:
-    """main() of a section measured over seeds: realism.json files on the command line (one per seed), the first's
-    spectra plot (of the first file whose folder name contains ``plot``) copied to docs/PICTURE."""
-    measured = sorted(Path(p) for p in sys.argv[1:])
+def write_section_over_seeds(
+    name: str, after: str, picture: str, body, plot: str = "", files: list[str] | None = None
+) -> None:
+    """main() of a section measured over seeds: realism.json FILES (default: the command line's), one per seed, the
+    first's spectra plot (of the first file whose folder name contains ``plot``) copied to docs/PICTURE."""
+    measured = sorted(Path(p) for p in (sys.argv[1:] if files is None else files))
     if not measured:
         raise SystemExit(f"usage: {Path(sys.argv[0]).name} WORK/measure-*/realism.json (one per seed)")
     text = body(measured)

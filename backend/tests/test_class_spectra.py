@@ -66,19 +66,25 @@ def card_with(spec: dict) -> dict:
             "train_scheduler": TRAIN_SCHEDULER}
 
 
-def test_the_hold_moves_x0_onto_the_ellipsoid_and_nothing_else():
+@pytest.mark.parametrize("scaling", [None, {"center": [-0.6, -0.5, -0.7, 0.1], "scale": [3.5, 3.0, 2.5, 1.5]}])
+def test_the_hold_moves_x0_onto_the_ellipsoid_and_nothing_else(scaling):
     """x0 of water pixels outside the ellipsoid lands on it, on the line to the mean; water pixels inside it, and
-    every other pixel, keep their prediction bitwise; x_t is unchanged, so the v rewrite is exact."""
+    every other pixel, keep their prediction bitwise; x_t is unchanged, so the v rewrite is exact. The same in a
+    model that diffuses each band scaled (card band_scaling, train-model --data-scaling std)."""
     from diffusers import DDPMScheduler
 
     spec = {"mean": [0.06, 0.06, 0.04, 0.03], "covariance": (np.diag([4, 4, 5, 3]) * 1e-5).tolist(),
             "radius": 2.0, "coverage": 0.9}
     card = card_with(spec)
+    center, gain = (np.array(scaling[k])[:, None] if scaling else (0.0 if k == "center" else 1.0)
+                    for k in ("center", "scale"))  # fmt: skip
+    if scaling:
+        card["band_scaling"] = scaling
     alphas = DDPMScheduler(**TRAIN_SCHEDULER).alphas_cumprod
     hold = SpectralHold(card, alphas)
     low = np.array([card["radiometry"]["clip"][b][0] for b in BANDS])
     high = np.array([card["radiometry"]["clip"][b][1] for b in BANDS])
-    to_model = lambda r: 2 * (r - low[:, None]) / (high - low)[:, None] - 1  # noqa: E731 - (4, N) reflectance
+    to_model = lambda r: gain * (2 * (r - low[:, None]) / (high - low)[:, None] - 1 - center)  # noqa: E731
     far, near, grass = [0.09, 0.08, 0.07, 0.30], [0.061, 0.059, 0.041, 0.031], [0.03, 0.06, 0.04, 0.4]
     x0 = torch.tensor(to_model(np.array([far, near, grass]).T), dtype=torch.float32).reshape(1, 4, 1, 3)
     maps = torch.tensor([WATER, WATER, (140, 205, 95)], dtype=torch.float32).T.reshape(1, 3, 1, 3) / 127.5 - 1
@@ -89,7 +95,7 @@ def test_the_hold_moves_x0_onto_the_ellipsoid_and_nothing_else():
     held = hold(v, x_t, maps, t)
     assert torch.equal(held[..., 1:], v[..., 1:])
     new_x0 = (a.sqrt() * x_t - (1 - a).sqrt() * held).double().reshape(4, 3).numpy()
-    reflectance = low[:, None] + (new_x0 + 1) / 2 * (high - low)[:, None]
+    reflectance = low[:, None] + (new_x0 / gain + center + 1) / 2 * (high - low)[:, None]
     assert distances(reflectance[:, :1].T, spec)[0] == pytest.approx(2.0, rel=1e-4)
     direction = (reflectance[:, 0] - spec["mean"]) / (np.array(far) - spec["mean"])
     assert np.allclose(direction, direction[0], rtol=1e-4) and 0 < direction[0] < 1

@@ -89,11 +89,14 @@ class SpectralHold:
         low = np.array([radiometry["clip"][b][0] for b in card["bands"]], np.float64)
         high = np.array([radiometry["clip"][b][1] for b in card["bands"]], np.float64)
         scale = 2.0 / (high - low)  # model = scale * (reflectance - low) - 1
+        scaling = card.get("band_scaling")  # then the diffusion's per-band scaling (models/band_scaling.py)
+        center = np.asarray(scaling["center"], np.float64) if scaling else np.zeros(len(low))
+        gain = np.asarray(scaling["scale"], np.float64) if scaling else np.ones(len(low))
         colours = palette()
         self.classes = []
         for name, spec in card["class_spectra"].items():
-            mean = scale * (np.asarray(spec["mean"], np.float64) - low) - 1
-            covariance = np.asarray(spec["covariance"], np.float64) * np.outer(scale, scale)
+            mean = gain * (scale * (np.asarray(spec["mean"], np.float64) - low) - 1 - center)
+            covariance = np.asarray(spec["covariance"], np.float64) * np.outer(gain * scale, gain * scale)
             colour = torch.tensor(colours[name], dtype=torch.float64) / 127.5 - 1
             self.classes.append(
                 (

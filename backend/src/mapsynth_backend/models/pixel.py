@@ -3,6 +3,7 @@ default) given the map's RGB channels; RGB and NIR agree by construction."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..runtime.protocol import UserError
+from .band_scaling import from_diffusion, to_diffusion
 from .base import check_prediction_type, training_target
 from .card import check_safetensors_only, require_files, write_card
 from .refine import load_refiner, refined
@@ -107,6 +109,10 @@ class PixelModel:
                     f"BASE_MODEL: {base_model} is not a pixel model of preset {preset} for {len(bands)} bands"
                 )
             unet.load_state_dict(weights)
+            card_file = Path(base_model) / "model_card.json"
+            base_card = json.loads(card_file.read_text(encoding="utf-8")) if card_file.is_file() else {}
+            if base_card.get("band_scaling"):  # fine-tuning stays in the space the weights diffuse in
+                card = {**card, "band_scaling": base_card["band_scaling"]}
         return cls(
             unet,
             {
@@ -204,7 +210,7 @@ class PixelModel:
         import torch
         import torch.nn.functional as F
 
-        target = batch["target"]  # (B, bands, H, W) in [-1, 1]
+        target = to_diffusion(self.card, batch["target"])  # (B, bands, H, W) in [-1, 1], then the card's band_scaling
         noise = torch.randn(target.shape, generator=generator, device="cpu").to(target)
         steps = torch.randint(0, scheduler.config.num_train_timesteps, (target.shape[0],), generator=generator)
         steps = steps.to(target.device)
@@ -307,7 +313,7 @@ class PixelModel:
                     return start
 
                 sample = refined(self.refiner, self.card["refiner"], sample, noises["bands"], loop)
-        return {"bands": sample.float().clamp(-1, 1)}
+        return {"bands": from_diffusion(self.card, sample.float()).clamp(-1, 1)}
 
     def sample_canvas(
         self,
@@ -356,12 +362,12 @@ class PixelModel:
                     noises["bands"],
                     lambda start, schedule: denoise(start, windows, size, schedule, refiner_predict, batch_size),
                 )
-        return {"bands": canvas[None].float().clamp(-1, 1)}
+        return {"bands": from_diffusion(self.card, canvas[None].float()).clamp(-1, 1)}
 
     def known_values(self, unit) -> dict[str, Any]:
         import torch
 
-        return {"bands": torch.as_tensor(np.asarray(unit, np.float32) * 2 - 1)}
+        return {"bands": to_diffusion(self.card, torch.as_tensor(np.asarray(unit, np.float32) * 2 - 1))}
 
     def to_unit(self, outputs: dict[str, Any]) -> np.ndarray:
         return (outputs["bands"].cpu().numpy().astype(np.float64) + 1) / 2

@@ -65,7 +65,7 @@ def load_refiner(model_dir: Path, card: dict[str, Any], device: str, dtype) -> A
             f" missing at {folder}; keep the two model folders side by side"
         )
     refiner = load_model(folder, device=device, dtype=dtype)
-    for key in ("family", "bands", "patch_size", "train_scheduler"):
+    for key in ("family", "bands", "patch_size", "train_scheduler", "band_scaling"):
         if refiner.card.get(key) != card.get(key):
             raise UserError(f"MODEL: the refiner {folder} differs from {model_dir} in '{key}'")
     if refiner.card["train_scheduler"].get("prediction_type") != "v_prediction":

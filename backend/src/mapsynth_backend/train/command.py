@@ -21,6 +21,7 @@ import numpy as np
 from .. import __version__
 from ..data_sources import dataset_sources
 from ..models import FAMILIES, family_class, load_card
+from ..models.band_scaling import DATA_SCALINGS, measure_band_scaling
 from ..models.sd_base import SD15_REVISION
 from ..radiometry import ClipRange
 from ..runtime.jobs import Command, Param
@@ -41,6 +42,7 @@ KNOBS = (
     "snr_gamma",
     "augment",
     "band_weights",
+    "data_scaling",
 )
 MAP_GUIDANCE = 2.0  # recommended map-guidance scale written into cards of models trained with map dropout
 
@@ -130,15 +132,24 @@ def train(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
         if params["family"] != "pixel" or params["distill_from"]:
             raise UserError("SNR_GAMMA: min-SNR weighting is for training a pixel model; leave it at 0")
         model.snr_gamma = params["snr_gamma"]
+
+    def targets():  # the training split's (target, valid) pairs in model units
+        pairs = (load_pair(row, "pixel", clip) for row in splits["train"])
+        return ((pair["target"].numpy(), pair["valid"].numpy()[0]) for pair in pairs)
+
     if (params["band_weights"] or "none") != "none":
         if params["family"] != "pixel" or params["distill_from"]:
             raise UserError("BAND_WEIGHTS: per-band loss weights are for training a pixel model; leave it at none")
-        targets = (
-            (pair["target"].numpy(), pair["valid"].numpy()[0])
-            for pair in (load_pair(row, "pixel", clip) for row in splits["train"])
-        )
-        model.card["band_loss_weights"] = band_weights(params["band_weights"], bands, targets)
+        model.card["band_loss_weights"] = band_weights(params["band_weights"], bands, targets())
         reporter.log(f"per-band loss weights: {model.card['band_loss_weights']}")
+    if params["data_scaling"] != "none":
+        if params["family"] != "pixel" or params["distill_from"] or params["base_model"]:
+            raise UserError(
+                "DATA_SCALING: per-band scaling is for a pixel model trained from scratch (a base model keeps its"
+                " own); leave it at none"
+            )
+        model.card["band_scaling"] = measure_band_scaling(targets(), bands)
+        reporter.log(f"per-band data scaling: {model.card['band_scaling']}")
     model.prepare_training(accelerator.device, mixed)
     trainable = [p for module in model.trainable() for p in module.parameters()]
     optimizer_cls = torch.optim.AdamW
@@ -330,6 +341,14 @@ COMMANDS = (
                 "none",
                 "pixel: per-band loss weights: none, gradient (inverse of each band's pixel-to-pixel variation in the"
                 " training split, so dark bands' detail counts as much as NIR's) or explicit B02:1.5,B08:0.5",
+            ),
+            Param(
+                "data_scaling",
+                "str",
+                "none",
+                "pixel, from scratch: diffuse each band scaled to a spread of 0.5 around its training-split mean (std)"
+                " instead of its clip range's [-1, 1] (none)",
+                choices=DATA_SCALINGS,
             ),
             Param(
                 "augment",

@@ -111,7 +111,9 @@ class DistillationLoss:
     def __call__(self, batch: dict[str, Any], scheduler, generator=None):
         import torch
 
-        target, maps = batch["target"], batch["map"]
+        from ..models.band_scaling import to_diffusion
+
+        target, maps = to_diffusion(self.teacher.card, batch["target"]), batch["map"]  # the teacher's space
         noise = torch.randn(target.shape, generator=generator).to(target)
         index = torch.randint(0, self.steps, (target.shape[0],), generator=generator).to(target.device)
         start = scheduler.config.num_train_timesteps - 1 - index * self.substeps * self.stride

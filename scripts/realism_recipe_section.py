@@ -1,0 +1,134 @@
+"""Write a section of docs/BENCHMARKS.md for one change to the teacher's recipe, measured over seeds on the
+validation patches against make bench-realism-guard-mask's files (which hold the embedded teacher's recipe, the
+'guarded split EMA' rows, for the same seeds): 'realism-preset' (pixel preset medium, scripts/realism_preset.sh) or
+'realism-scaling' (per-band data scaling, scripts/realism_scaling.sh). Every sentence is computed from the numbers;
+the adoption rule is the one each script states before measuring.
+
+Run in the backend venv:
+  .venv-backend/bin/python scripts/realism_recipe_section.py preset WORK/measure-{guardmask,medium}-*/realism.json
+  .venv-backend/bin/python scripts/realism_recipe_section.py scaling WORK/measure-{guardmask,scaled}-*/realism.json
+(the first changed run's spectra plot, real and that model, is copied to docs/realism_CHANGE_spectra.png).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(ROOT / "backend" / "src"))
+
+from bench_doc import header  # noqa: E402
+from realism_guard_mask_section import seed_table  # noqa: E402
+from realism_training_section import (  # noqa: E402
+    c2st,
+    merged_by_seed,
+    rows,
+    seeds_tail,
+    two_run_verdict,
+    write_section_over_seeds,
+)
+
+from mapsynth_backend.models.pixel import PIXEL_PRESETS  # noqa: E402
+
+RECIPE = (
+    "the recipe of make train-demo-model (2,500 steps from scratch, batch 8, learning rate 3e-4, EMA 0.999, seed 0, "
+    "on the guarded split; the embedded teacher is this run)"
+)
+
+
+def architecture(name: str) -> str:
+    preset = PIXEL_PRESETS[name]
+    channels = ", ".join(map(str, preset["block_out_channels"]))
+    layers = preset["layers_per_block"]
+    return f"channels {channels}, {layers} layer{'s' if layers > 1 else ''} per block"
+
+
+CHANGES = {
+    "preset": {
+        "section": "realism-preset",
+        "after": "realism-longer",
+        "title": "## Realism: a larger teacher",
+        "label": "guarded split EMA medium",
+        "plot": "medium",
+        "rows": f"{RECIPE} with pixel preset small ({architecture('small')}, 3.6 M parameters) and the same recipe "
+        f"with preset medium ({architecture('medium')}, 9.1 M parameters; the same steps and batch size)",
+        "verdict": ("preset medium scores", "small", ("small", "medium"), "The larger preset"),
+        "adopt": "medium qualifies to replace small as the teacher's preset",
+        "keep": "the teacher keeps preset small; medium stays a train-model option",
+    },
+    "scaling": {
+        "section": "realism-scaling",
+        "after": "realism-preset",
+        "title": "## Realism: each band diffused at the same spread",
+        "label": "guarded split EMA band scaling",
+        "plot": "scaled",
+        "rows": f"{RECIPE}, each band diffused in its clip range mapped to [-1, 1] (the dark visible bands then "
+        "spread about a third as much as NIR, so at every noise level their signal-to-noise ratio is several times "
+        "lower), and the same recipe with train-model --data-scaling std: each band diffused at a spread of 0.5 "
+        "around its training-split mean (models/band_scaling.py), the same steps, batch size and seed",
+        "verdict": ("band scaling scores", "the clip-range space", ("clip range", "band scaling"), "Band scaling"),
+        "adopt": "band scaling qualifies for the teacher's recipe",
+        "keep": "the teacher's recipe keeps the clip-range space; --data-scaling std stays a train-model option",
+    },
+}
+
+
+def rule(runs: list[tuple[int, dict]], change: dict) -> str:
+    """The rule the ablation's script states before any measurement, applied."""
+    outcome = change["adopt"] if all(c2st(f["after"]) < c2st(f["before"]) for _, f in runs) else change["keep"]
+    return f" By the rule fixed before measuring (lower whole-tile C2ST at every seed), {outcome}."
+
+
+def body(kind: str, measured: list[Path]) -> str:
+    change = CHANGES[kind]
+    labels = {"before": "guarded split EMA", "after": change["label"]}
+    merged = merged_by_seed(measured)
+    runs = sorted((seed, rows(summary, labels)) for seed, summary in merged.items())
+    first = merged[runs[0][0]]
+    keep = {name: entry for name, entry in first["models"].items() if name.split(",")[0] in labels.values()}
+    first = {**first, "models": keep}
+    bands = list(next(iter(keep.values()))["gradient_energy"])
+    script = f"scripts/realism_{kind}.sh"
+    return "\n".join(
+        [
+            change["title"],
+            "",
+            header("scripts/realism_recipe_section.py", f"make bench-realism-{kind}  ({script})"),
+            "",
+            f"{first['patches']} patches of the split '{first['splits']}' (choices are made here, never on the test "
+            "patches), each generated once per seed (20 steps, guidance 1), measured as in the realism section. "
+            f"Rows: {change['rows']}. One training seed: the intervals are over patches, the seeds over generation "
+            "noise and classifier, not over training runs.",
+            "",
+            *seeds_tail(
+                two_run_verdict(runs, *change["verdict"]) + rule(runs, change),
+                seed_table(runs, bands, labels),
+                runs[0][0],
+                first,
+                bands,
+                f"realism_{kind}_spectra.png",
+                f"radially averaged power spectra, real and the {change['label']} model",
+            ),
+        ]
+    )
+
+
+def main() -> None:
+    if len(sys.argv) < 3 or sys.argv[1] not in CHANGES:
+        raise SystemExit(f"usage: realism_recipe_section.py {'|'.join(CHANGES)} WORK/measure-*/realism.json ...")
+    kind = sys.argv[1]
+    change = CHANGES[kind]
+    write_section_over_seeds(
+        change["section"],
+        change["after"],
+        f"realism_{kind}_spectra.png",
+        lambda measured: body(kind, measured),
+        plot=change["plot"],
+        files=sys.argv[2:],
+    )
+
+
+if __name__ == "__main__":
+    main()
