@@ -100,3 +100,25 @@ def test_fine_tuning_keeps_the_base_models_scaling(scaled_run, tmp_path):
     train(train_params(**common, output_dir=str(tmp_path / "t"), base_model=str(model_dir)), REPORTER)
     tuned = json.loads((tmp_path / "t" / "model" / "model_card.json").read_text())
     assert tuned["band_scaling"] == json.loads((model_dir / "model_card.json").read_text())["band_scaling"]
+
+
+def test_a_student_and_its_refiner_diffuse_in_the_teachers_space(scaled_run, tmp_path):
+    """Distillation copies the teacher's scaling into the student's card (the student learns the teacher's
+    velocities in that space); a refiner that diffuses in another space is refused when the student loads."""
+    import shutil
+
+    from test_distill import distill
+
+    dataset, model_dir, _ = scaled_run
+    distill(dataset, model_dir, tmp_path / "student", max_steps=2)
+    teacher_card = json.loads((model_dir / "model_card.json").read_text())
+    card = json.loads((tmp_path / "student" / "model" / "model_card.json").read_text())
+    assert card["band_scaling"] == teacher_card["band_scaling"]
+    shutil.copytree(model_dir, tmp_path / "teacher")
+    card["refiner"] = {"model": "../../teacher", "start": 24, "steps": 1}
+    (tmp_path / "student" / "model" / "model_card.json").write_text(json.dumps(card))
+    assert load_model(tmp_path / "student" / "model").refiner is not None
+    teacher_card.pop("band_scaling")
+    (tmp_path / "teacher" / "model_card.json").write_text(json.dumps(teacher_card))
+    with pytest.raises(UserError, match="differs from .* in 'band_scaling'"):
+        load_model(tmp_path / "student" / "model")
