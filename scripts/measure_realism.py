@@ -272,6 +272,7 @@ def main() -> None:
         (args.out / "realism.json").write_text(json.dumps(summary, indent=2, allow_nan=False))
         (args.out / "realism.md").write_text(markdown(summary, bands))
         spectra_plot(args.out / "spectra.png", real_tiles, generated, bands)
+        side_by_side(args.out / "town.png", real, maps, patches)
     if args.write and args.ablation:
         write_ablation(summary, bands, real_tiles, generated)
     elif args.write:

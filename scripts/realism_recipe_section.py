@@ -60,7 +60,7 @@ CHANGES = {
     },
     "scaling": {
         "section": "realism-scaling",
-        "after": "realism-preset",
+        "after": "realism-seen-maps",
         "title": "## Realism: each band diffused at the same spread",
         "label": "guarded split EMA band scaling",
         "plot": "scaled",
@@ -71,6 +71,7 @@ CHANGES = {
         "verdict": ("band scaling scores", "the clip-range space", ("clip range", "band scaling"), "Band scaling"),
         "adopt": "band scaling qualifies for the teacher's recipe",
         "keep": "the teacher's recipe keeps the clip-range space; --data-scaling std stays a train-model option",
+        "town": "realism_scaling_town.png",
     },
 }
 
@@ -111,8 +112,22 @@ def body(kind: str, measured: list[Path]) -> str:
                 f"realism_{kind}_spectra.png",
                 f"radially averaged power spectra, real and the {change['label']} model",
             ),
+            *town(change),
         ]
     )
+
+
+def town(change: dict) -> list[str]:
+    """The full-resolution picture the ablation's script writes (the most built-up validation patches), if any."""
+    if "town" not in change:
+        return []
+    return [
+        "",
+        "The three most built-up validation patches at full resolution (seed 0; one 10 m pixel = 4 x 4 screen pixels, "
+        "true colour, one fixed stretch): map, real Sentinel-2, then each model.",
+        "",
+        f"![validation patches at full resolution: map, real, both models]({change['town']})",
+    ]
 
 
 def main() -> None:

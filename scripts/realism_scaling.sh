@@ -18,3 +18,10 @@ for seed in $SEEDS; do
         --out "$WORK/measure-scaled-$seed" \
         --variant "$WORK/scratch-ema-scaled/model,20,,,guarded split EMA band scaling" >/dev/null
 done
+# the most built-up validation patches at full resolution, real and both models (seed 0; texture measures only)
+if [ ! -f "$WORK/measure-scaled-picture/town.png" ]; then
+    "$ROOT/.venv-backend/bin/python" scripts/measure_realism.py --splits validation --guidance 1 --seed 0 --no-c2st \
+        --out "$WORK/measure-scaled-picture" --variant "$WORK/scratch-ema/model,20,,,embedded teacher's recipe" \
+        --variant "$WORK/scratch-ema-scaled/model,20,,,with band scaling" >/dev/null
+fi
+cp "$WORK/measure-scaled-picture/town.png" docs/realism_scaling_town.png
