@@ -22,6 +22,11 @@ export QT_QPA_PLATFORM ?= offscreen
 
 .PHONY: help setup qgis tools test test-quick test-random test-lint test-backend test-qgis test-cli test-demo lint zip doctor demo bench train-demo-model distill-demo-model experiment bench-pix2pix bench-realism bench-realism-ablation bench-realism-training bench-realism-band-weights bench-realism-guard-mask bench-realism-sampler bench-realism-seen-maps bench-realism-longer bench-realism-preset bench-realism-scaling bench-realism-cues bench-area bench-water clean
 
+# The demo dataset the realism ablations train on (made once), and make bench-realism-guard-mask's measurements,
+# whose files hold the embedded teacher's recipe's rows that later ablations are compared with
+GUARD_MASK_RUNS = [ -n "$$(ls $${MAPSYNTH_TRAINING_ABLATION_DIR:-.mapsynth-realism-training}/measure-guardmask-*/realism.json \
+	2>/dev/null)" ] || scripts/realism_guard_mask.sh
+
 help:
 	@echo "make demo    run the main job on the embedded default (sets up first); make demo AREA=helsinki"
 	@echo "make test    set up, then lint and run the backend, QGIS headless, qgis_process and GUI (Xvfb) tiers"
@@ -220,8 +225,7 @@ bench-realism-seen-maps: setup
 # The teacher's recipe trained on to 4,000 steps against 2,500 (about 20 min with bench-realism-guard-mask's runs done)
 bench-realism-longer: setup
 	[ -f .mapsynth-demo-training/dataset/radiometry.json ] || DEMO_PREPARE_ONLY=1 QGIS_PROCESS=$(QGIS_PROCESS) scripts/train_demo_model.sh
-	[ -n "$$(ls $${MAPSYNTH_TRAINING_ABLATION_DIR:-.mapsynth-realism-training}/measure-guardmask-*/realism.json 2>/dev/null)" ] || \
-		scripts/realism_guard_mask.sh
+	$(GUARD_MASK_RUNS)
 	scripts/realism_longer.sh
 	W=$${MAPSYNTH_TRAINING_ABLATION_DIR:-.mapsynth-realism-training}; $(BACKEND_VENV)/bin/python \
 		scripts/realism_longer_section.py $$W/measure-guardmask-*/realism.json $$W/measure-longer-*/realism.json
@@ -230,8 +234,7 @@ bench-realism-longer: setup
 # bench-realism-guard-mask's runs done)
 bench-realism-preset: setup
 	[ -f .mapsynth-demo-training/dataset/radiometry.json ] || DEMO_PREPARE_ONLY=1 QGIS_PROCESS=$(QGIS_PROCESS) scripts/train_demo_model.sh
-	[ -n "$$(ls $${MAPSYNTH_TRAINING_ABLATION_DIR:-.mapsynth-realism-training}/measure-guardmask-*/realism.json 2>/dev/null)" ] || \
-		scripts/realism_guard_mask.sh
+	$(GUARD_MASK_RUNS)
 	scripts/realism_preset.sh
 	W=$${MAPSYNTH_TRAINING_ABLATION_DIR:-.mapsynth-realism-training}; $(BACKEND_VENV)/bin/python \
 		scripts/realism_recipe_section.py preset $$W/measure-guardmask-*/realism.json $$W/measure-medium-*/realism.json
@@ -240,11 +243,10 @@ bench-realism-preset: setup
 # range's [-1, 1] (about 40 min on 2 cores with bench-realism-guard-mask's runs done)
 bench-realism-scaling: setup
 	[ -f .mapsynth-demo-training/dataset/radiometry.json ] || DEMO_PREPARE_ONLY=1 QGIS_PROCESS=$(QGIS_PROCESS) scripts/train_demo_model.sh
-	[ -n "$$(ls $${MAPSYNTH_TRAINING_ABLATION_DIR:-.mapsynth-realism-training}/measure-guardmask-*/realism.json 2>/dev/null)" ] || \
-		scripts/realism_guard_mask.sh
+	$(GUARD_MASK_RUNS)
 	scripts/realism_scaling.sh
 	W=$${MAPSYNTH_TRAINING_ABLATION_DIR:-.mapsynth-realism-training}; $(BACKEND_VENV)/bin/python \
-		scripts/realism_recipe_section.py scaling $$W/measure-guardmask-*/realism.json $$W/measure-scaled-*/realism.json
+		scripts/realism_recipe_section.py scaling $$W/measure-guardmask-*/realism.json $$W/measure-scaled-[0-9]*/realism.json
 
 # Training on the guard patches with their shared pixels hidden (build-training-dataset --train-guard) against the
 # guarded split alone, the same recipe (about 30 min on 2 cores with the guarded model already trained)

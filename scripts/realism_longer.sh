@@ -6,17 +6,10 @@
 # files hold the 2,500-step rows (the same real tiles and classifier seed).
 set -euo pipefail
 source "$(dirname "$0")/realism_train_lib.sh"  # ROOT, WORK, DATASET, TEACHER, train, SCRATCH
-SEEDS=${SEEDS:-0 1 2}
 train scratch-ema 2500 "${SCRATCH[@]}" --ema
 if [ ! -f "$WORK/scratch-ema-4000/model/model_card.json" ]; then
     mkdir -p "$WORK/scratch-ema-4000"
     [ -d "$WORK/scratch-ema-4000/checkpoints" ] || cp -r "$WORK/scratch-ema/checkpoints" "$WORK/scratch-ema-4000/"
     train scratch-ema-4000 4000 "${SCRATCH[@]}" --ema
 fi
-for seed in $SEEDS; do
-    [ -f "$WORK/measure-longer-$seed/realism.json" ] && continue
-    echo "== measuring, seed $seed"
-    "$ROOT/.venv-backend/bin/python" scripts/measure_realism.py --splits validation --guidance 1 --seed "$seed" \
-        --out "$WORK/measure-longer-$seed" --variant "$WORK/scratch-ema-4000/model,20,,,guarded split EMA 4000 steps" \
-        >/dev/null
-done
+measure_seeds longer "$WORK/scratch-ema-4000/model" "guarded split EMA 4000 steps"

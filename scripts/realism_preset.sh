@@ -8,13 +8,6 @@
 # is lower at every seed (the rule the teacher's sampler was chosen by).
 set -euo pipefail
 source "$(dirname "$0")/realism_train_lib.sh"  # ROOT, WORK, DATASET, TEACHER, train, SCRATCH
-SEEDS=${SEEDS:-0 1 2}
 # train-model takes the last --preset given: medium overrides the library's small
 train scratch-ema-medium 2500 "${SCRATCH[@]}" --ema --preset medium
-for seed in $SEEDS; do
-    [ -f "$WORK/measure-medium-$seed/realism.json" ] && continue
-    echo "== measuring, seed $seed"
-    "$ROOT/.venv-backend/bin/python" scripts/measure_realism.py --splits validation --guidance 1 --seed "$seed" \
-        --out "$WORK/measure-medium-$seed" --variant "$WORK/scratch-ema-medium/model,20,,,guarded split EMA medium" \
-        >/dev/null
-done
+measure_seeds medium "$WORK/scratch-ema-medium/model" "guarded split EMA medium"

@@ -9,15 +9,8 @@
 # lower at every seed (the rule the teacher's sampler was chosen by).
 set -euo pipefail
 source "$(dirname "$0")/realism_train_lib.sh"  # ROOT, WORK, DATASET, TEACHER, train, SCRATCH
-SEEDS=${SEEDS:-0 1 2}
 train scratch-ema-scaled 2500 "${SCRATCH[@]}" --ema --data-scaling std
-for seed in $SEEDS; do
-    [ -f "$WORK/measure-scaled-$seed/realism.json" ] && continue
-    echo "== measuring, seed $seed"
-    "$ROOT/.venv-backend/bin/python" scripts/measure_realism.py --splits validation --guidance 1 --seed "$seed" \
-        --out "$WORK/measure-scaled-$seed" \
-        --variant "$WORK/scratch-ema-scaled/model,20,,,guarded split EMA band scaling" >/dev/null
-done
+measure_seeds scaled "$WORK/scratch-ema-scaled/model" "guarded split EMA band scaling"
 # the most built-up validation patches at full resolution, real and both models (seed 0; texture measures only)
 if [ ! -f "$WORK/measure-scaled-picture/town.png" ]; then
     "$ROOT/.venv-backend/bin/python" scripts/measure_realism.py --splits validation --guidance 1 --seed 0 --no-c2st \

@@ -1,6 +1,8 @@
-# Sourced by scripts/realism_training.sh and scripts/realism_band_weights.sh: their shared folder, the demo dataset
-# and `train NAME STEPS [train-model options]`, one pixel model (preset small, batch 8, map dropout 0.1, seed 0) in
-# $WORK/NAME; a finished model is kept, a killed run resumes from its latest checkpoint.
+# Sourced by the realism ablation scripts (scripts/realism_*.sh): their shared folder, the demo dataset,
+# `train NAME STEPS [train-model options]`, one pixel model (preset small unless the options give another, batch 8,
+# map dropout 0.1, seed 0) in $WORK/NAME (a finished model is kept, a killed run resumes from its latest checkpoint),
+# and `measure_seeds NAME MODEL LABEL`, the validation patches at $SEEDS (default 0 1 2) in $WORK/measure-NAME-SEED
+# (kept when there), guidance 1, the row named LABEL.
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 WORK=${MAPSYNTH_TRAINING_ABLATION_DIR:-$ROOT/.mapsynth-realism-training}
@@ -19,3 +21,12 @@ train() {  # NAME STEPS [train-model options]
         --map-dropout 0.1 --seed 0 --device cpu --output-dir "$WORK/$name" "${resume[@]}" "$@"
 }
 SCRATCH=(--learning-rate 3e-4 --checkpoint-every 250 --validation-every 500)
+measure_seeds() {  # NAME MODEL LABEL
+    local name=$1 model=$2 label=$3 seed
+    for seed in ${SEEDS:-0 1 2}; do
+        [ -f "$WORK/measure-$name-$seed/realism.json" ] && continue
+        echo "== measuring $name, seed $seed"
+        "$ROOT/.venv-backend/bin/python" scripts/measure_realism.py --splits validation --guidance 1 --seed "$seed" \
+            --out "$WORK/measure-$name-$seed" --variant "$model,20,,,$label" >/dev/null
+    done
+}
