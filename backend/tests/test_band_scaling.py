@@ -122,3 +122,14 @@ def test_a_student_and_its_refiner_diffuse_in_the_teachers_space(scaled_run, tmp
     (tmp_path / "teacher" / "model_card.json").write_text(json.dumps(teacher_card))
     with pytest.raises(UserError, match="differs from .* in 'band_scaling'"):
         load_model(tmp_path / "student" / "model")
+
+
+def test_inpaintings_known_pixels_enter_the_scaled_space(scaled_run):
+    """inpaint_scenario blends the base image's known pixels into the sample at every step: in a scaled model they
+    must be in the space it diffuses in, i.e. sampling's own inverse (from_diffusion) gives them back."""
+    _, model_dir, _ = scaled_run
+    model = load_model(model_dir)
+    unit = np.random.default_rng(1).random((4, 16, 16)).astype(np.float32)
+    known = model.known_values(unit)["bands"]
+    assert not torch.allclose(known, torch.from_numpy(unit * 2 - 1))
+    np.testing.assert_allclose(from_diffusion(model.card, known).numpy(), unit * 2 - 1, atol=1e-5)
