@@ -65,7 +65,7 @@ CHANGES = {
         "label": "guarded split EMA band scaling",
         "plot": "scaled",
         "rows": f"{RECIPE}, each band diffused in its clip range mapped to [-1, 1] (the dark visible bands then "
-        "spread about a third as much as NIR, so at every noise level their signal-to-noise ratio is several times "
+        "spread less than half as much as NIR, so at every noise level their signal-to-noise ratio is several times "
         "lower), and the same recipe with train-model --data-scaling std: each band diffused at a spread of 0.5 "
         "around its training-split mean (models/band_scaling.py), the same steps, batch size and seed",
         "verdict": ("band scaling scores", "the clip-range space", ("clip range", "band scaling"), "Band scaling"),
