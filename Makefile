@@ -228,7 +228,7 @@ bench-realism-longer: setup
 	$(GUARD_MASK_RUNS)
 	scripts/realism_longer.sh
 	W=$${MAPSYNTH_TRAINING_ABLATION_DIR:-.mapsynth-realism-training}; $(BACKEND_VENV)/bin/python \
-		scripts/realism_longer_section.py $$W/measure-guardmask-*/realism.json $$W/measure-longer-*/realism.json
+		scripts/realism_recipe_section.py longer $$W/measure-guardmask-*/realism.json $$W/measure-longer-*/realism.json
 
 # The teacher's recipe with the larger pixel preset medium against small (about 70 min on 2 cores with
 # bench-realism-guard-mask's runs done)

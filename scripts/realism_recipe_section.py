@@ -1,10 +1,12 @@
 """Write a section of docs/BENCHMARKS.md for one change to the teacher's recipe, measured over seeds on the
 validation patches against make bench-realism-guard-mask's files (which hold the embedded teacher's recipe, the
-'guarded split EMA' rows, for the same seeds): 'realism-preset' (pixel preset medium, scripts/realism_preset.sh) or
-'realism-scaling' (per-band data scaling, scripts/realism_scaling.sh). Every sentence is computed from the numbers;
+'guarded split EMA' rows, for the same seeds): 'realism-longer' (4,000 steps, scripts/realism_longer.sh),
+'realism-preset' (pixel preset medium, scripts/realism_preset.sh) or 'realism-scaling' (per-band data scaling,
+scripts/realism_scaling.sh). Every sentence is computed from the numbers;
 the adoption rule is the one each script states before measuring.
 
 Run in the backend venv:
+  .venv-backend/bin/python scripts/realism_recipe_section.py longer WORK/measure-{guardmask,longer}-*/realism.json
   .venv-backend/bin/python scripts/realism_recipe_section.py preset WORK/measure-{guardmask,medium}-*/realism.json
   .venv-backend/bin/python scripts/realism_recipe_section.py scaling WORK/measure-{guardmask,scaled}-*/realism.json
 (the first changed run's spectra plot, real and that model, is copied to docs/realism_CHANGE_spectra.png).
@@ -46,6 +48,15 @@ def architecture(name: str) -> str:
 
 
 CHANGES = {
+    "longer": {
+        "section": "realism-longer",
+        "after": "realism-sampler",
+        "title": "## Realism: training the teacher longer",
+        "label": "guarded split EMA 4000 steps",
+        "plot": "longer",
+        "rows": f"{RECIPE} and the same run continued from its last checkpoint to 4,000 steps with the same arguments",
+        "verdict": ("4,000 steps score", "2,500", ("2,500 steps", "4,000"), "Longer training"),
+    },
     "preset": {
         "section": "realism-preset",
         "after": "realism-longer",
@@ -77,7 +88,9 @@ CHANGES = {
 
 
 def rule(runs: list[tuple[int, dict]], change: dict) -> str:
-    """The rule the ablation's script states before any measurement, applied."""
+    """The rule the ablation's script states before any measurement, applied (none for a diagnosis)."""
+    if "adopt" not in change:
+        return ""
     outcome = change["adopt"] if all(c2st(f["after"]) < c2st(f["before"]) for _, f in runs) else change["keep"]
     return f" By the rule fixed before measuring (lower whole-tile C2ST at every seed), {outcome}."
 
