@@ -179,10 +179,9 @@ bench-realism-cues: setup
 bench-realism: setup
 	[ -f .mapsynth-demo-training/dataset/radiometry.json ] || DEMO_PREPARE_ONLY=1 QGIS_PROCESS=$(QGIS_PROCESS) scripts/train_demo_model.sh
 	$(BACKEND_VENV)/bin/python scripts/realism_polish.py --splits validation --polish 0,0 --polish 24,1 \
-		--polish 49,1 --polish 49,2 --polish 74,2 --write
+		--polish 49,1 --polish 49,2 --polish 74,2 --seeds 0,1,2 --out .mapsynth-realism-training/refiner --write
 	$(BACKEND_VENV)/bin/python scripts/measure_realism.py --write --splits test --variant $(REALISM_TEACHER),20, \
-		--variant $(REALISM_TEACHER),20,dpmsolver++ --variant $(REALISM_TEACHER),20,ddim-trailing \
-		--variant $(REALISM_STUDENT),4,,no-refiner \
+		--variant $(REALISM_TEACHER),20,sde-dpmsolver++ --variant $(REALISM_TEACHER),20,ddim-trailing \
 		--variant $(REALISM_STUDENT),8,,no-refiner --variant $(REALISM_STUDENT),4,
 
 bench-realism-ablation: setup
@@ -235,9 +234,11 @@ bench-realism-longer: setup
 bench-realism-preset: setup
 	[ -f .mapsynth-demo-training/dataset/radiometry.json ] || DEMO_PREPARE_ONLY=1 QGIS_PROCESS=$(QGIS_PROCESS) scripts/train_demo_model.sh
 	$(GUARD_MASK_RUNS)
+	scripts/realism_scaling.sh
 	scripts/realism_preset.sh
 	W=$${MAPSYNTH_TRAINING_ABLATION_DIR:-.mapsynth-realism-training}; $(BACKEND_VENV)/bin/python \
-		scripts/realism_recipe_section.py preset $$W/measure-guardmask-*/realism.json $$W/measure-medium-*/realism.json
+		scripts/realism_recipe_section.py preset $$W/measure-scaled-[0-9]*/realism.json \
+		$$W/measure-medium-scaled-*/realism.json
 
 # The teacher's recipe with each band diffused at the same spread (train-model --data-scaling std) against the clip
 # range's [-1, 1] (about 40 min on 2 cores with bench-realism-guard-mask's runs done)

@@ -34,12 +34,16 @@ EXTENT = "9.560,9.592,47.098,47.120 [EPSG:4326]"
 MODELS = ROOT / "resources" / "models"
 STUDENT, TEACHER = "mapsynth-demo-pixel-fewstep", "mapsynth-demo-pixel-small"
 # runs are kept per version of the embedded weights, so a rerun after a retrain never reuses the old models' images
+# (and per student refiner: the card's sampling setting that changes make demo's images besides the weights)
+STUDENT_CARD = json.loads((MODELS / STUDENT / "model_card.json").read_text())
 WEIGHTS = hashlib.sha256(b"".join(
-    p.read_bytes() for name in (STUDENT, TEACHER) for p in sorted((MODELS / name).rglob("*.safetensors"))))
+    p.read_bytes() for name in (STUDENT, TEACHER) for p in sorted((MODELS / name).rglob("*.safetensors")))
+    + json.dumps(STUDENT_CARD.get("refiner")).encode())
 WORK = ROOT / ".mapsynth-bench-water" / WEIGHTS.hexdigest()[:12]
 # (title, model, per-class water guidance, water spectra held at this coverage; None = not held)
-CARD_COVERAGE = json.loads((MODELS / STUDENT / "model_card.json").read_text())["class_spectra"]["water"]["coverage"]
-RUNS = [("make demo's model (few-step student, refined), water not held", STUDENT, None, None),
+CARD_COVERAGE = STUDENT_CARD["class_spectra"]["water"]["coverage"]
+REFINED = "refined" if STUDENT_CARD.get("refiner") else "no refiner"
+RUNS = [(f"make demo's model (few-step student, {REFINED}), water not held", STUDENT, None, None),
         *((f"make demo's model, water held, coverage {c:g}" + (" (its card's)" if c == CARD_COVERAGE else ""),
            STUDENT, None, c) for c in (0.5, 0.75, 0.95)),
         ("20-step teacher, water guidance 1.75, not held", TEACHER, 1.75, None),

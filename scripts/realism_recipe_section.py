@@ -1,13 +1,13 @@
 """Write a section of docs/BENCHMARKS.md for one change to the teacher's recipe, measured over seeds on the
-validation patches against make bench-realism-guard-mask's files (which hold the embedded teacher's recipe, the
-'guarded split EMA' rows, for the same seeds): 'realism-longer' (4,000 steps, scripts/realism_longer.sh),
-'realism-preset' (pixel preset medium, scripts/realism_preset.sh) or 'realism-scaling' (per-band data scaling,
-scripts/realism_scaling.sh). Every sentence is computed from the numbers;
-the adoption rule is the one each script states before measuring.
+validation patches against the files of the recipe it changes (for the same seeds: make bench-realism-guard-mask's
+'guarded split EMA' rows, or for the preset make bench-realism-scaling's, the embedded teacher's):
+'realism-longer' (4,000 steps, scripts/realism_longer.sh), 'realism-preset' (pixel preset medium,
+scripts/realism_preset.sh) or 'realism-scaling' (per-band data scaling, scripts/realism_scaling.sh). Every sentence
+is computed from the numbers; the adoption rule is the one each script states before measuring.
 
 Run in the backend venv:
   .venv-backend/bin/python scripts/realism_recipe_section.py longer WORK/measure-{guardmask,longer}-*/realism.json
-  .venv-backend/bin/python scripts/realism_recipe_section.py preset WORK/measure-{guardmask,medium}-*/realism.json
+  .venv-backend/bin/python scripts/realism_recipe_section.py preset WORK/measure-{scaled,medium-scaled}-*/realism.json
   .venv-backend/bin/python scripts/realism_recipe_section.py scaling WORK/measure-{guardmask,scaled}-*/realism.json
 (the first changed run's spectra plot, real and that model, is copied to docs/realism_CHANGE_spectra.png).
 """
@@ -36,7 +36,7 @@ from mapsynth_backend.models.pixel import PIXEL_PRESETS  # noqa: E402
 
 RECIPE = (
     "the recipe of make train-demo-model (2,500 steps from scratch, batch 8, learning rate 3e-4, EMA 0.999, seed 0, "
-    "on the guarded split; the embedded teacher is this run)"
+    "on the guarded split; the embedded teacher until band scaling was adopted is this run)"
 )
 
 
@@ -61,10 +61,12 @@ CHANGES = {
         "section": "realism-preset",
         "after": "realism-longer",
         "title": "## Realism: a larger teacher",
-        "label": "guarded split EMA medium",
+        "before": "guarded split EMA band scaling",
+        "label": "guarded split EMA band scaling medium",
         "plot": "medium",
-        "rows": f"{RECIPE} with pixel preset small ({architecture('small')}, 3.6 M parameters) and the same recipe "
-        f"with preset medium ({architecture('medium')}, 9.1 M parameters; the same steps and batch size)",
+        "rows": f"{RECIPE}, with band scaling (train-model --data-scaling std; the embedded teacher) and pixel preset "
+        f"small ({architecture('small')}, 3.6 M parameters), and the same recipe with preset medium "
+        f"({architecture('medium')}, 9.1 M parameters; the same steps and batch size)",
         "verdict": ("preset medium scores", "small", ("small", "medium"), "The larger preset"),
         "adopt": "medium qualifies to replace small as the teacher's preset",
         "keep": "the teacher keeps preset small; medium stays a train-model option",
@@ -80,7 +82,7 @@ CHANGES = {
         "lower), and the same recipe with train-model --data-scaling std: each band diffused at a spread of 0.5 "
         "around its training-split mean (models/band_scaling.py), the same steps, batch size and seed",
         "verdict": ("band scaling scores", "the clip-range space", ("clip range", "band scaling"), "Band scaling"),
-        "adopt": "band scaling qualifies for the teacher's recipe",
+        "adopt": "band scaling qualifies for the teacher's recipe (adopted: the embedded teacher is this run)",
         "keep": "the teacher's recipe keeps the clip-range space; --data-scaling std stays a train-model option",
         "town": "realism_scaling_town.png",
     },
@@ -97,7 +99,7 @@ def rule(runs: list[tuple[int, dict]], change: dict) -> str:
 
 def body(kind: str, measured: list[Path]) -> str:
     change = CHANGES[kind]
-    labels = {"before": "guarded split EMA", "after": change["label"]}
+    labels = {"before": change.get("before", "guarded split EMA"), "after": change["label"]}
     merged = merged_by_seed(measured)
     runs = sorted((seed, rows(summary, labels)) for seed, summary in merged.items())
     first = merged[runs[0][0]]

@@ -17,6 +17,7 @@ from ..runtime.protocol import UserError
 TEACHER_ONLY = ("map_dropout", "guidance", "steps", "training")
 TEACHER_ONLY += ("created", "held_out_evaluation", "augmentation_experiment", "baseline_prototype")
 TEACHER_ONLY += ("fine_tuned_from", "replaces", "training_command", "licenses")  # how the teacher was made
+TEACHER_ONLY += ("sampler_choice",)  # the teacher's sampler, chosen for it; a student has its own grid
 CLASS_GUIDANCE_NAME = "DISTILL_CLASS_GUIDANCE"
 DISTILLABLE = ("pixel",)  # families whose denoiser is one network on (sample, map) without text or latents
 
