@@ -141,8 +141,10 @@ def write(runs: list[dict], bands: list[str]) -> None:
         f"{chosen}). Each row: the 4-step student, then its result re-noised to t and denoised by the teacher in the"
         " given DDIM steps (eta 0), through the product's own path (models/refine.py) with only the refiner's"
         f" setting changed; {len(runs)} generation + classifier seeds. The rule (the one the teacher's sampler and"
-        " band scaling were chosen by; for the refiner it was written down after the numbers below were seen): the"
-        " card's setting is replaced only by one whose whole-tile C2ST is lower at every seed.",
+        " band scaling were chosen by; for the refiner it was written down after a first run had been seen, with"
+        " the water held at another coverage, in which no setting was lower than t=24 x1 at every seed): the card's"
+        " setting is replaced only by one whose whole-tile C2ST is lower at every seed. Water is held as the cards"
+        " say (class_spectra).",
         "",
         by_seed(runs),
         "",
