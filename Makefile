@@ -45,7 +45,7 @@ help:
 	@echo "make bench-realism-sampler  the teacher's steps even in log-SNR against its card's sampler, on validation (about 12 min)"
 	@echo "make bench-realism-seen-maps  the teacher on its training maps against held-out maps (about 8 min)"
 	@echo "make bench-realism-longer  the teacher's recipe trained to 4,000 steps against 2,500, on validation (about 20 min)"
-	@echo "make bench-realism-preset  the teacher's recipe with pixel preset medium against small, on validation (about 70 min)"
+	@echo "make bench-realism-preset  the embedded teacher's recipe (band scaling) with preset medium against small, on validation (about 70 min)"
 	@echo "make bench-realism-scaling  the teacher's recipe with each band diffused at the same spread, on validation (about 40 min)"
 	@echo "make bench-realism-cues   which views of the tiles (texture, colour, bands) the realism classifier tells apart (about 6 min)"
 	@echo "make bench-area   how the chain's time and memory grow with the area (10, 40, 160 km²; about an hour)"
