@@ -20,7 +20,7 @@ HOMEPAGE_URL ?=
 VERSION := $(shell sed -n 's/^version=//p' metadata.txt)
 export QT_QPA_PLATFORM ?= offscreen
 
-.PHONY: help setup qgis tools test test-quick test-random test-lint test-backend test-qgis test-cli test-demo lint zip doctor demo bench train-demo-model distill-demo-model experiment bench-pix2pix bench-realism bench-realism-ablation bench-realism-training bench-realism-band-weights bench-realism-guard-mask bench-realism-sampler bench-realism-seen-maps bench-realism-longer bench-realism-preset bench-realism-scaling bench-realism-cues bench-area bench-water clean
+.PHONY: help setup qgis tools test test-quick test-random test-lint test-backend test-qgis test-cli test-demo lint zip doctor demo bench train-demo-model distill-demo-model experiment bench-pix2pix bench-realism bench-realism-ablation bench-realism-training bench-realism-band-weights bench-realism-guard-mask bench-realism-sampler bench-realism-seen-maps bench-realism-longer bench-realism-preset bench-realism-scaling bench-realism-cues bench-realism-calibration bench-area bench-water clean
 
 # The demo dataset the realism ablations train on (made once), and make bench-realism-guard-mask's measurements,
 # whose files hold the embedded teacher's recipe's rows that later ablations are compared with
@@ -47,6 +47,7 @@ help:
 	@echo "make bench-realism-longer  the teacher's recipe trained to 4,000 steps against 2,500, on validation (about 20 min)"
 	@echo "make bench-realism-preset  the embedded teacher's recipe (band scaling) with preset medium against small, on validation (about 70 min)"
 	@echo "make bench-realism-scaling  the teacher's recipe with each band diffused at the same spread, on validation (about 40 min)"
+	@echo "make bench-realism-calibration  the teacher's colour statistics at two scales, and fixed corrections fitted on training maps (about 10 min)"
 	@echo "make bench-realism-cues   which views of the tiles (texture, colour, bands) the realism classifier tells apart (about 6 min)"
 	@echo "make bench-area   how the chain's time and memory grow with the area (10, 40, 160 km²; about an hour)"
 	@echo "make bench-water   the demo's water: generated NDVI by distance from the shore vs the training water"
@@ -175,6 +176,11 @@ REALISM_STUDENT := resources/models/mapsynth-demo-pixel-fewstep
 bench-realism-cues: setup
 	[ -f .mapsynth-demo-training/dataset/radiometry.json ] || DEMO_PREPARE_ONLY=1 QGIS_PROCESS=$(QGIS_PROCESS) scripts/train_demo_model.sh
 	$(BACKEND_VENV)/bin/python scripts/realism_cues.py --write
+
+# Colour statistics of the teacher at two scales and post-hoc corrections fitted on the training maps (validation).
+bench-realism-calibration: setup
+	[ -f .mapsynth-demo-training/dataset/radiometry.json ] || DEMO_PREPARE_ONLY=1 QGIS_PROCESS=$(QGIS_PROCESS) scripts/train_demo_model.sh
+	$(BACKEND_VENV)/bin/python scripts/realism_calibration.py --seeds 0,1,2 --out .mapsynth-realism-training/calibration --write
 
 bench-realism: setup
 	[ -f .mapsynth-demo-training/dataset/radiometry.json ] || DEMO_PREPARE_ONLY=1 QGIS_PROCESS=$(QGIS_PROCESS) scripts/train_demo_model.sh
