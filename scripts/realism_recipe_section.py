@@ -1,13 +1,15 @@
 """Write a section of docs/BENCHMARKS.md for one change to the teacher's recipe, measured over seeds on the
 validation patches against the files of the recipe it changes (for the same seeds: make bench-realism-guard-mask's
-'guarded split EMA' rows, or for the preset make bench-realism-scaling's, the embedded teacher's):
+'guarded split EMA' rows, or for the preset and fewer steps make bench-realism-scaling's, the embedded teacher's):
 'realism-longer' (4,000 steps, scripts/realism_longer.sh), 'realism-preset' (pixel preset medium,
-scripts/realism_preset.sh) or 'realism-scaling' (per-band data scaling, scripts/realism_scaling.sh). Every sentence
-is computed from the numbers; the adoption rule is the one each script states before measuring.
+scripts/realism_preset.sh), 'realism-shorter' (1,500 steps, scripts/realism_shorter.sh) or 'realism-scaling'
+(per-band data scaling, scripts/realism_scaling.sh). Every sentence is computed from the numbers; the adoption rule
+is the one each script states before measuring.
 
 Run in the backend venv:
   .venv-backend/bin/python scripts/realism_recipe_section.py longer WORK/measure-{guardmask,longer}-*/realism.json
   .venv-backend/bin/python scripts/realism_recipe_section.py preset WORK/measure-{scaled,medium-scaled}-*/realism.json
+  .venv-backend/bin/python scripts/realism_recipe_section.py shorter WORK/measure-{scaled,shorter-scaled}-*/realism.json
   .venv-backend/bin/python scripts/realism_recipe_section.py scaling WORK/measure-{guardmask,scaled}-*/realism.json
 (the first changed run's spectra plot, real and that model, is copied to docs/realism_CHANGE_spectra.png).
 """
@@ -70,6 +72,19 @@ CHANGES = {
         "verdict": ("preset medium scores", "small", ("small", "medium"), "The larger preset"),
         "adopt": "medium qualifies to replace small as the teacher's preset",
         "keep": "the teacher keeps preset small; medium stays a train-model option",
+    },
+    "shorter": {
+        "section": "realism-shorter",
+        "after": "realism-preset",
+        "title": "## Realism: training the teacher for fewer steps",
+        "before": "guarded split EMA band scaling",
+        "label": "guarded split EMA band scaling 1500 steps",
+        "plot": "shorter",
+        "rows": f"{RECIPE}, with band scaling (train-model --data-scaling std; the embedded teacher's recipe), here "
+        "trained to 1,500 steps and continued from that checkpoint to 2,500 with the same arguments",
+        "verdict": ("1,500 steps score", "2,500", ("2,500 steps", "1,500"), "Shorter training"),
+        "adopt": "1,500 steps qualify to replace 2,500 in make train-demo-model",
+        "keep": "make train-demo-model keeps 2,500 steps",
     },
     "scaling": {
         "section": "realism-scaling",
