@@ -2,14 +2,16 @@
 validation patches against the files of the recipe it changes (for the same seeds: make bench-realism-guard-mask's
 'guarded split EMA' rows, or for the preset and fewer steps make bench-realism-scaling's, the embedded teacher's):
 'realism-longer' (4,000 steps, scripts/realism_longer.sh), 'realism-preset' (pixel preset medium,
-scripts/realism_preset.sh), 'realism-shorter' (1,500 steps, scripts/realism_shorter.sh) or 'realism-scaling'
-(per-band data scaling, scripts/realism_scaling.sh). Every sentence is computed from the numbers; the adoption rule
+scripts/realism_preset.sh), 'realism-shorter' (1,500 steps, scripts/realism_shorter.sh), 'realism-guidance' (map
+guidance 2 against 1 for the embedded teacher, scripts/realism_guidance.sh) or 'realism-scaling' (per-band data
+scaling, scripts/realism_scaling.sh). Every sentence is computed from the numbers; the adoption rule
 is the one each script states before measuring.
 
 Run in the backend venv:
   .venv-backend/bin/python scripts/realism_recipe_section.py longer WORK/measure-{guardmask,longer}-*/realism.json
   .venv-backend/bin/python scripts/realism_recipe_section.py preset WORK/measure-{scaled,medium-scaled}-*/realism.json
   .venv-backend/bin/python scripts/realism_recipe_section.py shorter WORK/measure-{scaled,shorter-scaled}-*/realism.json
+  .venv-backend/bin/python scripts/realism_recipe_section.py guidance WORK/measure-guidance-*/realism.json
   .venv-backend/bin/python scripts/realism_recipe_section.py scaling WORK/measure-{guardmask,scaled}-*/realism.json
 (the first changed run's spectra plot, real and that model, is copied to docs/realism_CHANGE_spectra.png).
 """
@@ -86,6 +88,20 @@ CHANGES = {
         "adopt": "1,500 steps qualify to replace 2,500 in make train-demo-model",
         "keep": "make train-demo-model keeps 2,500 steps",
     },
+    "guidance": {
+        "section": "realism-guidance",
+        "after": "realism-shorter",
+        "title": "## Realism: map guidance above 1",
+        "before": "embedded teacher guidance 1",
+        "label": "embedded teacher guidance 2",
+        "plot": "guidance-2",
+        "sampling": "20 steps, the card's sampler and water hold",
+        "rows": "the embedded teacher sampled with classifier-free map guidance 1 (its card's, one network evaluation "
+        "per step) and 2 (what train-model's cards recommend; two evaluations per step)",
+        "verdict": ("guidance 2 scores", "guidance 1", ("guidance 1", "2"), "Guidance 2"),
+        "adopt": "guidance 2 qualifies to replace the teacher card's 1",
+        "keep": "the teacher's card keeps guidance 1",
+    },
     "scaling": {
         "section": "realism-scaling",
         "after": "realism-seen-maps",
@@ -129,7 +145,8 @@ def body(kind: str, measured: list[Path]) -> str:
             header("scripts/realism_recipe_section.py", f"make bench-realism-{kind}  ({script})"),
             "",
             f"{first['patches']} patches of the split '{first['splits']}' (choices are made here, never on the test "
-            "patches), each generated once per seed (20 steps, guidance 1), measured as in the realism section. "
+            f"patches), each generated once per seed ({change.get('sampling', '20 steps, guidance 1')}), measured as "
+            "in the realism section. "
             f"Rows: {change['rows']}. One training seed: the intervals are over patches, the seeds over generation "
             "noise and classifier, not over training runs.",
             "",
