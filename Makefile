@@ -20,7 +20,7 @@ HOMEPAGE_URL ?=
 VERSION := $(shell sed -n 's/^version=//p' metadata.txt)
 export QT_QPA_PLATFORM ?= offscreen
 
-.PHONY: help setup qgis tools test test-quick test-random test-lint test-backend test-qgis test-cli test-demo lint zip doctor demo bench train-demo-model distill-demo-model experiment bench-pix2pix bench-realism bench-realism-ablation bench-realism-training bench-realism-band-weights bench-realism-guard-mask bench-realism-sampler bench-realism-seen-maps bench-realism-longer bench-realism-preset bench-realism-scaling bench-realism-cues bench-realism-calibration bench-realism-shorter bench-realism-guidance bench-area bench-water clean
+.PHONY: help setup qgis tools test test-quick test-random test-lint test-backend test-qgis test-cli test-demo lint zip doctor demo bench train-demo-model distill-demo-model experiment bench-pix2pix bench-realism bench-realism-ablation bench-realism-training bench-realism-band-weights bench-realism-guard-mask bench-realism-sampler bench-realism-seen-maps bench-realism-longer bench-realism-preset bench-realism-scaling bench-realism-cues bench-realism-calibration bench-realism-shorter bench-realism-guidance bench-realism-cosine bench-realism-minsnr bench-area bench-water clean
 
 # The demo dataset the realism ablations train on (made once), and make bench-realism-guard-mask's measurements,
 # whose files hold the embedded teacher's recipe's rows that later ablations are compared with
@@ -48,6 +48,8 @@ help:
 	@echo "make bench-realism-preset  the embedded teacher's recipe (band scaling) with preset medium against small, on validation (about 70 min)"
 	@echo "make bench-realism-shorter  the embedded teacher's recipe trained to 1,500 steps against 2,500, on validation (about 25 min)"
 	@echo "make bench-realism-guidance  the embedded teacher at map guidance 2 against its card's 1, on validation (about 15 min)"
+	@echo "make bench-realism-cosine  the embedded teacher's recipe with its learning rate annealed, on validation (about 20 min)"
+	@echo "make bench-realism-minsnr  the embedded teacher's recipe with min-SNR loss weighting, on validation (about 20 min)"
 	@echo "make bench-realism-scaling  the teacher's recipe with each band diffused at the same spread, on validation (about 40 min)"
 	@echo "make bench-realism-calibration  the teacher's colour statistics at two scales, and fixed corrections fitted on training maps (about 10 min)"
 	@echo "make bench-realism-cues   which views of the tiles (texture, colour, bands) the realism classifier tells apart (about 6 min)"
@@ -262,6 +264,24 @@ bench-realism-guidance: setup
 	scripts/realism_guidance.sh
 	W=$${MAPSYNTH_TRAINING_ABLATION_DIR:-.mapsynth-realism-training}; $(BACKEND_VENV)/bin/python \
 		scripts/realism_recipe_section.py guidance $$W/measure-guidance-*/realism.json
+
+# The embedded teacher's recipe with its learning rate annealed (cosine) against constant (about 20 min on 2 cores)
+bench-realism-cosine: setup
+	[ -f .mapsynth-demo-training/dataset/radiometry.json ] || DEMO_PREPARE_ONLY=1 QGIS_PROCESS=$(QGIS_PROCESS) scripts/train_demo_model.sh
+	scripts/realism_shorter.sh
+	scripts/realism_cosine.sh
+	W=$${MAPSYNTH_TRAINING_ABLATION_DIR:-.mapsynth-realism-training}; $(BACKEND_VENV)/bin/python \
+		scripts/realism_recipe_section.py cosine $$W/measure-scaled-[0-9]*/realism.json \
+		$$W/measure-cosine-scaled-*/realism.json
+
+# The embedded teacher's recipe with min-SNR loss weighting (gamma 5) against equal weights (about 20 min on 2 cores)
+bench-realism-minsnr: setup
+	[ -f .mapsynth-demo-training/dataset/radiometry.json ] || DEMO_PREPARE_ONLY=1 QGIS_PROCESS=$(QGIS_PROCESS) scripts/train_demo_model.sh
+	scripts/realism_shorter.sh
+	scripts/realism_minsnr.sh
+	W=$${MAPSYNTH_TRAINING_ABLATION_DIR:-.mapsynth-realism-training}; $(BACKEND_VENV)/bin/python \
+		scripts/realism_recipe_section.py minsnr $$W/measure-scaled-[0-9]*/realism.json \
+		$$W/measure-minsnr-scaled-*/realism.json
 
 # The teacher's recipe with each band diffused at the same spread (train-model --data-scaling std) against the clip
 # range's [-1, 1] (about 40 min on 2 cores with bench-realism-guard-mask's runs done)

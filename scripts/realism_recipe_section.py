@@ -1,17 +1,20 @@
 """Write a section of docs/BENCHMARKS.md for one change to the teacher's recipe, measured over seeds on the
 validation patches against the files of the recipe it changes (for the same seeds: make bench-realism-guard-mask's
-'guarded split EMA' rows, or for the preset and fewer steps make bench-realism-scaling's, the embedded teacher's):
+'guarded split EMA' rows, or for the changes to the embedded teacher's recipe its run's, make bench-realism-shorter's):
 'realism-longer' (4,000 steps, scripts/realism_longer.sh), 'realism-preset' (pixel preset medium,
 scripts/realism_preset.sh), 'realism-shorter' (1,500 steps, scripts/realism_shorter.sh), 'realism-guidance' (map
-guidance 2 against 1 for the embedded teacher, scripts/realism_guidance.sh) or 'realism-scaling' (per-band data
-scaling, scripts/realism_scaling.sh). Every sentence is computed from the numbers; the adoption rule
-is the one each script states before measuring.
+guidance 2 against 1 for the embedded teacher, scripts/realism_guidance.sh), 'realism-cosine' (the learning rate
+annealed, scripts/realism_cosine.sh), 'realism-minsnr' (min-SNR loss weighting, scripts/realism_minsnr.sh) or
+'realism-scaling' (per-band data scaling, scripts/realism_scaling.sh).
+Every sentence is computed from the numbers; the adoption rule is the one each script states before measuring.
 
 Run in the backend venv:
   .venv-backend/bin/python scripts/realism_recipe_section.py longer WORK/measure-{guardmask,longer}-*/realism.json
   .venv-backend/bin/python scripts/realism_recipe_section.py preset WORK/measure-{scaled,medium-scaled}-*/realism.json
   .venv-backend/bin/python scripts/realism_recipe_section.py shorter WORK/measure-{scaled,shorter-scaled}-*/realism.json
   .venv-backend/bin/python scripts/realism_recipe_section.py guidance WORK/measure-guidance-*/realism.json
+  .venv-backend/bin/python scripts/realism_recipe_section.py cosine WORK/measure-{scaled,cosine-scaled}-*/realism.json
+  .venv-backend/bin/python scripts/realism_recipe_section.py minsnr WORK/measure-{scaled,minsnr-scaled}-*/realism.json
   .venv-backend/bin/python scripts/realism_recipe_section.py scaling WORK/measure-{guardmask,scaled}-*/realism.json
 (the first changed run's spectra plot, real and that model, is copied to docs/realism_CHANGE_spectra.png).
 """
@@ -101,6 +104,34 @@ CHANGES = {
         "verdict": ("guidance 2 scores", "guidance 1", ("guidance 1", "2"), "Guidance 2"),
         "adopt": "guidance 2 qualifies to replace the teacher card's 1",
         "keep": "the teacher's card keeps guidance 1",
+    },
+    "cosine": {
+        "section": "realism-cosine",
+        "after": "realism-guidance",
+        "title": "## Realism: the learning rate annealed",
+        "before": "guarded split EMA band scaling",
+        "label": "guarded split EMA band scaling cosine",
+        "plot": "cosine",
+        "rows": f"{RECIPE}, with band scaling (train-model --data-scaling std; the embedded teacher), its learning "
+        "rate held at 3e-4, and the same recipe with the learning rate decayed from 3e-4 to 0 over the 2,500 steps "
+        "(train-model --lr-scheduler cosine)",
+        "verdict": ("the cosine schedule scores", "the constant one", ("constant", "cosine"), "The cosine schedule"),
+        "adopt": "the cosine schedule qualifies to replace the constant one in make train-demo-model",
+        "keep": "make train-demo-model keeps the constant learning rate",
+    },
+    "minsnr": {
+        "section": "realism-minsnr",
+        "after": "realism-cosine",
+        "title": "## Realism: min-SNR loss weighting from scratch",
+        "before": "guarded split EMA band scaling",
+        "label": "guarded split EMA band scaling min-SNR 5",
+        "plot": "minsnr",
+        "rows": f"{RECIPE}, with band scaling (train-model --data-scaling std; the embedded teacher), every noise "
+        "level's loss weighted alike, and the same recipe with min-SNR weighting (train-model --snr-gamma 5: the "
+        "low-noise levels, where the loss is easiest, weigh less; Hang et al. 2023)",
+        "verdict": ("min-SNR weighting scores", "equal weights", ("equal weights", "min-SNR"), "Min-SNR weighting"),
+        "adopt": "min-SNR weighting qualifies for make train-demo-model",
+        "keep": "make train-demo-model keeps equal weights; --snr-gamma stays a train-model option",
     },
     "scaling": {
         "section": "realism-scaling",

@@ -71,7 +71,8 @@ BENCH_TARGETS = ("bench", "bench-realism", "bench-realism-ablation", "bench-real
                  "bench-realism-band-weights", "bench-realism-guard-mask", "bench-realism-sampler",
                  "bench-realism-seen-maps", "bench-realism-longer", "bench-realism-preset",
                  "bench-realism-scaling", "bench-realism-calibration", "bench-realism-shorter",
-                 "bench-realism-guidance",
+                 "bench-realism-guidance", "bench-realism-cosine",
+                 "bench-realism-minsnr",
                  "bench-area",
                  "bench-water", "bench-pix2pix", "experiment")
 
