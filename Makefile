@@ -131,7 +131,7 @@ docs: $(QGIS_VENV)/.installed $(BACKEND_VENV)/.installed
 .PHONY: guide-images
 guide-images: setup
 	[ -f demo-output/demo.qgz ] || QGIS_PROCESS=$(QGIS_PROCESS) scripts/demo.sh
-	[ -f .mapsynth-demo-training/dataset/radiometry.json ] || DEMO_PREPARE_ONLY=1 QGIS_PROCESS=$(QGIS_PROCESS) scripts/train_demo_model.sh
+	$(DEMO_DATASET)
 	MAPSYNTH_GUI_GUIDE=1 MAPSYNTH_GUI_OUT=$(CURDIR)/.mapsynth-test/gui-guide $(QGIS_VENV)/bin/python -m pytest \
 		tests/gui -q -k reached_every_window
 	$(QGIS_PYTHON) scripts/guide_images.py .mapsynth-test/gui-guide
@@ -174,20 +174,26 @@ bench: setup
 # Realism of the demo models (what a discriminator sees) and a sampler ablation, on held-out patches of the demo
 # dataset (built first if missing) -> docs/BENCHMARKS.md, sections "realism-refiner" (the refiner's setting, chosen
 # on validation; package_fewstep_model.py's REFINER) and then "realism" (test; about 40 min on 2 cores)
+# The demo dataset, built first when missing (the realism and training targets read it)
+DEMO_DATASET = [ -f .mapsynth-demo-training/dataset/radiometry.json ] || DEMO_PREPARE_ONLY=1 \
+	QGIS_PROCESS=$(QGIS_PROCESS) scripts/train_demo_model.sh
+ABLATION_DIR = $${MAPSYNTH_TRAINING_ABLATION_DIR:-.mapsynth-realism-training}
+# The embedded teacher's run measured on validation (scripts/realism_shorter.sh trains and measures it)
+EMBEDDED_RUN_FILES = $(ABLATION_DIR)/measure-scaled-[0-9]*/realism.json
 REALISM_TEACHER := resources/models/mapsynth-demo-pixel-small
 REALISM_STUDENT := resources/models/mapsynth-demo-pixel-fewstep
 # What gives the demo models' tiles away: C2ST on views of the tiles (texture removed / only, mean spectrum, bands).
 bench-realism-cues: setup
-	[ -f .mapsynth-demo-training/dataset/radiometry.json ] || DEMO_PREPARE_ONLY=1 QGIS_PROCESS=$(QGIS_PROCESS) scripts/train_demo_model.sh
+	$(DEMO_DATASET)
 	$(BACKEND_VENV)/bin/python scripts/realism_cues.py --write
 
 # Colour statistics of the teacher at two scales and post-hoc corrections fitted on the training maps (validation).
 bench-realism-calibration: setup
-	[ -f .mapsynth-demo-training/dataset/radiometry.json ] || DEMO_PREPARE_ONLY=1 QGIS_PROCESS=$(QGIS_PROCESS) scripts/train_demo_model.sh
+	$(DEMO_DATASET)
 	$(BACKEND_VENV)/bin/python scripts/realism_calibration.py --seeds 0,1,2 --out .mapsynth-realism-training/calibration --write
 
 bench-realism: setup
-	[ -f .mapsynth-demo-training/dataset/radiometry.json ] || DEMO_PREPARE_ONLY=1 QGIS_PROCESS=$(QGIS_PROCESS) scripts/train_demo_model.sh
+	$(DEMO_DATASET)
 	$(BACKEND_VENV)/bin/python scripts/realism_polish.py --splits validation --polish 0,0 --polish 24,1 \
 		--polish 49,1 --polish 49,2 --polish 74,2 --seeds 0,1,2 --out .mapsynth-realism-training/refiner --write
 	$(BACKEND_VENV)/bin/python scripts/measure_realism.py --write --splits test --variant $(REALISM_TEACHER),20, \
@@ -195,7 +201,7 @@ bench-realism: setup
 		--variant $(REALISM_STUDENT),8,,no-refiner --variant $(REALISM_STUDENT),4,
 
 bench-realism-ablation: setup
-	[ -f .mapsynth-demo-training/dataset/radiometry.json ] || DEMO_PREPARE_ONLY=1 QGIS_PROCESS=$(QGIS_PROCESS) scripts/train_demo_model.sh
+	$(DEMO_DATASET)
 	scripts/realism_ablation.sh
 	T=resources/models/mapsynth-demo-pixel-small; W=$${MAPSYNTH_ABLATION_DIR:-.mapsynth-realism-ablation}; \
 	$(BACKEND_VENV)/bin/python scripts/measure_realism.py --splits validation --guidance 1 --write --ablation \
@@ -205,35 +211,35 @@ bench-realism-ablation: setup
 		--variant "$$W/ema-minsnr/model,20,,,+1200 steps EMA min-SNR 5"
 
 bench-realism-training: setup
-	[ -f .mapsynth-demo-training/dataset/radiometry.json ] || DEMO_PREPARE_ONLY=1 QGIS_PROCESS=$(QGIS_PROCESS) scripts/train_demo_model.sh
+	$(DEMO_DATASET)
 	scripts/realism_training.sh
 	$(BACKEND_VENV)/bin/python scripts/realism_training_section.py \
 		$${MAPSYNTH_TRAINING_ABLATION_DIR:-.mapsynth-realism-training}/measure/realism.json
 
 # Per-band loss weights (train-model --band-weights gradient) and EMA against the same recipe without (about 1.5 h)
 bench-realism-band-weights: setup
-	[ -f .mapsynth-demo-training/dataset/radiometry.json ] || DEMO_PREPARE_ONLY=1 QGIS_PROCESS=$(QGIS_PROCESS) scripts/train_demo_model.sh
+	$(DEMO_DATASET)
 	scripts/realism_band_weights.sh
 	$(BACKEND_VENV)/bin/python scripts/realism_band_weights_section.py \
 		$${MAPSYNTH_TRAINING_ABLATION_DIR:-.mapsynth-realism-training}/measure-{bandw,ema}-*/realism.json
 
 # The teacher's 20 steps even in log-SNR (sde-dpmsolver++-logsnr) against its card's sampler (about 12 min)
 bench-realism-sampler: setup
-	[ -f .mapsynth-demo-training/dataset/radiometry.json ] || DEMO_PREPARE_ONLY=1 QGIS_PROCESS=$(QGIS_PROCESS) scripts/train_demo_model.sh
+	$(DEMO_DATASET)
 	scripts/realism_sampler.sh
 	$(BACKEND_VENV)/bin/python scripts/realism_sampler_section.py \
 		$${MAPSYNTH_TRAINING_ABLATION_DIR:-.mapsynth-realism-training}/measure-logsnr-*/realism.json
 
 # The teacher on the maps it was trained on against held-out maps (is the gap overfitting? about 8 min)
 bench-realism-seen-maps: setup
-	[ -f .mapsynth-demo-training/dataset/radiometry.json ] || DEMO_PREPARE_ONLY=1 QGIS_PROCESS=$(QGIS_PROCESS) scripts/train_demo_model.sh
+	$(DEMO_DATASET)
 	scripts/realism_seen_maps.sh
 	W=$${MAPSYNTH_TRAINING_ABLATION_DIR:-.mapsynth-realism-training}; $(BACKEND_VENV)/bin/python \
 		scripts/realism_seen_maps_section.py $$W/measure-seen-train/realism.json $$W/measure-seen-validation/realism.json
 
 # The teacher's recipe trained on to 4,000 steps against 2,500 (about 20 min with bench-realism-guard-mask's runs done)
 bench-realism-longer: setup
-	[ -f .mapsynth-demo-training/dataset/radiometry.json ] || DEMO_PREPARE_ONLY=1 QGIS_PROCESS=$(QGIS_PROCESS) scripts/train_demo_model.sh
+	$(DEMO_DATASET)
 	$(GUARD_MASK_RUNS)
 	scripts/realism_longer.sh
 	W=$${MAPSYNTH_TRAINING_ABLATION_DIR:-.mapsynth-realism-training}; $(BACKEND_VENV)/bin/python \
@@ -242,7 +248,7 @@ bench-realism-longer: setup
 # The teacher's recipe with the larger pixel preset medium against small (about 70 min on 2 cores with
 # bench-realism-guard-mask's runs done)
 bench-realism-preset: setup
-	[ -f .mapsynth-demo-training/dataset/radiometry.json ] || DEMO_PREPARE_ONLY=1 QGIS_PROCESS=$(QGIS_PROCESS) scripts/train_demo_model.sh
+	$(DEMO_DATASET)
 	$(GUARD_MASK_RUNS)
 	scripts/realism_scaling.sh
 	scripts/realism_preset.sh
@@ -252,41 +258,35 @@ bench-realism-preset: setup
 
 # The embedded teacher's recipe (band scaling) trained to 1,500 steps against 2,500 (about 25 min on 2 cores)
 bench-realism-shorter: setup
-	[ -f .mapsynth-demo-training/dataset/radiometry.json ] || DEMO_PREPARE_ONLY=1 QGIS_PROCESS=$(QGIS_PROCESS) scripts/train_demo_model.sh
+	$(DEMO_DATASET)
 	scripts/realism_shorter.sh
-	W=$${MAPSYNTH_TRAINING_ABLATION_DIR:-.mapsynth-realism-training}; $(BACKEND_VENV)/bin/python \
-		scripts/realism_recipe_section.py shorter $$W/measure-scaled-[0-9]*/realism.json \
-		$$W/measure-shorter-scaled-*/realism.json
+	$(BACKEND_VENV)/bin/python scripts/realism_recipe_section.py shorter $(EMBEDDED_RUN_FILES) \
+		$(ABLATION_DIR)/measure-shorter-scaled-*/realism.json
 
 # The embedded teacher at map guidance 2 against its card's 1 (about 15 min on 2 cores)
 bench-realism-guidance: setup
-	[ -f .mapsynth-demo-training/dataset/radiometry.json ] || DEMO_PREPARE_ONLY=1 QGIS_PROCESS=$(QGIS_PROCESS) scripts/train_demo_model.sh
+	$(DEMO_DATASET)
 	scripts/realism_guidance.sh
-	W=$${MAPSYNTH_TRAINING_ABLATION_DIR:-.mapsynth-realism-training}; $(BACKEND_VENV)/bin/python \
-		scripts/realism_recipe_section.py guidance $$W/measure-guidance-*/realism.json
+	$(BACKEND_VENV)/bin/python scripts/realism_recipe_section.py guidance $(ABLATION_DIR)/measure-guidance-*/realism.json
 
 # The embedded teacher's recipe with its learning rate annealed (cosine) against constant (about 20 min on 2 cores)
 bench-realism-cosine: setup
-	[ -f .mapsynth-demo-training/dataset/radiometry.json ] || DEMO_PREPARE_ONLY=1 QGIS_PROCESS=$(QGIS_PROCESS) scripts/train_demo_model.sh
-	scripts/realism_shorter.sh
-	scripts/realism_cosine.sh
-	W=$${MAPSYNTH_TRAINING_ABLATION_DIR:-.mapsynth-realism-training}; $(BACKEND_VENV)/bin/python \
-		scripts/realism_recipe_section.py cosine $$W/measure-scaled-[0-9]*/realism.json \
-		$$W/measure-cosine-scaled-*/realism.json
+	$(DEMO_DATASET)
+	scripts/realism_shorter.sh && scripts/realism_cosine.sh
+	$(BACKEND_VENV)/bin/python scripts/realism_recipe_section.py cosine $(EMBEDDED_RUN_FILES) \
+		$(ABLATION_DIR)/measure-cosine-scaled-*/realism.json
 
 # The embedded teacher's recipe with min-SNR loss weighting (gamma 5) against equal weights (about 20 min on 2 cores)
 bench-realism-minsnr: setup
-	[ -f .mapsynth-demo-training/dataset/radiometry.json ] || DEMO_PREPARE_ONLY=1 QGIS_PROCESS=$(QGIS_PROCESS) scripts/train_demo_model.sh
-	scripts/realism_shorter.sh
-	scripts/realism_minsnr.sh
-	W=$${MAPSYNTH_TRAINING_ABLATION_DIR:-.mapsynth-realism-training}; $(BACKEND_VENV)/bin/python \
-		scripts/realism_recipe_section.py minsnr $$W/measure-scaled-[0-9]*/realism.json \
-		$$W/measure-minsnr-scaled-*/realism.json
+	$(DEMO_DATASET)
+	scripts/realism_shorter.sh && scripts/realism_minsnr.sh
+	$(BACKEND_VENV)/bin/python scripts/realism_recipe_section.py minsnr $(EMBEDDED_RUN_FILES) \
+		$(ABLATION_DIR)/measure-minsnr-scaled-*/realism.json
 
 # The teacher's recipe with each band diffused at the same spread (train-model --data-scaling std) against the clip
 # range's [-1, 1] (about 40 min on 2 cores with bench-realism-guard-mask's runs done)
 bench-realism-scaling: setup
-	[ -f .mapsynth-demo-training/dataset/radiometry.json ] || DEMO_PREPARE_ONLY=1 QGIS_PROCESS=$(QGIS_PROCESS) scripts/train_demo_model.sh
+	$(DEMO_DATASET)
 	$(GUARD_MASK_RUNS)
 	scripts/realism_scaling.sh
 	W=$${MAPSYNTH_TRAINING_ABLATION_DIR:-.mapsynth-realism-training}; $(BACKEND_VENV)/bin/python \
@@ -295,7 +295,7 @@ bench-realism-scaling: setup
 # Training on the guard patches with their shared pixels hidden (build-training-dataset --train-guard) against the
 # guarded split alone, the same recipe (about 30 min on 2 cores with the guarded model already trained)
 bench-realism-guard-mask: setup
-	[ -f .mapsynth-demo-training/dataset/radiometry.json ] || DEMO_PREPARE_ONLY=1 QGIS_PROCESS=$(QGIS_PROCESS) scripts/train_demo_model.sh
+	$(DEMO_DATASET)
 	scripts/realism_guard_mask.sh
 	$(BACKEND_VENV)/bin/python scripts/realism_guard_mask_section.py \
 		$${MAPSYNTH_TRAINING_ABLATION_DIR:-.mapsynth-realism-training}/measure-guardmask-*/realism.json
@@ -316,7 +316,7 @@ train-demo-model: setup
 	QGIS_PROCESS=$(QGIS_PROCESS) scripts/train_demo_model.sh
 
 distill-demo-model: setup
-	[ -f .mapsynth-demo-training/dataset/radiometry.json ] || DEMO_PREPARE_ONLY=1 QGIS_PROCESS=$(QGIS_PROCESS) scripts/train_demo_model.sh
+	$(DEMO_DATASET)
 	scripts/distill_demo_model.sh
 
 # The augmentation experiment on the demo model's Aberystwyth pairs; resumable (rerun after a kill).

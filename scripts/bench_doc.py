@@ -31,8 +31,10 @@ def cpu_model() -> str:
         lines = Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines()
     except OSError:
         lines = []
-    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")),
-                platform.processor() or platform.machine())
+    return next(
+        (line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")),
+        platform.processor() or platform.machine(),
+    )
 
 
 def machine() -> str:
@@ -65,3 +67,18 @@ def write_section(name: str, body: str, doc: Path = DOC, after: str | None = Non
         head, rest = text[:at].rstrip("\n"), text[at:].strip("\n")
         text = head + "\n\n" + block + "\n" + ("\n" + rest + "\n" if rest else "")
     doc.write_text(text, encoding="utf-8")
+
+
+def publish(
+    summary: dict, out: Path | None, filename: str, section: str | None, body, after: str, doc: Path = DOC
+) -> None:
+    """A measuring script's end: the summary as one JSON line on stdout, kept as OUT/FILENAME when OUT is given, and
+    written as SECTION of the document (body(summary), after section AFTER) when SECTION is given."""
+    import json
+
+    print(json.dumps(summary))
+    if out:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / filename).write_text(json.dumps(summary, indent=2))
+    if section:
+        write_section(section, body(summary), doc, after=after)

@@ -70,6 +70,13 @@ def arguments() -> argparse.Namespace:
     return parser.parse_args()
 
 
+def card_settings(args: argparse.Namespace) -> argparse.Namespace:
+    """generate()'s sampling settings as each model's card gives them (steps, sampler, guidance), no class guidance:
+    for scripts whose own arguments do not set them."""
+    args.steps, args.sampler, args.guidance, args.class_guidance, args.class_guidance_margin = 0, "", 0.0, "", 2
+    return args
+
+
 def held_out(dataset: Path, splits: list[str]) -> tuple[list[dict], np.ndarray, np.ndarray]:
     """Rows, real reflectance (N, 4, H, W; NaN = nodata) and map RGB (N, 3, H, W) uint8 of the held-out patches."""
     import cv2

@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_doc import header, write_section  # noqa: E402
-from measure_realism import DATASET, DEFAULT_MODELS, c2st_cell, generate, held_out, tiles_of  # noqa: E402
+import measure_realism as realism  # noqa: E402
+from bench_doc import header, publish, write_section  # noqa: E402
 
 from mapsynth_backend.evaluate.realism import DETAIL_SIGMA, detail  # noqa: E402
 from mapsynth_backend.evaluate.realism_section import measure  # noqa: E402
@@ -37,20 +37,18 @@ from mapsynth_backend.prepare.landcover import palette  # noqa: E402
 BANDS = ["B02", "B03", "B04", "B08"]
 PAIRS = [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)]
 MIN_CLASS_PX = 5000
-TEACHER = DEFAULT_MODELS[0]
+TEACHER = realism.DEFAULT_MODELS[0]
 PICTURE = Path(__file__).resolve().parents[1] / "docs" / "realism_calibration.png"
 
 
 def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dataset", type=Path, default=DATASET)
+    parser.add_argument("--dataset", type=Path, default=realism.DATASET)
     parser.add_argument("--seeds", default="0,1,2", help="generation noise and C2ST seeds (validation)")
     parser.add_argument("--out", type=Path, help="folder for calibration.json")
     parser.add_argument("--write", action="store_true", help="write the section 'realism-calibration'")
     parser.add_argument("--summary", type=Path, help="write the section from an earlier run's calibration.json")
-    args = parser.parse_args()
-    args.steps, args.sampler, args.guidance, args.class_guidance, args.class_guidance_margin = 0, "", 0.0, "", 2
-    return args
+    return realism.card_settings(parser.parse_args())
 
 
 def codes(maps: np.ndarray) -> np.ndarray:
@@ -159,18 +157,18 @@ def main() -> None:
         write_section("realism-calibration", body(json.loads(args.summary.read_text())), after="realism-cues")
         return
     seeds = [int(s) for s in args.seeds.split(",")]
-    rows, real_train, maps_train = held_out(args.dataset, ["train"])
+    rows, real_train, maps_train = realism.held_out(args.dataset, ["train"])
     args.seed = seeds[0]
-    synthetic_train, _ = generate(TEACHER, rows, maps_train, args)
+    synthetic_train, _ = realism.generate(TEACHER, rows, maps_train, args)
     fitted = fit(real_train, synthetic_train, maps_train)
-    rows, real, maps = held_out(args.dataset, ["validation"])
+    rows, real, maps = realism.held_out(args.dataset, ["validation"])
     summary: dict = {"patches": len(rows), "train_patches": len(real_train), "seeds": seeds, "runs": {}}
     summary["classes"] = {k: {"pixels": v[-1], "stretch": (v[1] / v[3]).tolist()} for k, v in fitted["classes"].items()}
     for seed in seeds:
         args.seed = seed
-        synthetic, settings = generate(TEACHER, rows, maps, args)
+        synthetic, settings = realism.generate(TEACHER, rows, maps, args)
         synthetic[~np.isfinite(real)] = np.nan
-        tiles = tiles_of(real, synthetic, maps)
+        tiles = realism.tiles_of(real, synthetic, maps)
         summary["scales"] = {"real": two_scales(tiles["real"])} | summary.get("scales", {})
         summary["scales"][f"seed {seed}"] = two_scales(tiles["synthetic"])
         outputs = {}
@@ -178,7 +176,7 @@ def main() -> None:
             fixed = correct(synthetic)
             fixed[~np.isfinite(real)] = np.nan
             outputs[name] = fixed
-            entry = measure(tiles_of(real, fixed, maps), BANDS, seed=seed, folds=5, with_c2st=True)
+            entry = measure(realism.tiles_of(real, fixed, maps), BANDS, seed=seed, folds=5, with_c2st=True)
             summary["runs"].setdefault(name, {})[str(seed)] = {
                 "c2st": entry["c2st"],
                 "c2st_detail": entry["c2st_detail"],
@@ -188,12 +186,9 @@ def main() -> None:
             print(f"seed {seed} {name}: C2ST {100 * entry['c2st']['accuracy']:.1f} %", file=sys.stderr)
         if seed == seeds[0] and args.write:
             picture(PICTURE, real, maps, outputs)
-    print(json.dumps(summary))
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "calibration.json").write_text(json.dumps(summary, indent=2))
-    if args.write:
-        write_section("realism-calibration", body(summary), after="realism-cues")
+    publish(
+        summary, args.out, "calibration.json", "realism-calibration" if args.write else None, body, after="realism-cues"
+    )
 
 
 def body(summary: dict) -> str:
@@ -252,8 +247,8 @@ def body(summary: dict) -> str:
             worst = max(entry["r_minus_real"].items(), key=lambda kv: abs(kv[1]))
             ratios = " | ".join(f"{v:.2f}" for v in entry["gradient_ratio"])
             lines.append(
-                f"| {seed} | {name} | {c2st_cell(entry['c2st'])} | {c2st_cell(entry['c2st_detail'])} | {ratios} | "
-                f"{worst[0]} {worst[1]:+.3f} |"
+                f"| {seed} | {name} | {realism.c2st_cell(entry['c2st'])} | "
+                f"{realism.c2st_cell(entry['c2st_detail'])} | {ratios} | {worst[0]} {worst[1]:+.3f} |"
             )
     lines.append("")
     base = runs["card's output"]

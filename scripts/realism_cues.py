@@ -24,8 +24,16 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_doc import header, write_section  # noqa: E402
-from measure_realism import DATASET, DEFAULT_MODELS, c2st_cell, generate, held_out, tiles_of  # noqa: E402
+from bench_doc import header, publish, write_section  # noqa: E402
+from measure_realism import (  # noqa: E402
+    DATASET,
+    DEFAULT_MODELS,
+    c2st_cell,
+    card_settings,
+    generate,
+    held_out,
+    tiles_of,
+)
 
 from mapsynth_backend.evaluate.c2st import c2st  # noqa: E402
 from mapsynth_backend.evaluate.realism import DETAIL_SIGMA, detail  # noqa: E402 - evaluate's 'C2ST on detail' view
@@ -51,9 +59,7 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--out", type=Path, help="folder for cues.json")
     parser.add_argument("--write", action="store_true", help="write the section 'realism-cues' of docs/BENCHMARKS.md")
     parser.add_argument("--summary", type=Path, help="write the section from a cues.json of an earlier run (no run)")
-    args = parser.parse_args()
-    args.steps, args.sampler, args.guidance, args.class_guidance, args.class_guidance_margin = 0, "", 0.0, "", 2
-    return args
+    return card_settings(parser.parse_args())
 
 
 def main() -> None:
@@ -70,18 +76,18 @@ def main() -> None:
         tiles = tiles_of(real, synthetic, maps)
         results = {}
         for view, apply in VIEWS.items():
-            test = c2st_view(apply(tiles["real"]), apply(tiles["synthetic"]), tiles["groups"], args.seed,
-                             control=view == "as measured")
+            test = c2st_view(
+                apply(tiles["real"]),
+                apply(tiles["synthetic"]),
+                tiles["groups"],
+                args.seed,
+                control=view == "as measured",
+            )
             results[view] = test
             print(f"{model.name} {view}: {100 * test['accuracy']:.1f} %", file=sys.stderr)
         summary["models"][NAMES.get(model.name, model.name)] = {"settings": settings, "c2st": results}
         summary["tiles"] = int(2 * len(tiles["real"]))
-    print(json.dumps(summary))
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "cues.json").write_text(json.dumps(summary, indent=2))
-    if args.write:
-        write_section("realism-cues", body(summary), after="realism")
+    publish(summary, args.out, "cues.json", "realism-cues" if args.write else None, body, after="realism")
 
 
 def real_halves(real: np.ndarray, maps: np.ndarray, seed: int) -> dict:
@@ -108,8 +114,10 @@ def body(summary: dict) -> str:
     lines = [
         "## Realism: what gives the tiles away",
         "",
-        header("scripts/realism_cues.py", "make bench-realism-cues  (.venv-backend/bin/python scripts/realism_cues.py "
-               "--write)"),
+        header(
+            "scripts/realism_cues.py",
+            "make bench-realism-cues  (.venv-backend/bin/python scripts/realism_cues.py --write)",
+        ),
         "",
         f"{summary['patches']} patches of the split '{summary['splits']}' (a diagnosis: nothing is chosen here), "
         f"each generated once (seed {summary['seed']}) with the card's settings and cut into 32 px tiles "

@@ -4,6 +4,7 @@ only its own section (scripts/bench_doc.py); and every link into BENCHMARKS.md f
 resolves to a heading."""
 
 import importlib.util
+import json
 import re
 from pathlib import Path
 
@@ -102,6 +103,18 @@ def test_write_section_rewrites_only_its_own_section(tmp_path):
     assert module.sections(after)["three"] == "## Three\n\nthird, again"
     assert after.replace("third, again", "third") == before
     assert after.startswith(module.PREAMBLE)
+
+
+def test_publish_keeps_the_summary_and_writes_the_section_only_when_asked(tmp_path, capsys):
+    module = bench_doc()
+    doc = tmp_path / "B.md"
+    summary = {"patches": 3, "accuracy": 0.5}
+    module.publish(summary, tmp_path / "out", "s.json", None, lambda s: f"## S\n\n{s['patches']}", "x", doc)
+    assert json.loads((tmp_path / "out" / "s.json").read_text()) == summary
+    assert json.loads(capsys.readouterr().out) == summary
+    assert not doc.exists()
+    module.publish(summary, None, "s.json", "s", lambda s: f"## S\n\n{s['patches']} patches", "x", doc)
+    assert module.sections(doc.read_text()) == {"s": "## S\n\n3 patches"}
 
 
 def links_into_benchmarks() -> list[tuple[str, str]]:
