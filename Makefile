@@ -178,7 +178,7 @@ bench: setup
 DEMO_DATASET = [ -f .mapsynth-demo-training/dataset/radiometry.json ] || DEMO_PREPARE_ONLY=1 \
 	QGIS_PROCESS=$(QGIS_PROCESS) scripts/train_demo_model.sh
 ABLATION_DIR = $${MAPSYNTH_TRAINING_ABLATION_DIR:-.mapsynth-realism-training}
-# The embedded teacher's run measured on validation (scripts/realism_shorter.sh trains and measures it)
+# The embedded teacher's run measured on validation (embedded_run of scripts/realism_train_lib.sh)
 EMBEDDED_RUN_FILES = $(ABLATION_DIR)/measure-scaled-[0-9]*/realism.json
 REALISM_TEACHER := resources/models/mapsynth-demo-pixel-small
 REALISM_STUDENT := resources/models/mapsynth-demo-pixel-fewstep
@@ -245,16 +245,12 @@ bench-realism-longer: setup
 	W=$${MAPSYNTH_TRAINING_ABLATION_DIR:-.mapsynth-realism-training}; $(BACKEND_VENV)/bin/python \
 		scripts/realism_recipe_section.py longer $$W/measure-guardmask-*/realism.json $$W/measure-longer-*/realism.json
 
-# The teacher's recipe with the larger pixel preset medium against small (about 70 min on 2 cores with
-# bench-realism-guard-mask's runs done)
+# The embedded teacher's recipe with the larger pixel preset medium against small (about 70 min on 2 cores)
 bench-realism-preset: setup
 	$(DEMO_DATASET)
-	$(GUARD_MASK_RUNS)
-	scripts/realism_scaling.sh
 	scripts/realism_preset.sh
-	W=$${MAPSYNTH_TRAINING_ABLATION_DIR:-.mapsynth-realism-training}; $(BACKEND_VENV)/bin/python \
-		scripts/realism_recipe_section.py preset $$W/measure-scaled-[0-9]*/realism.json \
-		$$W/measure-medium-scaled-*/realism.json
+	$(BACKEND_VENV)/bin/python scripts/realism_recipe_section.py preset $(EMBEDDED_RUN_FILES) \
+		$(ABLATION_DIR)/measure-medium-scaled-*/realism.json
 
 # The embedded teacher's recipe (band scaling) trained to 1,500 steps against 2,500 (about 25 min on 2 cores)
 bench-realism-shorter: setup
@@ -272,14 +268,14 @@ bench-realism-guidance: setup
 # The embedded teacher's recipe with its learning rate annealed (cosine) against constant (about 20 min on 2 cores)
 bench-realism-cosine: setup
 	$(DEMO_DATASET)
-	scripts/realism_shorter.sh && scripts/realism_cosine.sh
+	scripts/realism_cosine.sh
 	$(BACKEND_VENV)/bin/python scripts/realism_recipe_section.py cosine $(EMBEDDED_RUN_FILES) \
 		$(ABLATION_DIR)/measure-cosine-scaled-*/realism.json
 
 # The embedded teacher's recipe with min-SNR loss weighting (gamma 5) against equal weights (about 20 min on 2 cores)
 bench-realism-minsnr: setup
 	$(DEMO_DATASET)
-	scripts/realism_shorter.sh && scripts/realism_minsnr.sh
+	scripts/realism_minsnr.sh
 	$(BACKEND_VENV)/bin/python scripts/realism_recipe_section.py minsnr $(EMBEDDED_RUN_FILES) \
 		$(ABLATION_DIR)/measure-minsnr-scaled-*/realism.json
 

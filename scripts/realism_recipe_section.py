@@ -46,6 +46,10 @@ RECIPE = (
     "on the guarded split; the embedded teacher until band scaling was adopted is this run)"
 )
 
+# The embedded teacher's recipe (make train-demo-model: RECIPE with band scaling), the baseline of the changes to it
+EMBEDDED = f"{RECIPE}, with band scaling (train-model --data-scaling std; the embedded teacher)"
+EMBEDDED_LABEL = "guarded split EMA band scaling"
+
 
 def architecture(name: str) -> str:
     preset = PIXEL_PRESETS[name]
@@ -68,12 +72,11 @@ CHANGES = {
         "section": "realism-preset",
         "after": "realism-longer",
         "title": "## Realism: a larger teacher",
-        "before": "guarded split EMA band scaling",
+        "before": EMBEDDED_LABEL,
         "label": "guarded split EMA band scaling medium",
         "plot": "medium",
-        "rows": f"{RECIPE}, with band scaling (train-model --data-scaling std; the embedded teacher) and pixel preset "
-        f"small ({architecture('small')}, 3.6 M parameters), and the same recipe with preset medium "
-        f"({architecture('medium')}, 9.1 M parameters; the same steps and batch size)",
+        "rows": f"{EMBEDDED} and pixel preset small ({architecture('small')}, 3.6 M parameters), and the same "
+        f"recipe with preset medium ({architecture('medium')}, 9.1 M parameters; the same steps and batch size)",
         "verdict": ("preset medium scores", "small", ("small", "medium"), "The larger preset"),
         "adopt": "medium qualifies to replace small as the teacher's preset",
         "keep": "the teacher keeps preset small; medium stays a train-model option",
@@ -82,11 +85,11 @@ CHANGES = {
         "section": "realism-shorter",
         "after": "realism-preset",
         "title": "## Realism: training the teacher for fewer steps",
-        "before": "guarded split EMA band scaling",
+        "before": EMBEDDED_LABEL,
         "label": "guarded split EMA band scaling 1500 steps",
         "plot": "shorter",
-        "rows": f"{RECIPE}, with band scaling (train-model --data-scaling std; the embedded teacher's recipe), here "
-        "trained to 1,500 steps and continued from that checkpoint to 2,500 with the same arguments",
+        "rows": f"{EMBEDDED}, here trained to 1,500 steps and continued from that checkpoint to 2,500 with the same "
+        "arguments",
         "verdict": ("1,500 steps score", "2,500", ("2,500 steps", "1,500"), "Shorter training"),
         "adopt": "1,500 steps qualify to replace 2,500 in make train-demo-model",
         "keep": "make train-demo-model keeps 2,500 steps",
@@ -109,12 +112,11 @@ CHANGES = {
         "section": "realism-cosine",
         "after": "realism-guidance",
         "title": "## Realism: the learning rate annealed",
-        "before": "guarded split EMA band scaling",
+        "before": EMBEDDED_LABEL,
         "label": "guarded split EMA band scaling cosine",
         "plot": "cosine",
-        "rows": f"{RECIPE}, with band scaling (train-model --data-scaling std; the embedded teacher), its learning "
-        "rate held at 3e-4, and the same recipe with the learning rate decayed from 3e-4 to 0 over the 2,500 steps "
-        "(train-model --lr-scheduler cosine)",
+        "rows": f"{EMBEDDED}, its learning rate held at 3e-4, and the same recipe with the learning rate decayed "
+        "from 3e-4 to 0 over the 2,500 steps (train-model --lr-scheduler cosine)",
         "verdict": ("the cosine schedule scores", "the constant one", ("constant", "cosine"), "The cosine schedule"),
         "adopt": "the cosine schedule qualifies to replace the constant one in make train-demo-model",
         "keep": "make train-demo-model keeps the constant learning rate",
@@ -123,12 +125,11 @@ CHANGES = {
         "section": "realism-minsnr",
         "after": "realism-cosine",
         "title": "## Realism: min-SNR loss weighting from scratch",
-        "before": "guarded split EMA band scaling",
+        "before": EMBEDDED_LABEL,
         "label": "guarded split EMA band scaling min-SNR 5",
         "plot": "minsnr",
-        "rows": f"{RECIPE}, with band scaling (train-model --data-scaling std; the embedded teacher), every noise "
-        "level's loss weighted alike, and the same recipe with min-SNR weighting (train-model --snr-gamma 5: the "
-        "low-noise levels, where the loss is easiest, weigh less; Hang et al. 2023)",
+        "rows": f"{EMBEDDED}, every noise level's loss weighted alike, and the same recipe with min-SNR weighting "
+        "(train-model --snr-gamma 5: the low-noise levels, where the loss is easiest, weigh less; Hang et al. 2023)",
         "verdict": ("min-SNR weighting scores", "equal weights", ("equal weights", "min-SNR"), "Min-SNR weighting"),
         "adopt": "min-SNR weighting qualifies for make train-demo-model",
         "keep": "make train-demo-model keeps equal weights; --snr-gamma stays a train-model option",
@@ -137,7 +138,7 @@ CHANGES = {
         "section": "realism-scaling",
         "after": "realism-seen-maps",
         "title": "## Realism: each band diffused at the same spread",
-        "label": "guarded split EMA band scaling",
+        "label": EMBEDDED_LABEL,
         "plot": "scaled",
         "rows": f"{RECIPE}, each band diffused in its clip range mapped to [-1, 1] (the dark visible bands then "
         "spread less than half as much as NIR, so at every noise level their signal-to-noise ratio is several times "

@@ -8,9 +8,8 @@
 # Rule, fixed before the first measurement: band scaling enters the teacher's recipe only if its whole-tile C2ST is
 # lower at every seed (the rule the teacher's sampler was chosen by).
 set -euo pipefail
-source "$(dirname "$0")/realism_train_lib.sh"  # ROOT, WORK, DATASET, TEACHER, train, SCRATCH
-train scratch-ema-scaled 2500 "${SCRATCH[@]}" --ema --data-scaling std
-measure_seeds scaled "$WORK/scratch-ema-scaled/model" "guarded split EMA band scaling"
+source "$(dirname "$0")/realism_train_lib.sh"  # ROOT, WORK, train, embedded_run
+embedded_run
 # the most built-up validation patches at full resolution, real and both models (seed 0; texture measures only)
 if [ ! -f "$WORK/measure-scaled-picture/town.png" ]; then
     "$ROOT/.venv-backend/bin/python" scripts/measure_realism.py --splits validation --guidance 1 --seed 0 --no-c2st \

@@ -3,9 +3,9 @@
 # (training longer, 2,500 -> 4,000 steps, made it smoother and easier to tell apart)? Trains the recipe of make
 # train-demo-model (from scratch, batch 8, learning rate 3e-4 constant, EMA, band scaling std, seed 0, guarded split)
 # to 1,500 steps in scratch-ema-scaled-1500 (about 12 min on 2 cores), continues that run from its step-1,500
-# checkpoint to 2,500 steps in scratch-ema-scaled (the embedded teacher's run; kept when make bench-realism-scaling
-# trained it already), then measures both on the validation patches at SEEDS (the same real tiles and classifier
-# seeds; the 2,500-step files are make bench-realism-scaling's).
+# checkpoint to 2,500 steps in scratch-ema-scaled (the embedded teacher's run, embedded_run; kept when another
+# script trained it already), then measures both on the validation patches at SEEDS (the same real tiles and
+# classifier seeds).
 # Rule, fixed before the first measurement: 1,500 steps replace 2,500 in make train-demo-model only if the whole-tile
 # C2ST is lower at every seed (the rule the teacher's sampler, band scaling and preset were chosen by).
 set -euo pipefail
@@ -14,9 +14,8 @@ train scratch-ema-scaled-1500 1500 "${SCRATCH[@]}" --ema --data-scaling std
 if [ ! -f "$WORK/scratch-ema-scaled/model/model_card.json" ]; then
     mkdir -p "$WORK/scratch-ema-scaled"
     [ -d "$WORK/scratch-ema-scaled/checkpoints" ] || cp -r "$WORK/scratch-ema-scaled-1500/checkpoints" "$WORK/scratch-ema-scaled/"
-    train scratch-ema-scaled 2500 "${SCRATCH[@]}" --ema --data-scaling std
 fi
-measure_seeds scaled "$WORK/scratch-ema-scaled/model" "guarded split EMA band scaling"
+embedded_run  # resumes from the copied step-1,500 checkpoint
 measure_seeds shorter-scaled "$WORK/scratch-ema-scaled-1500/model" "guarded split EMA band scaling 1500 steps"
 # Resuming is exact: the continued run's weights should be the embedded teacher's, byte for byte (same CPU kind)
 if cmp -s "$WORK/scratch-ema-scaled/model/unet/diffusion_pytorch_model.safetensors" \

@@ -30,3 +30,9 @@ measure_seeds() {  # NAME MODEL LABEL
             --out "$WORK/measure-$name-$seed" --variant "$model,20,,,$label" >/dev/null
     done
 }
+# The embedded teacher's run: make train-demo-model's recipe (band scaling) in $WORK/scratch-ema-scaled, measured at
+# SEEDS in $WORK/measure-scaled-SEED, the baseline of every change to that recipe
+embedded_run() {
+    train scratch-ema-scaled 2500 "${SCRATCH[@]}" --ema --data-scaling std
+    measure_seeds scaled "$WORK/scratch-ema-scaled/model" "guarded split EMA band scaling"
+}
