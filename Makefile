@@ -20,7 +20,7 @@ HOMEPAGE_URL ?=
 VERSION := $(shell sed -n 's/^version=//p' metadata.txt)
 export QT_QPA_PLATFORM ?= offscreen
 
-.PHONY: help setup qgis tools test test-quick test-random test-lint test-backend test-qgis test-cli test-demo lint zip doctor demo bench train-demo-model distill-demo-model experiment bench-pix2pix bench-realism bench-realism-ablation bench-realism-training bench-realism-band-weights bench-realism-guard-mask bench-realism-sampler bench-realism-seen-maps bench-realism-longer bench-realism-preset bench-realism-scaling bench-realism-cues bench-realism-calibration bench-realism-shorter bench-realism-guidance bench-realism-cosine bench-realism-minsnr bench-area bench-water clean
+.PHONY: help setup qgis tools test test-quick test-random test-lint test-backend test-qgis test-cli test-demo lint zip doctor demo bench train-demo-model distill-demo-model experiment bench-pix2pix bench-realism bench-realism-ablation bench-realism-training bench-realism-band-weights bench-realism-guard-mask bench-realism-sampler bench-realism-seen-maps bench-realism-longer bench-realism-preset bench-realism-scaling bench-realism-cues bench-realism-calibration bench-realism-sensor-mtf bench-realism-shorter bench-realism-guidance bench-realism-cosine bench-realism-minsnr bench-area bench-water clean
 
 # The demo dataset the realism ablations train on (made once), and make bench-realism-guard-mask's measurements,
 # whose files hold the embedded teacher's recipe's rows that later ablations are compared with
@@ -52,6 +52,7 @@ help:
 	@echo "make bench-realism-minsnr  the embedded teacher's recipe with min-SNR loss weighting, on validation (about 20 min)"
 	@echo "make bench-realism-scaling  the teacher's recipe with each band diffused at the same spread, on validation (about 40 min)"
 	@echo "make bench-realism-calibration  the teacher's colour statistics at two scales, and fixed corrections fitted on training maps (about 10 min)"
+	@echo "make bench-realism-sensor-mtf  each embedded model without and with a sensor transfer function fitted on training maps (about 10 min)"
 	@echo "make bench-realism-cues   which views of the tiles (texture, colour, bands) the realism classifier tells apart (about 6 min)"
 	@echo "make bench-area   how the chain's time and memory grow with the area (10, 40, 160 km²; about an hour)"
 	@echo "make bench-water   the demo's water: generated NDVI by distance from the shore vs the training water"
@@ -192,13 +193,18 @@ bench-realism-calibration: setup
 	$(DEMO_DATASET)
 	$(BACKEND_VENV)/bin/python scripts/realism_calibration.py --seeds 0,1,2 --out .mapsynth-realism-training/calibration --write
 
+# Each embedded model without and with the sensor transfer function fitted on its training-map generations (validation).
+bench-realism-sensor-mtf: setup
+	$(DEMO_DATASET)
+	$(BACKEND_VENV)/bin/python scripts/realism_sensor_mtf.py --seeds 0,1,2 --out .mapsynth-realism-training/sensor-mtf --write
+
 bench-realism: setup
 	$(DEMO_DATASET)
 	$(BACKEND_VENV)/bin/python scripts/realism_polish.py --splits validation --polish 0,0 --polish 24,1 \
 		--polish 49,1 --polish 49,2 --polish 74,2 --seeds 0,1,2 --out .mapsynth-realism-training/refiner --write
 	$(BACKEND_VENV)/bin/python scripts/measure_realism.py --write --splits test --variant $(REALISM_TEACHER),20, \
 		--variant $(REALISM_TEACHER),20,sde-dpmsolver++ --variant $(REALISM_TEACHER),20,ddim-trailing \
-		--variant $(REALISM_STUDENT),8,,no-refiner --variant $(REALISM_STUDENT),4,
+		--variant $(REALISM_STUDENT),8,,no-refiner --variant $(REALISM_STUDENT),4, --variant $(REALISM_STUDENT),4,,fit-mtf
 
 bench-realism-ablation: setup
 	$(DEMO_DATASET)

@@ -19,4 +19,4 @@ RESUME=()
     --max-steps "${DISTILL_STEPS:-1600}" --batch-size 8 --learning-rate 1e-4 --lr-scheduler cosine \
     --lr-warmup-steps 20 --checkpoint-every 100 --checkpoints-total-limit 2 --validation-every 0 --device cpu \
     --seed 0 --output-dir "$OUT" "${RESUME[@]}"
-"$ROOT/.venv-backend/bin/python" "$ROOT/scripts/package_fewstep_model.py" "$OUT/model"
+"$ROOT/.venv-backend/bin/python" "$ROOT/scripts/package_fewstep_model.py" "$OUT/model" "$WORK/dataset"

@@ -53,8 +53,10 @@ def arguments() -> argparse.Namespace:
         "--variant",
         action="append",
         default=[],
-        help="an ablation row MODEL_DIR,STEPS,SAMPLER[,no-refiner[,LABEL]] (STEPS 0 / SAMPLER empty = the card's; "
-        "no-refiner: without the card's refiner; LABEL: the row's name); repeatable, with --model",
+        help="an ablation row MODEL_DIR,STEPS,SAMPLER[,FLAGS[,LABEL]] (STEPS 0 / SAMPLER empty = the card's; "
+        "FLAGS: no-refiner (without the card's refiner), no-mtf (without its sensor_mtf), fit-mtf (with a sensor_mtf "
+        "fitted here on the training maps, realism_sensor_mtf.py), joined by +; "
+        "LABEL: the row's name); repeatable, with --model",
     )
     parser.add_argument(
         "--write",
@@ -109,12 +111,18 @@ def generate(
     from mapsynth_backend.generate.sampling import item_noise, map_to_model, remap_map, stack_noise, to_reflectance
     from mapsynth_backend.models import load_model
 
-    model_dir, steps, sampler, plain = (
-        model_dir if isinstance(model_dir, tuple) else (model_dir, args.steps, args.sampler, False)
+    model_dir, steps, sampler, flags = (
+        model_dir if isinstance(model_dir, tuple) else (model_dir, args.steps, args.sampler, "")
     )
     model = load_model(model_dir)
-    if plain:  # the student alone, without its card's refiner (models/refine.py)
+    if "no-refiner" in flags:  # the student alone, without its card's refiner (models/refine.py)
         model.refiner = None
+    if "no-mtf" in flags:  # without the card's sensor transfer function (generate/sensor_mtf.py)
+        model.card.pop("sensor_mtf", None)
+    if "fit-mtf" in flags:  # with one fitted on the model's generations of the training maps
+        from realism_sensor_mtf import fit_for
+
+        model.card["sensor_mtf"] = fit_for(model_dir, DATASET)
     if configure is not None:
         configure(model)
     if sampler:
@@ -140,6 +148,7 @@ def generate(
         "class_guidance": table or None,
         "seed": args.seed,
         "refiner": model.card.get("refiner") if getattr(model, "refiner", None) is not None else None,
+        "sensor_mtf": bool(model.card.get("sensor_mtf")),
         "s_per_patch": (time.perf_counter() - start) / len(rows),
     }
     return np.concatenate(out).astype(np.float32), settings
@@ -242,7 +251,7 @@ def main() -> None:
     labels: dict[int, str] = {}
     for text in args.variant:
         folder, steps, sampler, refine, label = (text.split(",") + ["", "", "", ""])[:5]
-        runs.append((Path(folder), int(steps or 0), sampler, refine == "no-refiner"))
+        runs.append((Path(folder), int(steps or 0), sampler, refine))
         labels[len(runs) - 1] = label
     card_runs: dict[str, Path] = {}  # summary row -> model folder, for the rows sampled with the card's settings
     for number, run in enumerate(runs):
@@ -250,7 +259,9 @@ def main() -> None:
         as_card = not isinstance(run, tuple) or (not run[2] and not run[3] and run[1] in (0, card_steps(run[0])))
         model_dir = run[0] if isinstance(run, tuple) else run
         if isinstance(run, tuple):
-            plain = ", no refiner" if run[3] else (", refined" if settings["refiner"] else "")
+            plain = ", no refiner" if "no-refiner" in run[3] else (", refined" if settings["refiner"] else "")
+            if settings["sensor_mtf"]:
+                plain += ", sensor MTF fitted on the training maps" if "fit-mtf" in run[3] else ", sensor MTF"
             name = labels.get(number) or model_dir.name
             model_dir = Path(f"{name}, {settings['steps']} steps, {settings['sampler']}{plain}")
         synthetic[~np.isfinite(real)] = np.nan  # nodata where the real patch has none: the same tiles on both sides

@@ -64,3 +64,26 @@ def test_the_card_is_the_benchmark_row_of_its_own_settings(name):
     assert any(r[-1].startswith(detail) for r in matching), f"{name}: C2ST on detail {detail} is not in its row"
     refined = block["settings"]["refiner"] is not None
     assert all(bool(re.search(r"refined", r[0])) == refined for r in matching if "fewstep" in name)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_a_card_has_sensor_gains_only_as_packaged_and_valid(name):
+    """The student's card carries a sensor transfer function exactly when package_fewstep_model.py's SENSOR_MTF says
+    so (the teacher's never: the realism-sensor-mtf section's verdict for it is 'does not meet the rule'); gains a
+    card carries are a radial table per band, 1 at zero frequency, inside the fit's clip range."""
+    card = json.loads((ROOT / "resources" / "models" / name / "model_card.json").read_text())
+    flag = re.search(r"^SENSOR_MTF = (True|False)$", (ROOT / "scripts" / "package_fewstep_model.py").read_text(), re.M)
+    section = (ROOT / "docs" / "BENCHMARKS.md").read_text().split("## Realism: the sensor's transfer function", 1)[1]
+    section = section.split("<!-- /section -->", 1)[0]
+    if name == "mapsynth-demo-pixel-fewstep":
+        assert bool(card.get("sensor_mtf")) == (flag.group(1) == "True")
+    else:
+        assert "- embedded teacher: " in section and not card.get("sensor_mtf")
+    spec = card.get("sensor_mtf")
+    if spec:
+        frequency = spec["frequency"]
+        assert frequency[0] == 0 and all(b > a for a, b in zip(frequency, frequency[1:], strict=False))
+        assert set(spec["gain"]) == set(card["bands"])
+        for gains in spec["gain"].values():
+            assert len(gains) == len(frequency) and gains[0] == 1
+            assert all(1 / 3 - 1e-4 <= g <= 3 for g in gains)

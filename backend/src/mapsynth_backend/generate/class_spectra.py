@@ -132,6 +132,22 @@ class SpectralHold:
         return (v - (held - x0) / (1 - a).sqrt()).to(prediction.dtype)
 
 
+def held_zone(card: dict[str, Any], maps):
+    """(B, 1, H, W) bool: where ``maps`` (B, 3, H, W) in [-1, 1] shows a class the card holds; None without any."""
+    import torch
+
+    from ..prepare.landcover import palette
+
+    if not card.get("class_spectra"):
+        return None
+    colours = palette()
+    zone = torch.zeros((maps.shape[0], 1, *maps.shape[2:]), dtype=torch.bool, device=maps.device)
+    for name in card["class_spectra"]:
+        colour = torch.tensor(colours[name], dtype=torch.float64, device=maps.device)[None, :, None, None] / 127.5 - 1
+        zone |= ((maps.double() - colour).abs() < 0.5 / 127.5).all(dim=1, keepdim=True)
+    return zone
+
+
 def spectral_hold(card: dict[str, Any], scheduler_factory) -> SpectralHold | None:
     """The hold for a model card (None without ``class_spectra``); ``scheduler_factory()`` gives its training
     scheduler (for alphas_cumprod)."""

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..radiometry import ClipRange
+from .sensor_mtf import apply_sensor_mtf
 
 
 def item_seed(seed: int, key: str, variation: int) -> int:
@@ -37,8 +38,19 @@ def clip_range(card: dict[str, Any]) -> ClipRange:
 
 
 def to_reflectance(model, outputs: dict[str, Any]) -> np.ndarray:
-    """Model outputs in [-1, 1] -> reflectance (B, bands, H, W) in the card's band order."""
-    return clip_range(model.card).inverse(model.to_unit(outputs), axis=1)
+    """Model outputs in [-1, 1] -> reflectance (B, bands, H, W) in the card's band order, filtered by the card's
+    sensor transfer function where it has one (sensor_mtf.py), kept inside the clip range; pixels of classes the card
+    holds to their spectra (outputs' "held") are not filtered."""
+    clip = clip_range(model.card)
+    values = clip.inverse(model.to_unit(outputs), axis=1)
+    spec = model.card.get("sensor_mtf")
+    if not spec:
+        return values
+    shape = (1, -1) + (1,) * (values.ndim - 2)
+    low, high = np.reshape(clip.low, shape), np.reshape(clip.high, shape)
+    filtered = np.clip(apply_sensor_mtf(values, spec, model.card["bands"]), low, high)
+    held = outputs.get("held")  # pixels of held classes (class_spectra) stay as sampled, inside their ellipsoid
+    return filtered if held is None else np.where(held.cpu().numpy(), values, filtered)
 
 
 def map_to_model(rgb_uint8: np.ndarray):

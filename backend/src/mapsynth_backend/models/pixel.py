@@ -313,7 +313,18 @@ class PixelModel:
                     return start
 
                 sample = refined(self.refiner, self.card["refiner"], sample, noises["bands"], loop)
-        return {"bands": from_diffusion(self.card, sample.float()).clamp(-1, 1)}
+        return self._outputs(from_diffusion(self.card, sample.float()).clamp(-1, 1), maps)
+
+    def _outputs(self, bands, maps) -> dict[str, Any]:
+        """{"bands": ...}, with "held" (B, 1, H, W), the pixels of classes the card holds, when the card also has a
+        sensor transfer function: to_reflectance keeps them as sampled (the hold's promise stays exact)."""
+        from ..generate.class_spectra import held_zone
+
+        outputs = {"bands": bands}
+        zone = held_zone(self.card, maps) if self.card.get("sensor_mtf") else None
+        if zone is not None:
+            outputs["held"] = zone
+        return outputs
 
     def sample_canvas(
         self,
@@ -362,7 +373,7 @@ class PixelModel:
                     noises["bands"],
                     lambda start, schedule: denoise(start, windows, size, schedule, refiner_predict, batch_size),
                 )
-        return {"bands": from_diffusion(self.card, canvas[None].float()).clamp(-1, 1)}
+        return self._outputs(from_diffusion(self.card, canvas[None].float()).clamp(-1, 1), map_canvas[None])
 
     def known_values(self, unit) -> dict[str, Any]:
         import torch
