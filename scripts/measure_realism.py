@@ -79,6 +79,19 @@ def card_settings(args: argparse.Namespace) -> argparse.Namespace:
     return args
 
 
+def validation_arguments(doc: str, summary_file: str, section: str) -> argparse.Namespace:
+    """The arguments of a validation-patch section script (realism_calibration.py, realism_sensor_mtf.py): the
+    dataset, the seeds, a folder for its summary file, --write (its section) and --summary (the section from an
+    earlier run's summary file), with the cards' sampling settings."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--dataset", type=Path, default=DATASET)
+    parser.add_argument("--seeds", default="0,1,2", help="generation noise and C2ST seeds (validation)")
+    parser.add_argument("--out", type=Path, help=f"folder for {summary_file}")
+    parser.add_argument("--write", action="store_true", help=f"write the section '{section}'")
+    parser.add_argument("--summary", type=Path, help=f"write the section from an earlier run's {summary_file}")
+    return card_settings(parser.parse_args())
+
+
 def held_out(dataset: Path, splits: list[str]) -> tuple[list[dict], np.ndarray, np.ndarray]:
     """Rows, real reflectance (N, 4, H, W; NaN = nodata) and map RGB (N, 3, H, W) uint8 of the held-out patches."""
     import cv2

@@ -38,13 +38,7 @@ PICTURE = Path(__file__).resolve().parents[1] / "docs" / "realism_sensor_mtf.png
 
 
 def arguments() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dataset", type=Path, default=realism.DATASET)
-    parser.add_argument("--seeds", default="0,1,2", help="generation noise and C2ST seeds (validation)")
-    parser.add_argument("--out", type=Path, help="folder for sensor_mtf.json")
-    parser.add_argument("--write", action="store_true", help="write the section 'realism-sensor-mtf'")
-    parser.add_argument("--summary", type=Path, help="write the section from an earlier run's sensor_mtf.json")
-    return realism.card_settings(parser.parse_args())
+    return realism.validation_arguments(__doc__, "sensor_mtf.json", "realism-sensor-mtf")
 
 
 def with_spec(spec: dict | None):
