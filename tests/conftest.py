@@ -35,6 +35,7 @@ def qgis_app():
 
     Processing.initialize()
     yield app
+    app.exitQgis()  # in order, before Python's finalisation destroys Qt objects under QGIS (a segfault at exit)
 
 
 @pytest.fixture(scope="session")
@@ -44,6 +45,7 @@ def plugin(qgis_app):
     instance = mapsynth.classFactory(None)
     instance.initProcessing()
     yield instance
+    instance.unload()  # the provider leaves the registry before exitQgis
 
 
 @pytest.fixture
