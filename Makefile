@@ -52,7 +52,7 @@ help:
 	@echo "make bench-realism-minsnr  the embedded teacher's recipe with min-SNR loss weighting, on validation (about 20 min)"
 	@echo "make bench-realism-scaling  the teacher's recipe with each band diffused at the same spread, on validation (about 40 min)"
 	@echo "make bench-realism-calibration  the teacher's colour statistics at two scales, and fixed corrections fitted on training maps (about 10 min)"
-	@echo "make bench-realism-sensor-mtf  each embedded model without and with a sensor transfer function fitted on training maps (about 10 min)"
+	@echo "make bench-realism-sensor-mtf  each embedded model without and with a sensor transfer function fitted on training maps (about 20 min)"
 	@echo "make bench-realism-cues   which views of the tiles (texture, colour, bands) the realism classifier tells apart (about 6 min)"
 	@echo "make bench-area   how the chain's time and memory grow with the area (10, 40, 160 km²; about an hour)"
 	@echo "make bench-water   the demo's water: generated NDVI by distance from the shore vs the training water"

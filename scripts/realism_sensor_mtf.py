@@ -8,7 +8,7 @@ CLASSIFIER_SEEDS runs. Rule (the one the teacher's sampler, band scaling and the
 mean): a card gets the gains only if its whole-tile C2ST is lower at every generation seed. The test patches stay
 untouched; make bench-realism reports on them with the cards as packaged.
 
-Run in the backend venv (the dataset: DEMO_PREPARE_ONLY=1 scripts/train_demo_model.sh); about 30 minutes on 2 cores:
+Run in the backend venv (the dataset: DEMO_PREPARE_ONLY=1 scripts/train_demo_model.sh); about 20 minutes on 2 cores:
   .venv-backend/bin/python scripts/realism_sensor_mtf.py --seeds 0,1,2 [--write]   (make bench-realism-sensor-mtf)
 """
 
