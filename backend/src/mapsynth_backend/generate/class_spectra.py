@@ -120,7 +120,7 @@ class SpectralHold:
         x0 = a.sqrt() * x - (1 - a).sqrt() * v
         held = x0
         for colour, mean, inverse, radius in self.classes:
-            zone = ((maps.double() - colour.to(maps.device)).abs() < 0.5 / 127.5).all(dim=1, keepdim=True)
+            zone = class_zone(maps, colour)
             if not bool(zone.any()):
                 continue
             diff = held - mean.to(held.device)
@@ -130,6 +130,11 @@ class SpectralHold:
         if held is x0:
             return prediction
         return (v - (held - x0) / (1 - a).sqrt()).to(prediction.dtype)
+
+
+def class_zone(maps, colour):
+    """(B, 1, H, W) bool: where ``maps`` (B, 3, H, W) in [-1, 1] shows ``colour`` ((1, 3, 1, 1) in [-1, 1])."""
+    return ((maps.double() - colour.to(maps.device)).abs() < 0.5 / 127.5).all(dim=1, keepdim=True)
 
 
 def held_zone(card: dict[str, Any], maps):
@@ -143,8 +148,7 @@ def held_zone(card: dict[str, Any], maps):
     colours = palette()
     zone = torch.zeros((maps.shape[0], 1, *maps.shape[2:]), dtype=torch.bool, device=maps.device)
     for name in card["class_spectra"]:
-        colour = torch.tensor(colours[name], dtype=torch.float64, device=maps.device)[None, :, None, None] / 127.5 - 1
-        zone |= ((maps.double() - colour).abs() < 0.5 / 127.5).all(dim=1, keepdim=True)
+        zone |= class_zone(maps, torch.tensor(colours[name], dtype=torch.float64)[None, :, None, None] / 127.5 - 1)
     return zone
 
 
