@@ -202,7 +202,8 @@ bench-realism: setup
 	$(DEMO_DATASET)
 	$(BACKEND_VENV)/bin/python scripts/realism_polish.py --splits validation --polish 0,0 --polish 24,1 \
 		--polish 49,1 --polish 49,2 --polish 74,2 --seeds 0,1,2 --out .mapsynth-realism-training/refiner --write
-	$(BACKEND_VENV)/bin/python scripts/measure_realism.py --write --splits test --variant $(REALISM_TEACHER),20, \
+	$(BACKEND_VENV)/bin/python scripts/measure_realism.py --write --splits test --c2st-repeats 5 \
+		--variant $(REALISM_TEACHER),20, \
 		--variant $(REALISM_TEACHER),20,sde-dpmsolver++ --variant $(REALISM_TEACHER),20,ddim-trailing \
 		--variant $(REALISM_STUDENT),8,,no-refiner --variant $(REALISM_STUDENT),4, --variant $(REALISM_STUDENT),4,,fit-mtf
 

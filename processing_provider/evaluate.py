@@ -23,7 +23,7 @@ from .base import MapSynthAlgorithm, backend_command, helped, job_params, run_ba
 class Evaluate(MapSynthAlgorithm):
     SYNTHETIC, REAL, MAP, INCEPTION_WEIGHTS, OUTPUT_DIR = "SYNTHETIC", "REAL", "MAP", "INCEPTION_WEIGHTS", \
         "OUTPUT_DIR"
-    UNVERIFIED_FID, SEGMENTER, STRIDE = "UNVERIFIED_FID", "SEGMENTER", "STRIDE"
+    UNVERIFIED_FID, SEGMENTER, STRIDE, C2ST_REPEATS = "UNVERIFIED_FID", "SEGMENTER", "STRIDE", "C2ST_REPEATS"
     REPORT, METRICS = "REPORT", "METRICS"
     group_id = "postprocessing"
 
@@ -44,7 +44,8 @@ class Evaluate(MapSynthAlgorithm):
             "label map is read next to it; without it, the tile lines of its grid stride); the share of the "
             "mosaic that is nodata (no map information; with an OSM map: outside its data bounds or inside them); "
             "realism when the real raster is given: a classifier two-sample test (a small CNN, cross-validated on "
-            "32 px tiles grouped by 128 px block; 50 % = indistinguishable) on whole tiles and on their detail "
+            "32 px tiles grouped by 128 px block, averaged over several runs; 50 % = indistinguishable) on whole "
+            "tiles and on their detail "
             "alone (each tile minus a 2 px blur: texture and noise), the gradient-energy ratio, the share of "
             "spectral power above 1/4 cycle per pixel with the power spectra, the band correlations within a tile, "
             "and the same per map-class group; "
@@ -78,6 +79,11 @@ class Evaluate(MapSynthAlgorithm):
             self.STRIDE, self.tr("Tile stride (px)"), QgsProcessingParameterNumber.Integer, 0, False, 0),
             "the patch grid's stride, for seam metrics of a mosaic without its label map; 0 = the stride the "
             "mosaic records", advanced=True))
+        self.addParameter(helped(QgsProcessingParameterNumber(
+            self.C2ST_REPEATS, self.tr("Classifier test runs"), QgsProcessingParameterNumber.Integer, 5, False, 1),
+            "realism: how many runs of the classifier two-sample test are averaged (about 15 s each on 2 cores); "
+            "one run moves by several points with the classifier's own seed, the report gives their spread",
+            advanced=True))
         self.addParameter(helped(QgsProcessingParameterFolderDestination(self.OUTPUT_DIR, self.tr("Report folder")),
                                  "report.html and metrics.json"))
         self.addOutput(QgsProcessingOutputFile(self.REPORT, self.tr("Report (HTML)")))

@@ -47,6 +47,12 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--class-guidance-margin", type=int, default=2, help="px around CLASS_GUIDANCE's classes")
     parser.add_argument("--seed", type=int, default=0, help="generation noise and C2ST seed")
     parser.add_argument("--folds", type=int, default=5, help="C2ST folds (grouped by patch)")
+    parser.add_argument(
+        "--c2st-repeats",
+        type=int,
+        default=1,
+        help="C2ST runs averaged per row (seeds SEED + 1000 k; evaluate's default is 5, make bench-realism's too)",
+    )
     parser.add_argument("--no-c2st", action="store_true", help="texture and correlation measures only (seconds)")
     parser.add_argument("--out", type=Path, help="folder for realism.json, realism.md and spectra.png")
     parser.add_argument(
@@ -193,7 +199,8 @@ def c2st_cell(test: dict | None) -> str:
     if not test or test.get("accuracy") is None:
         return "n/a"
     low, high = test["interval_95"]
-    return f"{100 * test['accuracy']:.1f} % ({100 * low:.0f}-{100 * high:.0f})"
+    runs = f"; {test['repeats']} runs, SD {100 * test['spread_sd']:.1f}" if (test.get("repeats") or 1) > 1 else ""
+    return f"{100 * test['accuracy']:.1f} % ({100 * low:.0f}-{100 * high:.0f}{runs})"
 
 
 def markdown(summary: dict, bands: list[str]) -> str:
@@ -280,7 +287,9 @@ def main() -> None:
         synthetic[~np.isfinite(real)] = np.nan  # nodata where the real patch has none: the same tiles on both sides
         tiles = tiles_of(real, synthetic, maps)
         start = time.perf_counter()
-        entry = measure(tiles, bands, seed=args.seed, folds=args.folds, with_c2st=not args.no_c2st)
+        entry = measure(
+            tiles, bands, seed=args.seed, folds=args.folds, with_c2st=not args.no_c2st, repeats=args.c2st_repeats
+        )
         entry.pop("meaning", None)
         entry["settings"] = {**settings, "measure_s": time.perf_counter() - start}
         name = (
@@ -358,6 +367,15 @@ def write_benchmark(summary: dict, bands: list[str], real_tiles, generated) -> N
     from bench_doc import header, write_section
 
     spectra_plot(ROOT / "docs" / "realism_spectra.png", real_tiles, generated, bands)
+    repeats = max((e.get("c2st") or {}).get("repeats") or 1 for e in summary["models"].values())
+    runs = (
+        f" Each C2ST is the mean of {repeats} runs of the classifier on the same tiles (seeds 0, 1000, ...: other"
+        " folds, weights and batches; evaluate's default, its C2ST_REPEATS), since one run moves by 3-5 points with"
+        " the classifier's seed alone (section realism-sensor-mtf); SD is the runs' standard deviation and the"
+        " interval resamples patches with all runs' predictions; the control is run 0's."
+        if repeats > 1
+        else ""
+    )
     command = (
         "make bench-realism  (.venv-backend/bin/python scripts/measure_realism.py "
         + " ".join(shlex.quote(a) for a in sys.argv[1:])
@@ -373,7 +391,8 @@ def write_benchmark(summary: dict, bands: list[str], real_tiles, generated) -> N
             f" (seed 0) and cut with its real patch into 32 px tiles ({summary['tiles']['real']} per side)."
             " C2ST: a small CNN told to separate real from synthetic tiles, 5 folds grouped by patch, 95 % interval"
             " by bootstrap over patches, and the same classifier on shuffled labels as control (50 % = cannot"
-            " tell). Gradient ratio: synthetic / real mean squared pixel-to-pixel difference (1 = real). HF share:"
+            f" tell).{runs} Gradient ratio: synthetic / real mean squared pixel-to-pixel difference (1 = real)."
+            " HF share:"
             " share of a tile's spectral power above 1/4 cycle per pixel (real's in the first row). r: mean"
             " within-tile correlation of two bands. C2ST on detail (last column): the same classifier on each tile"
             " minus its Gaussian blur of 2 px, both sides (texture and pixel noise only; evaluate's detail view,"

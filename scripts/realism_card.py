@@ -25,6 +25,9 @@ TARGETS = {
 }
 
 
+RUNS = ("repeats", "runs", "spread_sd")  # a C2ST averaged over classifier runs (c2st.py): how many, each, spread
+
+
 def met_counts(entry: dict) -> dict:
     """Which targets a measured row (measure_realism's entry) meets: C2ST (bool) and how many bands / band pairs
     meet the gradient-ratio, HF-share and correlation targets. The sections' sentences count with this too."""
@@ -65,8 +68,8 @@ def card_realism(summary: dict, name: str) -> dict:
         "patches": summary["patches"],
         "tiles_per_side": summary["tiles"]["real"],
         "settings": {k: entry["settings"][k] for k in ("steps", "sampler", "guidance", "refiner")},
-        "c2st": {k: test.get(k) for k in ("accuracy", "interval_95", "shuffled_control_accuracy")},
-        "c2st_detail": {k: (entry.get("c2st_detail") or {}).get(k) for k in ("accuracy", "interval_95")},
+        "c2st": {k: test.get(k) for k in ("accuracy", "interval_95", "shuffled_control_accuracy", *RUNS)},
+        "c2st_detail": {k: (entry.get("c2st_detail") or {}).get(k) for k in ("accuracy", "interval_95", *RUNS)},
         "gradient_energy_ratio": grad,
         "high_frequency_share": share,
         "band_correlation": corr,

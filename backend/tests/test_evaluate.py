@@ -84,6 +84,7 @@ def test_all_sections_with_all_inputs(scene):
             "palette": str(palette),
             "inception_weights": str(folder / "fid_inception.safetensors"),
             "unverified_fid": True,  # random weights: accepted only as an unverified run
+            "c2st_repeats": 1,  # repeated C2ST: test_realism.py
             "output_dir": str(folder / "rep"),
         }
     )
@@ -131,6 +132,7 @@ def test_report_renders_with_its_images_in_headless_chromium(scene):
                 "synthetic": assembled["output"],
                 "real": str(folder / "real.tif"),
                 "map": str(folder / "map.tif"),
+                "c2st_repeats": 1,
                 "output_dir": str(folder / "browser"),
             }
         ),

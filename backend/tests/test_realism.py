@@ -77,6 +77,24 @@ def test_white_noise_of_0_005_is_told_apart(halves):
     assert result["accuracy"] > 0.9 and result["interval_95"][0] > 0.85, result
 
 
+@needs_scene
+@pytest.mark.slow
+def test_repeated_runs_average_single_runs_of_their_own_seeds(halves):
+    """repeats=3 is three single runs (seeds 5, 1005, 2005): the accuracy is their mean, run 0 is exactly the single
+    run, and on two samples of real tiles the runs differ (the classifier's seed moves one run) around 50 %."""
+    a, b, ga, gb = halves
+    steps = 150  # a short budget: this test is about the bookkeeping of repeats, not the classifier's power
+    repeated = c2st(a, b, (ga, gb), seed=5, steps=steps, control=False, repeats=3)
+    singles = [c2st(a, b, (ga, gb), seed=5 + 1000 * k, steps=steps, control=False) for k in range(3)]
+    assert repeated["runs"] == [s["accuracy"] for s in singles] and singles[0]["repeats"] == 1
+    assert repeated["accuracy"] == pytest.approx(np.mean(repeated["runs"]))
+    assert repeated["spread_sd"] == pytest.approx(np.std(repeated["runs"], ddof=1)) and repeated["spread_sd"] > 0
+    low, high = repeated["interval_95"]
+    assert low < repeated["accuracy"] < high and abs(repeated["accuracy"] - 0.5) < 0.1
+    with pytest.raises(ValueError, match="repeats"):
+        c2st(a, b, (ga, gb), repeats=0)
+
+
 def test_folds_keep_each_group_on_one_side():
     groups = np.repeat(np.arange(23), np.arange(1, 24))  # uneven group sizes
     folds = group_folds(groups, 5, np.random.default_rng(0))
@@ -194,7 +212,8 @@ def test_evaluate_with_real_writes_the_realism_section_and_strict_json(scene, tm
     params = {"synthetic": str(tmp_path / "synthetic.tif"), "real": str(tmp_path / "real.tif")}
     params.update(map=str(tmp_path / "map.tif"), palette=str(ROOT / "resources" / "styles" / "semantic_palette.json"))
     result = evaluate(
-        COMMANDS[0].resolve({**params, "output_dir": str(tmp_path / "rep")}), ConsoleReporter(json_result=False)
+        COMMANDS[0].resolve({**params, "c2st_repeats": 2, "output_dir": str(tmp_path / "rep")}),
+        ConsoleReporter(json_result=False),
     )
     assert "realism" in result["sections"]
 
@@ -207,9 +226,14 @@ def test_evaluate_with_real_writes_the_realism_section_and_strict_json(scene, tm
     assert realism["c2st"]["accuracy"] > 0.9 and realism["c2st"]["groups"] == 9
     assert 0.3 < realism["c2st"]["shuffled_control_accuracy"] < 0.7  # 198 tiles: chance, within its spread
     assert realism["c2st_detail"]["accuracy"] > 0.9 and realism["c2st_detail"]["tiles"] == 198  # noise is detail
+    for view in ("c2st", "c2st_detail"):  # two runs averaged, each reported, their spread too
+        entry = realism[view]
+        assert entry["repeats"] == 2 and len(entry["runs"]) == 2 and entry["spread_sd"] is not None
+        assert entry["accuracy"] == pytest.approx(np.mean(entry["runs"]))
     assert all(realism["gradient_energy"][b]["ratio"] > 1 for b in BANDS)
     assert set(realism["per_class"]) <= {"water", "vegetation", "built_up"} and realism["per_class"]
     page = (tmp_path / "rep" / "report.html").read_text()
     assert "<h2>Realism</h2>" in page and "C2ST accuracy" in page and "50 % means indistinguishable" in page
+    assert "2 runs, SD" in page and "mean of the runs" in page
     assert "<td>detail only</td>" in page and "texture and pixel noise without layout or colour" in page
     assert "Radially averaged power spectra" in page and "real imagery scores 1" in page

@@ -37,9 +37,12 @@ def test_the_report_compares_synthetic_with_real(mosaic, run_alg, tmp_path):
     vrt = gdal.BuildVRT(str(tmp_path / "maps.vrt"), [str(m) for m in maps])
     vrt = None  # noqa: F841 - flushes the VRT
     evaluated = run_alg("evaluate", {"SYNTHETIC": mosaic["mosaic"]["OUTPUT"], "REAL": str(mosaic["scene"]),
-                                     "MAP": str(tmp_path / "maps.vrt"), "OUTPUT_DIR": str(tmp_path / "report")})
+                                     "MAP": str(tmp_path / "maps.vrt"), "C2ST_REPEATS": 2,
+                                     "OUTPUT_DIR": str(tmp_path / "report")})
     metrics = json.loads(Path(evaluated["METRICS"]).read_text())
     assert {"wasserstein", "ndvi_per_class", "paired", "seams"} <= set(metrics)
+    c2st = metrics["realism"]["c2st"]  # the advanced parameter reaches the backend (this mosaic has too few
+    assert c2st["repeats"] == 2 and c2st["accuracy"] is None and "too few" in c2st["note"]  # blocks for C2ST)
     # PSNR recomputed here with GDAL and numpy, on the mosaic's grid, with the real band's 0.5-99.5 % range
     synthetic = reflectance(mosaic["mosaic"]["OUTPUT"])
     real = reflectance(mosaic["scene"], like=gdal.Open(mosaic["mosaic"]["OUTPUT"]))

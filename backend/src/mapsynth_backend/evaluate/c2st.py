@@ -1,6 +1,11 @@
 """Classifier two-sample test (C2ST): can a small CNN tell real tiles from synthetic ones? Cross-validated with
 folds grouped (by patch, or by spatial block of a mosaic) so that neighbouring tiles never sit on both sides, and
-run a second time with shuffled labels as a control. 50 % = indistinguishable; 100 % = always told apart."""
+run a second time with shuffled labels as a control. 50 % = indistinguishable; 100 % = always told apart.
+
+One run's accuracy moves by several points with the classifier's seed alone (its folds, initial weights and
+batches: a standard deviation of 3-5 points on the same images, docs/BENCHMARKS.md realism-sensor-mtf), so the test
+is repeated (repeated cross-validation, ``repeats`` runs with their own seeds) and reports the mean, the spread of
+the runs and an interval over patches that holds all runs."""
 
 from __future__ import annotations
 
@@ -14,6 +19,8 @@ STEPS = 1000  # optimiser steps per fold: a fixed budget, whatever the number of
 BATCH = 32
 LEARNING_RATE = 6e-3
 BOOTSTRAP = 2000
+REPEATS = 5  # evaluate's default: the standard deviation of the mean is about that of one run / sqrt(5)
+REPEAT_SEED_STRIDE = 1000  # run k uses seed + 1000 k: its fold seeds (seed + fold) never meet another run's
 WORKERS = max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
 
 
@@ -133,12 +140,42 @@ def c2st(
     seed: int = 0,
     steps: int = STEPS,
     control: bool = True,
+    repeats: int = 1,
 ) -> dict[str, Any]:
     """Accuracy of a small CNN telling real (N, bands, H, W) from synthetic tiles, k-fold cross-validated with
     folds grouped by ``groups`` (one array for real and synthetic tiles together, an array per side, or one array
     shared when both sides have the same tiles' locations). The larger side is subsampled to the smaller one
     (balanced classes, so chance is 50 %). ``control``: the same run with shuffled labels, which should score
-    about 50 %; a control far from 50 % means the test itself is biased."""
+    about 50 %; a control far from 50 % means the test itself is biased.
+
+    ``repeats`` > 1: the whole test run that many times (run k with seed ``seed + 1000 k``: other folds, weights and
+    batches; run 0 is the single run's result), ``accuracy`` = their mean, ``runs`` = each run's accuracy,
+    ``spread_sd`` = their standard deviation, and the interval resamples patches (groups) with every run's
+    predictions of their tiles. The control runs once, with run 0."""
+    if repeats < 1:
+        raise ValueError(f"repeats: {repeats}; at least 1")
+    runs = [
+        _single(real_tiles, synth_tiles, groups, folds, seed + REPEAT_SEED_STRIDE * k, steps, control and k == 0)
+        for k in range(repeats)
+    ]
+    first = runs[0]
+    if first["accuracy"] is None:  # too few tiles or groups: the note, and the runs that were asked for
+        return {**first["result"], "repeats": repeats}
+    accuracies = [r["accuracy"] for r in runs]
+    result = {**first["result"], "repeats": repeats, "runs": accuracies, "spread_sd": None}
+    if repeats > 1:
+        correct = np.concatenate([r["correct"] for r in runs])
+        group = np.concatenate([r["group"] for r in runs])
+        low, high = group_bootstrap(correct, group, np.random.default_rng(seed))
+        result["accuracy"] = float(np.mean(accuracies))
+        result["interval_95"] = [low, high]
+        result["spread_sd"] = float(np.std(accuracies, ddof=1))
+        result["interval_method"] += f", each tile's predictions in all {repeats} runs"
+    return result
+
+
+def _single(real_tiles, synth_tiles, groups, folds: int, seed: int, steps: int, control: bool) -> dict[str, Any]:
+    """One cross-validated run: its result, and per tile whether it was told right and its group."""
     real_tiles, synth_tiles = np.asarray(real_tiles, np.float32), np.asarray(synth_tiles, np.float32)
     n_real, n_synth = len(real_tiles), len(synth_tiles)
     if isinstance(groups, tuple):
@@ -158,12 +195,8 @@ def c2st(
     group = np.concatenate([real_groups[keep_real], synth_groups[keep_synth]])
     n_groups = len(np.unique(group))
     if n < 2 or n_groups < folds:
-        return {
-            "accuracy": None,
-            "note": f"too few tiles or groups for {folds} folds ({n} per side, {n_groups} groups)",
-            "tiles": int(2 * n),
-            "folds": folds,
-        }
+        note = f"too few tiles or groups for {folds} folds ({n} per side, {n_groups} groups)"
+        return {"accuracy": None, "result": {"accuracy": None, "note": note, "tiles": int(2 * n), "folds": folds}}
     fold_of = group_folds(group, folds, rng)
     shuffled = rng.permutation(y)
     predicted = _cross_validate(x, [y, shuffled] if control else [y], fold_of, folds, steps, seed)
@@ -181,4 +214,4 @@ def c2st(
     }
     if control:
         result["shuffled_control_accuracy"] = float((predicted[1] == shuffled).mean())
-    return result
+    return {"accuracy": result["accuracy"], "result": result, "correct": correct, "group": group}

@@ -23,6 +23,7 @@ from ..runtime.jobs import Command, Param
 from ..runtime.jsonsafe import dumps
 from ..runtime.outputs import atomic_write
 from ..runtime.protocol import Reporter, UserError
+from .c2st import REPEATS
 from .coverage import grid_labels, nodata_metrics, nodata_text, seam_metrics
 from .metrics import RANGE_PERCENTILES, band_id, band_index, data_range, ndvi, psnr, sample, ssim
 from .report import Report
@@ -325,7 +326,9 @@ def evaluate(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
         from .realism_section import realism
 
         classes = map_classes(params["map"], like, params["palette"]) if params["map"] and params["palette"] else None
-        metrics["realism"] = realism(report, (real, real_names), (synthetic, names), paired, classes)
+        metrics["realism"] = realism(
+            report, (real, real_names), (synthetic, names), paired, classes, repeats=params["c2st_repeats"]
+        )
     report.section("FID / KID")
     if not params["inception_weights"]:
         report.note("No local INCEPTION_WEIGHTS given (nothing is downloaded): FID/KID are skipped.")
@@ -383,6 +386,14 @@ COMMANDS = (
                 choices=("percentile", "minmax"),
             ),
             Param("stride", "int", 0, "tile stride (px) for seam metrics; 0 = the mosaic's stride_px tag", minimum=0),
+            Param(
+                "c2st_repeats",
+                "int",
+                REPEATS,
+                "realism: runs of the classifier two-sample test averaged (each about 15 s on 2 cores; one run moves"
+                " by several points with the classifier's seed)",
+                minimum=1,
+            ),
             Param("output_dir", "path", help="folder for report.html and metrics.json"),
         ),
     ),

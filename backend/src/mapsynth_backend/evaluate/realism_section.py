@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .c2st import c2st
+from .c2st import REPEATS, c2st
 from .metrics import band_index
 from .realism import (
     CLASS_GROUPS,
@@ -32,7 +32,10 @@ MAX_TILES = 2000  # per side: C2ST stays well under a minute on 2 cores
 
 MEANING = {
     "c2st": "How often a small CNN, trained on other groups of tiles, tells a real tile from a synthetic one: 50 %"
-    " means indistinguishable (two sets of real tiles score about 50 %), 100 % means always told apart.",
+    " means indistinguishable (two sets of real tiles score about 50 %), 100 % means always told apart. One run of"
+    " the test moves by several points with the classifier's own seed (its folds, weights and batches), so it is"
+    " run several times on the same tiles and the accuracy is their mean; the spread column is the runs' standard"
+    " deviation.",
     "c2st_detail": f"The same test on the tiles' detail only (each tile minus its Gaussian blur of {DETAIL_SIGMA:g}"
     " px, real and synthetic alike): texture and pixel noise without layout or colour. Two sets of real tiles score"
     " about 50 %; well above the whole tiles' accuracy, the texture gives the synthetic tiles away more than the"
@@ -113,9 +116,15 @@ def patch_tiles(patches: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
 
 
 def measure(
-    tiles: dict[str, Any], bands: list[str], seed: int = 0, folds: int = 5, with_c2st: bool = True
+    tiles: dict[str, Any],
+    bands: list[str],
+    seed: int = 0,
+    folds: int = 5,
+    with_c2st: bool = True,
+    repeats: int = 1,
 ) -> dict[str, Any]:
-    """All realism measures of tiles as mosaic_tiles returns them; strict-JSON ready (None, never NaN)."""
+    """All realism measures of tiles as mosaic_tiles returns them; strict-JSON ready (None, never NaN). ``repeats``:
+    C2ST runs averaged (c2st.py), for whole tiles and detail alike (evaluate: its C2ST_REPEATS, default 5)."""
     real, synthetic = tiles["real"], tiles["synthetic"]
     if len(real) == 0 or len(synthetic) == 0:
         return {
@@ -124,10 +133,11 @@ def measure(
         }
     result: dict[str, Any] = {"tile_px": TILE, "bands": list(bands), **statistics(real, synthetic, bands)}
     if with_c2st:
-        result["c2st"] = finite(c2st(real, synthetic, tiles["groups"], folds=folds, seed=seed))
+        result["c2st"] = finite(c2st(real, synthetic, tiles["groups"], folds=folds, seed=seed, repeats=repeats))
         result["c2st_detail"] = finite(
-            c2st(detail(real), detail(synthetic), tiles["groups"], folds=folds, seed=seed, control=False)
-        )
+            c2st(detail(real), detail(synthetic), tiles["groups"], folds=folds, seed=seed, control=False,
+                 repeats=repeats)
+        )  # fmt: skip
     if tiles["real_classes"] is not None and tiles["synthetic_classes"] is not None:
         result["per_class"] = per_group(real, synthetic, tiles["real_classes"], tiles["synthetic_classes"], bands)
     result["meaning"] = MEANING
@@ -140,6 +150,13 @@ def _cells(row: list) -> list:
 
 def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{100 * value:.1f} %"
+
+
+def _spread(entry: dict[str, Any]) -> str:
+    runs, spread = entry.get("repeats") or 1, entry.get("spread_sd")
+    if runs == 1 or spread is None:
+        return "1 run"
+    return f"{runs} runs, SD {100 * spread:.1f} points ({', '.join(f'{100 * a:.0f}' for a in entry['runs'])} %)"
 
 
 def write_section(report, result: dict[str, Any], tiles: dict[str, Any], bands: list[str]) -> None:
@@ -159,13 +176,14 @@ def write_section(report, result: dict[str, Any], tiles: dict[str, Any], bands: 
                     continue
                 low, high = entry["interval_95"]
                 control = entry.get("shuffled_control_accuracy")
-                rows.append([view, _pct(entry["accuracy"]), f"{_pct(low)} - {_pct(high)}",
+                rows.append([view, _pct(entry["accuracy"]), f"{_pct(low)} - {_pct(high)}", _spread(entry),
                              _pct(control) if control is not None else "-", entry["tiles"], entry["groups"],
                              entry["folds"]])  # fmt: skip
             report.table(
-                ["view", "C2ST accuracy", "95 % interval", "shuffled-label control", "tiles", "groups", "folds"],
+                ["view", "C2ST accuracy (mean of the runs)", "95 % interval", "runs, spread",
+                 "shuffled-label control (first run)", "tiles", "groups", "folds"],
                 rows,
-            )
+            )  # fmt: skip
             report.text(f"Interval: {test['interval_method']}.")
     report.text(MEANING["gradient_ratio"] + " " + MEANING["high_frequency_share"])
     g, h = result["gradient_energy"], result["high_frequency_share"]
@@ -221,6 +239,7 @@ def realism(
     paired: bool,
     classes: tuple[np.ndarray, dict[int, str]] | None,
     seed: int = 0,
+    repeats: int = REPEATS,
 ) -> dict[str, Any]:
     """evaluate's Realism section and its metrics: the bands both rasters have, 32 px tiles, 128 px blocks."""
     bands = [b for b in ("B02", "B03", "B04", "B08") if band_index(real[1], b) is not None]
@@ -231,7 +250,7 @@ def realism(
         f" cross-validation folds keep each {BLOCK} px block on one side"
         + (" (the same block of the real and the synthetic image together)." if paired else ".")
     )
-    result = measure(tiles, bands, seed=seed)
+    result = measure(tiles, bands, seed=seed, repeats=repeats)
     result["block_px"] = BLOCK
     write_section(report, result, tiles, bands)
     return result
