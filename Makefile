@@ -20,7 +20,7 @@ HOMEPAGE_URL ?=
 VERSION := $(shell sed -n 's/^version=//p' metadata.txt)
 export QT_QPA_PLATFORM ?= offscreen
 
-.PHONY: help setup qgis tools test test-quick test-random test-lint test-backend test-qgis test-cli test-demo lint zip doctor demo bench train-demo-model distill-demo-model experiment bench-pix2pix bench-realism bench-realism-ablation bench-realism-training bench-realism-band-weights bench-realism-guard-mask bench-realism-sampler bench-realism-seen-maps bench-realism-longer bench-realism-preset bench-realism-scaling bench-realism-cues bench-realism-fields bench-realism-calibration bench-realism-sensor-mtf bench-realism-shorter bench-realism-guidance bench-realism-cosine bench-realism-minsnr bench-area bench-water clean
+.PHONY: help setup qgis tools test test-quick test-random test-lint test-backend test-qgis test-cli test-demo lint zip doctor demo bench train-demo-model distill-demo-model experiment bench-pix2pix bench-realism bench-realism-ablation bench-realism-training bench-realism-band-weights bench-realism-guard-mask bench-realism-sampler bench-realism-seen-maps bench-realism-longer bench-realism-preset bench-realism-scaling bench-realism-cues bench-realism-fields bench-realism-parcels bench-realism-calibration bench-realism-sensor-mtf bench-realism-shorter bench-realism-guidance bench-realism-cosine bench-realism-minsnr bench-area bench-water clean
 
 # The demo dataset the realism ablations train on (made once), and make bench-realism-guard-mask's measurements,
 # whose files hold the embedded teacher's recipe's rows that later ablations are compared with
@@ -55,6 +55,7 @@ help:
 	@echo "make bench-realism-sensor-mtf  each embedded model without and with a sensor transfer function fitted on training maps (about 20 min)"
 	@echo "make bench-realism-cues   which views of the tiles (texture, colour, bands) the realism classifier tells apart (about 6 min)"
 	@echo "make bench-realism-fields inside the fields: even tones with sharp edges (real) or mottled (the models)? (about 5 min)"
+	@echo "make bench-realism-parcels the teacher trained on maps that draw field edges (derive-maps --parcel-boundaries; about 50 min)"
 	@echo "make bench-area   how the chain's time and memory grow with the area (10, 40, 160 km²; about an hour)"
 	@echo "make bench-water   the demo's water: generated NDVI by distance from the shore vs the training water"
 	@echo "make bench-pix2pix   pix2pix baseline vs the diffusion models, realism on the test patches (trains pix2pix first)"
@@ -193,6 +194,14 @@ bench-realism-cues: setup
 bench-realism-fields: setup
 	$(DEMO_DATASET)
 	$(BACKEND_VENV)/bin/python scripts/realism_fields.py --seeds 0,1,2 --out .mapsynth-realism-training/fields --write
+
+# The teacher's recipe on maps that draw where one field meets the next (derive-maps --parcel-boundaries), against the
+# same recipe on the demo's maps, both measured with C2ST averaged over 5 classifier runs (validation).
+bench-realism-parcels: setup
+	$(DEMO_DATASET)
+	scripts/realism_parcels.sh
+	$(BACKEND_VENV)/bin/python scripts/realism_recipe_section.py parcels \
+		$(ABLATION_DIR)/measure-scaled5-*/realism.json $(ABLATION_DIR)/measure-parcels-*/realism.json
 
 # Colour statistics of the teacher at two scales and post-hoc corrections fitted on the training maps (validation).
 bench-realism-calibration: setup

@@ -4,8 +4,9 @@ validation patches against the files of the recipe it changes (for the same seed
 'realism-longer' (4,000 steps, scripts/realism_longer.sh), 'realism-preset' (pixel preset medium,
 scripts/realism_preset.sh), 'realism-shorter' (1,500 steps, scripts/realism_shorter.sh), 'realism-guidance' (map
 guidance 2 against 1 for the embedded teacher, scripts/realism_guidance.sh), 'realism-cosine' (the learning rate
-annealed, scripts/realism_cosine.sh), 'realism-minsnr' (min-SNR loss weighting, scripts/realism_minsnr.sh) or
-'realism-scaling' (per-band data scaling, scripts/realism_scaling.sh).
+annealed, scripts/realism_cosine.sh), 'realism-minsnr' (min-SNR loss weighting, scripts/realism_minsnr.sh),
+'realism-scaling' (per-band data scaling, scripts/realism_scaling.sh) or 'realism-parcels' (maps with parcel
+boundaries, scripts/realism_parcels.sh).
 Every sentence is computed from the numbers; the adoption rule is the one each script states before measuring.
 
 Run in the backend venv:
@@ -16,6 +17,7 @@ Run in the backend venv:
   .venv-backend/bin/python scripts/realism_recipe_section.py cosine WORK/measure-{scaled,cosine-scaled}-*/realism.json
   .venv-backend/bin/python scripts/realism_recipe_section.py minsnr WORK/measure-{scaled,minsnr-scaled}-*/realism.json
   .venv-backend/bin/python scripts/realism_recipe_section.py scaling WORK/measure-{guardmask,scaled}-*/realism.json
+  .venv-backend/bin/python scripts/realism_recipe_section.py parcels WORK/measure-{scaled5,parcels}-*/realism.json
 (the first changed run's spectra plot, real and that model, is copied to docs/realism_CHANGE_spectra.png).
 """
 
@@ -133,6 +135,28 @@ CHANGES = {
         "verdict": ("min-SNR weighting scores", "equal weights", ("equal weights", "min-SNR"), "Min-SNR weighting"),
         "adopt": "min-SNR weighting qualifies for make train-demo-model",
         "keep": "make train-demo-model keeps equal weights; --snr-gamma stays a train-model option",
+    },
+    "parcels": {
+        "section": "realism-parcels",
+        "after": "realism-fields",
+        "title": "## Realism: maps that draw where one field meets the next",
+        "before": "maps without parcel boundaries",
+        "label": "maps with parcel boundaries",
+        "plot": "parcels",
+        "sampling": "20 steps, guidance 1; C2ST the mean of 5 classifier runs",
+        "rows": f"{EMBEDDED} on the derived maps (without a water hold: both rows are raw training outputs), and the "
+        "same recipe, steps, batch size and seed on the same patches with maps derived again by derive-maps "
+        "--parcel-boundaries (the edges where one field meets the next, found in the Sentinel-2 patch by "
+        "prepare/field_edges.py and drawn in the parcel-boundary colour; each model is measured on its own maps of "
+        "the validation patches, against the same real tiles). Why this run: inside the map's grass, real fields are "
+        "even tones with sharp edges that the derived maps do not draw, and both models mottle them (section "
+        "realism-fields)",
+        "verdict": ("the maps with parcel boundaries score", "the maps without", ("without", "with"),
+                    "Drawing the parcel boundaries"),
+        "adopt": "parcel boundaries qualify for the demo's derived maps (adopting them means retraining the teacher, "
+        "distilling the student again and drawing OpenStreetMap's parcel boundaries in their own colour instead of "
+        "as hedges)",
+        "keep": "the demo's maps stay without parcel boundaries; derive-maps --parcel-boundaries stays an option",
     },
     "scaling": {
         "section": "realism-scaling",

@@ -56,3 +56,35 @@ def test_the_backend_palette_is_the_plugin_palette():
     plugin_copy = root / "resources" / "styles" / "semantic_palette.json"
     backend_copy = root / "backend" / "src" / "mapsynth_backend" / "data" / "semantic_palette.json"
     assert plugin_copy.read_text() == backend_copy.read_text()
+
+
+def two_fields():
+    """Two grass fields side by side, a lighter and a darker green meeting at x = 30 (no hedge between them), and a
+    field with a smooth brightness ramp across it (no edge anywhere) below them."""
+    refl = np.zeros((4, 60, 60))
+    refl[:, :30, :30] = np.array([0.04, 0.08, 0.045, 0.42])[:, None, None]
+    refl[:, :30, 30:] = np.array([0.03, 0.06, 0.035, 0.30])[:, None, None]
+    ramp = np.linspace(0.0, 1.0, 60)[None, None, :]
+    refl[:, 30:, :] = np.array([0.03, 0.06, 0.035, 0.30])[:, None, None] + ramp * np.array([0.01, 0.02, 0.01, 0.12])[
+        :, None, None
+    ]
+    return refl
+
+
+def test_parcel_boundaries_draw_where_two_fields_meet_and_nowhere_in_an_even_or_smoothly_varying_field():
+    colours = palette()
+    plain, parcels = derive(two_fields()), derive(two_fields(), parcel_boundaries=True)
+    boundary = np.all(parcels == np.array(colours["parcel_boundary"])[:, None, None], axis=0)
+    assert not np.all(plain == np.array(colours["parcel_boundary"])[:, None, None], axis=0).any()  # off by default
+    rows, cols = np.nonzero(boundary)
+    on_a_step = np.isin(cols, [29, 30, 31]) | np.isin(rows, [29, 30, 31])  # the fields meet at x = 30 and y = 30
+    assert len(rows) and on_a_step.all()  # lines on the steps, one pixel wide
+    vertical = rows[np.isin(cols, [29, 30, 31]) & (rows < 28)]
+    assert len(vertical) >= 24 and vertical.min() <= 4  # along the whole edge between the two fields
+    assert not boundary[33:].any()  # inside the ramp, 0.002 NIR per pixel: no edge
+    others = ~boundary
+    assert np.array_equal(parcels[:, others], plain[:, others])  # every other pixel keeps its class
+
+
+def test_the_classes_are_unchanged_without_parcel_boundaries():
+    assert np.array_equal(derive(scene()), derive(scene(), parcel_boundaries=False))

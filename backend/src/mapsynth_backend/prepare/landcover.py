@@ -6,7 +6,9 @@ From each reflectance patch: water (NDWI), bare ground and sand (bright, yellowi
 structure the OSM render draws: hedgerows and field boundaries (thin dark lines in NIR: morphological black-hat)
 and roads and lanes (thin bright, low-NDVI lines: ridge filters, roads.py) in the road colour, so OSM roads drawn at
 >= 8 m have a class the model learned from real roads. Drawn in the semantic palette, with its reduced class set. OSM
-renders are remapped onto the same classes at generation (``MAP_REMAP``).
+renders are remapped onto the same classes at generation (``MAP_REMAP``). With ``parcel_boundaries`` (derive-maps
+--parcel-boundaries, an experiment: make bench-realism-parcels) the edges where one field meets the next are drawn too
+(field_edges.py), in the OSM render's parcel-boundary colour.
 """
 
 from __future__ import annotations
@@ -24,10 +26,12 @@ from ..runtime.geotiff import write_geotiff
 from ..runtime.jobs import Command, Param
 from ..runtime.outputs import MANIFEST, prepare_output_dir
 from ..runtime.protocol import Reporter, UserError
+from .field_edges import field_edges
 from .roads import road_lines
 
 STYLE = "derived land cover v2 (roads)"
-DERIVED_CLASSES = ("water", "forest", "grass", "bare", "other_building", "hedge", "minor_road")
+STYLE_PARCELS = "derived land cover v3 (roads, parcel boundaries)"
+DERIVED_CLASSES = ("water", "forest", "grass", "bare", "other_building", "hedge", "minor_road", "parcel_boundary")
 # Every semantic class of the OSM render, mapped onto the derived classes the demo model knows.
 MAP_REMAP = {
     "background": "grass",
@@ -72,8 +76,9 @@ def remap_table() -> dict[str, list[int]]:
     return {",".join(map(str, colours[src])): list(colours[dst]) for src, dst in MAP_REMAP.items()}
 
 
-def derive(reflectance: np.ndarray) -> np.ndarray:
-    """(B02, B03, B04, B08) reflectance (4, H, W) -> map RGB (3, H, W) uint8 in the derived classes."""
+def derive(reflectance: np.ndarray, parcel_boundaries: bool = False) -> np.ndarray:
+    """(B02, B03, B04, B08) reflectance (4, H, W) -> map RGB (3, H, W) uint8 in the derived classes; with
+    ``parcel_boundaries`` the field edges in grass and forest too (field_edges.py)."""
     import cv2
 
     blue, green, red, nir = (np.nan_to_num(b) for b in reflectance)
@@ -96,6 +101,8 @@ def derive(reflectance: np.ndarray) -> np.ndarray:
     cls[vegetated & (dark_lines > 0.035) & (ndvi > 0.4)] = "hedge"
     cls[(cls == "grass") & (bright_lines > 0.025) & (ndvi < 0.55)] = "other_building"
     cls[road_lines(reflectance, cls == "water")] = "minor_road"
+    if parcel_boundaries:
+        cls[field_edges(reflectance, np.isin(cls, ["grass", "forest"]))] = "parcel_boundary"
     out = np.zeros((3, *ndvi.shape), np.uint8)
     for name in DERIVED_CLASSES:
         mask = cls == name
@@ -115,7 +122,9 @@ def derive_maps(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
         raise UserError(f"S2_DIR: {s2_dir} is not a folder of Sentinel-2 patches") from exc
     if manifest.get("grid_fingerprint") != grid.fingerprint:
         raise UserError(f"S2_DIR: {s2_dir} was cropped for another grid")
-    prepare_output_dir(out, "map", grid.fingerprint, {"style": STYLE, "source": "Sentinel-2 patches"})
+    parcels = bool(params.get("parcel_boundaries"))
+    style = STYLE_PARCELS if parcels else STYLE
+    prepare_output_dir(out, "map", grid.fingerprint, {"style": style, "source": "Sentinel-2 patches"})
     written = 0
     for number, patch in enumerate(grid.patches):
         reporter.check_cancel()
@@ -127,7 +136,7 @@ def derive_maps(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
             crs, transform = src.crs, src.transform
         if not np.isfinite(reflectance).all(axis=0).any():
             continue
-        write_geotiff(target, derive(reflectance), crs, transform)
+        write_geotiff(target, derive(reflectance, parcels), crs, transform)
         written += 1
         reporter.progress((number + 1) / len(grid.patches), f"map {patch.patch_id}", "derive-maps")
     return {"output_dir": str(out), "written": written}
@@ -142,6 +151,13 @@ COMMANDS = (
             Param("patch_grid", "path", help="the grid GeoPackage"),
             Param("s2_dir", "path", help="Sentinel-2 patches (crop-sentinel2)"),
             Param("output_dir", "path", help="folder for the derived map patches"),
+            Param(
+                "parcel_boundaries",
+                "bool",
+                False,
+                "also draw the edges where one field meets the next, in the parcel-boundary colour (an experiment:"
+                " make bench-realism-parcels; the embedded demo model was trained without them)",
+            ),
         ),
     ),
 )

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# make bench-realism-parcels: does a map that draws where one field meets the next make the teacher's fields less
+# mottled and its tiles harder to tell from real? Real fields are even tones with sharp edges that the derived maps
+# do not draw (section realism-fields). Derives the demo scene's maps again with derive-maps --parcel-boundaries
+# (field_edges.py: field edges in the parcel-boundary colour), builds the same dataset from them (same grid, splits
+# and Sentinel-2 patches), trains make train-demo-model's recipe on it (2,500 steps from scratch, EMA, band scaling;
+# about 25 min on 2 idle cores) and measures it at SEEDS on the validation patches of its own maps, against the same
+# recipe on the maps without them (the embedded teacher's run, trained here if missing), both with C2ST averaged
+# over 5 classifier runs; scripts/realism_recipe_section.py parcels writes the section. Rule, fixed before measuring:
+# parcel boundaries qualify for the demo's maps only if their whole-tile C2ST is lower at every seed.
+set -euo pipefail
+source "$(dirname "$0")/realism_train_lib.sh"  # ROOT, WORK, DATASET, train, SCRATCH
+SEEDS=${SEEDS:-0 1 2}
+DEMO=$(dirname "$DATASET")
+PARCELS=$WORK/dataset-parcels
+if [ ! -f "$PARCELS/radiometry.json" ]; then
+    "$BACKEND" derive-maps --patch-grid "$DEMO/grid.gpkg" --s2-dir "$DEMO/s2" --output-dir "$WORK/maps-parcels" \
+        --parcel-boundaries >/dev/null
+    "$BACKEND" build-training-dataset --patch-grid "$DEMO/grid.gpkg" --map-dir "$WORK/maps-parcels" \
+        --s2-dir "$DEMO/s2" --clip "$("$ROOT/.venv-backend/bin/python" -c \
+            'import json, sys; print(json.load(open(sys.argv[1]))["details"]["clip"])' "$DATASET/mapsynth_output.json")" \
+        --output-dir "$PARCELS" >/dev/null
+fi
+train scratch-ema-scaled 2500 "${SCRATCH[@]}" --ema --data-scaling std
+DATASET=$PARCELS train scratch-ema-scaled-parcels 2500 "${SCRATCH[@]}" --ema --data-scaling std
+for seed in $SEEDS; do
+    for arm in scaled5 parcels; do
+        [ -f "$WORK/measure-$arm-$seed/realism.json" ] && continue
+        echo "== measuring $arm, seed $seed"
+        if [ "$arm" = parcels ]; then
+            args=(--dataset "$PARCELS" --variant "$WORK/scratch-ema-scaled-parcels/model,20,,,maps with parcel boundaries")
+        else
+            args=(--variant "$WORK/scratch-ema-scaled/model,20,,,maps without parcel boundaries")
+        fi
+        "$ROOT/.venv-backend/bin/python" scripts/measure_realism.py --splits validation --guidance 1 --seed "$seed" \
+            --c2st-repeats 5 --out "$WORK/measure-$arm-$seed" "${args[@]}" >/dev/null
+    done
+done
