@@ -43,6 +43,15 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--out", type=Path, help="folder for fields.json")
     parser.add_argument("--write", action="store_true", help="write the section 'realism-fields' of docs/BENCHMARKS.md")
     parser.add_argument("--summary", type=Path, help="write the section from a fields.json of an earlier run (no run)")
+    parser.add_argument("--guidance", type=float, default=0.0, help="map guidance; 0 = each card's (as generate)")
+    parser.add_argument("--picture", type=Path, help="the picture (default with --write: docs/realism_fields.png)")
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        help="MODEL_DIR,DATASET,LABEL instead of the embedded models: MODEL_DIR generates from DATASET's maps of the"
+        " same patches (make bench-realism-parcels); the pixels measured stay those of --dataset's maps",
+    )
     return parser.parse_args()
 
 
@@ -86,18 +95,27 @@ def main() -> None:
     summary["real"] = {name: tail_stats(real_grad, m) for name, m in inside.items()}
     summary["models"] = {}
     pictures = {"real": real}
-    for model in DEFAULT_MODELS:
-        label = NAMES.get(model.name, model.name)
+    variants = [v.split(",", 2) for v in args.variant] or [
+        (str(m), str(args.dataset), NAMES.get(m.name, m.name)) for m in DEFAULT_MODELS
+    ]
+    for model, dataset, label in variants:
+        own_rows, own_maps = rows, maps
+        if Path(dataset) != args.dataset:
+            own_rows, _, own_maps = held_out(Path(dataset), args.splits.split(","))
+            if [r["patch_id"] for r in own_rows] != [r["patch_id"] for r in rows]:
+                raise SystemExit(f"{dataset}: not the same {args.splits} patches as {args.dataset}")
         for seed in seeds:
-            synthetic, _ = generate(model, rows, maps, card_settings(argparse.Namespace(seed=seed)))
+            settings = card_settings(argparse.Namespace(seed=seed))
+            settings.guidance = args.guidance
+            synthetic, _ = generate(Path(model), own_rows, own_maps, settings)
             synthetic[~np.isfinite(real)] = np.nan
             stats = {name: tail_stats(gradient(synthetic), m) for name, m in inside.items()}
             summary["models"].setdefault(label, {})[str(seed)] = stats
             if seed == seeds[0]:
                 pictures[label] = synthetic
             print(f"{label} seed {seed}: grass B08 tail {stats['grass']['B08']['tail']:.1f}", file=sys.stderr)
-    if args.write:
-        picture(PICTURE, maps, pictures, inside["grass"])
+    if args.write or args.picture:
+        picture(args.picture or PICTURE, maps, pictures, inside["grass"])
     publish(summary, args.out, "fields.json", "realism-fields" if args.write else None, body, after="realism-cues")
 
 

@@ -36,3 +36,9 @@ for seed in $SEEDS; do
             --c2st-repeats 5 --out "$WORK/measure-$arm-$seed" "${args[@]}" >/dev/null
     done
 done
+# Inside the fields (realism_fields.py's measure, on the demo maps' grass): the same two models, the same seeds
+[ -f "$WORK/fields-parcels/fields.json" ] || "$ROOT/.venv-backend/bin/python" scripts/realism_fields.py \
+    --seeds "$(echo $SEEDS | tr ' ' ,)" --guidance 1 --out "$WORK/fields-parcels" \
+    --picture "$ROOT/docs/realism_parcels_fields.png" \
+    --variant "$WORK/scratch-ema-scaled/model,$DATASET,maps without parcel boundaries" \
+    --variant "$WORK/scratch-ema-scaled-parcels/model,$PARCELS,maps with parcel boundaries" >/dev/null

@@ -23,6 +23,7 @@ Run in the backend venv:
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -157,6 +158,8 @@ CHANGES = {
         "distilling the student again and drawing OpenStreetMap's parcel boundaries in their own colour instead of "
         "as hedges)",
         "keep": "the demo's maps stay without parcel boundaries; derive-maps --parcel-boundaries stays an option",
+        "fields": "fields-parcels",
+        "fields_picture": "realism_parcels_fields.png",
     },
     "scaling": {
         "section": "realism-scaling",
@@ -207,7 +210,7 @@ def body(kind: str, measured: list[Path]) -> str:
             "noise and classifier, not over training runs.",
             "",
             *seeds_tail(
-                two_run_verdict(runs, *change["verdict"]) + rule(runs, change),
+                two_run_verdict(runs, *change["verdict"]) + rule(runs, change) + fields(change, measured),
                 seed_table(runs, bands, labels),
                 runs[0][0],
                 first,
@@ -217,6 +220,32 @@ def body(kind: str, measured: list[Path]) -> str:
             ),
             *town(change),
         ]
+    )
+
+
+def fields(change: dict, measured: list[Path]) -> str:
+    """The inside-the-fields measure (scripts/realism_fields.py) of both rows, when the ablation's script made one
+    (WORK/fields-NAME/fields.json beside the measurements): the gradient's tail inside the demo maps' grass."""
+    if "fields" not in change:
+        return ""
+    path = measured[0].parent.parent / change["fields"] / "fields.json"
+    if not path.is_file():
+        return ""
+    summary = json.loads(path.read_text(encoding="utf-8"))
+    bands = list(summary["real"]["grass"])
+
+    def tails(runs: dict) -> str:
+        return " / ".join(f"{sum(r['grass'][b]['tail'] for r in runs.values()) / len(runs):.1f}" for b in bands)
+
+    rows = "; ".join(f"{label} {tails(runs)}" for label, runs in summary["models"].items())
+    real = " / ".join(f"{summary['real']['grass'][b]['tail']:.1f}" for b in bands)
+    return (
+        f" Inside the fields (section realism-fields' measure, on the demo maps' grass, the same seeds): the tail of"
+        f" the gradient (99th percentile / median; {' / '.join(bands)}) is real {real}; {rows} (means over the seeds)."
+        "\n\nSeed 0, the three validation patches with the most field interior (the picture of section realism-fields"
+        " for these two models; the map column is the demo's map, which the second model saw with the parcel"
+        " boundaries added):\n\n"
+        f"![map, real and both models with their B08 gradient]({change['fields_picture']})"
     )
 
 
