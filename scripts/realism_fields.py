@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_doc import ROOT, header, publish, write_section  # noqa: E402
 from measure_realism import DATASET, DEFAULT_MODELS, card_settings, generate, held_out  # noqa: E402
 
+from mapsynth_backend.evaluate.spectra import class_masks  # noqa: E402
 from mapsynth_backend.prepare.landcover import palette  # noqa: E402
 
 BANDS = ["B02", "B03", "B04", "B08"]
@@ -57,8 +58,7 @@ def arguments() -> argparse.Namespace:
 
 def interiors(maps: np.ndarray, real: np.ndarray, name: str) -> np.ndarray:
     """(N, H, W): pixels of class ``name`` at least ERODE_PX from another class, with real data in every band."""
-    r, g, b = palette()[name]
-    area = (maps[:, 0] == r) & (maps[:, 1] == g) & (maps[:, 2] == b)
+    area = class_masks(maps, {name: palette()[name]})[name]
     inner = np.stack([ndimage.binary_erosion(a, iterations=ERODE_PX) for a in area])
     return inner & np.isfinite(real).all(axis=1)
 
