@@ -118,6 +118,16 @@ def held_out(dataset: Path, splits: list[str]) -> tuple[list[dict], np.ndarray, 
     return rows, np.stack(real).astype(np.float32), np.stack(maps)
 
 
+def tone_layout(row: dict) -> np.ndarray:
+    """The row's tone layout (bands, H, W) uint8, as train/data.py's load_pair reads it."""
+    import cv2
+
+    if not row.get("tone_image"):
+        raise SystemExit(f"{row['patch_id']}: the model takes tone layouts; --dataset has none (realism_tones.py)")
+    image = cv2.imread(str(Path(row["root"]) / row["tone_image"]), cv2.IMREAD_UNCHANGED)
+    return image[:, :, ::-1].transpose(2, 0, 1)
+
+
 def generate(
     model_dir: Path, rows: list[dict], maps: np.ndarray, args: argparse.Namespace, configure=None
 ) -> tuple[np.ndarray, dict]:
@@ -150,6 +160,8 @@ def generate(
     guidance = model.guidance_scale(args.guidance)
     table = parse_class_guidance(args.class_guidance)
     tensors = torch.stack([map_to_model(remap_map(m, model.card.get("map_remap"))) for m in maps])
+    if int(model.card.get("map_channels") or 3) > 3:  # a model trained with tone layouts (realism_tones.py)
+        tensors = torch.cat([tensors, torch.stack([map_to_model(tone_layout(row)) for row in rows])], dim=1)
     out, start = [], time.perf_counter()
     for i in range(0, len(rows), BATCH):
         batch = tensors[i : i + BATCH]

@@ -51,7 +51,8 @@ def arguments() -> argparse.Namespace:
         action="append",
         default=[],
         help="MODEL_DIR,DATASET,LABEL instead of the embedded models: MODEL_DIR generates from DATASET's maps of the"
-        " same patches (make bench-realism-parcels); the pixels measured stay those of --dataset's maps",
+        " same patches (make bench-realism-parcels; {seed} in DATASET: one per seed, make bench-realism-tones); the"
+        " pixels measured stay those of --dataset's maps",
     )
     return parser.parse_args()
 
@@ -99,12 +100,12 @@ def main() -> None:
         (str(m), str(args.dataset), NAMES.get(m.name, m.name)) for m in DEFAULT_MODELS
     ]
     for model, dataset, label in variants:
-        own_rows, own_maps = rows, maps
-        if Path(dataset) != args.dataset:
-            own_rows, _, own_maps = held_out(Path(dataset), args.splits.split(","))
-            if [r["patch_id"] for r in own_rows] != [r["patch_id"] for r in rows]:
-                raise SystemExit(f"{dataset}: not the same {args.splits} patches as {args.dataset}")
         for seed in seeds:
+            own_rows, own_maps = rows, maps
+            if Path(dataset.format(seed=seed)) != args.dataset:  # {seed}: one dataset per seed (realism_tones.py)
+                own_rows, _, own_maps = held_out(Path(dataset.format(seed=seed)), args.splits.split(","))
+                if [r["patch_id"] for r in own_rows] != [r["patch_id"] for r in rows]:
+                    raise SystemExit(f"{dataset}: not the same {args.splits} patches as {args.dataset}")
             settings = card_settings(argparse.Namespace(seed=seed))
             settings.guidance = args.guidance
             synthetic, _ = generate(Path(model), own_rows, own_maps, settings)

@@ -9,7 +9,7 @@
 # over 5 classifier runs; scripts/realism_recipe_section.py parcels writes the section. Rule, fixed before measuring:
 # parcel boundaries qualify for the demo's maps only if their whole-tile C2ST is lower at every seed.
 set -euo pipefail
-source "$(dirname "$0")/realism_train_lib.sh"  # ROOT, WORK, DATASET, train, SCRATCH
+source "$(dirname "$0")/realism_train_lib.sh"  # ROOT, WORK, DATASET, train, SCRATCH, measure_five
 SEEDS=${SEEDS:-0 1 2}
 DEMO=$(dirname "$DATASET")
 PARCELS=$WORK/dataset-parcels
@@ -24,17 +24,8 @@ fi
 train scratch-ema-scaled 2500 "${SCRATCH[@]}" --ema --data-scaling std
 DATASET=$PARCELS train scratch-ema-scaled-parcels 2500 "${SCRATCH[@]}" --ema --data-scaling std
 for seed in $SEEDS; do
-    for arm in scaled5 parcels; do
-        [ -f "$WORK/measure-$arm-$seed/realism.json" ] && continue
-        echo "== measuring $arm, seed $seed"
-        if [ "$arm" = parcels ]; then
-            args=(--dataset "$PARCELS" --variant "$WORK/scratch-ema-scaled-parcels/model,20,,,maps with parcel boundaries")
-        else
-            args=(--variant "$WORK/scratch-ema-scaled/model,20,,,maps without parcel boundaries")
-        fi
-        "$ROOT/.venv-backend/bin/python" scripts/measure_realism.py --splits validation --guidance 1 --seed "$seed" \
-            --c2st-repeats 5 --out "$WORK/measure-$arm-$seed" "${args[@]}" >/dev/null
-    done
+    measure_five scaled5 "$seed" "$WORK/scratch-ema-scaled/model" "maps without parcel boundaries"
+    measure_five parcels "$seed" "$WORK/scratch-ema-scaled-parcels/model" "maps with parcel boundaries" "$PARCELS"
 done
 # Inside the fields (realism_fields.py's measure, on the demo maps' grass): the same two models, the same seeds
 [ -f "$WORK/fields-parcels/fields.json" ] || "$ROOT/.venv-backend/bin/python" scripts/realism_fields.py \

@@ -5,8 +5,8 @@ validation patches against the files of the recipe it changes (for the same seed
 scripts/realism_preset.sh), 'realism-shorter' (1,500 steps, scripts/realism_shorter.sh), 'realism-guidance' (map
 guidance 2 against 1 for the embedded teacher, scripts/realism_guidance.sh), 'realism-cosine' (the learning rate
 annealed, scripts/realism_cosine.sh), 'realism-minsnr' (min-SNR loss weighting, scripts/realism_minsnr.sh),
-'realism-scaling' (per-band data scaling, scripts/realism_scaling.sh) or 'realism-parcels' (maps with parcel
-boundaries, scripts/realism_parcels.sh).
+'realism-scaling' (per-band data scaling, scripts/realism_scaling.sh), 'realism-parcels' (maps with parcel
+boundaries, scripts/realism_parcels.sh) or 'realism-tones' (tone layouts with the map, scripts/realism_tones.sh).
 Every sentence is computed from the numbers; the adoption rule is the one each script states before measuring.
 
 Run in the backend venv:
@@ -18,6 +18,7 @@ Run in the backend venv:
   .venv-backend/bin/python scripts/realism_recipe_section.py minsnr WORK/measure-{scaled,minsnr-scaled}-*/realism.json
   .venv-backend/bin/python scripts/realism_recipe_section.py scaling WORK/measure-{guardmask,scaled}-*/realism.json
   .venv-backend/bin/python scripts/realism_recipe_section.py parcels WORK/measure-{scaled5,parcels}-*/realism.json
+  .venv-backend/bin/python scripts/realism_recipe_section.py tones WORK/measure-{scaled5,tones}-*/realism.json
 (the first changed run's spectra plot, real and that model, is copied to docs/realism_CHANGE_spectra.png).
 """
 
@@ -37,6 +38,7 @@ from realism_training_section import (  # noqa: E402
     c2st,
     merged_by_seed,
     rows,
+    seed_means,
     seeds_tail,
     two_run_verdict,
     write_section_over_seeds,
@@ -152,14 +154,70 @@ CHANGES = {
         "the validation patches, against the same real tiles). Why this run: inside the map's grass, real fields are "
         "even tones with sharp edges that the derived maps do not draw, and both models mottle them (section "
         "realism-fields)",
-        "verdict": ("the maps with parcel boundaries score", "the maps without", ("without", "with"),
-                    "Drawing the parcel boundaries"),
+        "verdict": (
+            "the maps with parcel boundaries score",
+            "the maps without",
+            ("without", "with"),
+            "Drawing the parcel boundaries",
+        ),
         "adopt": "parcel boundaries qualify for the demo's derived maps (adopting them means retraining the teacher, "
         "distilling the student again and drawing OpenStreetMap's parcel boundaries in their own colour instead of "
         "as hedges)",
         "keep": "the demo's maps stay without parcel boundaries; derive-maps --parcel-boundaries stays an option",
         "fields": "fields-parcels",
+        "fields_seen": "which the second model saw with the parcel boundaries added",
         "fields_picture": "realism_parcels_fields.png",
+    },
+    "tones": {
+        "section": "realism-tones",
+        "after": "realism-parcels",
+        "title": "## Realism: a tone layout given with the map",
+        "before": "maps without parcel boundaries",  # the run's name in make bench-realism-parcels' measurements
+        "shown": {"before": "maps alone"},
+        "label": "maps with tone layouts",
+        "plot": "tones",
+        "sampling": "20 steps, guidance 1; C2ST the mean of 5 classifier runs",
+        "rows": f"{EMBEDDED} on the derived maps alone (the same files as section realism-parcels' first row), and "
+        "the same recipe, steps, batch size and seed given a tone layout with each map: 4 more input channels, one "
+        "even tone per segment (prepare/tone_layout.py). Training patches: their own real image cut into segments "
+        "(Felzenszwalb's graph segmentation, never across a map-class border; about one field each), each its mean "
+        "tone. Validation patches: drawn at random from the training patches only, a generation without imagery "
+        "would draw them: each map region cut into Voronoi cells as many as the training segments of its class "
+        "give for its area, each cell the tone of a training segment of its class, from one of the 5 training "
+        "patches of most similar map; a new layout per seed (layout seed = generation seed). Why this run: the "
+        "models mottle the fields and drawing the field edges into the map did not help (section realism-parcels); "
+        "here the choice of one tone per field is made outside the network",
+        "verdict": (
+            "the tone layouts score",
+            "the maps alone",
+            ("maps alone", "with tone layouts"),
+            "The tone layouts",
+        ),
+        "adopt": "tone layouts qualify for generate (adopting them means a tone bank in the model folder, layouts "
+        "drawn across the whole mosaic, and the teacher and student trained again)",
+        "keep": "generate stays with maps alone; the tone-layout training stays an experiment (train-model takes a "
+        "dataset whose rows carry tone_image, generate refuses such a model)",
+        "fields": "fields-tones",
+        "fields_seen": "which the second model saw with its tone layout of seed 0 (the layouts are pictured below)",
+        "fields_picture": "realism_tones_fields.png",
+        "layouts": "realism_tones_layouts.png",
+        "extras": {
+            "oracle": {
+                "label": "tone layouts of the real images",
+                "sentence": "A diagnosis, not a generation: the same model given the layouts read off the real "
+                "validation images themselves (an oracle: it sees the held-out images, so its tiles share their "
+                "fields' shapes and tones; it says how far the model would get if its layouts were right)",
+            },
+            "cascade": {
+                "label": "tone layouts of the first model's images",
+                "sentence": "Two stages, nothing of a held-out image (added after the two rows above were measured, "
+                "its rule stated before it was): the model on maps alone generates each validation map (noise seed "
+                "1000 + the seed), its image is segmented as a real training patch is, and the tone model paints "
+                "that layout",
+                "adopt": "the two stages qualify for generate",
+                "keep": "generate stays with one stage on maps alone",
+            },
+        },
     },
     "scaling": {
         "section": "realism-scaling",
@@ -190,6 +248,7 @@ def rule(runs: list[tuple[int, dict]], change: dict) -> str:
 def body(kind: str, measured: list[Path]) -> str:
     change = CHANGES[kind]
     labels = {"before": change.get("before", "guarded split EMA"), "after": change["label"]}
+    labels |= {role: extra["label"] for role, extra in change.get("extras", {}).items()}
     merged = merged_by_seed(measured)
     runs = sorted((seed, rows(summary, labels)) for seed, summary in merged.items())
     first = merged[runs[0][0]]
@@ -210,8 +269,11 @@ def body(kind: str, measured: list[Path]) -> str:
             "noise and classifier, not over training runs.",
             "",
             *seeds_tail(
-                two_run_verdict(runs, *change["verdict"]) + rule(runs, change) + fields(change, measured),
-                seed_table(runs, bands, labels),
+                two_run_verdict(runs, *change["verdict"])
+                + rule(runs, change)
+                + extras(runs, change)
+                + fields(change, measured),
+                seed_table(runs, bands, labels | change.get("shown", {})),
                 runs[0][0],
                 first,
                 bands,
@@ -219,8 +281,30 @@ def body(kind: str, measured: list[Path]) -> str:
                 f"radially averaged power spectra, real and the {change['label']} model",
             ),
             *town(change),
+            *layouts(change),
         ]
     )
+
+
+def extras(runs: list[tuple[int, dict]], change: dict) -> str:
+    """Sentences on the further rows of an ablation (``extras``: the same model given other inputs), each against
+    the maps alone, with its own adoption rule where it has one (``adopt``/``keep``)."""
+    text = ""
+    means = seed_means(runs, ("before", *change.get("extras", {})))
+    for role, extra in change.get("extras", {}).items():
+        per_seed = " / ".join(f"{c2st(f[role]):.1f}" for _, f in runs)
+        detail = " / ".join(f"{100 * f[role]['c2st_detail']['accuracy']:.1f}" for _, f in runs)
+        lower = sum(c2st(f[role]) < c2st(f["before"]) for _, f in runs)
+        text += (
+            f" {extra['sentence']}: C2ST {per_seed} % (mean {means[role]['c2st']:.1f} % against"
+            f" {means['before']['c2st']:.1f} % for the maps alone; lower at {lower} of {len(runs)} seeds), on detail"
+            f" {detail} %, mean gradient ratio of the visible bands {means[role]['grad']:.2f}, of B08"
+            f" {means[role]['nir']:.2f}."
+        )
+        if "adopt" in extra:
+            outcome = extra["adopt" if lower == len(runs) else "keep"]
+            text += f" By its rule (lower whole-tile C2ST at every seed), {outcome}."
+    return text
 
 
 def fields(change: dict, measured: list[Path]) -> str:
@@ -243,8 +327,7 @@ def fields(change: dict, measured: list[Path]) -> str:
         f" Inside the fields (section realism-fields' measure, on the demo maps' grass, the same seeds): the tail of"
         f" the gradient (99th percentile / median; {' / '.join(bands)}) is real {real}; {rows} (means over the seeds)."
         "\n\nSeed 0, the three validation patches with the most field interior (the picture of section realism-fields"
-        " for these two models; the map column is the demo's map, which the second model saw with the parcel"
-        " boundaries added):\n\n"
+        f" for these two models; the map column is the demo's map, {change['fields_seen']}):\n\n"
         f"![map, real and both models with their B08 gradient]({change['fields_picture']})"
     )
 
@@ -259,6 +342,20 @@ def town(change: dict) -> list[str]:
         "true colour, one fixed stretch): map, real Sentinel-2, then each model.",
         "",
         f"![validation patches at full resolution: map, real, both models]({change['town']})",
+    ]
+
+
+def layouts(change: dict) -> list[str]:
+    """The picture of the tone layouts the ablation's script writes (realism_tones.py --picture), if any."""
+    if "layouts" not in change:
+        return []
+    return [
+        "",
+        "The layouts (one 10 m pixel = 3 x 3 screen pixels, true colour): map, real Sentinel-2, layout; the first four "
+        "rows are training patches (layout read off the real image), the last four validation patches at layout "
+        "seed 0 (drawn at random from training segments; the real image beside it was not used).",
+        "",
+        f"![map, real image and tone layout: training patches, then validation patches]({change['layouts']})",
     ]
 
 

@@ -36,3 +36,14 @@ embedded_run() {
     train scratch-ema-scaled 2500 "${SCRATCH[@]}" --ema --data-scaling std
     measure_seeds scaled "$WORK/scratch-ema-scaled/model" "guarded split EMA band scaling"
 }
+# `measure_five NAME SEED MODEL LABEL [DATASET]`: one validation measurement with C2ST averaged over 5 classifier runs
+# in $WORK/measure-NAME-SEED (kept when there), guidance 1, the row named LABEL, the maps (and tone layouts) of
+# DATASET (default the demo dataset)
+measure_five() {
+    local name=$1 seed=$2 model=$3 label=$4 data=()
+    [ -n "${5:-}" ] && data=(--dataset "$5")
+    [ -f "$WORK/measure-$name-$seed/realism.json" ] && return
+    echo "== measuring $name, seed $seed"
+    "$ROOT/.venv-backend/bin/python" scripts/measure_realism.py --splits validation --guidance 1 --seed "$seed" \
+        --c2st-repeats 5 --out "$WORK/measure-$name-$seed" "${data[@]}" --variant "$model,20,,,$label" >/dev/null
+}

@@ -94,6 +94,11 @@ def generate(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
     card = model.card
     if card["bands"] != card["radiometry"]["bands"]:
         raise UserError(f"MODEL: its bands {card['bands']} differ from its radiometry {card['radiometry']['bands']}")
+    if int(card.get("map_channels") or 3) != 3:
+        raise UserError(
+            f"MODEL: {params['model']} was trained on maps with tone layouts (make bench-realism-tones, an "
+            "experiment); generate takes models trained on maps alone"
+        )
     if params["compile"]:
         target = model.denoiser()
         target.forward = torch.compile(target.forward)

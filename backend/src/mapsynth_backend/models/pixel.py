@@ -96,8 +96,9 @@ class PixelModel:
         levels = len(PIXEL_PRESETS[preset]["block_out_channels"])
         if size % 2 ** (levels - 1):
             raise UserError(f"patch size {size} must be a multiple of {2 ** (levels - 1)} for preset {preset}")
+        map_channels = int(card.get("map_channels") or 3)  # more than 3: a tone layout's too (tone_layout.py)
         unet = UNet2DModel(
-            sample_size=size, in_channels=len(bands) + 3, out_channels=len(bands), **PIXEL_PRESETS[preset]
+            sample_size=size, in_channels=len(bands) + map_channels, out_channels=len(bands), **PIXEL_PRESETS[preset]
         )
         if base_model:
             start = Path(base_model) / "unet"
@@ -120,7 +121,7 @@ class PixelModel:
                 "family": cls.family,
                 "preset": preset,
                 "bands": bands,
-                "map_channels": 3,
+                "map_channels": map_channels,
                 "train_scheduler": TRAIN_SCHEDULER,
             },
         )

@@ -109,6 +109,10 @@ def train(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
         **sources,
         "crs": splits["train"][0].get("crs"),
     }
+    if first["map"].shape[0] > 3:  # the dataset's rows carry tone layouts (prepare/tone_layout.py; an experiment)
+        if params["family"] != "pixel" or params["distill_from"]:
+            raise UserError(f"DATASET: {dataset_dir} has tone layouts, which only a pixel model trains on")
+        card["map_channels"] = int(first["map"].shape[0])
     if params["map_dropout"]:
         if not family.supports_map_dropout:
             raise UserError(f"MAP_DROPOUT: the {family.family} family trains no map-free branch; leave it at 0")

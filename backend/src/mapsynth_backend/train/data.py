@@ -52,6 +52,10 @@ def load_pair(row: dict, family: str, clip: ClipRange) -> dict[str, Any]:
         return image[None] if image.ndim == 2 else image[:, :, ::-1].transpose(2, 0, 1)
 
     item = {"map": map_to_model(png("conditioning_image")), "text": row.get("text", "")}
+    if row.get("tone_image"):  # a tone layout's channels after the map's (prepare/tone_layout.py; an experiment)
+        import torch
+
+        item["map"] = torch.cat([item["map"], map_to_model(png("tone_image"))])
     return {**item, **family_class(family).training_item(row, png, clip)}
 
 

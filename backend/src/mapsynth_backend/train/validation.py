@@ -34,7 +34,7 @@ def validation_grid(model, rows: list[dict], clip: ClipRange, steps: int, path: 
     for row, item, fake in zip(rows, items, generated, strict=True):
         with rasterio.open(Path(row["root"]) / row["multispectral"]) as src:
             real = decode_reflectance(src.read())
-        map_rgb = ((item["map"].numpy() + 1) * 127.5).round().astype(np.uint8).transpose(1, 2, 0)
+        map_rgb = ((item["map"][:3].numpy() + 1) * 127.5).round().astype(np.uint8).transpose(1, 2, 0)
         tiles.append(
             np.concatenate(
                 [

@@ -1,0 +1,272 @@
+"""Datasets with tone layouts for make bench-realism-tones (backend prepare/tone_layout.py): the demo dataset's
+pairs, each with a tone_image beside its map. Training patches get the layout read off their own real image (the
+model learns to paint a given tone as one even field with sharp edges); held-out patches get random layouts drawn
+from the training patches' segments only (a random partition of every map region and tones of training segments
+of the same class), as a generation without real imagery would, so nothing of a held-out real image reaches the
+model. One dataset per layout seed: OUT/seed-S; seed-S for S > first links the first's training folder.
+
+Run in the backend venv:
+  .venv-backend/bin/python scripts/realism_tones.py --out WORK/dataset-tones --seeds 0,1,2 [--picture PNG] \
+      [--calibrated] [--oracle] [--cascade MODEL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+DATASET = ROOT / ".mapsynth-demo-training" / "dataset"
+FOLDERS = ("conditioning", "images", "nir", "multispectral")
+
+
+def patch(root: Path, row: dict, clip: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Clip-scaled real reflectance (bands, H, W; NaN = nodata) and the map (3, H, W) uint8 of one row."""
+    import cv2
+    import rasterio
+
+    from mapsynth_backend.radiometry import decode_reflectance
+
+    with rasterio.open(root / row["multispectral"]) as src:
+        real = decode_reflectance(src.read())
+    low, high = clip
+    unit = (real - low[:, None, None]) / (high - low)[:, None, None]
+    map_rgb = cv2.imread(str(root / row["conditioning_image"]), cv2.IMREAD_UNCHANGED)[:, :, ::-1].transpose(2, 0, 1)
+    return unit, map_rgb
+
+
+def split_folder(source: Path, target: Path, rows: list[dict], layouts: dict[str, np.ndarray]) -> None:
+    """target/: links to source's image folders, tones/ and metadata.jsonl with each row's tone_image."""
+    from mapsynth_backend.prepare.tone_layout import write_png
+
+    target.mkdir(parents=True, exist_ok=True)
+    for name in FOLDERS:
+        link = target / name
+        if not link.exists():
+            link.symlink_to((source / name).resolve(), target_is_directory=True)
+    lines = []
+    for row in rows:
+        name = f"tones/{row['patch_id']}.png"
+        (target / "tones").mkdir(exist_ok=True)
+        write_png(target / name, layouts[row["patch_id"]])
+        lines.append(json.dumps({k: v for k, v in row.items() if k != "root"} | {"tone_image": name}))
+    (target / "metadata.jsonl").write_text("\n".join(lines) + "\n")
+
+
+def oracle(dataset: Path, out: Path) -> Path:
+    """OUT/oracle: the held-out patches with the layouts read off their own real image, a diagnosis only (how far
+    would the model get with the right layout?); it uses the held-out images, so it is no generation."""
+    from mapsynth_backend.prepare.tone_layout import real_layout
+    from mapsynth_backend.train.data import read_dataset
+
+    target = out / "oracle"
+    if (target / "radiometry.json").exists():
+        return target
+    splits, radiometry, _ = read_dataset(dataset)
+    bands = radiometry["bands"]
+    clip = (np.array([radiometry["clip"][b][0] for b in bands]), np.array([radiometry["clip"][b][1] for b in bands]))
+    target.mkdir(parents=True, exist_ok=True)
+    train = next(p for p in sorted(out.glob("seed-*")) if not (p / "train").is_symlink()) / "train"
+    (target / "train").symlink_to(train.resolve(), target_is_directory=True)
+    for split in ("validation", "test"):
+        layouts = {}
+        for row in splits[split]:
+            unit, map_rgb = patch(Path(row["root"]), row, clip)
+            layouts[row["patch_id"]] = real_layout(unit, map_rgb)
+        split_folder(dataset / split, target / split, splits[split], layouts)
+    shutil.copy(dataset / "radiometry.json", target / "radiometry.json")
+    return target
+
+
+CASCADE_SEED = 1000  # the first model's noise seed is the layout seed + this, so the two stages draw other noise
+
+
+def cascade(dataset: Path, out: Path, model: Path, seed: int) -> Path:
+    """OUT/cascade-SEED: the validation patches with layouts read off MODEL's generation of their maps (a model on
+    maps alone, noise seed SEED + CASCADE_SEED, guidance 1), segmented like a real patch: a two-stage generation in
+    which the first model chooses the tones and the second paints them as fields. Nothing of a held-out image."""
+    import argparse
+
+    from measure_realism import card_settings, generate, held_out
+
+    from mapsynth_backend.prepare.tone_layout import real_layout
+    from mapsynth_backend.train.data import read_dataset
+
+    target = out / f"cascade-{seed}"
+    if (target / "radiometry.json").exists():
+        return target
+    splits, radiometry, _ = read_dataset(dataset)
+    bands = radiometry["bands"]
+    low, high = (np.array([radiometry["clip"][b][i] for b in bands]) for i in (0, 1))
+    rows, real, maps = held_out(dataset, ["validation"])
+    settings = card_settings(argparse.Namespace(seed=seed + CASCADE_SEED))
+    settings.guidance = 1.0
+    synthetic, _ = generate(model, rows, maps, settings)
+    unit = (synthetic - low[None, :, None, None]) / (high - low)[None, :, None, None]
+    layouts = {row["patch_id"]: real_layout(u, m) for row, u, m in zip(rows, unit, maps, strict=True)}
+    target.mkdir(parents=True, exist_ok=True)
+    train = next(p for p in sorted(out.glob("seed-*")) if not (p / "train").is_symlink()) / "train"
+    (target / "train").symlink_to(train.resolve(), target_is_directory=True)
+    split_folder(dataset / "validation", target / "validation", splits["validation"], layouts)
+    shutil.copy(dataset / "radiometry.json", target / "radiometry.json")
+    return target
+
+
+# Layout draws (prepare/tone_layout.py ToneBank): folder prefix -> the bank's settings. 'seed': plain, every cell an
+# independent draw (measured first); 'calibrated': the defaults, set on the training patches alone
+DRAWS = {"seed": {"contrast": 1.0, "cells": 1.0, "matched": False}, "calibrated": {}}
+
+
+def build(dataset: Path, out: Path, seeds: list[int], draws: tuple[str, ...] = ("seed",)) -> dict[str, Path]:
+    """OUT/seed-S (and OUT/calibrated-S): the first holds the training split with real layouts, the others link it."""
+    from mapsynth_backend.prepare.tone_layout import ToneBank, real_layout
+    from mapsynth_backend.train.data import read_dataset
+
+    splits, radiometry, _ = read_dataset(dataset)
+    bands = radiometry["bands"]
+    clip = (np.array([radiometry["clip"][b][0] for b in bands]), np.array([radiometry["clip"][b][1] for b in bands]))
+    bank, real_layouts = ToneBank(), {}
+    for row in splits["train"]:
+        unit, map_rgb = patch(Path(row["root"]), row, clip)
+        bank.add(unit, map_rgb)
+        real_layouts[row["patch_id"]] = real_layout(unit, map_rgb)
+    folders = {}
+    train = out / f"seed-{seeds[0]}" / "train"
+    for draw in ("seed", *(d for d in draws if d != "seed")):
+        drawn = ToneBank(bank.donors, **DRAWS[draw])
+        for seed in seeds:
+            target = out / f"{draw}-{seed}"
+            folders[target.name] = target
+            if (target / "radiometry.json").exists():
+                continue
+            target.mkdir(parents=True, exist_ok=True)
+            if target / "train" == train:
+                split_folder(dataset / "train", train, splits["train"], real_layouts)
+            else:
+                (target / "train").symlink_to(train.resolve(), target_is_directory=True)
+            for split in ("validation", "test"):
+                rng = np.random.default_rng([seed, 7919])
+                layouts = {}
+                for row in splits[split]:
+                    _, map_rgb = patch(Path(row["root"]), row, clip)
+                    layouts[row["patch_id"]] = drawn.layout(map_rgb, rng)
+                split_folder(dataset / split, target / split, splits[split], layouts)
+            for name in ("mapsynth_output.json", "dataset_card.json"):
+                if (dataset / name).exists():
+                    shutil.copy(dataset / name, target / name)
+            shutil.copy(dataset / "radiometry.json", target / "radiometry.json")  # last: marks the folder complete
+    return folders
+
+
+def picture(folders: list[Path], path: Path, count: int = 4) -> None:
+    """Training rows, then validation rows: map | real true colour | the tone layout of each folder (training rows:
+    their real layout, the same in every folder; validation rows: each folder's draw)."""
+    import cv2
+
+    from mapsynth_backend.train.data import read_dataset
+
+    datasets = [read_dataset(folder) for folder in folders]
+    bands = datasets[0][1]["bands"]
+    clip = tuple(np.array([datasets[0][1]["clip"][b][i] for b in bands]) for i in (0, 1))
+    rgb = [bands.index(b) for b in ("B04", "B03", "B02")]
+
+    def view(values: np.ndarray) -> np.ndarray:
+        return np.clip(np.nan_to_num(values) * 255, 0, 255).astype(np.uint8)
+
+    lines = []
+    for split in ("train", "validation"):
+        picked = range(0, len(datasets[0][0][split]), max(1, len(datasets[0][0][split]) // count))
+        for index in list(picked)[:count]:
+            row = datasets[0][0][split][index]
+            unit, map_rgb = patch(Path(row["root"]), row, clip)
+            cells = [map_rgb.transpose(1, 2, 0), view(unit[rgb].transpose(1, 2, 0))]
+            for splits, _, _ in datasets:
+                other = splits[split][index]
+                tone = cv2.imread(str(Path(other["root"]) / other["tone_image"]), cv2.IMREAD_UNCHANGED)[:, :, ::-1]
+                cells.append(np.ascontiguousarray(tone[:, :, rgb]))
+            lines.append(np.concatenate(cells, axis=1))
+    image = np.concatenate(lines, axis=0).repeat(3, axis=0).repeat(3, axis=1)
+    cv2.imwrite(str(path), image[:, :, ::-1])
+
+
+def calibration(dataset: Path) -> dict[str, dict]:
+    """How the layout draws compare with real layouts on the training patches alone (how ToneBank's calibrated
+    settings were set): a bank of the first half of the training patches draws layouts for the maps of the second
+    half, compared with the second half's real layouts: the mean tone step between neighbouring segments of one map
+    class (per band), the share of pixels at such a step, and the spread of tones in a patch (per band)."""
+    from mapsynth_backend.prepare.tone_layout import ToneBank, map_codes, real_layout
+    from mapsynth_backend.train.data import read_dataset
+
+    splits, radiometry, _ = read_dataset(dataset)
+    bands = radiometry["bands"]
+    clip = tuple(np.array([radiometry["clip"][b][i] for b in bands]) for i in (0, 1))
+    rows = splits["train"]
+    bank = ToneBank()
+    for row in rows[: len(rows) // 2]:
+        bank.add(*patch(Path(row["root"]), row, clip))
+    held = [patch(Path(row["root"]), row, clip) for row in rows[len(rows) // 2 :]]
+
+    def stats(layouts: list[np.ndarray]) -> dict:
+        steps, edges, spread = [], [], []
+        for layout, (_, map_rgb) in zip(layouts, held, strict=True):
+            codes = map_codes(map_rgb)
+            step = np.abs(np.diff(layout, axis=2))
+            edge = (step.sum(axis=0) > 1e-6) & (codes[:, 1:] == codes[:, :-1])
+            steps.append(step[:, edge].mean(axis=1) if edge.any() else np.zeros(len(bands)))
+            edges.append(edge.mean())
+            spread.append(layout.reshape(len(bands), -1).std(axis=1))
+        return {
+            "step": np.mean(steps, axis=0).round(3).tolist(),
+            "pixels_at_a_step": round(float(np.mean(edges)), 3),
+            "spread": np.mean(spread, axis=0).round(3).tolist(),
+        }
+
+    out = {"real": stats([real_layout(unit, map_rgb) for unit, map_rgb in held])}
+    for draw, settings in DRAWS.items():
+        drawn, rng = ToneBank(bank.donors, **settings), np.random.default_rng(0)
+        out["plain" if draw == "seed" else draw] = stats([drawn.layout(map_rgb, rng) for _, map_rgb in held])
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dataset", type=Path, default=DATASET)
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--seeds", default="0,1,2", help="layout seeds of the held-out patches")
+    parser.add_argument(
+        "--picture", type=Path, help="PNG: training rows (real layouts), then validation rows (each draw, first seed)"
+    )
+    parser.add_argument("--calibrated", action="store_true", help="also OUT/calibrated-S: the calibrated draws")
+    parser.add_argument("--oracle", action="store_true", help="also OUT/oracle: held-out layouts from the real images")
+    parser.add_argument(
+        "--cascade", type=Path, help="a model on maps alone: also OUT/cascade-S, validation layouts from its images"
+    )
+    parser.add_argument(
+        "--calibration", action="store_true", help="print how the draws compare with real layouts (training only)"
+    )
+    args = parser.parse_args()
+    if args.calibration:
+        print(json.dumps(calibration(args.dataset)))
+        return
+    if not args.out:
+        parser.error("--out is required (unless --calibration)")
+    draws = ("seed", "calibrated") if args.calibrated else ("seed",)
+    folders = build(args.dataset, args.out, [int(s) for s in args.seeds.split(",")], draws)
+    if args.oracle:
+        folders["oracle"] = oracle(args.dataset, args.out)
+    for seed in [int(s) for s in args.seeds.split(",")] if args.cascade else []:
+        folders[f"cascade-{seed}"] = cascade(args.dataset, args.out, args.cascade, seed)
+    if args.picture:
+        first = args.seeds.split(",")[0]
+        picture([folders[f"{draw}-{first}"] for draw in draws], args.picture)
+    print(json.dumps({str(seed): str(folder) for seed, folder in folders.items()}))
+
+
+if __name__ == "__main__":
+    main()
