@@ -22,7 +22,7 @@ import numpy as np
 from scipy import ndimage
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_doc import ROOT, header, publish, write_section  # noqa: E402
+from bench_doc import ROOT, compact_png, header, publish, write_section  # noqa: E402
 from measure_realism import DATASET, DEFAULT_MODELS, card_settings, generate, held_out  # noqa: E402
 
 from mapsynth_backend.evaluate.spectra import class_masks  # noqa: E402
@@ -149,6 +149,7 @@ def picture(path: Path, maps: np.ndarray, images: dict[str, np.ndarray], grass: 
     figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
+    compact_png(path)
 
 
 def body(summary: dict) -> str:

@@ -168,6 +168,7 @@ def picture(folders: list[Path], path: Path, count: int = 4) -> None:
     """Training rows, then validation rows: map | real true colour | the tone layout of each folder (training rows:
     their real layout, the same in every folder; validation rows: each folder's draw)."""
     import cv2
+    from bench_doc import compact_png
 
     from mapsynth_backend.train.data import read_dataset
 
@@ -193,6 +194,7 @@ def picture(folders: list[Path], path: Path, count: int = 4) -> None:
             lines.append(np.concatenate(cells, axis=1))
     image = np.concatenate(lines, axis=0).repeat(3, axis=0).repeat(3, axis=1)
     cv2.imwrite(str(path), image[:, :, ::-1])
+    compact_png(path)
 
 
 def calibration(dataset: Path) -> dict[str, dict]:
