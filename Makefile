@@ -56,7 +56,7 @@ help:
 	@echo "make bench-realism-cues   which views of the tiles (texture, colour, bands) the realism classifier tells apart (about 6 min)"
 	@echo "make bench-realism-fields inside the fields: even tones with sharp edges (real) or mottled (the models)? (about 5 min)"
 	@echo "make bench-realism-parcels the teacher trained on maps that draw field edges (derive-maps --parcel-boundaries; about 50 min)"
-	@echo "make bench-realism-tones   the teacher given tone layouts (which pixels form one field, its tone) with the map (about 45 min)"
+	@echo "make bench-realism-tones   the teacher given tone layouts (which pixels form one field, its tone) with the map (about 75 min)"
 	@echo "make bench-area   how the chain's time and memory grow with the area (10, 40, 160 km²; about an hour)"
 	@echo "make bench-water   the demo's water: generated NDVI by distance from the shore vs the training water"
 	@echo "make bench-pix2pix   pix2pix baseline vs the diffusion models, realism on the test patches (trains pix2pix first)"

@@ -9,7 +9,7 @@
 # over 5 classifier runs; scripts/realism_recipe_section.py parcels writes the section. Rule, fixed before measuring:
 # parcel boundaries qualify for the demo's maps only if their whole-tile C2ST is lower at every seed.
 set -euo pipefail
-source "$(dirname "$0")/realism_train_lib.sh"  # ROOT, WORK, DATASET, train, SCRATCH, measure_five
+source "$(dirname "$0")/realism_train_lib.sh"  # ROOT, WORK, DATASET, train, SCRATCH, measure_five, fields_pair
 SEEDS=${SEEDS:-0 1 2}
 DEMO=$(dirname "$DATASET")
 PARCELS=$WORK/dataset-parcels
@@ -28,8 +28,5 @@ for seed in $SEEDS; do
     measure_five parcels "$seed" "$WORK/scratch-ema-scaled-parcels/model" "maps with parcel boundaries" "$PARCELS"
 done
 # Inside the fields (realism_fields.py's measure, on the demo maps' grass): the same two models, the same seeds
-[ -f "$WORK/fields-parcels/fields.json" ] || "$ROOT/.venv-backend/bin/python" scripts/realism_fields.py \
-    --seeds "$(echo $SEEDS | tr ' ' ,)" --guidance 1 --out "$WORK/fields-parcels" \
-    --picture "$ROOT/docs/realism_parcels_fields.png" \
-    --variant "$WORK/scratch-ema-scaled/model,$DATASET,maps without parcel boundaries" \
-    --variant "$WORK/scratch-ema-scaled-parcels/model,$PARCELS,maps with parcel boundaries" >/dev/null
+fields_pair parcels "maps without parcel boundaries" "$WORK/scratch-ema-scaled-parcels/model" "$PARCELS" \
+    "maps with parcel boundaries"

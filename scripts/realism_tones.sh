@@ -10,7 +10,7 @@
 # with C2ST averaged over 5 classifier runs; scripts/realism_recipe_section.py tones writes the section. Rule, fixed
 # before measuring: tone layouts go on (into generate) only if their whole-tile C2ST is lower at every seed.
 set -euo pipefail
-source "$(dirname "$0")/realism_train_lib.sh"  # ROOT, WORK, DATASET, train, SCRATCH, measure_five
+source "$(dirname "$0")/realism_train_lib.sh"  # ROOT, WORK, DATASET, train, SCRATCH, measure_five, fields_pair
 SEEDS=${SEEDS:-0 1 2}
 TONES=$WORK/dataset-tones
 FIRST=${SEEDS%% *}
@@ -24,11 +24,7 @@ for seed in $SEEDS; do
     measure_five tones "$seed" "$MODEL" "maps with tone layouts" "$TONES/seed-$seed"
 done
 # Inside the fields (realism_fields.py's measure, on the demo maps' grass): the same two models, the same seeds
-[ -f "$WORK/fields-tones/fields.json" ] || "$ROOT/.venv-backend/bin/python" scripts/realism_fields.py \
-    --seeds "$(echo $SEEDS | tr ' ' ,)" --guidance 1 --out "$WORK/fields-tones" \
-    --picture "$ROOT/docs/realism_tones_fields.png" \
-    --variant "$WORK/scratch-ema-scaled/model,$DATASET,maps alone" \
-    --variant "$MODEL,$TONES/seed-{seed},maps with tone layouts" >/dev/null
+fields_pair tones "maps alone" "$MODEL" "$TONES/seed-{seed}" "maps with tone layouts"
 # Diagnosis, not a generation: the same model given the layouts read off the real validation images (it uses the
 # held-out images): how far would the model get if its layouts were right?
 for seed in $SEEDS; do

@@ -47,3 +47,13 @@ measure_five() {
     "$ROOT/.venv-backend/bin/python" scripts/measure_realism.py --splits validation --guidance 1 --seed "$seed" \
         --c2st-repeats 5 --out "$WORK/measure-$name-$seed" "${data[@]}" --variant "$model,20,,,$label" >/dev/null
 }
+# `fields_pair NAME BASELINE_LABEL MODEL DATASET LABEL`: realism_fields.py's measure inside the demo maps' grass at
+# $SEEDS for the embedded teacher's run (row BASELINE_LABEL) and MODEL on DATASET's maps ({seed}: one per seed), in
+# $WORK/fields-NAME (kept when there), the picture docs/realism_NAME_fields.png
+fields_pair() {
+    local name=$1 baseline=$2 model=$3 data=$4 label=$5
+    [ -f "$WORK/fields-$name/fields.json" ] && return
+    "$ROOT/.venv-backend/bin/python" scripts/realism_fields.py --seeds "$(echo ${SEEDS:-0 1 2} | tr ' ' ,)" \
+        --guidance 1 --out "$WORK/fields-$name" --picture "$ROOT/docs/realism_${name}_fields.png" \
+        --variant "$WORK/scratch-ema-scaled/model,$DATASET,$baseline" --variant "$model,$data,$label" >/dev/null
+}
