@@ -120,12 +120,11 @@ def held_out(dataset: Path, splits: list[str]) -> tuple[list[dict], np.ndarray, 
 
 def tone_layout(row: dict) -> np.ndarray:
     """The row's tone layout (bands, H, W) uint8, as train/data.py's load_pair reads it."""
-    import cv2
+    from mapsynth_backend.prepare.tone_layout import read_png
 
     if not row.get("tone_image"):
         raise SystemExit(f"{row['patch_id']}: the model takes tone layouts; --dataset has none (realism_tones.py)")
-    image = cv2.imread(str(Path(row["root"]) / row["tone_image"]), cv2.IMREAD_UNCHANGED)
-    return image[:, :, ::-1].transpose(2, 0, 1)
+    return read_png(Path(row["root"]) / row["tone_image"])
 
 
 def generate(

@@ -290,8 +290,7 @@ def body(kind: str, measured: list[Path]) -> str:
                 f"realism_{kind}_spectra.png",
                 f"radially averaged power spectra, real and the {change['label']} model",
             ),
-            *town(change),
-            *layouts(change),
+            *pictures(change),
         ]
     )
 
@@ -342,32 +341,31 @@ def fields(change: dict, measured: list[Path]) -> str:
     )
 
 
-def town(change: dict) -> list[str]:
-    """The full-resolution picture the ablation's script writes (the most built-up validation patches), if any."""
-    if "town" not in change:
-        return []
-    return [
-        "",
+# The pictures an ablation's script may write besides the spectra: change key -> (caption, alt text)
+PICTURES = {
+    "town": (
         "The three most built-up validation patches at full resolution (seed 0; one 10 m pixel = 4 x 4 screen pixels, "
         "true colour, one fixed stretch): map, real Sentinel-2, then each model.",
-        "",
-        f"![validation patches at full resolution: map, real, both models]({change['town']})",
-    ]
-
-
-def layouts(change: dict) -> list[str]:
-    """The picture of the tone layouts the ablation's script writes (realism_tones.py --picture), if any."""
-    if "layouts" not in change:
-        return []
-    return [
-        "",
+        "validation patches at full resolution: map, real, both models",
+    ),
+    "layouts": (
         "The layouts (one 10 m pixel = 3 x 3 screen pixels, true colour): map, real Sentinel-2, then the plain draw "
         "and the calibrated draw; the first four rows are training patches (both columns: the layout read off the "
         "real image), the last four validation patches at layout seed 0 (drawn from training segments; the real "
         "image beside them was not used).",
-        "",
-        f"![map, real image and tone layout: training patches, then validation patches]({change['layouts']})",
-    ]
+        "map, real image and tone layout: training patches, then validation patches",
+    ),
+}
+
+
+def pictures(change: dict) -> list[str]:
+    """The captioned pictures of PICTURES that the change names (realism_scaling.sh's town, realism_tones.py's
+    layouts)."""
+    lines = []
+    for key, (caption, alt) in PICTURES.items():
+        if key in change:
+            lines += ["", caption, "", f"![{alt}]({change[key]})"]
+    return lines
 
 
 def main() -> None:

@@ -20,13 +20,28 @@ from pathlib import Path
 
 import numpy as np
 
+from mapsynth_backend.radiometry import ClipRange
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 DATASET = ROOT / ".mapsynth-demo-training" / "dataset"
 FOLDERS = ("conditioning", "images", "nir", "multispectral")
 
 
-def patch(root: Path, row: dict, clip: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+def clip_of(radiometry: dict) -> ClipRange:
+    """The dataset's clip range in its band order (generate's clip_range of a card with this radiometry)."""
+    from mapsynth_backend.generate.sampling import clip_range
+
+    return clip_range({"radiometry": radiometry, "bands": radiometry["bands"]})
+
+
+def unit_of(reflectance: np.ndarray, clip: ClipRange) -> np.ndarray:
+    """Reflectance (..., bands, H, W) scaled by the clip range, not clipped (a segment's mean sees the true values)."""
+    low, high = (np.asarray(v, np.float64)[:, None, None] for v in (clip.low, clip.high))
+    return (reflectance - low) / (high - low)
+
+
+def patch(root: Path, row: dict, clip: ClipRange) -> tuple[np.ndarray, np.ndarray]:
     """Clip-scaled real reflectance (bands, H, W; NaN = nodata) and the map (3, H, W) uint8 of one row."""
     import cv2
     import rasterio
@@ -35,10 +50,8 @@ def patch(root: Path, row: dict, clip: tuple[np.ndarray, np.ndarray]) -> tuple[n
 
     with rasterio.open(root / row["multispectral"]) as src:
         real = decode_reflectance(src.read())
-    low, high = clip
-    unit = (real - low[:, None, None]) / (high - low)[:, None, None]
     map_rgb = cv2.imread(str(root / row["conditioning_image"]), cv2.IMREAD_UNCHANGED)[:, :, ::-1].transpose(2, 0, 1)
-    return unit, map_rgb
+    return unit_of(real, clip), map_rgb
 
 
 def split_folder(source: Path, target: Path, rows: list[dict], layouts: dict[str, np.ndarray]) -> None:
@@ -59,6 +72,33 @@ def split_folder(source: Path, target: Path, rows: list[dict], layouts: dict[str
     (target / "metadata.jsonl").write_text("\n".join(lines) + "\n")
 
 
+def layout_dataset(dataset: Path, target: Path, train: Path, layouts: dict[str, dict[str, np.ndarray]]) -> Path:
+    """TARGET: a dataset of DATASET's pairs with tone layouts, LAYOUTS per split (patch id -> layout); the training
+    split is written to TRAIN when LAYOUTS has it and TRAIN is TARGET's own, else linked there. radiometry.json is
+    written last: it marks the folder complete."""
+    from mapsynth_backend.train.data import read_dataset
+
+    splits, _, _ = read_dataset(dataset)
+    target.mkdir(parents=True, exist_ok=True)
+    if "train" in layouts and target / "train" == train:
+        split_folder(dataset / "train", train, splits["train"], layouts["train"])
+    else:
+        (target / "train").symlink_to(train.resolve(), target_is_directory=True)
+    for split in ("validation", "test"):
+        if split in layouts:
+            split_folder(dataset / split, target / split, splits[split], layouts[split])
+    for name in ("mapsynth_output.json", "dataset_card.json"):
+        if (dataset / name).exists():
+            shutil.copy(dataset / name, target / name)
+    shutil.copy(dataset / "radiometry.json", target / "radiometry.json")
+    return target
+
+
+def first_train(out: Path) -> Path:
+    """The training split with real layouts that build() wrote (OUT/seed-FIRST/train)."""
+    return next(p for p in sorted(out.glob("seed-*")) if not (p / "train").is_symlink()) / "train"
+
+
 def oracle(dataset: Path, out: Path) -> Path:
     """OUT/oracle: the held-out patches with the layouts read off their own real image, a diagnosis only (how far
     would the model get with the right layout?); it uses the held-out images, so it is no generation."""
@@ -69,19 +109,12 @@ def oracle(dataset: Path, out: Path) -> Path:
     if (target / "radiometry.json").exists():
         return target
     splits, radiometry, _ = read_dataset(dataset)
-    bands = radiometry["bands"]
-    clip = (np.array([radiometry["clip"][b][0] for b in bands]), np.array([radiometry["clip"][b][1] for b in bands]))
-    target.mkdir(parents=True, exist_ok=True)
-    train = next(p for p in sorted(out.glob("seed-*")) if not (p / "train").is_symlink()) / "train"
-    (target / "train").symlink_to(train.resolve(), target_is_directory=True)
-    for split in ("validation", "test"):
-        layouts = {}
-        for row in splits[split]:
-            unit, map_rgb = patch(Path(row["root"]), row, clip)
-            layouts[row["patch_id"]] = real_layout(unit, map_rgb)
-        split_folder(dataset / split, target / split, splits[split], layouts)
-    shutil.copy(dataset / "radiometry.json", target / "radiometry.json")
-    return target
+    clip = clip_of(radiometry)
+    layouts = {
+        split: {row["patch_id"]: real_layout(*patch(Path(row["root"]), row, clip)) for row in splits[split]}
+        for split in ("validation", "test")
+    }
+    return layout_dataset(dataset, target, first_train(out), layouts)
 
 
 CASCADE_SEED = 1000  # the first model's noise seed is the layout seed + this, so the two stages draw other noise
@@ -101,21 +134,14 @@ def cascade(dataset: Path, out: Path, model: Path, seed: int) -> Path:
     target = out / f"cascade-{seed}"
     if (target / "radiometry.json").exists():
         return target
-    splits, radiometry, _ = read_dataset(dataset)
-    bands = radiometry["bands"]
-    low, high = (np.array([radiometry["clip"][b][i] for b in bands]) for i in (0, 1))
-    rows, real, maps = held_out(dataset, ["validation"])
+    _, radiometry, _ = read_dataset(dataset)
+    rows, _, maps = held_out(dataset, ["validation"])
     settings = card_settings(argparse.Namespace(seed=seed + CASCADE_SEED))
     settings.guidance = 1.0
     synthetic, _ = generate(model, rows, maps, settings)
-    unit = (synthetic - low[None, :, None, None]) / (high - low)[None, :, None, None]
+    unit = unit_of(synthetic, clip_of(radiometry))
     layouts = {row["patch_id"]: real_layout(u, m) for row, u, m in zip(rows, unit, maps, strict=True)}
-    target.mkdir(parents=True, exist_ok=True)
-    train = next(p for p in sorted(out.glob("seed-*")) if not (p / "train").is_symlink()) / "train"
-    (target / "train").symlink_to(train.resolve(), target_is_directory=True)
-    split_folder(dataset / "validation", target / "validation", splits["validation"], layouts)
-    shutil.copy(dataset / "radiometry.json", target / "radiometry.json")
-    return target
+    return layout_dataset(dataset, target, first_train(out), {"validation": layouts})
 
 
 # Layout draws (prepare/tone_layout.py ToneBank): folder prefix -> the bank's settings. 'seed': plain, every cell an
@@ -129,8 +155,7 @@ def build(dataset: Path, out: Path, seeds: list[int], draws: tuple[str, ...] = (
     from mapsynth_backend.train.data import read_dataset
 
     splits, radiometry, _ = read_dataset(dataset)
-    bands = radiometry["bands"]
-    clip = (np.array([radiometry["clip"][b][0] for b in bands]), np.array([radiometry["clip"][b][1] for b in bands]))
+    clip = clip_of(radiometry)
     bank, real_layouts = ToneBank(), {}
     for row in splits["train"]:
         unit, map_rgb = patch(Path(row["root"]), row, clip)
@@ -145,22 +170,13 @@ def build(dataset: Path, out: Path, seeds: list[int], draws: tuple[str, ...] = (
             folders[target.name] = target
             if (target / "radiometry.json").exists():
                 continue
-            target.mkdir(parents=True, exist_ok=True)
-            if target / "train" == train:
-                split_folder(dataset / "train", train, splits["train"], real_layouts)
-            else:
-                (target / "train").symlink_to(train.resolve(), target_is_directory=True)
+            layouts = {"train": real_layouts}
             for split in ("validation", "test"):
                 rng = np.random.default_rng([seed, 7919])
-                layouts = {}
-                for row in splits[split]:
-                    _, map_rgb = patch(Path(row["root"]), row, clip)
-                    layouts[row["patch_id"]] = drawn.layout(map_rgb, rng)
-                split_folder(dataset / split, target / split, splits[split], layouts)
-            for name in ("mapsynth_output.json", "dataset_card.json"):
-                if (dataset / name).exists():
-                    shutil.copy(dataset / name, target / name)
-            shutil.copy(dataset / "radiometry.json", target / "radiometry.json")  # last: marks the folder complete
+                layouts[split] = {
+                    row["patch_id"]: drawn.layout(patch(Path(row["root"]), row, clip)[1], rng) for row in splits[split]
+                }
+            layout_dataset(dataset, target, train, layouts)
     return folders
 
 
@@ -170,11 +186,12 @@ def picture(folders: list[Path], path: Path, count: int = 4) -> None:
     import cv2
     from bench_doc import compact_png
 
+    from mapsynth_backend.prepare.tone_layout import read_png
     from mapsynth_backend.train.data import read_dataset
 
     datasets = [read_dataset(folder) for folder in folders]
     bands = datasets[0][1]["bands"]
-    clip = tuple(np.array([datasets[0][1]["clip"][b][i] for b in bands]) for i in (0, 1))
+    clip = clip_of(datasets[0][1])
     rgb = [bands.index(b) for b in ("B04", "B03", "B02")]
 
     def view(values: np.ndarray) -> np.ndarray:
@@ -189,8 +206,8 @@ def picture(folders: list[Path], path: Path, count: int = 4) -> None:
             cells = [map_rgb.transpose(1, 2, 0), view(unit[rgb].transpose(1, 2, 0))]
             for splits, _, _ in datasets:
                 other = splits[split][index]
-                tone = cv2.imread(str(Path(other["root"]) / other["tone_image"]), cv2.IMREAD_UNCHANGED)[:, :, ::-1]
-                cells.append(np.ascontiguousarray(tone[:, :, rgb]))
+                tone = read_png(Path(other["root"]) / other["tone_image"])
+                cells.append(np.ascontiguousarray(tone[rgb].transpose(1, 2, 0)))
             lines.append(np.concatenate(cells, axis=1))
     image = np.concatenate(lines, axis=0).repeat(3, axis=0).repeat(3, axis=1)
     cv2.imwrite(str(path), image[:, :, ::-1])
@@ -207,7 +224,7 @@ def calibration(dataset: Path) -> dict[str, dict]:
 
     splits, radiometry, _ = read_dataset(dataset)
     bands = radiometry["bands"]
-    clip = tuple(np.array([radiometry["clip"][b][i] for b in bands]) for i in (0, 1))
+    clip = clip_of(radiometry)
     rows = splits["train"]
     bank = ToneBank()
     for row in rows[: len(rows) // 2]:

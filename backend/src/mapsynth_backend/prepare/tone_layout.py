@@ -149,14 +149,9 @@ class ToneBank:
                 seeds = rng.choice(len(ys), size=min(cells, len(ys)), replace=False)
                 nearest = cKDTree(np.stack([ys[seeds], xs[seeds]], 1)).query(np.stack([ys, xs], 1))[1]
                 picks = tones[rng.choice(len(sizes), size=len(seeds), p=sizes / sizes.sum())]
-                if self.matched:
-                    sy, sx = (
-                        v * n // m
-                        for v, n, m in (
-                            (ys[seeds], donor.codes.shape[0], codes.shape[0]),
-                            (xs[seeds], donor.codes.shape[1], codes.shape[1]),
-                        )
-                    )
+                if self.matched:  # the donor's pixel at the seed's place (scaled if the patches differ in size)
+                    sy = ys[seeds] * donor.codes.shape[0] // codes.shape[0]
+                    sx = xs[seeds] * donor.codes.shape[1] // codes.shape[1]
                     same = donor.codes[sy, sx] == code
                     picks[same] = donor.layout[:, sy[same], sx[same]].T
                 if self.contrast != 1.0:
@@ -174,3 +169,13 @@ def write_png(path, layout: np.ndarray) -> None:
     values = np.round(np.clip(layout, 0, 1) * 255).astype(np.uint8)
     if not cv2.imwrite(str(path), values.transpose(1, 2, 0)[:, :, ::-1]):
         raise OSError(f"cannot write {path}")
+
+
+def read_png(path) -> np.ndarray:
+    """A layout PNG written by ``write_png`` -> (bands, H, W) uint8 in band order (as load_pair's reader gives it)."""
+    import cv2
+
+    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise OSError(f"cannot read {path}")
+    return image[:, :, ::-1].transpose(2, 0, 1)
