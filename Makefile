@@ -20,7 +20,7 @@ HOMEPAGE_URL ?=
 VERSION := $(shell sed -n 's/^version=//p' metadata.txt)
 export QT_QPA_PLATFORM ?= offscreen
 
-.PHONY: help setup qgis tools test test-quick test-random test-lint test-backend test-qgis test-cli test-demo lint zip doctor demo bench train-demo-model distill-demo-model experiment bench-pix2pix bench-realism bench-realism-ablation bench-realism-training bench-realism-band-weights bench-realism-guard-mask bench-realism-sampler bench-realism-seen-maps bench-realism-longer bench-realism-preset bench-realism-scaling bench-realism-cues bench-realism-fields bench-realism-parcels bench-realism-tones bench-realism-calibration bench-realism-sensor-mtf bench-realism-shorter bench-realism-guidance bench-realism-cosine bench-realism-minsnr bench-area bench-water clean
+.PHONY: help setup qgis tools test test-quick test-random test-lint test-backend test-qgis test-cli test-demo lint zip doctor demo bench train-demo-model distill-demo-model experiment bench-pix2pix bench-realism bench-realism-ablation bench-realism-training bench-realism-band-weights bench-realism-guard-mask bench-realism-sampler bench-realism-seen-maps bench-realism-longer bench-realism-preset bench-realism-scaling bench-realism-cues bench-realism-fields bench-realism-parcels bench-realism-tones bench-realism-settlements bench-realism-whiten bench-realism-calibration bench-realism-sensor-mtf bench-realism-shorter bench-realism-guidance bench-realism-cosine bench-realism-minsnr bench-area bench-water clean
 
 # The demo dataset the realism ablations train on (made once), and make bench-realism-guard-mask's measurements,
 # whose files hold the embedded teacher's recipe's rows that later ablations are compared with
@@ -57,6 +57,8 @@ help:
 	@echo "make bench-realism-fields inside the fields: even tones with sharp edges (real) or mottled (the models)? (about 5 min)"
 	@echo "make bench-realism-parcels the teacher trained on maps that draw field edges (derive-maps --parcel-boundaries; about 50 min)"
 	@echo "make bench-realism-tones   the teacher given tone layouts (which pixels form one field, its tone) with the map (about 75 min)"
+	@echo "make bench-realism-settlements   the teacher on maps that draw towns as residential land use (about 40 min)"
+	@echo "make bench-realism-whiten   the teacher diffusing its bands decorrelated (ZCA) instead of one by one (about 40 min)"
 	@echo "make bench-area   how the chain's time and memory grow with the area (10, 40, 160 km²; about an hour)"
 	@echo "make bench-water   the demo's water: generated NDVI by distance from the shore vs the training water"
 	@echo "make bench-pix2pix   pix2pix baseline vs the diffusion models, realism on the test patches (trains pix2pix first)"
@@ -211,6 +213,22 @@ bench-realism-tones: setup
 	scripts/realism_tones.sh
 	$(BACKEND_VENV)/bin/python scripts/realism_recipe_section.py tones \
 		$(ABLATION_DIR)/measure-scaled5-*/realism.json $(ABLATION_DIR)/measure-tones-*/realism.json
+
+# The teacher's recipe on maps that draw a town's gardens and verges as residential land use (derive-maps
+# --settlements), against the same recipe on the demo's maps (validation).
+bench-realism-settlements: setup
+	$(DEMO_DATASET)
+	scripts/realism_settlements.sh
+	$(BACKEND_VENV)/bin/python scripts/realism_recipe_section.py settlements \
+		$(ABLATION_DIR)/measure-scaled5-*/realism.json $(ABLATION_DIR)/measure-settlements-*/realism.json
+
+# The teacher's recipe with its bands diffused decorrelated (train-model --data-scaling whiten), against the same
+# recipe with each band scaled alone (std, the embedded teacher's), on the validation patches.
+bench-realism-whiten: setup
+	$(DEMO_DATASET)
+	scripts/realism_whiten.sh
+	$(BACKEND_VENV)/bin/python scripts/realism_recipe_section.py whiten \
+		$(ABLATION_DIR)/measure-scaled5-*/realism.json $(ABLATION_DIR)/measure-whiten-*/realism.json
 
 # Colour statistics of the teacher at two scales and post-hoc corrections fitted on the training maps (validation).
 bench-realism-calibration: setup

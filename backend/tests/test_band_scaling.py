@@ -45,6 +45,31 @@ def test_the_scaling_centres_each_band_at_spread_one_half_over_valid_pixels():
         measure_band_scaling(flat, BANDS)
 
 
+def test_whitening_decorrelates_the_bands_and_the_networks_errors_come_back_with_the_bands_covariance():
+    rng = np.random.default_rng(1)
+    mixing = np.array([[0.05, 0.0, 0.0, 0.0], [0.06, 0.02, 0.0, 0.0], [0.09, 0.01, 0.02, 0.0], [-0.1, 0.0, 0.0, 0.3]])
+    pixels = (mixing @ rng.normal(size=(4, 4096)) + np.array([[-0.6], [-0.4], [-0.5], [0.1]])).astype(np.float32)
+    targets = [(pixels.reshape(4, 64, 64), np.ones((64, 64), bool))]
+    scaling = measure_band_scaling(targets, BANDS, "whiten")
+    card = {"band_scaling": scaling}
+    diffused = to_diffusion(card, torch.tensor(pixels, dtype=torch.float64)[None, :, :, None]).numpy()[0, :, :, 0]
+    np.testing.assert_allclose(np.cov(diffused, bias=True), SPREAD**2 * np.eye(4), atol=2e-5)  # decorrelated
+    np.testing.assert_allclose(diffused.mean(axis=1), 0, atol=1e-4)
+    back = from_diffusion(card, to_diffusion(card, torch.tensor(targets[0][0], dtype=torch.float64)))
+    np.testing.assert_allclose(back.numpy(), targets[0][0], atol=1e-5)  # (B, bands, H, W) and (bands, H, W) alike
+    errors = (
+        from_diffusion(card, torch.randn(1, 4, 256, 256, dtype=torch.float64))
+        - torch.tensor(scaling["center"], dtype=torch.float64)[None, :, None, None]
+    )
+    real_r = np.corrcoef(pixels)
+    error_r = np.corrcoef(errors.numpy()[0].reshape(4, -1))
+    np.testing.assert_allclose(error_r, real_r, atol=0.02)  # the bands' correlations, not independent errors
+    per_band = from_diffusion({"band_scaling": measure_band_scaling(targets, BANDS)}, torch.randn(1, 4, 256, 256))
+    assert abs(np.corrcoef(per_band.numpy()[0].reshape(4, -1))[0, 2]) < 0.02  # std: independent noise stays so
+    with pytest.raises(UserError, match="^DATA_SCALING: the bands are linearly dependent"):
+        measure_band_scaling([(np.stack([pixels[0]] * 4).reshape(4, 64, 64), np.ones((64, 64), bool))], BANDS, "whiten")
+
+
 @pytest.fixture(scope="module")
 def scaled_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("band-scaling")
@@ -133,3 +158,17 @@ def test_inpaintings_known_pixels_enter_the_scaled_space(scaled_run):
     known = model.known_values(unit)["bands"]
     assert not torch.allclose(known, torch.from_numpy(unit * 2 - 1))
     np.testing.assert_allclose(from_diffusion(model.card, known).numpy(), unit * 2 - 1, atol=1e-5)
+
+
+def test_a_whitened_run_records_its_matrix_and_samples_in_model_units(tmp_path):
+    dataset = make_dataset(tmp_path, make_grid(tmp_path / "grid.gpkg", 2, 3, 16))
+    common = {"dataset": str(dataset), "family": "pixel", "preset": "tiny", "max_steps": 2}
+    train(train_params(**common, output_dir=str(tmp_path / "w"), data_scaling="whiten"), REPORTER)
+    model = load_model(tmp_path / "w" / "model")
+    scaling = model.card["band_scaling"]
+    assert scaling["method"] == "whiten" and np.asarray(scaling["matrix"]).shape == (4, 4)
+    assert np.allclose(scaling["matrix"], np.transpose(scaling["matrix"]))  # ZCA: symmetric
+    maps = torch.zeros(1, 3, 16, 16)
+    noise = {"bands": torch.randn(1, 4, 16, 16, generator=torch.Generator().manual_seed(1))}
+    bands = model.sample(maps, noise, 2)["bands"]
+    assert bands.shape == (1, 4, 16, 16) and bool(torch.isfinite(bands).all()) and float(bands.abs().max()) <= 1

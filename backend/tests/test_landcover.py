@@ -65,9 +65,9 @@ def two_fields():
     refl[:, :30, :30] = np.array([0.04, 0.08, 0.045, 0.42])[:, None, None]
     refl[:, :30, 30:] = np.array([0.03, 0.06, 0.035, 0.30])[:, None, None]
     ramp = np.linspace(0.0, 1.0, 60)[None, None, :]
-    refl[:, 30:, :] = np.array([0.03, 0.06, 0.035, 0.30])[:, None, None] + ramp * np.array([0.01, 0.02, 0.01, 0.12])[
-        :, None, None
-    ]
+    refl[:, 30:, :] = (
+        np.array([0.03, 0.06, 0.035, 0.30])[:, None, None] + ramp * np.array([0.01, 0.02, 0.01, 0.12])[:, None, None]
+    )
     return refl
 
 
@@ -88,3 +88,29 @@ def test_parcel_boundaries_draw_where_two_fields_meet_and_nowhere_in_an_even_or_
 
 def test_the_classes_are_unchanged_without_parcel_boundaries():
     assert np.array_equal(derive(scene()), derive(scene(), parcel_boundaries=False))
+
+
+def suburb():
+    """Left half: a suburb, grey roofs of 3 x 3 px every 6 px in gardens; right half: an open pasture with one farm
+    building; along the bottom of the pasture a yellow sand strip (not sealed ground)."""
+    refl = np.zeros((4, 64, 64))
+    refl[:] = np.array([0.03, 0.06, 0.035, 0.45])[:, None, None]  # grass
+    for y in range(2, 60, 6):
+        for x in range(2, 30, 6):
+            refl[:, y : y + 3, x : x + 3] = np.array([0.08, 0.085, 0.09, 0.14])[:, None, None]  # roofs
+    refl[:, 20:23, 50:53] = np.array([0.08, 0.085, 0.09, 0.14])[:, None, None]  # a farm building
+    refl[:, 56:, 34:] = np.array([0.12, 0.13, 0.15, 0.19])[:, None, None]  # sand
+    return refl
+
+
+def test_settlements_turn_the_gardens_of_a_town_into_residential_land_use_and_nothing_else():
+    colours = palette()
+    plain, town = derive(suburb()), derive(suburb(), settlements=True)
+    residential = np.all(town == np.array(colours["residential_landuse"])[:, None, None], axis=0)
+    assert not np.all(plain == np.array(colours["residential_landuse"])[:, None, None], axis=0).any()  # off by default
+    gardens = np.all(plain == np.array(colours["grass"])[:, None, None], axis=0)
+    assert residential[8:50, 6:26][gardens[8:50, 6:26]].all()  # every garden inside the suburb
+    assert not residential[:, 40:].any()  # the pasture, its farm building and the sand next to it stay as they were
+    assert colour_at(town, 21, 51) == colours["other_building"] and colour_at(town, 3, 3) == colours["other_building"]
+    assert np.array_equal(town[:, ~residential], plain[:, ~residential])  # only vegetation changed class
+    assert np.array_equal(derive(suburb()), derive(suburb(), settlements=False))

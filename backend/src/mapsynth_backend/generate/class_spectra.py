@@ -83,20 +83,27 @@ class SpectralHold:
     def __init__(self, card: dict[str, Any], alphas_cumprod) -> None:
         import torch
 
+        from ..models.band_scaling import linear_part
         from ..prepare.landcover import palette
 
         radiometry = card["radiometry"]
         low = np.array([radiometry["clip"][b][0] for b in card["bands"]], np.float64)
         high = np.array([radiometry["clip"][b][1] for b in card["bands"]], np.float64)
         scale = 2.0 / (high - low)  # model = scale * (reflectance - low) - 1
-        scaling = card.get("band_scaling")  # then the diffusion's per-band scaling (models/band_scaling.py)
+        scaling = card.get("band_scaling")  # then the diffusion's band scaling (models/band_scaling.py)
         center = np.asarray(scaling["center"], np.float64) if scaling else np.zeros(len(low))
-        gain = np.asarray(scaling["scale"], np.float64) if scaling else np.ones(len(low))
+        mixed = bool(scaling) and scaling.get("method") == "whiten"  # a matrix; otherwise one gain per band
+        gain = linear_part(scaling) if mixed else (np.asarray(scaling["scale"], np.float64) if scaling else 1.0)
         colours = palette()
         self.classes = []
         for name, spec in card["class_spectra"].items():
-            mean = gain * (scale * (np.asarray(spec["mean"], np.float64) - low) - 1 - center)
-            covariance = np.asarray(spec["covariance"], np.float64) * np.outer(gain * scale, gain * scale)
+            unit = scale * (np.asarray(spec["mean"], np.float64) - low) - 1 - center
+            if mixed:
+                mean, to_model = gain @ unit, gain * scale[None, :]
+                covariance = to_model @ np.asarray(spec["covariance"], np.float64) @ to_model.T
+            else:
+                mean = gain * unit
+                covariance = np.asarray(spec["covariance"], np.float64) * np.outer(gain * scale, gain * scale)
             colour = torch.tensor(colours[name], dtype=torch.float64) / 127.5 - 1
             self.classes.append(
                 (

@@ -8,7 +8,9 @@ and roads and lanes (thin bright, low-NDVI lines: ridge filters, roads.py) in th
 >= 8 m have a class the model learned from real roads. Drawn in the semantic palette, with its reduced class set. OSM
 renders are remapped onto the same classes at generation (``MAP_REMAP``). With ``parcel_boundaries`` (derive-maps
 --parcel-boundaries, an experiment: make bench-realism-parcels) the edges where one field meets the next are drawn too
-(field_edges.py), in the OSM render's parcel-boundary colour.
+(field_edges.py), in the OSM render's parcel-boundary colour. With ``settlements`` (derive-maps --settlements, an
+experiment: make bench-realism-settlements) the gardens and verges inside a town become residential land use, as OSM
+draws a town (settlements.py).
 """
 
 from __future__ import annotations
@@ -28,10 +30,23 @@ from ..runtime.outputs import MANIFEST, prepare_output_dir
 from ..runtime.protocol import Reporter, UserError
 from .field_edges import field_edges
 from .roads import road_lines
+from .settlements import mark_settlements
 
 STYLE = "derived land cover v2 (roads)"
 STYLE_PARCELS = "derived land cover v3 (roads, parcel boundaries)"
-DERIVED_CLASSES = ("water", "forest", "grass", "bare", "other_building", "hedge", "minor_road", "parcel_boundary")
+STYLE_SETTLEMENTS = "derived land cover v4 (roads, settlements)"
+STYLE_BOTH = "derived land cover v5 (roads, parcel boundaries, settlements)"
+DERIVED_CLASSES = (
+    "water",
+    "forest",
+    "grass",
+    "bare",
+    "other_building",
+    "hedge",
+    "minor_road",
+    "parcel_boundary",
+    "residential_landuse",
+)
 # Every semantic class of the OSM render, mapped onto the derived classes the demo model knows.
 MAP_REMAP = {
     "background": "grass",
@@ -76,9 +91,10 @@ def remap_table() -> dict[str, list[int]]:
     return {",".join(map(str, colours[src])): list(colours[dst]) for src, dst in MAP_REMAP.items()}
 
 
-def derive(reflectance: np.ndarray, parcel_boundaries: bool = False) -> np.ndarray:
+def derive(reflectance: np.ndarray, parcel_boundaries: bool = False, settlements: bool = False) -> np.ndarray:
     """(B02, B03, B04, B08) reflectance (4, H, W) -> map RGB (3, H, W) uint8 in the derived classes; with
-    ``parcel_boundaries`` the field edges in grass and forest too (field_edges.py)."""
+    ``parcel_boundaries`` the field edges in grass and forest too (field_edges.py), with ``settlements`` the
+    vegetation inside towns as residential land use (settlements.py)."""
     import cv2
 
     blue, green, red, nir = (np.nan_to_num(b) for b in reflectance)
@@ -101,6 +117,8 @@ def derive(reflectance: np.ndarray, parcel_boundaries: bool = False) -> np.ndarr
     cls[vegetated & (dark_lines > 0.035) & (ndvi > 0.4)] = "hedge"
     cls[(cls == "grass") & (bright_lines > 0.025) & (ndvi < 0.55)] = "other_building"
     cls[road_lines(reflectance, cls == "water")] = "minor_road"
+    if settlements:
+        cls = mark_settlements(cls, yellowish)
     if parcel_boundaries:
         cls[field_edges(reflectance, np.isin(cls, ["grass", "forest"]))] = "parcel_boundary"
     out = np.zeros((3, *ndvi.shape), np.uint8)
@@ -122,8 +140,10 @@ def derive_maps(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
         raise UserError(f"S2_DIR: {s2_dir} is not a folder of Sentinel-2 patches") from exc
     if manifest.get("grid_fingerprint") != grid.fingerprint:
         raise UserError(f"S2_DIR: {s2_dir} was cropped for another grid")
-    parcels = bool(params.get("parcel_boundaries"))
-    style = STYLE_PARCELS if parcels else STYLE
+    parcels, settlements = bool(params.get("parcel_boundaries")), bool(params.get("settlements"))
+    style = {(False, False): STYLE, (True, False): STYLE_PARCELS, (False, True): STYLE_SETTLEMENTS}.get(
+        (parcels, settlements), STYLE_BOTH
+    )
     prepare_output_dir(out, "map", grid.fingerprint, {"style": style, "source": "Sentinel-2 patches"})
     written = 0
     for number, patch in enumerate(grid.patches):
@@ -136,7 +156,7 @@ def derive_maps(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
             crs, transform = src.crs, src.transform
         if not np.isfinite(reflectance).all(axis=0).any():
             continue
-        write_geotiff(target, derive(reflectance, parcels), crs, transform)
+        write_geotiff(target, derive(reflectance, parcels, settlements), crs, transform)
         written += 1
         reporter.progress((number + 1) / len(grid.patches), f"map {patch.patch_id}", "derive-maps")
     return {"output_dir": str(out), "written": written}
@@ -157,6 +177,13 @@ COMMANDS = (
                 False,
                 "also draw the edges where one field meets the next, in the parcel-boundary colour (an experiment:"
                 " make bench-realism-parcels; the embedded demo model was trained without them)",
+            ),
+            Param(
+                "settlements",
+                "bool",
+                False,
+                "draw the gardens and verges inside towns as residential land use, as OSM draws a town (an"
+                " experiment: make bench-realism-settlements; the embedded demo model was trained without them)",
             ),
         ),
     ),

@@ -152,7 +152,7 @@ def train(params: dict[str, Any], reporter: Reporter) -> dict[str, Any]:
                 "DATA_SCALING: per-band scaling is for a pixel model trained from scratch (a base model keeps its"
                 " own); leave it at none"
             )
-        model.card["band_scaling"] = measure_band_scaling(targets(), bands)
+        model.card["band_scaling"] = measure_band_scaling(targets(), bands, params["data_scaling"])
         reporter.log(f"per-band data scaling: {model.card['band_scaling']}")
     model.prepare_training(accelerator.device, mixed)
     trainable = [p for module in model.trainable() for p in module.parameters()]
@@ -351,7 +351,8 @@ COMMANDS = (
                 "str",
                 "none",
                 "pixel, from scratch: diffuse each band scaled to a spread of 0.5 around its training-split mean (std)"
-                " instead of its clip range's [-1, 1] (none)",
+                " instead of its clip range's [-1, 1] (none); whiten: the bands together, decorrelated to a spread of"
+                " 0.5 each (an experiment: make bench-realism-whiten)",
                 choices=DATA_SCALINGS,
             ),
             Param(
