@@ -338,11 +338,6 @@ def main() -> None:
 def side_by_side(path: Path, real: np.ndarray, maps: np.ndarray, patches: dict[str, np.ndarray]) -> None:
     """The held-out patches with the most built-up map pixels, at full resolution (each 10 m pixel 4 x 4 screen
     pixels, nearest neighbour): the map, the real image and every model's, true colour with one fixed stretch."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     from mapsynth_backend.evaluate.realism import CLASS_GROUPS
     from mapsynth_backend.prepare.landcover import palette
 
@@ -351,21 +346,35 @@ def side_by_side(path: Path, real: np.ndarray, maps: np.ndarray, patches: dict[s
     for rgb in colours:
         built += (maps == np.array(rgb, dtype=maps.dtype)[None, :, None, None]).all(axis=1).mean(axis=(1, 2))
     order = np.argsort(-built, kind="stable")[:3]
-    columns = [("map", None), ("real Sentinel-2", real), *patches.items()]
+    columns = [("map", maps, True), ("real Sentinel-2", real, False)]
+    columns += [(textwrap.fill(title.replace("mapsynth-demo-pixel-", ""), 26), images, False) for title, images in
+                patches.items()]  # fmt: skip
+    patch_table(path, order, columns)
+
+
+def patch_table(path: Path, order: np.ndarray, columns: list[tuple[str, np.ndarray, bool]]) -> None:
+    """A row per patch index of ``order``, a column per (title, stack, is a map): maps as they are, reflectance
+    (N, bands, H, W) in true colour with one fixed stretch; each 10 m pixel 4 x 4 screen pixels, nearest
+    neighbour."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     figure, axes = plt.subplots(len(order), len(columns), figsize=(2.9 * len(columns), 2.9 * len(order)))
     axes = np.atleast_2d(axes)
     for r, index in enumerate(order):
-        for c, (title, images) in enumerate(columns):
+        for c, (title, stack, is_map) in enumerate(columns):
             axis = axes[r, c]
-            if images is None:
-                axis.imshow(maps[index].transpose(1, 2, 0), interpolation="nearest")
+            if is_map:
+                axis.imshow(stack[index].transpose(1, 2, 0), interpolation="nearest")
             else:
-                rgb = np.nan_to_num(images[index][[2, 1, 0]].transpose(1, 2, 0), nan=0.0)
+                rgb = np.nan_to_num(stack[index][[2, 1, 0]].transpose(1, 2, 0), nan=0.0)
                 axis.imshow(np.clip(rgb / 0.16, 0, 1) ** 0.8, interpolation="nearest")
             axis.set_xticks([])
             axis.set_yticks([])
             if r == 0:
-                axis.set_title(textwrap.fill(title.replace("mapsynth-demo-pixel-", ""), 26), fontsize=8)
+                axis.set_title(title, fontsize=8)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)

@@ -9,18 +9,10 @@
 # over 5 classifier runs; scripts/realism_recipe_section.py parcels writes the section. Rule, fixed before measuring:
 # parcel boundaries qualify for the demo's maps only if their whole-tile C2ST is lower at every seed.
 set -euo pipefail
-source "$(dirname "$0")/realism_train_lib.sh"  # ROOT, WORK, DATASET, train, SCRATCH, measure_five, fields_pair
+source "$(dirname "$0")/realism_train_lib.sh"  # ROOT, WORK, train, SCRATCH, measure_five, fields_pair, derived_dataset
 SEEDS=${SEEDS:-0 1 2}
-DEMO=$(dirname "$DATASET")
 PARCELS=$WORK/dataset-parcels
-if [ ! -f "$PARCELS/radiometry.json" ]; then
-    "$BACKEND" derive-maps --patch-grid "$DEMO/grid.gpkg" --s2-dir "$DEMO/s2" --output-dir "$WORK/maps-parcels" \
-        --parcel-boundaries >/dev/null
-    "$BACKEND" build-training-dataset --patch-grid "$DEMO/grid.gpkg" --map-dir "$WORK/maps-parcels" \
-        --s2-dir "$DEMO/s2" --clip "$("$ROOT/.venv-backend/bin/python" -c \
-            'import json, sys; print(json.load(open(sys.argv[1]))["details"]["clip"])' "$DATASET/mapsynth_output.json")" \
-        --output-dir "$PARCELS" >/dev/null
-fi
+derived_dataset parcels --parcel-boundaries
 train scratch-ema-scaled 2500 "${SCRATCH[@]}" --ema --data-scaling std
 DATASET=$PARCELS train scratch-ema-scaled-parcels 2500 "${SCRATCH[@]}" --ema --data-scaling std
 for seed in $SEEDS; do

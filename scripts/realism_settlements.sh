@@ -11,18 +11,10 @@
 # runs; scripts/realism_recipe_section.py settlements writes the section. Rule, fixed before measuring: settlements
 # qualify for the demo's maps only if their whole-tile C2ST is lower at every seed.
 set -euo pipefail
-source "$(dirname "$0")/realism_train_lib.sh"  # ROOT, WORK, DATASET, train, SCRATCH, measure_five
+source "$(dirname "$0")/realism_train_lib.sh"  # ROOT, WORK, train, SCRATCH, measure_five, derived_dataset
 SEEDS=${SEEDS:-0 1 2}
-DEMO=$(dirname "$DATASET")
 TOWNS=$WORK/dataset-settlements
-if [ ! -f "$TOWNS/radiometry.json" ]; then
-    "$BACKEND" derive-maps --patch-grid "$DEMO/grid.gpkg" --s2-dir "$DEMO/s2" --output-dir "$WORK/maps-settlements" \
-        --settlements >/dev/null
-    "$BACKEND" build-training-dataset --patch-grid "$DEMO/grid.gpkg" --map-dir "$WORK/maps-settlements" \
-        --s2-dir "$DEMO/s2" --clip "$("$ROOT/.venv-backend/bin/python" -c \
-            'import json, sys; print(json.load(open(sys.argv[1]))["details"]["clip"])' "$DATASET/mapsynth_output.json")" \
-        --output-dir "$TOWNS" >/dev/null
-fi
+derived_dataset settlements --settlements
 train scratch-ema-scaled 2500 "${SCRATCH[@]}" --ema --data-scaling std
 DATASET=$TOWNS train scratch-ema-scaled-settlements 2500 "${SCRATCH[@]}" --ema --data-scaling std
 for seed in $SEEDS; do

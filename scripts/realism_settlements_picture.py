@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT / "backend" / "src"))
 
-from measure_realism import DATASET, generate, held_out, tiles_of  # noqa: E402
+from measure_realism import DATASET, generate, held_out, patch_table, tiles_of  # noqa: E402
 
 WORK = ROOT / ".mapsynth-realism-training"
 MODELS = {  # label -> (model folder, dataset of its maps)
@@ -70,33 +70,12 @@ def main() -> None:
 
 
 def picture(path: Path, order: np.ndarray, real: np.ndarray, maps: dict, images: dict) -> None:
-    """Each shown patch at 4 x 4 screen pixels per 10 m pixel: both maps, real Sentinel-2 and each model on its own
-    map, true colour with one fixed stretch."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """Each shown patch: both maps, real Sentinel-2 and each model on its own map (measure_realism's table)."""
     from bench_doc import compact_png
 
     columns = [(f"map: {label}", m, True) for label, m in maps.items()]
     columns += [("real Sentinel-2", real, False)] + [(f"model on {label}", im, False) for label, im in images.items()]
-    figure, axes = plt.subplots(len(order), len(columns), figsize=(2.9 * len(columns), 2.9 * len(order)))
-    axes = np.atleast_2d(axes)
-    for r, index in enumerate(order):
-        for c, (title, stack, is_map) in enumerate(columns):
-            axis = axes[r, c]
-            if is_map:
-                axis.imshow(stack[index].transpose(1, 2, 0), interpolation="nearest")
-            else:
-                rgb = np.nan_to_num(stack[index][[2, 1, 0]].transpose(1, 2, 0), nan=0.0)
-                axis.imshow(np.clip(rgb / 0.16, 0, 1) ** 0.8, interpolation="nearest")
-            axis.set_xticks([])
-            axis.set_yticks([])
-            if r == 0:
-                axis.set_title(title, fontsize=8)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    patch_table(path, order, columns)
     compact_png(path)
 
 

@@ -57,3 +57,18 @@ fields_pair() {
         --guidance 1 --out "$WORK/fields-$name" --picture "$ROOT/docs/realism_${name}_fields.png" \
         --variant "$WORK/scratch-ema-scaled/model,$DATASET,$baseline" --variant "$model,$data,$label" >/dev/null
 }
+# `derived_dataset NAME [derive-maps options]`: the demo scene's maps derived again with those options in
+# $WORK/maps-NAME and the demo dataset built again from them (same grid, splits, Sentinel-2 patches and clip ranges)
+# in $WORK/dataset-NAME (kept when there)
+derived_dataset() {
+    local name=$1 demo
+    shift
+    demo=$(dirname "$DATASET")
+    [ -f "$WORK/dataset-$name/radiometry.json" ] && return
+    "$BACKEND" derive-maps --patch-grid "$demo/grid.gpkg" --s2-dir "$demo/s2" --output-dir "$WORK/maps-$name" \
+        "$@" >/dev/null
+    "$BACKEND" build-training-dataset --patch-grid "$demo/grid.gpkg" --map-dir "$WORK/maps-$name" \
+        --s2-dir "$demo/s2" --clip "$("$ROOT/.venv-backend/bin/python" -c \
+            'import json, sys; print(json.load(open(sys.argv[1]))["details"]["clip"])' "$DATASET/mapsynth_output.json")" \
+        --output-dir "$WORK/dataset-$name" >/dev/null
+}
