@@ -20,7 +20,7 @@ from ..plugin import settings
 from .base import MapSynthAlgorithm, backend_command, helped, job_params, run_backend
 
 FAMILIES = ("pixel", "controlnet-sd15", "pix2pix")
-DATA_SCALINGS = ("none", "std")
+DATA_SCALINGS = ("none", "std", "whiten")  # appended: qgis_process takes enums by index
 PRESETS = ("tiny", "small", "sd15", "medium")  # appended: qgis_process takes enums by index
 LR_SCHEDULES = ("constant", "constant_with_warmup", "linear", "cosine")
 DEVICES = ("auto", "cpu")  # the backend's train choices; auto takes a GPU when there is one
@@ -148,7 +148,9 @@ class TrainModel(MapSynthAlgorithm):
                                               list(DATA_SCALINGS), False, 0),
                    "std: a new pixel model diffuses each band at the same spread around its training-split mean, "
                    "so the dark visible bands' detail is not left to the last sampling steps (lower C2ST on the "
-                   "demo scene, BENCHMARKS realism-scaling); none: each band's clip range mapped to [-1, 1]"),
+                   "demo scene, BENCHMARKS realism-scaling); none: each band's clip range mapped to [-1, 1]; whiten: "
+                   "the bands together, decorrelated to the same spread (an experiment, not better on the demo scene: "
+                   "BENCHMARKS realism-whiten)"),
         )
         for param in advanced:
             param.setFlags(param.flags() | QgsProcessingParameterDefinition.FlagAdvanced)
