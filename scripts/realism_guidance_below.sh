@@ -11,13 +11,9 @@
 # scripts/realism_recipe_section.py guidance-below writes the section. Rule, fixed before measuring: guidance 0.7
 # replaces the card's 1 only if the whole-tile C2ST is lower at every seed.
 set -euo pipefail
-source "$(dirname "$0")/realism_train_lib.sh"  # ROOT, WORK, TEACHER
+source "$(dirname "$0")/realism_train_lib.sh"  # ROOT, WORK, TEACHER, measure_five
 for scale in 1 0.7; do
     for seed in ${SEEDS:-0 1 2}; do
-        [ -f "$WORK/measure-guidance5-$scale-$seed/realism.json" ] && continue
-        echo "== measuring guidance $scale, seed $seed"
-        "$ROOT/.venv-backend/bin/python" scripts/measure_realism.py --splits validation --guidance "$scale" \
-            --seed "$seed" --c2st-repeats 5 --out "$WORK/measure-guidance5-$scale-$seed" \
-            --variant "$TEACHER,20,,,embedded teacher guidance $scale" >/dev/null
+        GUIDANCE=$scale measure_five "guidance5-$scale" "$seed" "$TEACHER" "embedded teacher guidance $scale"
     done
 done

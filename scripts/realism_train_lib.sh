@@ -37,15 +37,16 @@ embedded_run() {
     measure_seeds scaled "$WORK/scratch-ema-scaled/model" "guarded split EMA band scaling"
 }
 # `measure_five NAME SEED MODEL LABEL [DATASET]`: one validation measurement with C2ST averaged over 5 classifier runs
-# in $WORK/measure-NAME-SEED (kept when there), guidance 1, the row named LABEL, the maps (and tone layouts) of
-# DATASET (default the demo dataset)
+# in $WORK/measure-NAME-SEED (kept when there), guidance $GUIDANCE (default 1), the row named LABEL, the maps (and
+# tone layouts) of DATASET (default the demo dataset)
 measure_five() {
     local name=$1 seed=$2 model=$3 label=$4 data=()
     [ -n "${5:-}" ] && data=(--dataset "$5")
     [ -f "$WORK/measure-$name-$seed/realism.json" ] && return
     echo "== measuring $name, seed $seed"
-    "$ROOT/.venv-backend/bin/python" scripts/measure_realism.py --splits validation --guidance 1 --seed "$seed" \
-        --c2st-repeats 5 --out "$WORK/measure-$name-$seed" "${data[@]}" --variant "$model,20,,,$label" >/dev/null
+    "$ROOT/.venv-backend/bin/python" scripts/measure_realism.py --splits validation --guidance "${GUIDANCE:-1}" \
+        --seed "$seed" --c2st-repeats 5 --out "$WORK/measure-$name-$seed" "${data[@]}" \
+        --variant "$model,20,,,$label" >/dev/null
 }
 # `fields_pair NAME BASELINE_LABEL MODEL DATASET LABEL`: realism_fields.py's measure inside the demo maps' grass at
 # $SEEDS for the embedded teacher's run (row BASELINE_LABEL) and MODEL on DATASET's maps ({seed}: one per seed), in

@@ -65,16 +65,12 @@ def linear_part(scaling: dict[str, Any]) -> np.ndarray:
     return np.diag(np.asarray(scaling["scale"], np.float64))
 
 
-def _affine(card: dict[str, Any], like) -> tuple[Any, Any] | None:
+def _per_band(values: list[float], like):
+    """One value per band, shaped to broadcast over (B, bands, H, W) or (bands, H, W) like ``like``."""
     import torch
 
-    scaling = card.get("band_scaling")
-    if not scaling:
-        return None
     shape = (1, -1) + (1,) * (like.ndim - 2) if like.ndim == 4 else (-1,) + (1,) * (like.ndim - 1)
-    center = torch.tensor(scaling["center"], dtype=like.dtype, device=like.device).reshape(shape)
-    scale = torch.tensor(scaling.get("scale", [1.0] * len(scaling["center"])), dtype=like.dtype, device=like.device)
-    return center, scale.reshape(shape)
+    return torch.tensor(values, dtype=like.dtype, device=like.device).reshape(shape)
 
 
 def _mix(matrix: np.ndarray, values):
@@ -91,19 +87,20 @@ def _mix(matrix: np.ndarray, values):
 
 def to_diffusion(card: dict[str, Any], values):
     """Model units ([-1, 1] per band; (B, bands, H, W) or (bands, H, W)) -> the space the model diffuses in."""
-    affine = _affine(card, values)
-    if affine is None:
+    scaling = card.get("band_scaling")
+    if not scaling:
         return values
-    if card["band_scaling"].get("method") == "whiten":
-        return _mix(linear_part(card["band_scaling"]), values - affine[0])
-    return (values - affine[0]) * affine[1]
+    centred = values - _per_band(scaling["center"], values)
+    if scaling.get("method") == "whiten":
+        return _mix(linear_part(scaling), centred)
+    return centred * _per_band(scaling["scale"], values)
 
 
 def from_diffusion(card: dict[str, Any], values):
     """The inverse of to_diffusion."""
-    affine = _affine(card, values)
-    if affine is None:
+    scaling = card.get("band_scaling")
+    if not scaling:
         return values
-    if card["band_scaling"].get("method") == "whiten":
-        return _mix(np.linalg.inv(linear_part(card["band_scaling"])), values) + affine[0]
-    return values / affine[1] + affine[0]
+    if scaling.get("method") == "whiten":
+        return _mix(np.linalg.inv(linear_part(scaling)), values) + _per_band(scaling["center"], values)
+    return values / _per_band(scaling["scale"], values) + _per_band(scaling["center"], values)
