@@ -20,7 +20,7 @@ HOMEPAGE_URL ?=
 VERSION := $(shell sed -n 's/^version=//p' metadata.txt)
 export QT_QPA_PLATFORM ?= offscreen
 
-.PHONY: help setup qgis tools test test-quick test-random test-lint test-backend test-qgis test-cli test-demo lint zip doctor demo bench train-demo-model distill-demo-model experiment bench-pix2pix bench-realism bench-realism-ablation bench-realism-training bench-realism-band-weights bench-realism-guard-mask bench-realism-sampler bench-realism-seen-maps bench-realism-longer bench-realism-preset bench-realism-scaling bench-realism-cues bench-realism-fields bench-realism-parcels bench-realism-tones bench-realism-settlements bench-realism-whiten bench-realism-guidance-below bench-realism-calibration bench-realism-sensor-mtf bench-realism-shorter bench-realism-guidance bench-realism-cosine bench-realism-minsnr bench-area bench-water clean
+.PHONY: help setup qgis tools test test-quick test-random test-lint test-backend test-qgis test-cli test-demo lint zip doctor demo bench train-demo-model distill-demo-model experiment bench-pix2pix bench-realism bench-realism-ablation bench-realism-training bench-realism-band-weights bench-realism-guard-mask bench-realism-sampler bench-realism-seen-maps bench-realism-longer bench-realism-preset bench-realism-scaling bench-realism-cues bench-realism-fields bench-realism-parcels bench-realism-tones bench-realism-regions bench-realism-voronoi bench-realism-layout-model bench-realism-settlements bench-realism-whiten bench-realism-guidance-below bench-realism-calibration bench-realism-sensor-mtf bench-realism-shorter bench-realism-guidance bench-realism-cosine bench-realism-minsnr bench-area bench-water clean
 
 # The demo dataset the realism ablations train on (made once), and make bench-realism-guard-mask's measurements,
 # whose files hold the embedded teacher's recipe's rows that later ablations are compared with
@@ -57,6 +57,9 @@ help:
 	@echo "make bench-realism-fields inside the fields: even tones with sharp edges (real) or mottled (the models)? (about 5 min)"
 	@echo "make bench-realism-parcels the teacher trained on maps that draw field edges (derive-maps --parcel-boundaries; about 50 min)"
 	@echo "make bench-realism-tones   the teacher given tone layouts (which pixels form one field, its tone) with the map (about 75 min)"
+	@echo "make bench-realism-regions the teacher given tone layouts cut along the map's own regions (about 55 min)"
+	@echo "make bench-realism-voronoi the teacher given tone layouts that vary inside a map region, cut alike in training and generation (about 65 min)"
+	@echo "make bench-realism-layout-model a layout model draws the field mosaic, the tone model paints it (after bench-realism-tones; about 45 min)"
 	@echo "make bench-realism-settlements   the teacher on maps that draw towns as residential land use (about 40 min)"
 	@echo "make bench-realism-whiten   the teacher diffusing its bands decorrelated (ZCA) instead of one by one (about 40 min)"
 	@echo "make bench-realism-guidance-below   the embedded teacher at map guidance 0.7 against 1 (about 25 min)"
@@ -214,6 +217,30 @@ bench-realism-tones: setup
 	scripts/realism_tones.sh
 	$(BACKEND_VENV)/bin/python scripts/realism_recipe_section.py tones \
 		$(ABLATION_DIR)/measure-scaled5-*/realism.json $(ABLATION_DIR)/measure-tones-*/realism.json
+
+# The teacher's recipe given tone layouts cut along the map's own regions in training and generation alike (one tone
+# per map region: real in training, drawn from training regions for held-out maps), against maps alone (validation).
+bench-realism-regions: setup
+	$(DEMO_DATASET)
+	scripts/realism_regions.sh
+	$(BACKEND_VENV)/bin/python scripts/realism_recipe_section.py regions \
+		$(ABLATION_DIR)/measure-scaled5-*/realism.json $(ABLATION_DIR)/measure-regions-*/realism.json
+
+# The teacher's recipe given tone layouts whose map regions are cut into Voronoi cells of about a field (real cell
+# tones in training, drawn from training cells for held-out maps), against maps alone (validation).
+bench-realism-voronoi: setup
+	$(DEMO_DATASET)
+	scripts/realism_voronoi.sh
+	$(BACKEND_VENV)/bin/python scripts/realism_recipe_section.py voronoi \
+		$(ABLATION_DIR)/measure-scaled5-*/realism.json $(ABLATION_DIR)/measure-voronoi-*/realism.json
+
+# Two stages: a layout model (the teacher's recipe trained to draw the real images' tone layouts from the maps) and
+# the tone model of bench-realism-tones painting its layouts, against the same recipe on maps alone (validation).
+bench-realism-layout-model: setup
+	$(DEMO_DATASET)
+	scripts/realism_layout_model.sh
+	$(BACKEND_VENV)/bin/python scripts/realism_recipe_section.py layout-model \
+		$(ABLATION_DIR)/measure-scaled5-*/realism.json $(ABLATION_DIR)/measure-layout-model-*/realism.json
 
 # The teacher's recipe on maps that draw a town's gardens and verges as residential land use (derive-maps
 # --settlements), against the same recipe on the demo's maps (validation).

@@ -6,10 +6,13 @@ scripts/realism_preset.sh), 'realism-shorter' (1,500 steps, scripts/realism_shor
 guidance 2 against 1 for the embedded teacher, scripts/realism_guidance.sh), 'realism-cosine' (the learning rate
 annealed, scripts/realism_cosine.sh), 'realism-minsnr' (min-SNR loss weighting, scripts/realism_minsnr.sh),
 'realism-scaling' (per-band data scaling, scripts/realism_scaling.sh), 'realism-parcels' (maps with parcel
-boundaries, scripts/realism_parcels.sh), 'realism-tones' (tone layouts with the map, scripts/realism_tones.sh) or
-'realism-settlements' (maps with towns drawn as residential land use, scripts/realism_settlements.sh) or
-'realism-whiten' (the bands diffused decorrelated, scripts/realism_whiten.sh) or 'realism-guidance-below' (map
-guidance 0.7 against 1 for the embedded teacher, scripts/realism_guidance_below.sh).
+boundaries, scripts/realism_parcels.sh), 'realism-tones' (tone layouts with the map, scripts/realism_tones.sh),
+'realism-regions' (tone layouts cut along the map's regions, scripts/realism_regions.sh), 'realism-voronoi' (those
+regions cut into cells of about a field, scripts/realism_voronoi.sh), 'realism-layout-model' (a layout model draws
+the field mosaic, scripts/realism_layout_model.sh), 'realism-settlements'
+(maps with towns drawn as residential land use, scripts/realism_settlements.sh), 'realism-whiten' (the bands
+diffused decorrelated, scripts/realism_whiten.sh) or 'realism-guidance-below' (map guidance 0.7 against 1 for the
+embedded teacher, scripts/realism_guidance_below.sh).
 Every sentence is computed from the numbers; the adoption rule is the one each script states before measuring.
 
 Run in the backend venv:
@@ -22,6 +25,10 @@ Run in the backend venv:
   .venv-backend/bin/python scripts/realism_recipe_section.py scaling WORK/measure-{guardmask,scaled}-*/realism.json
   .venv-backend/bin/python scripts/realism_recipe_section.py parcels WORK/measure-{scaled5,parcels}-*/realism.json
   .venv-backend/bin/python scripts/realism_recipe_section.py tones WORK/measure-{scaled5,tones}-*/realism.json
+  .venv-backend/bin/python scripts/realism_recipe_section.py regions WORK/measure-{scaled5,regions}-*/realism.json
+  .venv-backend/bin/python scripts/realism_recipe_section.py voronoi WORK/measure-{scaled5,voronoi}-*/realism.json
+  .venv-backend/bin/python scripts/realism_recipe_section.py layout-model \
+      WORK/measure-{scaled5,layout-model}-*/realism.json
   .venv-backend/bin/python scripts/realism_recipe_section.py settlements \
       WORK/measure-{scaled5,settlements}-*/realism.json
   .venv-backend/bin/python scripts/realism_recipe_section.py whiten WORK/measure-{scaled5,whiten}-*/realism.json
@@ -286,6 +293,117 @@ CHANGES = {
         "towns": "settlements-town",
         "settlement_town": "realism_settlements_town.png",
     },
+    "regions": {
+        "section": "realism-regions",
+        "after": "realism-tones",
+        "title": "## Realism: tone layouts cut along the map's regions",
+        "before": "maps without parcel boundaries",  # the run's name in make bench-realism-parcels' measurements
+        "shown": {"before": "maps alone"},
+        "label": "maps with region tone layouts",
+        "plot": "regions",
+        "sampling": "20 steps, guidance 1; C2ST the mean of 5 classifier runs",
+        "rows": f"{EMBEDDED} on the derived maps alone (the same files as section realism-parcels' first row), and "
+        "the same recipe, steps, batch size and seed given a tone layout with each map cut along the map's own "
+        "regions (prepare/tone_layout.py map_regions: the 8-connected pieces of each map class), in training and "
+        "generation alike. Training patches: each region its real mean tone. Validation patches: each region the tone "
+        "of a region of its class in one of the 5 training patches of most similar map (weight min/max of the two "
+        "areas), a new draw per seed (layout seed = generation seed). Why this run: section realism-tones' layouts "
+        "were read off the real image in training (segments of the image) but drawn as Voronoi cells in generation, "
+        "two kinds of picture, and the model painted the cells' straight edges; here both are the same kind. The "
+        "derived maps' hedges rarely close a field (the largest grass region holds about 80 % of a patch's grass), "
+        "so a layout says mostly which tone each class has in this patch, not each field's",
+        "verdict": (
+            "the region tone layouts score",
+            "the maps alone",
+            ("maps alone", "with region layouts"),
+            "The region tone layouts",
+        ),
+        "adopt": "region tone layouts qualify for generate (adopting them means a tone bank in the model folder, "
+        "layouts drawn across the whole mosaic, and the teacher and student trained again)",
+        "keep": "generate stays with maps alone; realism_tones.py --regions stays an experiment",
+        "fields": "fields-regions",
+        "fields_seen": "which the second model saw with its region tone layout of seed 0, pictured below",
+        "fields_picture": "realism_regions_fields.png",
+        "region_layouts": "realism_regions_layouts.png",
+        "layout_tiles": "dataset-regions",
+        "extras": {
+            "oracle": {
+                "label": "region tones of the real images",
+                "sentence": "A diagnosis, not a generation: the same model given each validation region's tone read "
+                "off the real image (an oracle: it sees the held-out images; it says how far the model would get "
+                "with the right tone per region)",
+            },
+        },
+    },
+    "voronoi": {
+        "section": "realism-voronoi",
+        "after": "realism-regions",
+        "title": "## Realism: tone layouts that vary inside a map region",
+        "before": "maps without parcel boundaries",  # the run's name in make bench-realism-parcels' measurements
+        "shown": {"before": "maps alone"},
+        "label": "maps with Voronoi tone layouts",
+        "plot": "voronoi",
+        "sampling": "20 steps, guidance 1; C2ST the mean of 5 classifier runs",
+        "rows": f"{EMBEDDED} on the derived maps alone (the same files as section realism-parcels' first row), and "
+        "the same recipe, steps, batch size and seed given a tone layout with each map: every map region (section "
+        "realism-regions) cut into Voronoi cells of about 100 px (prepare/tone_layout.py map_cells; 100 px is the "
+        "area-weighted mean size of the real image's segments of section realism-tones, set before measuring), in "
+        "training and generation alike. Training patches: each cell its real mean tone (the cells' edges are not the "
+        "fields' edges, so the tones are a guide, not edges to paint). Validation patches: each cell the tone of a "
+        "training cell of its class in one of the 5 training patches of most similar map (weight min/max of the two "
+        "areas), a new draw per seed (layout seed = generation seed). Why this run: given each map region's real "
+        "tone the recipe scores no better than on maps alone (section realism-regions' oracle), given the real "
+        "image's segments 56-59 % (realism-tones' oracle): what the classifier sees is how the tone varies inside a "
+        "class at about the scale of a field",
+        "verdict": (
+            "the Voronoi tone layouts score",
+            "the maps alone",
+            ("maps alone", "with Voronoi layouts"),
+            "The Voronoi tone layouts",
+        ),
+        "adopt": "Voronoi tone layouts qualify for generate (adopting them means a tone bank in the model folder, "
+        "layouts drawn across the whole mosaic, and the teacher and student trained again)",
+        "keep": "generate stays with maps alone; realism_tones.py --regions --area stays an experiment",
+        "region_layouts": "realism_voronoi_layouts.png",
+        "layout_tiles": "dataset-voronoi",
+        "extras": {
+            "oracle": {
+                "label": "cell tones of the real images",
+                "sentence": "A diagnosis, not a generation: the same model given each validation cell's tone read "
+                "off the real image (an oracle: it sees the held-out images; it says how far tones at this scale, "
+                "without the fields' shapes, would get the model)",
+            },
+        },
+    },
+    "layout-model": {
+        "section": "realism-layout-model",
+        "after": "realism-voronoi",
+        "title": "## Realism: a layout model draws the field mosaic",
+        "before": "maps without parcel boundaries",  # the run's name in make bench-realism-parcels' measurements
+        "shown": {"before": "maps alone"},
+        "label": "tone layouts drawn by a layout model",
+        "plot": "layout_model",
+        "sampling": "20 steps, guidance 1; C2ST the mean of 5 classifier runs",
+        "rows": f"{EMBEDDED} on the derived maps alone (the same files as section realism-parcels' first row), and "
+        "two stages: a layout model, the same recipe, steps, batch size and seed trained on the demo maps with each "
+        "training patch's tone layout as its image (realism_tones.py --layout-targets: the real image's segments, "
+        "each its mean tone, section realism-tones), draws an image for each validation map (noise seed 1000 + the "
+        "seed), which is segmented as a real patch is; section realism-tones' tone model (trained on the real "
+        "layouts) paints that layout. Nothing of a held-out image is used. Why this run: given the real image's "
+        "segments and tones the tone model scores 56-59 % (realism-tones' oracle), given tones at the scale of a "
+        "field without the fields' shapes (realism-voronoi's oracle) or one tone per map region (realism-regions' "
+        "oracle) about what maps alone score: the classifier sees the field mosaic, and no layout drawn by a rule "
+        "came close",
+        "verdict": (
+            "the layout model's layouts score",
+            "the maps alone",
+            ("maps alone", "layout model"),
+            "The layout model",
+        ),
+        "adopt": "the layout model qualifies for generate (adopting it means a second model in the model folder, "
+        "layouts drawn across the whole mosaic, and the student distilled again)",
+        "keep": "generate stays with one model on maps alone; the layout model stays an experiment",
+    },
     "whiten": {
         "section": "realism-whiten",
         "after": "realism-settlements",
@@ -366,7 +484,8 @@ def body(kind: str, measured: list[Path]) -> str:
                 + rule(runs, change)
                 + extras(runs, change)
                 + fields(change, measured)
-                + towns(change, measured),
+                + towns(change, measured)
+                + layout_tiles(change, measured),
                 seed_table(runs, bands, labels | change.get("shown", {})),
                 runs[0][0],
                 first,
@@ -445,6 +564,37 @@ def towns(change: dict, measured: list[Path]) -> str:
     )
 
 
+def layout_tiles(change: dict, measured: list[Path]) -> str:
+    """The tile-mean diagnosis of realism_tones.py --tile-stats (WORK/DATASET/tile_stats.json): how the drawn layouts'
+    32 px tiles spread in mean tone, how their mean B03 and B08 go together, and how well a classifier of mean colours
+    alone tells them from the real tiles, against the real images (and the oracle layouts, which keep every region's
+    real mean: the classifier's reference for two samples of the same colours)."""
+    if "layout_tiles" not in change:
+        return ""
+    path = measured[0].parent.parent / change["layout_tiles"] / "tile_stats.json"
+    if not path.is_file():
+        return ""
+    stats = json.loads(path.read_text(encoding="utf-8"))
+    real, oracle = stats.pop("real"), stats.pop("oracle")
+    bands = list(real["spread"])
+    draws = [stats[name] for name in sorted(stats)]
+
+    def joined(key: str, form: str) -> str:
+        return " / ".join(format(d[key], form) for d in draws)
+
+    def spread(entry: dict) -> str:
+        return " / ".join(f"{entry['spread'][b]:.4f}" for b in bands)
+
+    return (
+        f" What the layouts alone hold, no model in between (the {real['tiles']} validation tiles of 32 px, each"
+        f" seed's draw): the spread of the tiles' mean tone ({' / '.join(bands)}) is real {spread(real)}, drawn"
+        f" {'; '.join(spread(d) for d in draws)}; the correlation of the tiles' mean B03 and B08 real"
+        f" {real['r_B03_B08']:.2f}, drawn {joined('r_B03_B08', '.2f')}; evaluate's C2ST on the tiles' mean colours"
+        f" alone (5 runs) tells the drawn layouts from the real tiles {joined('c2st_mean_colour', '.1f')} % of the"
+        f" time (the oracle layouts: {oracle['c2st_mean_colour']:.1f} %)."
+    )
+
+
 # The pictures an ablation's script may write besides the spectra: change key -> (caption, alt text)
 PICTURES = {
     "town": (
@@ -464,6 +614,12 @@ PICTURES = {
         "real image), the last four validation patches at layout seed 0 (drawn from training segments; the real "
         "image beside them was not used).",
         "map, real image and tone layout: training patches, then validation patches",
+    ),
+    "region_layouts": (
+        "The layouts (one 10 m pixel = 3 x 3 screen pixels, true colour): map, real Sentinel-2, then the layout; the "
+        "first four rows are training patches (each region or cell its real mean tone), the last four validation "
+        "patches at layout seed 0 (drawn from training regions or cells; the real image beside them was not used).",
+        "map, real image and region tone layout: training patches, then validation patches",
     ),
 }
 

@@ -93,6 +93,77 @@ def test_random_layout_takes_tones_from_a_training_patch_of_similar_map():
     assert np.allclose(town, 0.7)  # a class no training patch has (built-up): the chosen patch's mean tone
 
 
+HEDGE = (30, 90, 40)
+
+
+def test_region_layouts_cut_along_the_map_in_training_and_drawing_alike():
+    # a hedge (column 20) cuts the grass into two regions; the real image has two fields meeting at column 20 too,
+    # and a third tone inside the right region (rows 30 on) that the map does not draw
+    hedged = paint(48, ((slice(None), slice(None)), GRASS), ((slice(None), slice(20, 21)), HEDGE))
+    unit = two_fields(np.random.default_rng(4), noise=0.0)
+    unit[:, 30:, 21:] = 0.9
+    layout = real_layout(unit, hedged, regions=True)
+    assert np.allclose(layout[:, :, :20], unit[:, :, :20].mean(axis=(1, 2))[:, None, None])
+    right = unit[:, :, 21:].mean(axis=(1, 2))
+    assert np.allclose(layout[:, :, 21:], right[:, None, None])  # one region, one tone: the map's cut, not the image's
+    assert np.allclose(layout[:, :, 20], unit[:, :, 20].mean(axis=1)[:, None])
+    # a hedge drawn as a diagonal staircase is one region, not one per pixel (8-connected regions)
+    diagonal = paint(16, ((slice(None), slice(None)), GRASS))
+    diagonal[:, np.arange(16), np.arange(16)] = np.array(HEDGE, np.uint8)[:, None]
+    noise = np.random.default_rng(5).random((4, 16, 16))
+    on_line = real_layout(noise, diagonal, regions=True)[:, np.arange(16), np.arange(16)]
+    assert np.allclose(on_line, noise[:, np.arange(16), np.arange(16)].mean(axis=1)[:, None])
+    # drawing: each region of the map takes a region tone of its class from the donor, one tone per region
+    bank = ToneBank(regions=True)
+    bank.add(unit, hedged)
+    grass_tones = {tuple(v) for v in bank.donors[0].tones[map_codes(hedged)[0, 0]].round(9).tolist()}
+    assert len(grass_tones) == 2  # the donor's two grass regions, not its three image tones
+    target = paint(40, ((slice(None), slice(None)), GRASS), ((slice(10, 11), slice(None)), HEDGE))
+    target[:, 30:31] = np.array(HEDGE, np.uint8)[:, None, None]
+    for seed in range(5):
+        drawn = bank.layout(target, np.random.default_rng(seed))
+        for rows in (slice(0, 10), slice(11, 30), slice(31, None)):
+            tones = {tuple(v) for v in drawn[:, rows].reshape(4, -1).T.round(9).tolist()}
+            assert len(tones) == 1 and tones <= grass_tones  # one even tone per region, a donor region's
+    # a region of about one donor region's area draws that region's tone most often (weight min/max of the areas:
+    # a donor with a 192 px and a 2,064 px grass region, a map with 192 px of grass: 0.91 against 0.09 by area)
+    narrow = paint(48, ((slice(None), slice(None)), GRASS), ((slice(None), slice(4, 5)), HEDGE))
+    bank = ToneBank(regions=True)
+    bank.add(unit, narrow)
+    small = paint(48, ((slice(None), slice(None)), HEDGE), ((slice(0, 4), slice(0, 48)), GRASS))
+    small_tone = np.round(unit[:, :, :4].mean(axis=(1, 2)), 9)
+    picks = [bank.layout(small, np.random.default_rng(seed))[:, 0, 0].round(9) for seed in range(40)]
+    assert sum(np.array_equal(p, small_tone) for p in picks) > 30
+
+
+def test_voronoi_cells_cut_each_map_region_at_about_the_given_area():
+    from mapsynth_backend.prepare.tone_layout import map_cells
+
+    hedged = paint(64, ((slice(None), slice(None)), GRASS), ((slice(None), slice(24, 25)), HEDGE))
+    codes = map_codes(hedged)
+    cells = map_cells(codes, 100.0, np.random.default_rng(0))
+    # left grass 64 x 24 = 1,536 px -> 15 cells, hedge 64 px -> 1, right grass 64 x 39 = 2,496 px -> 25
+    assert len(np.unique(cells)) == 41 and cells.max() == 40
+    assert not set(np.unique(cells[:, :24])) & set(np.unique(cells[:, 25:]))  # no cell crosses the hedge
+    assert len(np.unique(cells[:, 24])) == 1  # the hedge, smaller than a cell, stays whole
+    assert np.array_equal(cells, map_cells(codes, 100.0, np.random.default_rng(0)))  # the seed fixes the cut
+    assert not np.array_equal(cells, map_cells(codes, 100.0, np.random.default_rng(1)))
+    assert np.array_equal(map_cells(codes, 0.0), map_cells(codes))  # no area: the map's regions
+    # training: each cell its real mean tone; drawing: each cell one tone of a donor cell of its class
+    unit = np.random.default_rng(2).random((4, 64, 64))
+    layout = real_layout(unit, hedged, regions=True, area=100.0, seed=0)
+    for cell in (0, 20, 40):
+        inside = cells == cell
+        assert np.allclose(layout[:, inside], unit[:, inside].mean(axis=1)[:, None])
+    bank = ToneBank(regions=True, area=100.0)
+    bank.add(unit, hedged, seed=0)
+    donor = {tuple(v) for v in bank.donors[0].tones[int(codes[0, 0])].round(9).tolist()}
+    assert len(donor) == 40  # the donor's 15 + 25 grass cells
+    drawn = bank.layout(hedged, np.random.default_rng(3))
+    grass = {tuple(v) for v in drawn[:, codes == codes[0, 0]].T.round(9).tolist()}
+    assert grass <= donor and len(grass) > 10  # donor cells' tones, many of them: the region varies inside
+
+
 def with_tones(dataset):
     """The dataset's rows with a tone_image each: their real layout (training and validation alike here)."""
     radiometry = json.loads((dataset / "radiometry.json").read_text())

@@ -69,7 +69,9 @@ def test_each_section_names_its_script_date_machine_and_command(name):
 
 
 BENCH_TARGETS = ("bench", "bench-realism", "bench-realism-ablation", "bench-realism-training", "bench-realism-cues",
-                 "bench-realism-fields", "bench-realism-parcels", "bench-realism-tones", "bench-realism-settlements",
+                 "bench-realism-fields", "bench-realism-parcels", "bench-realism-tones", "bench-realism-regions",
+                 "bench-realism-voronoi", "bench-realism-layout-model",
+                 "bench-realism-settlements",
                  "bench-realism-whiten", "bench-realism-guidance-below",
                  "bench-realism-band-weights", "bench-realism-guard-mask", "bench-realism-sampler",
                  "bench-realism-seen-maps", "bench-realism-longer", "bench-realism-preset",
