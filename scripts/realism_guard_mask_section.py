@@ -44,6 +44,8 @@ def seed_table(runs: list[tuple[int, dict]], bands: list[str], labels: dict[str,
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for seed, found in runs:
         for role, label in labels.items():
+            if role not in found:  # a row measured at fewer seeds (realism_recipe_section.py's extras)
+                continue
             entry = found[role]
             low, high = entry["c2st"]["interval_95"]
             cells = [str(seed), label, f"{c2st(entry):.1f} % ({100 * low:.0f}-{100 * high:.0f})",

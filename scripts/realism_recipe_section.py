@@ -461,7 +461,8 @@ def body(kind: str, measured: list[Path]) -> str:
     labels = {"before": change.get("before", "guarded split EMA"), "after": change["label"]}
     labels |= {role: extra["label"] for role, extra in change.get("extras", {}).items()}
     merged = merged_by_seed(measured)
-    runs = sorted((seed, rows(summary, labels)) for seed, summary in merged.items())
+    optional = tuple(change.get("extras", {}))  # an extra may be measured at fewer seeds than the two runs
+    runs = sorted((seed, rows(summary, labels, optional)) for seed, summary in merged.items())
     first = merged[runs[0][0]]
     keep = {name: entry for name, entry in first["models"].items() if name.split(",")[0] in labels.values()}
     first = {**first, "models": keep}
@@ -483,9 +484,9 @@ def body(kind: str, measured: list[Path]) -> str:
                 two_run_verdict(runs, *change["verdict"])
                 + rule(runs, change)
                 + extras(runs, change)
+                + layout_tiles(change, measured)
                 + fields(change, measured)
-                + towns(change, measured)
-                + layout_tiles(change, measured),
+                + towns(change, measured),
                 seed_table(runs, bands, labels | change.get("shown", {})),
                 runs[0][0],
                 first,
@@ -502,16 +503,18 @@ def extras(runs: list[tuple[int, dict]], change: dict) -> str:
     """Sentences on the further rows of an ablation (``extras``: the same model given other inputs), each against
     the maps alone, with its own adoption rule where it has one (``adopt``/``keep``)."""
     text = ""
-    means = seed_means(runs, ("before", *change.get("extras", {})))
     for role, extra in change.get("extras", {}).items():
-        per_seed = " / ".join(f"{c2st(f[role]):.1f}" for _, f in runs)
-        detail = " / ".join(f"{100 * f[role]['c2st_detail']['accuracy']:.1f}" for _, f in runs)
-        lower = sum(c2st(f[role]) < c2st(f["before"]) for _, f in runs)
+        measured = [(seed, f) for seed, f in runs if role in f]  # an extra may be measured at fewer seeds
+        means = seed_means(measured, ("before", role))
+        seeds = "" if len(measured) == len(runs) else f" (seed {', '.join(str(seed) for seed, _ in measured)} only)"
+        per_seed = " / ".join(f"{c2st(f[role]):.1f}" for _, f in measured)
+        detail = " / ".join(f"{100 * f[role]['c2st_detail']['accuracy']:.1f}" for _, f in measured)
+        lower = sum(c2st(f[role]) < c2st(f["before"]) for _, f in measured)
         text += (
-            f" {extra['sentence']}: C2ST {per_seed} % (mean {means[role]['c2st']:.1f} % against"
-            f" {means['before']['c2st']:.1f} % for the maps alone; lower at {lower} of {len(runs)} seeds), on detail"
-            f" {detail} %, mean gradient ratio of the visible bands {means[role]['grad']:.2f}, of B08"
-            f" {means[role]['nir']:.2f}."
+            f" {extra['sentence']}{seeds}: C2ST {per_seed} % (mean {means[role]['c2st']:.1f} % against"
+            f" {means['before']['c2st']:.1f} % for the maps alone at the same seeds; lower at {lower} of"
+            f" {len(measured)}), on detail {detail} %, mean gradient ratio of the visible bands"
+            f" {means[role]['grad']:.2f}, of B08 {means[role]['nir']:.2f}."
         )
         if "adopt" in extra:
             outcome = extra["adopt" if lower == len(runs) else "keep"]

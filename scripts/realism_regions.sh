@@ -11,8 +11,8 @@
 # validation patches against the same recipe on maps alone (the embedded teacher's run), C2ST the mean of 5
 # classifier runs. Rule, fixed before measuring: region layouts qualify only if their whole-tile C2ST is lower than
 # the maps alone's at every seed. A diagnosis, not a generation: the same model given the regions' tones read off
-# the real validation images (an oracle; at the first seed when first run, at every seed since), and the layouts'
-# tile means alone (realism_tones.py --tile-stats).
+# the real validation images (an oracle, first seed only), and the layouts' tile means alone (realism_tones.py
+# --tile-stats).
 set -euo pipefail
 source "$(dirname "$0")/realism_train_lib.sh"  # ROOT, WORK, DATASET, train, SCRATCH, measure_five, fields_pair
 SEEDS=${SEEDS:-0 1 2}
@@ -28,7 +28,5 @@ for seed in $SEEDS; do
     measure_five scaled5 "$seed" "$WORK/scratch-ema-scaled/model" "maps without parcel boundaries"
     measure_five regions "$seed" "$MODEL" "maps with region tone layouts" "$REGIONS/seed-$seed"
 done
-for seed in $SEEDS; do
-    measure_five regions-oracle "$seed" "$MODEL" "region tones of the real images" "$REGIONS/oracle"
-done
+measure_five regions-oracle "$FIRST" "$MODEL" "region tones of the real images" "$REGIONS/oracle"
 fields_pair regions "maps alone" "$MODEL" "$REGIONS/seed-{seed}" "maps with region tone layouts"
