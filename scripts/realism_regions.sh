@@ -14,19 +14,9 @@
 # the real validation images (an oracle, first seed only), and the layouts' tile means alone (realism_tones.py
 # --tile-stats).
 set -euo pipefail
-source "$(dirname "$0")/realism_train_lib.sh"  # ROOT, WORK, DATASET, train, SCRATCH, measure_five, fields_pair
+source "$(dirname "$0")/realism_train_lib.sh"  # ROOT, WORK, layout_run, measure_five, fields_pair
 SEEDS=${SEEDS:-0 1 2}
-REGIONS=$WORK/dataset-regions
-FIRST=${SEEDS%% *}
-"$ROOT/.venv-backend/bin/python" scripts/realism_tones.py --regions --out "$REGIONS" \
-    --seeds "$(echo $SEEDS | tr ' ' ,)" --picture "$ROOT/docs/realism_regions_layouts.png" --oracle --tile-stats \
-    >/dev/null
-train scratch-ema-scaled 2500 "${SCRATCH[@]}" --ema --data-scaling std
-DATASET=$REGIONS/seed-$FIRST train scratch-ema-scaled-regions 2500 "${SCRATCH[@]}" --ema --data-scaling std
+layout_run regions "maps with region tone layouts" --regions
 MODEL=$WORK/scratch-ema-scaled-regions/model
-for seed in $SEEDS; do
-    measure_five scaled5 "$seed" "$WORK/scratch-ema-scaled/model" "maps without parcel boundaries"
-    measure_five regions "$seed" "$MODEL" "maps with region tone layouts" "$REGIONS/seed-$seed"
-done
-measure_five regions-oracle "$FIRST" "$MODEL" "region tones of the real images" "$REGIONS/oracle"
-fields_pair regions "maps alone" "$MODEL" "$REGIONS/seed-{seed}" "maps with region tone layouts"
+measure_five regions-oracle "${SEEDS%% *}" "$MODEL" "region tones of the real images" "$WORK/dataset-regions/oracle"
+fields_pair regions "maps alone" "$MODEL" "$WORK/dataset-regions/seed-{seed}" "maps with region tone layouts"

@@ -73,3 +73,21 @@ derived_dataset() {
             'import json, sys; print(json.load(open(sys.argv[1]))["details"]["clip"])' "$DATASET/mapsynth_output.json")" \
         --output-dir "$WORK/dataset-$name" >/dev/null
 }
+# `layout_run NAME LABEL [realism_tones.py options]`: the tone layouts those options draw, in $WORK/dataset-NAME (with
+# the oracle's, the picture docs/realism_NAME_layouts.png and the layouts' tile means, tile_stats.json), the embedded
+# teacher's recipe trained on them in $WORK/scratch-ema-scaled-NAME and measured at $SEEDS with measure_five, the row
+# named LABEL in $WORK/measure-NAME-SEED, beside the maps alone's in $WORK/measure-scaled5-SEED
+layout_run() {
+    local name=$1 label=$2 seed seeds
+    shift 2
+    seeds=$(echo ${SEEDS:-0 1 2} | tr ' ' ,)
+    "$ROOT/.venv-backend/bin/python" scripts/realism_tones.py "$@" --out "$WORK/dataset-$name" --seeds "$seeds" \
+        --picture "$ROOT/docs/realism_${name}_layouts.png" --oracle --tile-stats >/dev/null
+    train scratch-ema-scaled 2500 "${SCRATCH[@]}" --ema --data-scaling std
+    DATASET=$WORK/dataset-$name/seed-${seeds%%,*} train "scratch-ema-scaled-$name" 2500 "${SCRATCH[@]}" --ema \
+        --data-scaling std
+    for seed in ${SEEDS:-0 1 2}; do
+        measure_five scaled5 "$seed" "$WORK/scratch-ema-scaled/model" "maps without parcel boundaries"
+        measure_five "$name" "$seed" "$WORK/scratch-ema-scaled-$name/model" "$label" "$WORK/dataset-$name/seed-$seed"
+    done
+}

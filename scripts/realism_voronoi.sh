@@ -14,21 +14,10 @@
 # diagnosis, not a generation: the same model given the cells' tones read off the real validation images (an
 # oracle), and the layouts' tile means alone (realism_tones.py --tile-stats).
 set -euo pipefail
-source "$(dirname "$0")/realism_train_lib.sh"  # ROOT, WORK, DATASET, train, SCRATCH, measure_five, fields_pair
+source "$(dirname "$0")/realism_train_lib.sh"  # ROOT, WORK, layout_run, measure_five
 SEEDS=${SEEDS:-0 1 2}
-CELLS=$WORK/dataset-voronoi
-FIRST=${SEEDS%% *}
-"$ROOT/.venv-backend/bin/python" scripts/realism_tones.py --regions --area 100 --out "$CELLS" \
-    --seeds "$(echo $SEEDS | tr ' ' ,)" --picture "$ROOT/docs/realism_voronoi_layouts.png" --oracle >/dev/null
-train scratch-ema-scaled 2500 "${SCRATCH[@]}" --ema --data-scaling std
-DATASET=$CELLS/seed-$FIRST train scratch-ema-scaled-voronoi 2500 "${SCRATCH[@]}" --ema --data-scaling std
-MODEL=$WORK/scratch-ema-scaled-voronoi/model
+layout_run voronoi "maps with Voronoi tone layouts" --regions --area 100
 for seed in $SEEDS; do
-    measure_five scaled5 "$seed" "$WORK/scratch-ema-scaled/model" "maps without parcel boundaries"
-    measure_five voronoi "$seed" "$MODEL" "maps with Voronoi tone layouts" "$CELLS/seed-$seed"
+    measure_five voronoi-oracle "$seed" "$WORK/scratch-ema-scaled-voronoi/model" "cell tones of the real images" \
+        "$WORK/dataset-voronoi/oracle"
 done
-for seed in $SEEDS; do
-    measure_five voronoi-oracle "$seed" "$MODEL" "cell tones of the real images" "$CELLS/oracle"
-done
-"$ROOT/.venv-backend/bin/python" scripts/realism_tones.py --regions --area 100 --out "$CELLS" \
-    --seeds "$(echo $SEEDS | tr ' ' ,)" --oracle --tile-stats >/dev/null
