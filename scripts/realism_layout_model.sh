@@ -23,6 +23,10 @@ DATASET=$WORK/dataset-layout-targets train scratch-ema-scaled-layout-model 2500 
     --data-scaling std
 "$ROOT/.venv-backend/bin/python" scripts/realism_tones.py --out "$TONES" --seeds "$(echo $SEEDS | tr ' ' ,)" \
     --cascade "$WORK/scratch-ema-scaled-layout-model/model" --cascade-name layout-model >/dev/null
+# The picture: map, real, the real image's layout and the layout model's (training rows: the real layout twice)
+"$ROOT/.venv-backend/bin/python" -c 'import sys; sys.path.insert(0, "scripts"); from pathlib import Path
+from realism_tones import picture; picture([Path(p) for p in sys.argv[1:-1]], Path(sys.argv[-1]))' \
+    "$TONES/oracle" "$TONES/layout-model-${SEEDS%% *}" "$ROOT/docs/realism_layout_model_layouts.png"
 for seed in $SEEDS; do
     measure_five scaled5 "$seed" "$WORK/scratch-ema-scaled/model" "maps without parcel boundaries"
     measure_five layout-model "$seed" "$WORK/scratch-ema-scaled-tones/model" "tone layouts drawn by a layout model" \

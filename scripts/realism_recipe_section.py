@@ -382,7 +382,7 @@ CHANGES = {
         "before": "maps without parcel boundaries",  # the run's name in make bench-realism-parcels' measurements
         "shown": {"before": "maps alone"},
         "label": "tone layouts drawn by a layout model",
-        "plot": "layout_model",
+        "plot": "layout-model",
         "sampling": "20 steps, guidance 1; C2ST the mean of 5 classifier runs",
         "rows": f"{EMBEDDED} on the derived maps alone (the same files as section realism-parcels' first row), and "
         "two stages: a layout model, the same recipe, steps, batch size and seed trained on the demo maps with each "
@@ -403,6 +403,7 @@ CHANGES = {
         "adopt": "the layout model qualifies for generate (adopting it means a second model in the model folder, "
         "layouts drawn across the whole mosaic, and the student distilled again)",
         "keep": "generate stays with one model on maps alone; the layout model stays an experiment",
+        "model_layouts": "realism_layout_model_layouts.png",
     },
     "whiten": {
         "section": "realism-whiten",
@@ -623,6 +624,13 @@ PICTURES = {
         "first four rows are training patches (each region or cell its real mean tone), the last four validation "
         "patches at layout seed 0 (drawn from training regions or cells; the real image beside them was not used).",
         "map, real image and region tone layout: training patches, then validation patches",
+    ),
+    "model_layouts": (
+        "The layouts (one 10 m pixel = 3 x 3 screen pixels, true colour): map, real Sentinel-2, the real image's "
+        "layout, then the layout model's; the first four rows are training patches (both layout columns: the real "
+        "image's layout, what the layout model was trained to draw), the last four validation patches at seed 0 (the "
+        "real layout shown for comparison, the tone model never saw it; the layout model's draw is what it painted).",
+        "map, real image, real layout and the layout model's layout: training patches, then validation patches",
     ),
 }
 
