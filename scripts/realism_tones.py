@@ -272,7 +272,8 @@ def layout_targets(dataset: Path, target: Path) -> Path:
     """TARGET: the demo dataset with each training and validation patch's Sentinel-2 image replaced by its tone layout
     (``real_layout``: the real image's segments, each its mean tone) as a reflectance GeoTIFF of the same grid and
     encoding, so that train-model learns a layout model: one that draws the field mosaic (where one field ends and
-    the next begins, and each field's tone) from a map alone. The test split is linked unchanged (never read)."""
+    the next begins, and each field's tone) from a map alone. Only the GeoTIFFs (what a pixel model trains on) hold
+    layouts: the PNG views (images/, nir/) are linked from DATASET, and so is the test split (never read)."""
     import rasterio
 
     from mapsynth_backend.prepare.tone_layout import real_layout
@@ -338,22 +339,20 @@ def tile_stats(folders: dict[str, Path], split: str = "validation", tile: int = 
     def as_tiles(means: np.ndarray) -> np.ndarray:
         return np.broadcast_to(means[:, :, None, None], (*means.shape, tile, tile)).astype(np.float32)
 
+    def summary(means: np.ndarray) -> dict:
+        return {
+            "tiles": len(means),
+            "spread": dict(zip(bands, means.std(axis=0).round(4).tolist(), strict=True)),
+            "r_B03_B08": round(float(np.corrcoef(means[:, bands.index("B03")], means[:, bands.index("B08")])[0, 1]), 2),
+        }
+
     out = {}
     for name, folder in folders.items():
         rows = read_dataset(folder)[0][split]
         means = tile_means([read_png(Path(row["root"]) / row["tone_image"]) / 255.0 for row in rows])[0] * width + low
         test = c2st(as_tiles(real), as_tiles(means), groups, seed=0, control=False, repeats=5)
-        out[name] = {
-            "tiles": len(means),
-            "spread": dict(zip(bands, means.std(axis=0).round(4).tolist(), strict=True)),
-            "r_B03_B08": round(float(np.corrcoef(means[:, bands.index("B03")], means[:, bands.index("B08")])[0, 1]), 2),
-            "c2st_mean_colour": round(100 * test["accuracy"], 1),
-        }
-    out["real"] = {
-        "tiles": len(real),
-        "spread": dict(zip(bands, real.std(axis=0).round(4).tolist(), strict=True)),
-        "r_B03_B08": round(float(np.corrcoef(real[:, bands.index("B03")], real[:, bands.index("B08")])[0, 1]), 2),
-    }
+        out[name] = summary(means) | {"c2st_mean_colour": round(100 * test["accuracy"], 1)}
+    out["real"] = summary(real)
     return out
 
 

@@ -188,9 +188,9 @@ class ToneBank:
             axis=0,
             weights=np.concatenate(list(ranked[0].sizes.values())),
         )
-        out = np.zeros((len(fallback), *codes.shape))
         if self.regions:
-            return self._cell_layout(codes, ranked, fallback, out, rng)
+            return self._cell_layout(codes, ranked, fallback, rng)
+        out = np.zeros((len(fallback), *codes.shape))
         for code in present.tolist():
             donor = next((d for d in ranked if code in d.tones), None)
             regions, n_regions = ndimage.label(codes == code)
@@ -215,7 +215,7 @@ class ToneBank:
                 out[:, ys, xs] = picks[nearest].T
         return np.clip(out, 0, 1)
 
-    def _cell_layout(self, codes, ranked: list[Donor], fallback, out: np.ndarray, rng) -> np.ndarray:
+    def _cell_layout(self, codes, ranked: list[Donor], fallback: np.ndarray, rng) -> np.ndarray:
         """``regions``: every cell of the map (``map_cells``) the tone of a donor cell of its class, drawn with weight
         min/max of the two areas."""
         ids = map_cells(codes, self.area, rng)
@@ -223,7 +223,7 @@ class ToneBank:
         sizes_of = np.bincount(flat_ids)
         code_of = np.zeros(len(sizes_of), dtype=np.int64)
         code_of[flat_ids] = flat_codes
-        tones_of = np.empty((len(sizes_of), out.shape[0]))
+        tones_of = np.empty((len(sizes_of), len(fallback)))
         for cell, (size, code) in enumerate(zip(sizes_of, code_of, strict=True)):
             donor = next((d for d in ranked if int(code) in d.tones), None)
             if donor is None:
